@@ -1,0 +1,114 @@
+/** Drizzle schema: settings, one result row per request, one row per model attempt, audit rows. */
+import { sql } from 'drizzle-orm';
+import { bigserial, boolean, check, index, integer, jsonb, numeric, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+
+/** USD with 12 decimals: exact for any per-token price with up to six decimals per 1M tokens. */
+const usd = (name: string) => numeric(name, { precision: 20, scale: 12 });
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+export const systemSettingsConfig = pgTable('system_settings_config', {
+  key: text('key').primaryKey(),
+  value: jsonb('value').notNull(),
+  category: text('category').notNull(),
+  description: text('description'),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+  updatedBy: text('updated_by'),
+});
+
+export const workflowGenerations = pgTable(
+  'workflow_generations',
+  {
+    jobId: text('job_id').primaryKey(),
+    userId: text('user_id'),
+    agentId: text('agent_id'),
+    request: jsonb('request').notNull(),
+    status: text('status').notNull().default('queued'),
+    /** The settings the request runs under, fixed at its first pick-up. */
+    settings: jsonb('settings'),
+    workflow: jsonb('workflow'),
+    stepsGenerated: integer('steps_generated'),
+    generatorUsed: text('generator_used'),
+    primaryModel: text('primary_model'),
+    fallbackReason: text('fallback_reason'),
+    validationPassed: boolean('validation_passed'),
+    validationErrors: jsonb('validation_errors'),
+    failureReason: text('failure_reason'),
+    attempts: integer('attempts').notNull().default(0),
+    inputTokens: integer('input_tokens').notNull().default(0),
+    outputTokens: integer('output_tokens').notNull().default(0),
+    cachedInputTokens: integer('cached_input_tokens').notNull().default(0),
+    cacheWriteTokens: integer('cache_write_tokens').notNull().default(0),
+    totalTokens: integer('total_tokens').notNull().default(0),
+    costUsd: usd('cost_usd').notNull().default('0'),
+    enqueuedAt: ts('enqueued_at'),
+    startedAt: ts('started_at'),
+    finishedAt: ts('finished_at'),
+    generationTimeMs: integer('generation_time_ms'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    check('workflow_generations_status_check', sql`${t.status} in ('queued', 'succeeded', 'invalid', 'failed', 'rejected')`),
+    index('workflow_generations_finished_at_idx').on(t.finishedAt),
+    index('workflow_generations_user_idx').on(t.userId, t.createdAt),
+  ],
+);
+
+export const generationAttempts = pgTable(
+  'generation_attempts',
+  {
+    jobId: text('job_id').notNull(),
+    attemptNumber: integer('attempt_number').notNull(),
+    model: text('model').notNull(),
+    provider: text('provider').notNull(),
+    role: text('role').notNull(),
+    outcome: text('outcome').notNull(),
+    validationErrors: jsonb('validation_errors'),
+    errorMessage: text('error_message'),
+    httpStatus: integer('http_status'),
+    retryAfterMs: integer('retry_after_ms'),
+    inputTokens: integer('input_tokens').notNull().default(0),
+    outputTokens: integer('output_tokens').notNull().default(0),
+    cachedInputTokens: integer('cached_input_tokens').notNull().default(0),
+    cacheWriteTokens: integer('cache_write_tokens').notNull().default(0),
+    costUsd: usd('cost_usd').notNull(),
+    latencyMs: integer('latency_ms').notNull(),
+    /** The settings in force for the whole request: one consistent set per job. */
+    settings: jsonb('settings').notNull(),
+    startedAt: ts('started_at').notNull(),
+    finishedAt: ts('finished_at').notNull(),
+  },
+  (t) => [
+    primaryKey({ name: 'generation_attempts_pkey', columns: [t.jobId, t.attemptNumber] }),
+    check('generation_attempts_role_check', sql`${t.role} in ('primary', 'fallback')`),
+    check(
+      'generation_attempts_outcome_check',
+      sql`${t.outcome} in ('ok', 'unparseable', 'truncated', 'refusal', 'empty', 'schema', 'semantic', 'rate_limit', 'timeout', 'api_error', 'auth_error')`,
+    ),
+    index('generation_attempts_model_time_idx').on(t.model, t.startedAt),
+  ],
+);
+
+export const auditLogs = pgTable(
+  'audit_logs',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    timestamp: ts('timestamp').notNull().defaultNow(),
+    action: text('action').notNull(),
+    severity: text('severity').notNull(),
+    compliance: text('compliance').notNull().default('SOC2'),
+    userId: text('user_id'),
+    agentId: text('agent_id'),
+    jobId: text('job_id'),
+    details: jsonb('details').notNull(),
+  },
+  (t) => [
+    check('audit_logs_severity_check', sql`${t.severity} in ('info', 'warning', 'error')`),
+    index('audit_logs_action_timestamp_idx').on(t.action, t.timestamp),
+    // Exactly one final audit row per request, whatever retries and crashes happen.
+    uniqueIndex('audit_logs_one_final_per_job')
+      .on(t.jobId)
+      .where(sql`action in ('WORKFLOW_GENERATED', 'WORKFLOW_GENERATION_FAILED', 'WORKFLOW_GENERATION_REJECTED')`),
+    uniqueIndex('audit_logs_one_fallback_per_job').on(t.jobId).where(sql`action = 'WORKFLOW_GENERATION_FALLBACK'`),
+  ],
+);

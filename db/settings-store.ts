@@ -1,0 +1,82 @@
+/** Reads and writes the orchestrator's rows of system_settings_config. */
+import { eq, inArray, sql } from 'drizzle-orm';
+import { AUDIT_ACTIONS } from '../shared/outcomes.js';
+import { type OrchestratorSettings, resolveSettings, SETTING_DEFINITIONS, SETTING_KEYS, type ResolvedSettings } from '../shared/settings.js';
+import type { Database } from './client.js';
+import { auditLogs, systemSettingsConfig } from './schema.js';
+
+const KEYS = Object.values(SETTING_KEYS);
+
+export interface SettingRow {
+  readonly key: string;
+  readonly value: unknown;
+  readonly category: string;
+  readonly description: string | null;
+  readonly updatedAt: Date;
+  readonly updatedBy: string | null;
+}
+
+export class SettingsStore {
+  constructor(private readonly db: Database) {}
+
+  async rows(): Promise<SettingRow[]> {
+    return this.db.select().from(systemSettingsConfig).where(eq(systemSettingsConfig.category, 'orchestrator')).orderBy(systemSettingsConfig.key);
+  }
+
+  /** The raw stored values, missing keys filled from the defaults; not validated. */
+  async readRaw(): Promise<{ primaryModel: unknown; fallbackModel: unknown; enableFallback: unknown }> {
+    const rows = await this.db.select({ key: systemSettingsConfig.key, value: systemSettingsConfig.value }).from(systemSettingsConfig).where(inArray(systemSettingsConfig.key, KEYS));
+    const byKey = new Map(rows.map((r) => [r.key, r.value]));
+    const def = Object.fromEntries(SETTING_DEFINITIONS.map((d) => [d.key, d.value]));
+    const get = (k: string) => (byKey.has(k) ? byKey.get(k) : def[k]);
+    return { primaryModel: get(SETTING_KEYS.primaryModel), fallbackModel: get(SETTING_KEYS.fallbackModel), enableFallback: get(SETTING_KEYS.enableFallback) };
+  }
+
+  async read(): Promise<ResolvedSettings> {
+    return resolveSettings(await this.readRaw());
+  }
+
+  /** Inserts the defaults that are missing; values already set are left alone. Returns the keys inserted. */
+  async initDefaults(updatedBy = 'db:init'): Promise<string[]> {
+    const inserted = await this.db
+      .insert(systemSettingsConfig)
+      .values(SETTING_DEFINITIONS.map((d) => ({ key: d.key, value: d.value, category: d.category, description: d.description, updatedBy })))
+      .onConflictDoNothing({ target: systemSettingsConfig.key })
+      .returning({ key: systemSettingsConfig.key });
+    return inserted.map((r) => r.key);
+  }
+
+  /**
+   * Validates and writes all three settings at once, with a SETTINGS_UPDATED audit row holding
+   * the old and new values and who changed them.
+   */
+  async update(next: OrchestratorSettings, updatedBy: string): Promise<ResolvedSettings> {
+    const resolved = resolveSettings(next);
+    await this.db.transaction(async (tx) => {
+      await tx.execute(sql`select pg_advisory_xact_lock(7314202)`);
+      const before = await new SettingsStore(tx as unknown as Database).readRaw();
+      const values: Record<string, unknown> = {
+        [SETTING_KEYS.primaryModel]: resolved.primaryModel,
+        [SETTING_KEYS.fallbackModel]: resolved.fallbackModel,
+        [SETTING_KEYS.enableFallback]: resolved.enableFallback,
+      };
+      for (const d of SETTING_DEFINITIONS) {
+        await tx
+          .insert(systemSettingsConfig)
+          .values({ key: d.key, value: values[d.key], category: d.category, description: d.description, updatedBy })
+          .onConflictDoUpdate({ target: systemSettingsConfig.key, set: { value: values[d.key], updatedAt: sql`now()`, updatedBy } });
+      }
+      await tx.insert(auditLogs).values({
+        action: AUDIT_ACTIONS.settingsUpdated,
+        severity: 'info',
+        userId: updatedBy,
+        details: {
+          updated_by: updatedBy,
+          old: before,
+          new: { primaryModel: resolved.primaryModel, fallbackModel: resolved.fallbackModel, enableFallback: resolved.enableFallback },
+        },
+      });
+    });
+    return resolved;
+  }
+}

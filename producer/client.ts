@@ -1,0 +1,119 @@
+/**
+ * The producer library: the seed's integration point for services written in TypeScript.
+ * `enqueue` checks the contract before anything reaches Redis; `waitForResult` follows a
+ * request through its fallback hand-over to the final result.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { type Job, Queue, QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { OrchestratorError } from '../shared/errors.js';
+import type { GenerationResult, HandoverResult } from '../shared/generation-result.js';
+import { type GenerationRequest, parseGenerationRequest } from '../shared/job-contract.js';
+import { FALLBACK_QUEUE, fallbackJobId, GENERATE_JOB, PRIMARY_JOB_OPTIONS, PRIMARY_QUEUE } from '../shared/queues.js';
+import { blockingConnection, producerConnection } from '../shared/redis.js';
+
+export interface GenerationClientOptions {
+  readonly redisUrl?: string;
+  /** BullMQ key prefix; must match the workers' QUEUE_PREFIX. */
+  readonly queuePrefix?: string;
+}
+
+/** The request ended without a usable workflow; `result` has the details (errors, spend). */
+export class GenerationFailedError extends OrchestratorError {
+  constructor(
+    code: 'GENERATION_INVALID' | 'GENERATION_FAILED' | 'GENERATION_REJECTED',
+    message: string,
+    readonly result: GenerationResult | null,
+  ) {
+    super(code, message, result);
+  }
+}
+
+/** The job id a request gets: derived from the idempotency key (scoped by user), else random. */
+export function jobIdFor(request: Pick<GenerationRequest, 'userId' | 'idempotencyKey'>): string {
+  if (request.idempotencyKey === undefined) return randomUUID();
+  return `idem-${createHash('sha256').update(`${request.userId}\n${request.idempotencyKey}`).digest('hex').slice(0, 40)}`;
+}
+
+export class GenerationClient {
+  private readonly queue: Queue;
+  private readonly fallbackQueue: Queue;
+  private events: { primary: QueueEvents; fallback: QueueEvents; connections: Redis[] } | undefined;
+  private readonly connection: Redis;
+
+  constructor(private readonly options: GenerationClientOptions = {}) {
+    const url = options.redisUrl ?? 'redis://127.0.0.1:6379';
+    this.connection = producerConnection(url);
+    const prefix = options.queuePrefix ?? 'wo';
+    this.queue = new Queue(PRIMARY_QUEUE, { connection: this.connection, prefix });
+    this.fallbackQueue = new Queue(FALLBACK_QUEUE, { connection: this.connection, prefix });
+  }
+
+  /** Validates and enqueues; returns the job id. A repeated idempotency key returns the first id. */
+  async enqueue(request: GenerationRequest): Promise<string> {
+    const valid = parseGenerationRequest(request);
+    const jobId = jobIdFor(valid);
+    await this.queue.waitUntilReady();
+    const job = await this.queue.add(GENERATE_JOB, valid, { ...PRIMARY_JOB_OPTIONS, jobId });
+    return job.id ?? jobId;
+  }
+
+  private queueEvents() {
+    if (!this.events) {
+      const url = this.options.redisUrl ?? 'redis://127.0.0.1:6379';
+      const prefix = this.options.queuePrefix ?? 'wo';
+      // QueueEvents block on XREAD: each needs a connection of its own.
+      const connections = [blockingConnection(url), blockingConnection(url)];
+      this.events = {
+        primary: new QueueEvents(PRIMARY_QUEUE, { connection: connections[0]!, prefix }),
+        fallback: new QueueEvents(FALLBACK_QUEUE, { connection: connections[1]!, prefix }),
+        connections,
+      };
+    }
+    return this.events;
+  }
+
+  /** Resolves with the final result of a request; rejects with GenerationFailedError when it has none. */
+  async waitForResult(id: string, options: { timeoutMs?: number } = {}): Promise<GenerationResult> {
+    const timeoutMs = options.timeoutMs ?? 120_000;
+    const deadline = Date.now() + timeoutMs;
+    const events = this.queueEvents();
+    await Promise.all([events.primary.waitUntilReady(), events.fallback.waitUntilReady()]);
+    const job = await this.queue.getJob(id);
+    if (!job) throw new OrchestratorError('NOT_FOUND', `no generation job with id ${id}`);
+    const first = await this.settle(this.queue, job, events.primary, deadline);
+    if (first.status !== 'handed_over') return first;
+    const fallback = await this.fallbackQueue.getJob(fallbackJobId(id));
+    if (!fallback) throw new OrchestratorError('NOT_FOUND', `job ${id} was handed over but its fallback job is gone`);
+    const final = await this.settle(this.fallbackQueue, fallback, events.fallback, deadline);
+    if (final.status === 'handed_over') throw new OrchestratorError('INTERNAL', `fallback job of ${id} handed over again`);
+    return final;
+  }
+
+  private async settle(queue: Queue, job: Job, events: QueueEvents, deadline: number): Promise<GenerationResult | HandoverResult> {
+    const left = deadline - Date.now();
+    if (left <= 0) throw new OrchestratorError('WAIT_TIMEOUT', `job ${job.id} did not finish in time`);
+    try {
+      return (await job.waitUntilFinished(events, left)) as GenerationResult | HandoverResult;
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (/timed out before finishing/.test(message)) throw new OrchestratorError('WAIT_TIMEOUT', `job ${job.id} did not finish in ${Math.round(left)} ms`);
+      const code = /^(GENERATION_INVALID|GENERATION_FAILED|GENERATION_REJECTED)\b/.exec(message)?.[1] as 'GENERATION_INVALID' | 'GENERATION_FAILED' | 'GENERATION_REJECTED' | undefined;
+      if (!code) throw new OrchestratorError('GENERATION_FAILED', `job ${job.id} failed: ${message}`);
+      const fresh = await queue.getJob(job.id!).catch(() => undefined);
+      const progress = fresh?.progress as { stage?: string; result?: GenerationResult } | undefined;
+      throw new GenerationFailedError(code, message, progress?.stage === 'finished' ? (progress.result ?? null) : null);
+    }
+  }
+
+  /** The seed's integration point: enqueue and wait for the workflow. */
+  async generateWorkflow(request: GenerationRequest, options: { timeoutMs?: number } = {}): Promise<GenerationResult> {
+    const id = await this.enqueue(request);
+    return this.waitForResult(id, options);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.queue.close(), this.fallbackQueue.close(), this.events?.primary.close(), this.events?.fallback.close()]);
+    await Promise.all([this.connection, ...(this.events?.connections ?? [])].map((c) => c.quit().catch(() => {})));
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * Configuration, read once at start from the environment and validated; a bad value stops
+ * start-up with a message naming the variable.
+ */
+import { ConfigurationError } from './errors.js';
+import { findModel } from './models.js';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export interface RedisConfig {
+  readonly url: string;
+  /** BullMQ key prefix; may carry a Redis Cluster hash tag, such as `{wf}`. */
+  readonly queuePrefix: string;
+}
+
+export interface ProviderConfig {
+  readonly openaiApiKey: string | undefined;
+  readonly openaiBaseUrl: string | undefined;
+  readonly anthropicApiKey: string | undefined;
+  readonly anthropicBaseUrl: string | undefined;
+  /** Per-model attempt timeout overrides, by catalog id. */
+  readonly modelTimeoutsMs: Readonly<Record<string, number>>;
+}
+
+export interface WorkerConfig {
+  readonly redis: RedisConfig;
+  readonly databaseUrl: string;
+  /** Postgres schema holding the tables (default: the connection's search_path, usually public). */
+  readonly databaseSchema: string | undefined;
+  readonly providers: ProviderConfig;
+  readonly concurrency: number;
+  readonly metricsPort: number;
+  readonly logLevel: string;
+  readonly shutdownGraceMs: number;
+  readonly settingsRefreshMs: number;
+  /** Calls of the last-resort model for one request, transient failures included. */
+  readonly finalModelMaxAttempts: number;
+  readonly retryBaseDelayMs: number;
+  /** How long a worker holds a job before another may take it over (renewed while alive). */
+  readonly jobLockMs: number;
+  /** How often workers look for jobs whose worker died. */
+  readonly stalledIntervalMs: number;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+class EnvReader {
+  constructor(private readonly env: Env) {}
+
+  string(name: string, fallback: string): string {
+    const v = this.env[name];
+    return v === undefined || v === '' ? fallback : v;
+  }
+
+  optional(name: string): string | undefined {
+    const v = this.env[name];
+    return v === undefined || v === '' ? undefined : v;
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.env[name];
+    if (raw === undefined || raw === '') return fallback;
+    if (!/^\d+$/.test(raw.trim())) throw new ConfigurationError('INVALID_CONFIG', `${name} must be a whole number, got ${JSON.stringify(raw)}`);
+    const n = Number(raw);
+    if (n < min || n > max) throw new ConfigurationError('INVALID_CONFIG', `${name} must be between ${min} and ${max}, got ${n}`);
+    return n;
+  }
+
+  url(name: string, fallback: string | undefined, protocols: readonly string[]): string | undefined {
+    const raw = this.optional(name) ?? fallback;
+    if (raw === undefined) return undefined;
+    let parsed: URL;
+    try {
+      parsed = new URL(raw);
+    } catch {
+      throw new ConfigurationError('INVALID_CONFIG', `${name} is not a valid URL: ${JSON.stringify(raw)}`);
+    }
+    if (!protocols.includes(parsed.protocol)) {
+      throw new ConfigurationError('INVALID_CONFIG', `${name} must use ${protocols.join(' or ')}, got ${parsed.protocol}`);
+    }
+    return raw;
+  }
+
+  oneOf(name: string, fallback: string, allowed: readonly string[]): string {
+    const v = this.string(name, fallback);
+    if (!allowed.includes(v)) throw new ConfigurationError('INVALID_CONFIG', `${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
+    return v;
+  }
+}
+
+export function readRedisConfig(env: Env): RedisConfig {
+  const r = new EnvReader(env);
+  const queuePrefix = r.string('QUEUE_PREFIX', 'wo');
+  if (!/^[A-Za-z0-9_{}.-]{1,64}$/.test(queuePrefix) || queuePrefix.includes(':')) {
+    throw new ConfigurationError('INVALID_CONFIG', `QUEUE_PREFIX must be 1-64 characters of letters, digits, _ . - { }, got ${JSON.stringify(queuePrefix)}`);
+  }
+  return { url: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:'])!, queuePrefix };
+}
+
+export function readDatabaseUrl(env: Env): string {
+  return new EnvReader(env).url('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/postgres', ['postgres:', 'postgresql:'])!;
+}
+
+export function readDatabaseSchema(env: Env): string | undefined {
+  const v = new EnvReader(env).optional('DATABASE_SCHEMA');
+  if (v !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(v)) {
+    throw new ConfigurationError('INVALID_CONFIG', `DATABASE_SCHEMA must be a lower-case Postgres identifier, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+/** `MODEL_TIMEOUTS_MS="gpt-4o-mini=20000,claude-sonnet-4=90000"` */
+function parseModelTimeouts(raw: string | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (!raw) return out;
+  for (const part of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^([^=\s]+)=(\d+)$/.exec(part);
+    if (!m) throw new ConfigurationError('INVALID_CONFIG', `MODEL_TIMEOUTS_MS entries must look like model=milliseconds, got ${JSON.stringify(part)}`);
+    if (!findModel(m[1]!)) throw new ConfigurationError('INVALID_CONFIG', `MODEL_TIMEOUTS_MS names unknown model ${JSON.stringify(m[1])}`);
+    const ms = Number(m[2]);
+    if (ms < 100 || ms > 600_000) throw new ConfigurationError('INVALID_CONFIG', `MODEL_TIMEOUTS_MS for ${m[1]} must be between 100 and 600000`);
+    out[m[1]!] = ms;
+  }
+  return out;
+}
+
+export function readProviderConfig(env: Env): ProviderConfig {
+  const r = new EnvReader(env);
+  return {
+    openaiApiKey: r.optional('OPENAI_API_KEY'),
+    openaiBaseUrl: r.url('OPENAI_BASE_URL', undefined, ['http:', 'https:']),
+    anthropicApiKey: r.optional('ANTHROPIC_API_KEY'),
+    anthropicBaseUrl: r.url('ANTHROPIC_BASE_URL', undefined, ['http:', 'https:']),
+    modelTimeoutsMs: parseModelTimeouts(r.optional('MODEL_TIMEOUTS_MS')),
+  };
+}
+
+export function readWorkerConfig(env: Env = process.env): WorkerConfig {
+  const r = new EnvReader(env);
+  return {
+    redis: readRedisConfig(env),
+    databaseUrl: readDatabaseUrl(env),
+    databaseSchema: readDatabaseSchema(env),
+    providers: readProviderConfig(env),
+    concurrency: r.int('WORKER_CONCURRENCY', 50, 1, 5_000),
+    metricsPort: r.int('METRICS_PORT', 9464, 0, 65_535),
+    logLevel: r.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
+    shutdownGraceMs: r.int('SHUTDOWN_GRACE_MS', 25_000, 0, 600_000),
+    settingsRefreshMs: r.int('SETTINGS_REFRESH_MS', 1_000, 50, 60_000),
+    finalModelMaxAttempts: r.int('FINAL_MODEL_MAX_ATTEMPTS', 3, 1, 10),
+    retryBaseDelayMs: r.int('RETRY_BASE_DELAY_MS', 1_000, 1, 60_000),
+    jobLockMs: r.int('JOB_LOCK_MS', 30_000, 1_000, 600_000),
+    stalledIntervalMs: r.int('STALLED_INTERVAL_MS', 30_000, 500, 600_000),
+  };
+}

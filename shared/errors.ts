@@ -1,0 +1,60 @@
+/**
+ * Typed errors with stable codes. Every catch normalises what it caught with coerceError, so
+ * the rest of the code deals with one shape.
+ */
+export type ErrorCode =
+  | 'INVALID_REQUEST'
+  | 'INVALID_CONFIG'
+  | 'INVALID_AMOUNT'
+  | 'UNKNOWN_MODEL'
+  | 'MODEL_UNPRICED'
+  | 'INVALID_SETTINGS'
+  | 'GENERATION_INVALID'
+  | 'GENERATION_FAILED'
+  | 'GENERATION_REJECTED'
+  | 'WAIT_TIMEOUT'
+  | 'NOT_FOUND'
+  | 'INTERNAL';
+
+export interface FieldError {
+  /** JSON pointer to the offending value ('' for the whole document). */
+  readonly path: string;
+  readonly code: string;
+  readonly message: string;
+}
+
+export class OrchestratorError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: unknown,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A request that breaks the job contract; `errors` names each bad field. */
+export class InvalidRequestError extends OrchestratorError {
+  constructor(readonly errors: readonly FieldError[]) {
+    super('INVALID_REQUEST', `invalid generation request: ${errors.map((e) => `${e.path || '/'} ${e.message}`).join('; ')}`, errors);
+  }
+}
+
+/** Bad configuration (environment, settings, catalog); the message names the culprit. */
+export class ConfigurationError extends OrchestratorError {
+  constructor(code: 'INVALID_CONFIG' | 'INVALID_AMOUNT' | 'UNKNOWN_MODEL' | 'MODEL_UNPRICED' | 'INVALID_SETTINGS', message: string) {
+    super(code, message);
+  }
+}
+
+export function coerceError(err: unknown): Error {
+  if (err instanceof Error) return err;
+  if (typeof err === 'string') return new Error(err);
+  try {
+    return new Error(JSON.stringify(err));
+  } catch {
+    return new Error(String(err));
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * The job contract: what a producer (library, HTTP API or a plain BullMQ client in any language)
+ * puts on the queue. Defined once as a JSON Schema; the TypeScript type is derived from it.
+ */
+import type { FromSchema } from 'json-schema-to-ts';
+import { ajv, toFieldErrors } from './ajv.js';
+import { InvalidRequestError } from './errors.js';
+
+/** No control characters (NUL included): they have no business in ids or keys. */
+const PRINTABLE_ID = '^[^\\u0000-\\u001f\\u007f]+$';
+
+export const pluginKeySchema = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 64,
+  pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$',
+  description: 'Plugin key, such as "google-mail" or "slack".',
+} as const;
+
+export const generationRequestSchema = {
+  $id: 'https://workflow-orchestrator.dev/schemas/generation-request.json',
+  title: 'GenerationRequest',
+  type: 'object',
+  additionalProperties: false,
+  required: ['userId', 'agentId', 'userGoal', 'availablePlugins'],
+  properties: {
+    userId: { type: 'string', minLength: 1, maxLength: 128, pattern: PRINTABLE_ID },
+    agentId: { type: 'string', minLength: 1, maxLength: 128, pattern: PRINTABLE_ID },
+    userGoal: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 4000,
+      // NUL bytes are refused (Postgres text cannot hold them); other whitespace is fine.
+      pattern: '^[^\\u0000]*\\S[^\\u0000]*$',
+      description: 'What the user wants the agent to do, in their words.',
+    },
+    availablePlugins: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 50,
+      items: {
+        anyOf: [
+          pluginKeySchema,
+          {
+            type: 'object',
+            additionalProperties: false,
+            required: ['key'],
+            properties: {
+              key: pluginKeySchema,
+              actions: {
+                type: 'array',
+                maxItems: 100,
+                uniqueItems: true,
+                items: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.-]+$' },
+              },
+              description: { type: 'string', maxLength: 500, pattern: '^[^\\u0000]*$' },
+            },
+          },
+        ],
+      },
+    },
+    idempotencyKey: { type: 'string', minLength: 1, maxLength: 255, pattern: PRINTABLE_ID },
+  },
+} as const;
+
+export type GenerationRequest = FromSchema<typeof generationRequestSchema>;
+export type PluginOffer = GenerationRequest['availablePlugins'][number];
+
+const validateRequest = ajv.compile<GenerationRequest>(generationRequestSchema);
+
+/** Checks untrusted data against the contract; throws InvalidRequestError naming each bad field. */
+export function parseGenerationRequest(data: unknown): GenerationRequest {
+  if (validateRequest(data)) return data;
+  const errors = toFieldErrors(validateRequest.errors);
+  // anyOf failures list every branch; keep the message short but complete.
+  throw new InvalidRequestError(errors.length > 0 ? errors : [{ path: '', code: 'type', message: 'must be an object' }]);
+}
+
+/** Plugins as a map from key to the actions the request allows (null: any action). */
+export function pluginAllowList(plugins: readonly PluginOffer[]): Map<string, ReadonlySet<string> | null> {
+  const allowed = new Map<string, ReadonlySet<string> | null>();
+  for (const p of plugins) {
+    if (typeof p === 'string') allowed.set(p, null);
+    else allowed.set(p.key, p.actions && p.actions.length > 0 ? new Set(p.actions) : null);
+  }
+  return allowed;
+}

@@ -1,0 +1,19 @@
+/** pino with secrets redacted by path; prompt bodies are never logged at info. */
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers["x-api-key"]',
+  'headers.authorization',
+  '*.apiKey',
+  '*.openaiApiKey',
+  '*.anthropicApiKey',
+  'config.providers.openaiApiKey',
+  'config.providers.anthropicApiKey',
+];
+
+export function createLogger(options: { level?: string; name: string }): Logger {
+  return pino({ name: options.name, level: options.level ?? 'info', redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
+}

@@ -1,0 +1,40 @@
+/**
+ * Closed sets used everywhere: audit rows, attempt rows, metrics labels and job results.
+ */
+
+/** Why a model's answer was not a usable workflow. */
+export const VALIDATION_FAILURE_KINDS = ['unparseable', 'truncated', 'refusal', 'empty', 'schema', 'semantic'] as const;
+export type ValidationFailureKind = (typeof VALIDATION_FAILURE_KINDS)[number];
+
+/** Why a model call produced no answer at all. */
+export const CALL_FAILURE_KINDS = ['rate_limit', 'timeout', 'api_error', 'auth_error'] as const;
+export type CallFailureKind = (typeof CALL_FAILURE_KINDS)[number];
+
+/** The classified outcome of one model attempt. */
+export const ATTEMPT_OUTCOMES = ['ok', ...VALIDATION_FAILURE_KINDS, ...CALL_FAILURE_KINDS] as const;
+export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
+export type FailureReason = Exclude<AttemptOutcome, 'ok'>;
+
+/** Call failures worth another try of the same model after a pause. */
+export const TRANSIENT_OUTCOMES: ReadonlySet<AttemptOutcome> = new Set<AttemptOutcome>(['rate_limit', 'timeout', 'api_error']);
+
+export function isValidationFailure(o: AttemptOutcome): o is ValidationFailureKind {
+  return (VALIDATION_FAILURE_KINDS as readonly string[]).includes(o);
+}
+
+/** Final status of a request, as stored in workflow_generations and returned to callers. */
+export const GENERATION_STATUSES = ['queued', 'succeeded', 'invalid', 'failed', 'rejected'] as const;
+export type GenerationStatus = (typeof GENERATION_STATUSES)[number];
+export type FinalStatus = Exclude<GenerationStatus, 'queued'>;
+
+export const ATTEMPT_ROLES = ['primary', 'fallback'] as const;
+export type AttemptRole = (typeof ATTEMPT_ROLES)[number];
+
+export const AUDIT_ACTIONS = {
+  generated: 'WORKFLOW_GENERATED',
+  fallback: 'WORKFLOW_GENERATION_FALLBACK',
+  failed: 'WORKFLOW_GENERATION_FAILED',
+  rejected: 'WORKFLOW_GENERATION_REJECTED',
+  settingsUpdated: 'SETTINGS_UPDATED',
+} as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[keyof typeof AUDIT_ACTIONS];

@@ -1,0 +1,108 @@
+/**
+ * Everything a pipeline test needs, on real services: a schema of its own, a queue prefix of its
+ * own, the simulated provider on a free port, and workers built from the same code as production.
+ */
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { GenerationClient } from '../../producer/client.js';
+import { type Env, readWorkerConfig, type WorkerConfig } from '../../shared/config.js';
+import { createLogger } from '../../shared/logger.js';
+import { FALLBACK_QUEUE, PRIMARY_QUEUE } from '../../shared/queues.js';
+import { startWorkerRuntime, type WorkerRuntime } from '../../worker/runtime.js';
+import { startSimulator, type Simulator } from '../simulator/server.js';
+import type { FaultConfig } from '../simulator/faults.js';
+import { createTestDatabase, TEST_DATABASE_URL, TEST_REDIS_URL, type TestDatabase, uniqueName } from './database.js';
+
+export interface Harness {
+  readonly db: TestDatabase;
+  readonly sim: Simulator;
+  readonly prefix: string;
+  readonly client: GenerationClient;
+  readonly redis: Redis;
+  /** A plain BullMQ queue on the primary queue, as a service in another language would use. */
+  readonly rawQueue: Queue;
+  readonly fallbackQueue: Queue;
+  /** The environment a worker process of this harness runs with. */
+  readonly env: Record<string, string>;
+  startWorker(overrides?: Record<string, string>): Promise<WorkerRuntime>;
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  readonly faults?: FaultConfig;
+  readonly env?: Record<string, string>;
+}
+
+export async function startHarness(label: string, options: HarnessOptions = {}): Promise<Harness> {
+  const db = await createTestDatabase(label);
+  const sim = await startSimulator({ port: 0, seed: 42, faults: options.faults ?? {} });
+  const prefix = uniqueName(label);
+  const env: Record<string, string> = {
+    REDIS_URL: TEST_REDIS_URL,
+    DATABASE_URL: TEST_DATABASE_URL,
+    DATABASE_SCHEMA: db.schemaName,
+    QUEUE_PREFIX: prefix,
+    OPENAI_API_KEY: 'sk-test',
+    OPENAI_BASE_URL: `${sim.url}/v1`,
+    ANTHROPIC_API_KEY: 'sk-ant-test',
+    ANTHROPIC_BASE_URL: sim.url,
+    METRICS_PORT: '0',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    SETTINGS_REFRESH_MS: '100',
+    RETRY_BASE_DELAY_MS: '20',
+    SHUTDOWN_GRACE_MS: '2000',
+    MODEL_TIMEOUTS_MS: 'gpt-4o-mini=1500,claude-sonnet-4=1500',
+    ...options.env,
+  };
+  const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+  const client = new GenerationClient({ redisUrl: TEST_REDIS_URL, queuePrefix: prefix });
+  const rawQueue = new Queue(PRIMARY_QUEUE, { connection: { url: TEST_REDIS_URL }, prefix });
+  const fallbackQueue = new Queue(FALLBACK_QUEUE, { connection: { url: TEST_REDIS_URL }, prefix });
+  const runtimes: WorkerRuntime[] = [];
+
+  return {
+    db,
+    sim,
+    prefix,
+    client,
+    redis,
+    rawQueue,
+    fallbackQueue,
+    env,
+    async startWorker(overrides = {}) {
+      const config: WorkerConfig = readWorkerConfig({ ...env, ...overrides } as Env);
+      const runtime = await startWorkerRuntime({ config, log: createLogger({ name: 'worker', level: config.logLevel }), processMetrics: false });
+      runtimes.push(runtime);
+      return runtime;
+    },
+    async close() {
+      await Promise.all(runtimes.map((r) => r.close()));
+      await client.close();
+      await rawQueue.obliterate({ force: true }).catch(() => {});
+      await fallbackQueue.obliterate({ force: true }).catch(() => {});
+      await Promise.all([rawQueue.close(), fallbackQueue.close()]);
+      await redis.quit();
+      await sim.close();
+      await db.drop();
+    },
+  };
+}
+
+/** Polls until `check` returns a value, or fails after the deadline: for state with no event. */
+export async function eventually<T>(check: () => Promise<T | undefined | null | false>, options: { timeoutMs?: number; what?: string } = {}): Promise<T> {
+  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+  let delay = 10;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${options.what ?? 'condition'}`);
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(200, delay * 2);
+  }
+}
+
+export function goal(text: string, ...directives: string[]): string {
+  return `${text} ${directives.map((d) => `[sim:${d}]`).join(' ')}`.trim();
+}
+
+export const PLUGINS = ['google-mail', 'slack', { key: 'google-sheets', actions: ['read_rows', 'append_row'] }];

@@ -1,0 +1,228 @@
+/**
+ * The core pipeline end to end on real Redis, real Postgres and the real SDKs over HTTP
+ * against the simulated provider.
+ */
+import { eq, sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auditLogs, generationAttempts, workflowGenerations } from '../db/schema.js';
+import { GenerationFailedError } from '../producer/client.js';
+import type { FailureReason } from '../shared/outcomes.js';
+import { fallbackJobId } from '../shared/queues.js';
+import type { WorkerRuntime } from '../worker/runtime.js';
+import { eventually, goal, type Harness, PLUGINS, startHarness } from './helpers/harness.js';
+
+let h: Harness;
+let worker: WorkerRuntime;
+
+beforeAll(async () => {
+  h = await startHarness('pipeline');
+  worker = await h.startWorker();
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+const request = (text: string, ...directives: string[]) => ({ userId: 'user-1', agentId: 'agent-1', userGoal: goal(text, ...directives), availablePlugins: PLUGINS });
+
+async function rowsFor(jobId: string) {
+  const [gen] = await h.db.db.select().from(workflowGenerations).where(eq(workflowGenerations.jobId, jobId));
+  const attempts = await h.db.db.select().from(generationAttempts).where(eq(generationAttempts.jobId, jobId)).orderBy(generationAttempts.attemptNumber);
+  const audits = await h.db.db.select().from(auditLogs).where(eq(auditLogs.jobId, jobId)).orderBy(auditLogs.id);
+  return { gen: gen!, attempts, audits };
+}
+
+async function withSettings(next: { primaryModel: string; fallbackModel: string; enableFallback: boolean }, run: () => Promise<void>) {
+  const before = await h.db.settings.read();
+  await h.db.settings.update(next, 'test');
+  await eventually(async () => worker.settings.current().enableFallback === next.enableFallback && worker.settings.current().primaryModel === next.primaryModel, { what: 'settings to reach the worker' });
+  try {
+    await run();
+  } finally {
+    await h.db.settings.update(before, 'test');
+    await eventually(async () => worker.settings.current().enableFallback === before.enableFallback && worker.settings.current().primaryModel === before.primaryModel, { what: 'settings restored' });
+  }
+}
+
+describe('happy path', () => {
+  it('generates with the primary and records one result, one attempt and one final audit row', async () => {
+    const result = await h.client.generateWorkflow(request('Every morning summarise unread emails and post the summary to Slack'), { timeoutMs: 20_000 });
+    expect(result.status).toBe('succeeded');
+    expect(result.generator_used).toBe('gpt-4o-mini');
+    expect(result.fallback_reason).toBeNull();
+    expect(result.pilot_steps!.length).toBeGreaterThan(0);
+    expect(result.cost_usd).toBeGreaterThan(0);
+
+    const { gen, attempts, audits } = await rowsFor(result.job_id);
+    expect(gen.status).toBe('succeeded');
+    expect(attempts).toHaveLength(1);
+    expect(attempts[0]).toMatchObject({ model: 'gpt-4o-mini', role: 'primary', outcome: 'ok', attemptNumber: 1 });
+    expect(audits.map((a) => a.action)).toEqual(['WORKFLOW_GENERATED']);
+    expect(audits[0]!.details).toMatchObject({
+      generator_used: 'gpt-4o-mini',
+      primary_model: 'gpt-4o-mini',
+      validation_passed: true,
+      fallback_reason: null,
+      steps_generated: result.steps_generated,
+      tokens_used: result.tokens.total,
+      cost_usd: result.cost_usd,
+    });
+    expect(audits[0]).toMatchObject({ severity: 'info', compliance: 'SOC2', userId: 'user-1', agentId: 'agent-1' });
+  });
+
+  it('honours an idempotency key: the same id, no second job', async () => {
+    const req = { ...request('Archive newsletters weekly'), idempotencyKey: 'key-1' };
+    const a = await h.client.enqueue(req);
+    const b = await h.client.enqueue(req);
+    expect(b).toBe(a);
+    await h.client.waitForResult(a, { timeoutMs: 20_000 });
+    const rows = await h.db.db.select().from(workflowGenerations).where(eq(workflowGenerations.jobId, a));
+    expect(rows).toHaveLength(1);
+  });
+
+  it('refuses a bad request at enqueue with an error naming the field, before Redis', async () => {
+    await expect(h.client.enqueue({ ...request('x'), availablePlugins: [] })).rejects.toThrow(/availablePlugins/);
+    await expect(h.client.enqueue({ ...request('x'), userGoal: 'a'.repeat(4001) })).rejects.toThrow(/userGoal/);
+  });
+});
+
+describe('fallback', () => {
+  const cases: Array<[string, FailureReason]> = [
+    ['unparseable', 'unparseable'],
+    ['truncated', 'truncated'],
+    ['refusal', 'refusal'],
+    ['empty', 'empty'],
+    ['schema', 'schema'],
+    ['semantic', 'semantic'],
+    ['server_error', 'api_error'],
+    ['overloaded', 'api_error'],
+    ['hang', 'timeout'],
+    ['auth', 'auth_error'],
+    ['rate_limit', 'rate_limit'],
+  ];
+  for (const [fault, reason] of cases) {
+    it(`falls back to the fallback model when the primary answers with ${fault} (${reason})`, async () => {
+      const result = await h.client.generateWorkflow(request(`Track invoices in a sheet (${fault})`, `gpt-4o-mini=${fault}`), { timeoutMs: 30_000 });
+      expect(result.status).toBe('succeeded');
+      expect(result.generator_used).toBe('claude-sonnet-4');
+      expect(result.fallback_reason).toBe(reason);
+      const { attempts, audits } = await rowsFor(result.job_id);
+      expect(attempts.map((a) => [a.role, a.model, a.outcome])).toEqual([
+        ['primary', 'gpt-4o-mini', reason],
+        ['fallback', 'claude-sonnet-4', 'ok'],
+      ]);
+      expect(audits.map((a) => a.action)).toEqual(['WORKFLOW_GENERATION_FALLBACK', 'WORKFLOW_GENERATED']);
+      expect(audits[0]!.details).toMatchObject({ primary_model: 'gpt-4o-mini', fallback_model: 'claude-sonnet-4', reason });
+      expect(audits[0]!.severity).toBe('warning');
+      expect(audits[1]!.details).toMatchObject({ generator_used: 'claude-sonnet-4', fallback_reason: reason, validation_passed: true });
+      // The final audit's cost covers every attempt, the wasted primary one included.
+      const sum = attempts.reduce((s, a) => s + Number(a.costUsd), 0);
+      expect((audits[1]!.details as { cost_usd: number }).cost_usd).toBeCloseTo(sum, 12);
+      expect(await h.fallbackQueue.getJob(fallbackJobId(result.job_id))).toBeDefined();
+    });
+  }
+});
+
+describe('final outcomes', () => {
+  it('ends as invalid when the fallback answer fails validation too: WORKFLOW_GENERATED with validation_passed false', async () => {
+    const id = await h.client.enqueue(request('Post standup notes', 'gpt-4o-mini=schema', 'claude-sonnet-4=semantic'));
+    const err = await h.client.waitForResult(id, { timeoutMs: 20_000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GenerationFailedError);
+    expect((err as GenerationFailedError).code).toBe('GENERATION_INVALID');
+    expect((err as GenerationFailedError).result?.validation_errors?.length).toBeGreaterThan(0);
+    const { gen, audits } = await rowsFor(id);
+    expect(gen).toMatchObject({ status: 'invalid', validationPassed: false, generatorUsed: 'claude-sonnet-4', fallbackReason: 'schema' });
+    expect(gen.workflow).toBeNull();
+    const final = audits.filter((a) => a.action === 'WORKFLOW_GENERATED');
+    expect(final).toHaveLength(1);
+    expect(final[0]!.details).toMatchObject({ validation_passed: false, fallback_reason: 'schema', generator_used: 'claude-sonnet-4' });
+  });
+
+  it('fails with WORKFLOW_GENERATION_FAILED when both models give no output, after bounded retries of the fallback', async () => {
+    const id = await h.client.enqueue(request('Sync contacts', 'gpt-4o-mini=server_error', 'claude-sonnet-4=overloaded'));
+    const err = await h.client.waitForResult(id, { timeoutMs: 20_000 }).catch((e: unknown) => e);
+    expect((err as GenerationFailedError).code).toBe('GENERATION_FAILED');
+    const { gen, attempts, audits } = await rowsFor(id);
+    expect(gen.status).toBe('failed');
+    expect(attempts.map((a) => [a.role, a.outcome])).toEqual([
+      ['primary', 'api_error'],
+      ['fallback', 'api_error'],
+      ['fallback', 'api_error'],
+      ['fallback', 'api_error'],
+    ]);
+    expect(audits.map((a) => [a.action, a.severity])).toEqual([
+      ['WORKFLOW_GENERATION_FALLBACK', 'warning'],
+      ['WORKFLOW_GENERATION_FAILED', 'error'],
+    ]);
+    expect(audits[1]!.details).toMatchObject({ cost_usd: 0, tokens_used: 0 });
+  });
+
+  it('with fallback disabled, the primary failure is final: invalid output ends as invalid', async () => {
+    await withSettings({ primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4', enableFallback: false }, async () => {
+      const id = await h.client.enqueue(request('Label support tickets', 'gpt-4o-mini=schema'));
+      const err = await h.client.waitForResult(id, { timeoutMs: 20_000 }).catch((e: unknown) => e);
+      expect((err as GenerationFailedError).code).toBe('GENERATION_INVALID');
+      const { gen, attempts, audits } = await rowsFor(id);
+      expect(gen).toMatchObject({ status: 'invalid', generatorUsed: 'gpt-4o-mini', fallbackReason: null });
+      expect(attempts).toHaveLength(1);
+      expect(audits.map((a) => a.action)).toEqual(['WORKFLOW_GENERATED']);
+      expect(await h.fallbackQueue.getJob(fallbackJobId(id))).toBeUndefined();
+    });
+  });
+
+  it('with fallback disabled, transient primary failures retry and then fail; valid output succeeds without fallback', async () => {
+    await withSettings({ primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4', enableFallback: false }, async () => {
+      const id = await h.client.enqueue(request('Export CRM leads', 'gpt-4o-mini=server_error'));
+      const err = await h.client.waitForResult(id, { timeoutMs: 20_000 }).catch((e: unknown) => e);
+      expect((err as GenerationFailedError).code).toBe('GENERATION_FAILED');
+      const { attempts, audits } = await rowsFor(id);
+      expect(attempts.map((a) => [a.role, a.outcome])).toEqual([
+        ['primary', 'api_error'],
+        ['primary', 'api_error'],
+        ['primary', 'api_error'],
+      ]);
+      expect(audits.map((a) => a.action)).toEqual(['WORKFLOW_GENERATION_FAILED']);
+
+      const ok = await h.client.generateWorkflow(request('Export CRM leads nightly'), { timeoutMs: 20_000 });
+      expect(ok).toMatchObject({ status: 'succeeded', generator_used: 'gpt-4o-mini', fallback_reason: null });
+    });
+  });
+});
+
+describe('rate limits', () => {
+  it('a 429 pauses only that model, in Redis for every replica; fallback jobs are not delayed', async () => {
+    h.sim.setFaults({ 'gpt-4o-mini': { retryAfterSeconds: 30 } });
+    const pauseKey = `${h.prefix}:orchestrator:model-pause:gpt-4o-mini`;
+    try {
+      const first = await h.client.generateWorkflow(request('Digest RSS feeds', 'gpt-4o-mini=rate_limit'), { timeoutMs: 20_000 });
+      expect(first).toMatchObject({ status: 'succeeded', generator_used: 'claude-sonnet-4', fallback_reason: 'rate_limit' });
+      // The fallback finished while the primary's 30 s pause is still in force.
+      expect(await h.redis.pttl(pauseKey)).toBeGreaterThan(20_000);
+      expect(await h.redis.pttl(`${h.prefix}:orchestrator:model-pause:claude-sonnet-4`)).toBe(-2);
+
+      // A new primary job waits out the pause in the delayed set, holding no worker slot.
+      const waiting = await h.client.enqueue(request('Digest RSS feeds again'));
+      await eventually(async () => (await h.rawQueue.getJob(waiting))?.isDelayed(), { what: 'primary job delayed by the pause' });
+
+      // A fallback job bound for the other model runs at once meanwhile.
+      const req = request('Copy sheet rows to Slack');
+      await h.fallbackQueue.add('generate-fallback', { originJobId: 'handed-over-1', request: req, reason: 'schema', primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4', enqueuedAt: Date.now(), handedOverAt: Date.now() }, { jobId: fallbackJobId('handed-over-1') });
+      const done = await eventually(async () => (await rowsFor('handed-over-1')).gen?.status === 'succeeded' && (await rowsFor('handed-over-1')), { what: 'fallback job result' });
+      expect(done.gen.generatorUsed).toBe('claude-sonnet-4');
+      expect(await (await h.rawQueue.getJob(waiting))!.isDelayed()).toBe(true);
+      expect(await h.redis.pttl(pauseKey)).toBeGreaterThan(0);
+
+      // Lifting the pause lets the waiting job through to the primary.
+      await h.redis.del(pauseKey);
+      await eventually(async () => {
+        const job = (await h.rawQueue.getJob(waiting))!;
+        if (await job.isDelayed()) await job.promote().catch(() => {});
+        return job.isCompleted();
+      }, { what: 'the delayed job to run once the pause is lifted' });
+      const later = await h.client.waitForResult(waiting, { timeoutMs: 20_000 });
+      expect(later.generator_used).toBe('gpt-4o-mini');
+    } finally {
+      await h.redis.del(pauseKey);
+      h.sim.setFaults({});
+    }
+  });
+});

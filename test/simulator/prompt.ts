@@ -1,0 +1,74 @@
+/**
+ * What the simulated model reads from a request: the system prompt (for caching) and the goal
+ * and plugins from the user message, written by the orchestrator as
+ *
+ *   GOAL: <goal text, possibly on the following lines>
+ *   AVAILABLE_PLUGINS_JSON: <one line of JSON>
+ */
+import type { PluginOffer } from '../../shared/job-contract.js';
+
+export interface GenerationPrompt {
+  readonly goal: string;
+  readonly plugins: readonly PluginOffer[];
+}
+
+export const FALLBACK_PLUGINS: readonly PluginOffer[] = ['http'];
+
+const SECTION_HEADER = /^[A-Z][A-Z0-9_]*:/;
+const PLUGIN_KEY = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const ACTION_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+export function parseGenerationPrompt(userText: string): GenerationPrompt {
+  const lines = userText.split(/\r?\n/);
+  const goalAt = lines.findIndex((l) => l.startsWith('GOAL:'));
+  const goal = goalAt >= 0 ? sectionText(lines, goalAt, 'GOAL:') : userText.trim();
+  const pluginsAt = lines.findIndex((l) => l.startsWith('AVAILABLE_PLUGINS_JSON:'));
+  const plugins = pluginsAt >= 0 ? parsePlugins(firstLineOf(lines, pluginsAt, 'AVAILABLE_PLUGINS_JSON:')) : [];
+  return { goal: unquote(goal), plugins: plugins.length > 0 ? plugins : FALLBACK_PLUGINS };
+}
+
+/** The header line's remainder plus the lines after it, up to the next header. */
+function sectionText(lines: readonly string[], at: number, header: string): string {
+  const parts = [lines[at]!.slice(header.length)];
+  for (let i = at + 1; i < lines.length && !SECTION_HEADER.test(lines[i]!); i++) parts.push(lines[i]!);
+  return parts.join('\n').trim();
+}
+
+function firstLineOf(lines: readonly string[], at: number, header: string): string {
+  const rest = lines[at]!.slice(header.length).trim();
+  if (rest !== '') return rest;
+  return lines.slice(at + 1).find((l) => l.trim() !== '')?.trim() ?? '';
+}
+
+/** A goal the orchestrator chose to JSON-encode is decoded; anything else is kept as written. */
+function unquote(goal: string): string {
+  if (!goal.startsWith('"')) return goal;
+  try {
+    const value: unknown = JSON.parse(goal);
+    return typeof value === 'string' ? value : goal;
+  } catch {
+    return goal;
+  }
+}
+
+/** Keeps the well-formed offers and drops the rest, as a lenient model would. */
+function parsePlugins(json: string): PluginOffer[] {
+  let data: unknown;
+  try {
+    data = JSON.parse(json);
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(data)) return [];
+  const offers: PluginOffer[] = [];
+  for (const item of data) {
+    if (typeof item === 'string') {
+      if (PLUGIN_KEY.test(item)) offers.push(item);
+    } else if (typeof item === 'object' && item !== null && typeof item.key === 'string' && PLUGIN_KEY.test(item.key)) {
+      const actions = Array.isArray(item.actions) ? item.actions.filter((a: unknown): a is string => typeof a === 'string' && ACTION_NAME.test(a)) : undefined;
+      const description = typeof item.description === 'string' ? item.description : undefined;
+      offers.push({ key: item.key, ...(actions ? { actions } : {}), ...(description !== undefined ? { description } : {}) });
+    }
+  }
+  return offers;
+}

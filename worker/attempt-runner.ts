@@ -1,0 +1,101 @@
+/**
+ * One model attempt: call, classify, validate, price. Whatever happens, the result carries the
+ * usage the vendor reported and its exact cost, so failed attempts are paid for too.
+ */
+import type { FieldError } from '../shared/errors.js';
+import type { GenerationRequest } from '../shared/job-contract.js';
+import { costOf, type Picodollars, type TokenUsage } from '../shared/money.js';
+import type { ModelSpec, ProviderName } from '../shared/models.js';
+import type { AttemptOutcome } from '../shared/outcomes.js';
+import type { Workflow } from '../shared/workflow-schema.js';
+import { checkModelText, checkWorkflow, type WorkflowCheck } from '../shared/workflow-validation.js';
+import type { Clock } from './clock.js';
+import type { LlmAnswer, LlmClient } from './llm/llm-client.js';
+import { MAX_WORKFLOW_OUTPUT_TOKENS, SYSTEM_PROMPT, userPrompt } from './prompt.js';
+
+export interface AttemptResult {
+  readonly model: ModelSpec;
+  readonly outcome: AttemptOutcome;
+  readonly workflow: Workflow | null;
+  readonly stepCount: number;
+  readonly validationErrors: readonly FieldError[] | null;
+  readonly errorMessage: string | null;
+  readonly httpStatus: number | null;
+  readonly retryAfterMs: number | null;
+  readonly usage: TokenUsage;
+  readonly cost: Picodollars;
+  readonly latencyMs: number;
+  readonly startedAt: Date;
+  readonly finishedAt: Date;
+  /** Shutdown aborted the call: nothing to record, the job goes back to the queue. */
+  readonly aborted: boolean;
+}
+
+export type ModelClients = Readonly<Record<ProviderName, LlmClient>>;
+
+export interface AttemptRunnerOptions {
+  readonly clients: ModelClients;
+  readonly clock: Clock;
+  readonly timeoutsMs?: Readonly<Record<string, number>>;
+}
+
+export class AttemptRunner {
+  constructor(private readonly options: AttemptRunnerOptions) {}
+
+  timeoutFor(model: ModelSpec): number {
+    return this.options.timeoutsMs?.[model.id] ?? model.timeoutMs;
+  }
+
+  async run(model: ModelSpec, request: GenerationRequest, signal: AbortSignal): Promise<AttemptResult> {
+    const { clock, clients } = this.options;
+    const startedAt = clock.now();
+    const t0 = performance.now();
+    const result = await clients[model.provider].call({
+      model,
+      systemPrompt: SYSTEM_PROMPT,
+      userPrompt: userPrompt(request),
+      maxOutputTokens: Math.min(model.maxOutputTokens, MAX_WORKFLOW_OUTPUT_TOKENS),
+      signal,
+      timeoutMs: this.timeoutFor(model),
+    });
+    const latencyMs = performance.now() - t0;
+    const base = { model, usage: result.usage, cost: costOf(model, result.usage), latencyMs, startedAt: new Date(startedAt), finishedAt: new Date(clock.now()) };
+    if (result.kind === 'failure') {
+      return {
+        ...base,
+        outcome: result.outcome,
+        workflow: null,
+        stepCount: 0,
+        validationErrors: null,
+        errorMessage: result.message,
+        httpStatus: result.httpStatus,
+        retryAfterMs: result.retryAfterMs,
+        aborted: result.aborted,
+      };
+    }
+    const check = checkAnswer(result, request);
+    return {
+      ...base,
+      outcome: check.ok ? 'ok' : check.kind,
+      workflow: check.ok ? check.workflow : null,
+      stepCount: check.ok ? check.stepCount : 0,
+      validationErrors: check.ok ? null : check.errors,
+      errorMessage: check.ok ? null : check.errors.map((e) => `${e.path || '/'}: ${e.message}`).slice(0, 5).join('; '),
+      httpStatus: 200,
+      retryAfterMs: null,
+      aborted: false,
+    };
+  }
+}
+
+function checkAnswer(answer: LlmAnswer, request: GenerationRequest): WorkflowCheck {
+  if (answer.finish === 'refusal' || answer.finish === 'content_filter' || answer.refusal) {
+    return { ok: false, kind: 'refusal', errors: [{ path: '', code: 'refusal', message: `the model refused: ${(answer.refusal ?? answer.finish).slice(0, 300)}` }] };
+  }
+  if (answer.finish === 'length') {
+    return { ok: false, kind: 'truncated', errors: [{ path: '', code: 'truncated', message: 'the answer was cut off at the output token limit' }] };
+  }
+  if (answer.hasStructured) return checkWorkflow(answer.structured, request.availablePlugins);
+  return checkModelText(answer.text, request.availablePlugins);
+}
+

@@ -1,0 +1,312 @@
+/**
+ * The generation processors BullMQ calls: one for the primary queue, one for the fallback
+ * queue. Both run the same policy: contract check, resume from what is already recorded, one
+ * model attempt per run, then finish, hand over to the fallback, or retry later.
+ */
+import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
+import type { AttemptRecord, GenerationRepository } from '../db/generation-repository.js';
+import { InvalidRequestError, type FieldError } from '../shared/errors.js';
+import type { GenerationResult, HandoverResult } from '../shared/generation-result.js';
+import { type GenerationRequest, parseGenerationRequest } from '../shared/job-contract.js';
+import type { Logger } from '../shared/logger.js';
+import type { ModelSpec } from '../shared/models.js';
+import { type AttemptRole, type FailureReason, isValidationFailure, TRANSIENT_OUTCOMES } from '../shared/outcomes.js';
+import { fallbackJobId } from '../shared/queues.js';
+import { resolveSettings, type OrchestratorSettings, type ResolvedSettings } from '../shared/settings.js';
+import type { AttemptResult, AttemptRunner } from './attempt-runner.js';
+import type { Clock } from './clock.js';
+import type { FallbackJobData } from './fallback-job.js';
+import { parseFallbackJobData } from './fallback-job.js';
+import type { WorkerMetrics } from './metrics.js';
+import type { ModelPauses } from './model-pauses.js';
+import type { SettingsSource } from './settings-source.js';
+
+export interface FallbackEnqueuer {
+  /** Adds the fallback-tagged job; adding the same id twice adds nothing. */
+  enqueue(jobId: string, data: FallbackJobData): Promise<void>;
+}
+
+export interface RetryPolicy {
+  /** Calls of the last-resort model per request, transient failures included. */
+  readonly finalModelMaxAttempts: number;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+}
+
+export interface GenerationProcessorDeps {
+  readonly attempts: AttemptRunner;
+  readonly settings: SettingsSource;
+  readonly repo: GenerationRepository;
+  readonly pauses: ModelPauses;
+  readonly fallback: FallbackEnqueuer;
+  readonly metrics: WorkerMetrics;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly retry: RetryPolicy;
+  /** Aborted when the grace period of a shutdown runs out: in-flight calls stop, jobs go back. */
+  readonly shutdownSignal: AbortSignal;
+  /** Random source for jitter, in [0, 1). */
+  readonly random?: () => number;
+}
+
+/** What a job ends with; failures end as UnrecoverableError with the code first in the message. */
+export type ProcessorResult = GenerationResult | HandoverResult;
+
+const DEFAULT_PAUSE_MS = 1_000;
+
+export const FAILURE_CODES = { invalid: 'GENERATION_INVALID', failed: 'GENERATION_FAILED', rejected: 'GENERATION_REJECTED' } as const;
+
+interface RequestContext {
+  readonly job: Job;
+  readonly token: string | undefined;
+  readonly originJobId: string;
+  readonly request: GenerationRequest;
+  readonly settings: ResolvedSettings;
+  readonly snapshot: OrchestratorSettings;
+  readonly log: Logger;
+}
+
+export function createGenerationProcessor(deps: GenerationProcessorDeps) {
+  const random = deps.random ?? Math.random;
+
+  async function endWith(ctx: Pick<RequestContext, 'job'>, result: GenerationResult): Promise<GenerationResult> {
+    if (result.status === 'succeeded') return result;
+    // Callers read the details of a failed request from the job's last progress report.
+    await ctx.job.updateProgress({ stage: 'finished', result });
+    const code = FAILURE_CODES[result.status];
+    const why = result.status === 'invalid' ? `validation failed (${(result.validation_errors ?? []).length} errors)` : result.failure_reason;
+    throw new UnrecoverableError(`${code}: ${why ?? result.status}`);
+  }
+
+  async function reject(job: Job, err: InvalidRequestError): Promise<never> {
+    const data = (job.data ?? {}) as Record<string, unknown>;
+    const id = (v: unknown) => (typeof v === 'string' && v.length <= 128 && !v.includes('\u0000') ? v : null);
+    const result = await deps.repo.reject({
+      jobId: job.id!,
+      userId: id(data.userId),
+      agentId: id(data.agentId),
+      request: previewOf(job.data),
+      errors: err.errors,
+      enqueuedAt: new Date(job.timestamp),
+      finishedAt: new Date(deps.clock.now()),
+    });
+    deps.metrics.recordFinal('rejected', null, null);
+    deps.log.warn({ jobId: job.id, errors: err.errors.slice(0, 5) }, 'rejected a job that breaks the contract');
+    return (await endWith({ job }, result)) as never;
+  }
+
+  /** Puts the job back in the queue until `untilMs` without counting an attempt. */
+  async function delayUntil(job: Job, token: string | undefined, untilMs: number): Promise<never> {
+    await job.moveToDelayed(Math.ceil(untilMs), token);
+    throw new DelayedError();
+  }
+
+  function attemptRecord(ctx: RequestContext, role: AttemptRole, number: number, r: AttemptResult): AttemptRecord {
+    return {
+      jobId: ctx.originJobId,
+      attemptNumber: number,
+      model: r.model.id,
+      provider: r.model.provider,
+      role,
+      outcome: r.outcome,
+      validationErrors: r.validationErrors,
+      errorMessage: r.errorMessage,
+      httpStatus: r.httpStatus,
+      retryAfterMs: r.retryAfterMs,
+      usage: r.usage,
+      cost: r.cost,
+      latencyMs: r.latencyMs,
+      settings: ctx.snapshot,
+      startedAt: r.startedAt,
+      finishedAt: r.finishedAt,
+    };
+  }
+
+  /** Waits out a model's pause in the delayed set, so the slot serves other jobs meanwhile. */
+  async function respectPause(ctx: RequestContext, model: ModelSpec): Promise<void> {
+    const left = await deps.pauses.remainingMs(model.id);
+    if (left > 0) {
+      // Spread the release so paused jobs do not all hit the vendor in the same millisecond.
+      await delayUntil(ctx.job, ctx.token, deps.clock.now() + left + random() * Math.min(1_000, left * 0.2));
+    }
+  }
+
+  async function attempt(ctx: RequestContext, role: AttemptRole, model: ModelSpec, number: number): Promise<AttemptResult> {
+    await respectPause(ctx, model);
+    const log = ctx.log.child({ attempt: number, model: model.id, role });
+    const r = await deps.attempts.run(model, ctx.request, deps.shutdownSignal);
+    if (r.aborted) {
+      log.info('model call aborted by shutdown; returning the job to the queue');
+      await delayUntil(ctx.job, ctx.token, deps.clock.now());
+    }
+    deps.metrics.recordAttempt(role, r);
+    if (r.outcome === 'rate_limit') {
+      await deps.pauses.pause(model.id, r.retryAfterMs ?? DEFAULT_PAUSE_MS);
+      deps.metrics.recordPause(model.id);
+    }
+    if (r.outcome === 'auth_error') log.error({ httpStatus: r.httpStatus, err: r.errorMessage }, 'model call refused the credentials or the model name: check the API key, base URL and catalog');
+    else if (r.outcome !== 'ok') log.warn({ outcome: r.outcome, httpStatus: r.httpStatus, err: r.errorMessage }, 'model attempt failed');
+    else log.debug({ latencyMs: Math.round(r.latencyMs) }, 'model attempt succeeded');
+    return r;
+  }
+
+  async function finishFromAttempt(
+    ctx: RequestContext,
+    model: ModelSpec,
+    fallbackReason: FailureReason | null,
+    r: Pick<AttemptResult, 'outcome' | 'workflow' | 'stepCount' | 'validationErrors' | 'errorMessage'>,
+    record: AttemptRecord | null,
+  ): Promise<GenerationResult> {
+    const ok = r.outcome === 'ok';
+    const invalid = isValidationFailure(r.outcome);
+    const status = ok ? 'succeeded' : invalid ? 'invalid' : 'failed';
+    const result = await deps.repo.finish(
+      {
+        jobId: ctx.originJobId,
+        userId: ctx.request.userId,
+        agentId: ctx.request.agentId,
+        status,
+        workflow: r.workflow,
+        stepsGenerated: r.stepCount,
+        generatorUsed: ok || invalid ? model.id : null,
+        primaryModel: ctx.settings.primaryModel,
+        fallbackModel: ctx.settings.enableFallback ? ctx.settings.fallbackModel : null,
+        fallbackReason,
+        validationPassed: ok ? true : invalid ? false : null,
+        validationErrors: r.validationErrors,
+        failureReason: ok ? null : invalid ? r.outcome : `${r.outcome}${r.errorMessage ? `: ${r.errorMessage}` : ''}`,
+        finishedAt: new Date(deps.clock.now()),
+      },
+      record,
+    );
+    deps.metrics.recordFinal(result.status, result.generator_used, result.generation_time_ms);
+    return endWith(ctx, result);
+  }
+
+  async function handOver(ctx: RequestContext, reason: FailureReason, record: AttemptRecord | null): Promise<HandoverResult> {
+    const h = { jobId: ctx.originJobId, userId: ctx.request.userId, agentId: ctx.request.agentId, primaryModel: ctx.settings.primaryModel, fallbackModel: ctx.settings.fallbackModel, reason };
+    if (record) await deps.repo.recordHandover(record, h);
+    const id = fallbackJobId(ctx.originJobId);
+    await deps.fallback.enqueue(id, {
+      originJobId: ctx.originJobId,
+      request: ctx.request,
+      reason,
+      primaryModel: ctx.settings.primaryModel,
+      fallbackModel: ctx.settings.fallbackModel,
+      enqueuedAt: ctx.job.timestamp,
+      handedOverAt: deps.clock.now(),
+    });
+    if (record) deps.metrics.recordFallback(ctx.settings.primaryModel, ctx.settings.fallbackModel, reason);
+    ctx.log.warn({ reason, fallbackJobId: id }, 'handed over to the fallback model');
+    await ctx.job.updateProgress({ stage: 'fallback_enqueued', reason, fallback_job_id: id }).catch(() => {});
+    return { job_id: ctx.originJobId, status: 'handed_over', fallback_job_id: id, reason };
+  }
+
+  /**
+   * The last-resort model of a request (the fallback, or the primary when fallback is off):
+   * transient failures retry with backoff up to the policy's bound; anything else is final.
+   */
+  async function runFinalModel(ctx: RequestContext, role: AttemptRole, model: ModelSpec, fallbackReason: FailureReason | null, previous: readonly AttemptRecord[], nextNumber: number): Promise<GenerationResult> {
+    const mine = previous.filter((a) => a.role === role);
+    const last = mine.at(-1);
+    if (last && (mine.length >= deps.retry.finalModelMaxAttempts || !TRANSIENT_OUTCOMES.has(last.outcome))) {
+      // A crash came between recording the last attempt and finishing: finish from the record.
+      return finishFromAttempt(ctx, model, fallbackReason, { outcome: last.outcome, workflow: null, stepCount: 0, validationErrors: last.validationErrors, errorMessage: last.errorMessage }, null);
+    }
+    const r = await attempt(ctx, role, model, nextNumber);
+    const record = attemptRecord(ctx, role, nextNumber, r);
+    const tries = mine.length + 1;
+    if (TRANSIENT_OUTCOMES.has(r.outcome) && tries < deps.retry.finalModelMaxAttempts) {
+      await deps.repo.recordAttempt(record);
+      const backoff = Math.min(deps.retry.maxDelayMs, deps.retry.baseDelayMs * 2 ** (tries - 1));
+      // Full jitter; a vendor's retry-after is a floor, never shortened.
+      const delay = Math.max(r.retryAfterMs ?? 0, backoff * (0.5 + random() * 0.5));
+      ctx.log.info({ outcome: r.outcome, retryInMs: Math.round(delay), tries }, 'retrying the last-resort model later');
+      return delayUntil(ctx.job, ctx.token, deps.clock.now() + delay);
+    }
+    return finishFromAttempt(ctx, model, fallbackReason, r, record);
+  }
+
+  async function begin(job: Job, originJobId: string, request: GenerationRequest, enqueuedAt: number) {
+    const snapshot = deps.settings.current();
+    const begun = await deps.repo.begin({
+      jobId: originJobId,
+      userId: request.userId,
+      agentId: request.agentId,
+      request,
+      settings: { primaryModel: snapshot.primaryModel, fallbackModel: snapshot.fallbackModel, enableFallback: snapshot.enableFallback },
+      enqueuedAt: new Date(enqueuedAt),
+      startedAt: new Date(deps.clock.now()),
+    });
+    return begun;
+  }
+
+  function contextFor(job: Job, token: string | undefined, originJobId: string, request: GenerationRequest, stored: OrchestratorSettings): RequestContext {
+    return {
+      job,
+      token,
+      originJobId,
+      request,
+      settings: resolveSettings(stored),
+      snapshot: { primaryModel: stored.primaryModel, fallbackModel: stored.fallbackModel, enableFallback: stored.enableFallback },
+      log: deps.log.child({ jobId: originJobId, queueJobId: job.id }),
+    };
+  }
+
+  async function processPrimary(job: Job, token?: string): Promise<ProcessorResult> {
+    let request: GenerationRequest;
+    try {
+      request = parseGenerationRequest(job.data);
+    } catch (err) {
+      if (err instanceof InvalidRequestError) return reject(job, err);
+      throw err;
+    }
+    const originJobId = job.id!;
+    const begun = await begin(job, originJobId, request, job.timestamp);
+    if (begun.final) return endWith({ job }, begun.final);
+    const ctx = contextFor(job, token, originJobId, request, begun.settings);
+    const nextNumber = (begun.attempts.at(-1)?.attemptNumber ?? 0) + 1;
+    if (!ctx.settings.enableFallback) return runFinalModel(ctx, 'primary', ctx.settings.primary, null, begun.attempts, nextNumber);
+
+    const recorded = begun.attempts.find((a) => a.role === 'primary');
+    if (recorded && recorded.outcome !== 'ok') {
+      // The primary already failed and was recorded; only the hand-over is left to do.
+      return handOver(ctx, recorded.outcome as FailureReason, null);
+    }
+    const r = await attempt(ctx, 'primary', ctx.settings.primary, nextNumber);
+    const record = attemptRecord(ctx, 'primary', nextNumber, r);
+    if (r.outcome === 'ok') return finishFromAttempt(ctx, ctx.settings.primary, null, r, record);
+    return handOver(ctx, r.outcome, record);
+  }
+
+  async function processFallback(job: Job, token?: string): Promise<ProcessorResult> {
+    let data: FallbackJobData;
+    try {
+      data = parseFallbackJobData(job.data);
+    } catch (err) {
+      // Only the worker writes fallback jobs: bad data is a bug, and retrying cannot fix it.
+      throw new UnrecoverableError(`${FAILURE_CODES.rejected}: malformed fallback job: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const begun = await begin(job, data.originJobId, data.request, data.enqueuedAt);
+    if (begun.final) return endWith({ job }, begun.final);
+    const ctx = contextFor(job, token, data.originJobId, data.request, begun.settings);
+    await job.updateProgress({ stage: 'fallback_started', model: ctx.settings.fallbackModel }).catch(() => {});
+    const nextNumber = (begun.attempts.at(-1)?.attemptNumber ?? 0) + 1;
+    return runFinalModel(ctx, 'fallback', ctx.settings.fallback, data.reason, begun.attempts, nextNumber);
+  }
+
+  return { processPrimary, processFallback };
+}
+
+/** A bounded, storable copy of data that broke the contract (it may be huge or hold NUL bytes). */
+function previewOf(data: unknown): { invalid: true; preview: string } {
+  let text: string;
+  try {
+    text = JSON.stringify(data) ?? String(data);
+  } catch {
+    text = String(data);
+  }
+  return { invalid: true, preview: text.slice(0, 2_000).replace(/\u0000|\\u0000/g, '\uFFFD') };
+}
+
+export type { FieldError };

@@ -1,0 +1,48 @@
+/**
+ * Maps whatever an SDK threw to the closed set of call failures. Both SDKs share the same error
+ * hierarchy shape (status, headers), so one function serves both.
+ */
+import { NO_USAGE } from '../../shared/money.js';
+import type { LlmFailure } from './llm-client.js';
+
+interface SdkErrorShape {
+  status?: unknown;
+  headers?: unknown;
+  message?: unknown;
+  name?: unknown;
+}
+
+function header(headers: unknown, name: string): string | null {
+  if (!headers) return null;
+  if (typeof (headers as Headers).get === 'function') return (headers as Headers).get(name);
+  const v = (headers as Record<string, unknown>)[name];
+  return typeof v === 'string' ? v : null;
+}
+
+/** retry-after-ms (OpenAI, Anthropic) wins over retry-after (seconds or an HTTP date). */
+export function retryAfterMs(headers: unknown, now: number = Date.now()): number | null {
+  const ms = header(headers, 'retry-after-ms');
+  if (ms && /^\d+(\.\d+)?$/.test(ms)) return Math.ceil(Number(ms));
+  const ra = header(headers, 'retry-after');
+  if (!ra) return null;
+  if (/^\d+(\.\d+)?$/.test(ra.trim())) return Math.ceil(Number(ra) * 1000);
+  const date = Date.parse(ra);
+  return Number.isNaN(date) ? null : Math.max(0, date - now);
+}
+
+export function classifyCallError(err: unknown, ctx: { timedOut: boolean; shutdown: boolean }): LlmFailure {
+  const e = (err ?? {}) as SdkErrorShape;
+  const message = typeof e.message === 'string' ? e.message : String(err);
+  const name = typeof e.name === 'string' ? e.name : '';
+  const status = typeof e.status === 'number' ? e.status : null;
+  const base = { kind: 'failure' as const, message, httpStatus: status, retryAfterMs: null, usage: NO_USAGE, aborted: false };
+  if (ctx.shutdown) return { ...base, outcome: 'api_error', message: 'aborted by shutdown', aborted: true };
+  if (ctx.timedOut || name === 'APIConnectionTimeoutError') return { ...base, outcome: 'timeout', message: ctx.timedOut ? 'attempt timed out' : message };
+  if (status === 429) return { ...base, outcome: 'rate_limit', retryAfterMs: retryAfterMs(e.headers) };
+  if (status === 401 || status === 403 || status === 404) return { ...base, outcome: 'auth_error' };
+  if (status !== null && (status >= 500 || status === 408 || status === 409)) {
+    return { ...base, outcome: 'api_error', retryAfterMs: retryAfterMs(e.headers) };
+  }
+  // 400/413/422 are a request the vendor will never accept: still a call failure with no output.
+  return { ...base, outcome: 'api_error' };
+}

@@ -1,0 +1,128 @@
+/**
+ * Every metric the worker exports, in one place. Labels come from closed sets only (model ids
+ * from the catalog, outcomes, reasons, queue names): never user, agent or job ids.
+ */
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { FailureReason, FinalStatus, AttemptRole } from '../shared/outcomes.js';
+import type { TokenUsage } from '../shared/money.js';
+import type { AttemptResult } from './attempt-runner.js';
+
+export interface QueueDepthSource {
+  readonly name: string;
+  getJobCounts(...states: string[]): Promise<Record<string, number>>;
+}
+
+export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed', 'paused'] as const;
+
+export interface WorkerMetrics {
+  recordAttempt(role: AttemptRole, result: AttemptResult): void;
+  recordFallback(primaryModel: string, fallbackModel: string, reason: FailureReason): void;
+  recordFinal(status: FinalStatus, generator: string | null, durationMs: number | null): void;
+  recordPause(modelId: string): void;
+}
+
+export function createWorkerMetrics(registry: Registry, queues: readonly QueueDepthSource[] = []): WorkerMetrics {
+  const registers = [registry];
+  const requests = new Counter({
+    name: 'orchestrator_workflow_requests_total',
+    help: 'Finished generation requests by final status and the model whose answer is the result (none when no model answered usefully).',
+    labelNames: ['outcome', 'generator'],
+    registers,
+  });
+  const fallbacks = new Counter({
+    name: 'orchestrator_fallbacks_total',
+    help: 'Requests handed from the primary model to the fallback model, by reason.',
+    labelNames: ['primary_model', 'fallback_model', 'reason'],
+    registers,
+  });
+  const attempts = new Counter({
+    name: 'orchestrator_model_attempts_total',
+    help: 'Model calls by model, role and classified outcome.',
+    labelNames: ['model', 'role', 'outcome'],
+    registers,
+  });
+  const attemptDuration = new Histogram({
+    name: 'orchestrator_model_attempt_duration_seconds',
+    help: 'Duration of one model call, from request to classified outcome.',
+    labelNames: ['model', 'outcome'],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120],
+    registers,
+  });
+  const validations = new Counter({
+    name: 'orchestrator_validation_results_total',
+    help: 'Validation of model answers by model, result (pass or fail) and failure kind (none on pass).',
+    labelNames: ['model', 'result', 'kind'],
+    registers,
+  });
+  const tokens = new Counter({
+    name: 'orchestrator_model_tokens_total',
+    help: 'Tokens billed by model and direction (input, output, cached_input, cache_write).',
+    labelNames: ['model', 'direction'],
+    registers,
+  });
+  const cost = new Counter({
+    name: 'orchestrator_model_cost_usd_total',
+    help: 'Spend in US dollars by model, failed attempts included.',
+    labelNames: ['model'],
+    registers,
+  });
+  const pauses = new Counter({
+    name: 'orchestrator_rate_limit_pauses_total',
+    help: 'Pauses of a model started because the vendor answered 429.',
+    labelNames: ['model'],
+    registers,
+  });
+  const generationDuration = new Histogram({
+    name: 'orchestrator_generation_duration_seconds',
+    help: 'From first pick-up of a request to its final outcome, fallback included.',
+    labelNames: ['outcome'],
+    buckets: [0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300],
+    registers,
+  });
+  new Gauge({
+    name: 'orchestrator_queue_jobs',
+    help: 'Jobs in each queue by state, read from Redis at scrape time.',
+    labelNames: ['queue', 'state'],
+    registers,
+    async collect() {
+      this.reset();
+      for (const q of queues) {
+        try {
+          const counts = await q.getJobCounts(...QUEUE_STATES);
+          for (const state of QUEUE_STATES) this.set({ queue: q.name, state }, counts[state] ?? 0);
+        } catch {
+          // Redis away: export nothing rather than zeros that look like an empty queue.
+        }
+      }
+    },
+  });
+
+  const addTokens = (model: string, u: TokenUsage) => {
+    if (u.inputTokens) tokens.inc({ model, direction: 'input' }, u.inputTokens);
+    if (u.outputTokens) tokens.inc({ model, direction: 'output' }, u.outputTokens);
+    if (u.cachedInputTokens) tokens.inc({ model, direction: 'cached_input' }, u.cachedInputTokens);
+    if (u.cacheWriteTokens) tokens.inc({ model, direction: 'cache_write' }, u.cacheWriteTokens);
+  };
+
+  return {
+    recordAttempt(role, r) {
+      const model = r.model.id;
+      attempts.inc({ model, role, outcome: r.outcome });
+      attemptDuration.observe({ model, outcome: r.outcome }, r.latencyMs / 1000);
+      addTokens(model, r.usage);
+      cost.inc({ model }, Number(r.cost) / 1e12);
+      if (r.outcome === 'ok') validations.inc({ model, result: 'pass', kind: 'none' });
+      else if (r.httpStatus === 200) validations.inc({ model, result: 'fail', kind: r.outcome });
+    },
+    recordFallback(primaryModel, fallbackModel, reason) {
+      fallbacks.inc({ primary_model: primaryModel, fallback_model: fallbackModel, reason });
+    },
+    recordFinal(status, generator, durationMs) {
+      requests.inc({ outcome: status, generator: generator ?? 'none' });
+      if (durationMs !== null) generationDuration.observe({ outcome: status }, durationMs / 1000);
+    },
+    recordPause(modelId) {
+      pauses.inc({ model: modelId });
+    },
+  };
+}

@@ -1,0 +1,24 @@
+/** Builds the provider adapters from configuration. */
+import type { ProviderConfig } from '../shared/config.js';
+import { NO_USAGE } from '../shared/money.js';
+import type { ProviderName } from '../shared/models.js';
+import type { ModelClients } from './attempt-runner.js';
+import { AnthropicLlmClient } from './llm/anthropic-client.js';
+import type { LlmClient } from './llm/llm-client.js';
+import { OpenAiLlmClient } from './llm/openai-client.js';
+
+/** Stands in for a provider with no key: every call is an auth_error that names the variable. */
+function missingKeyClient(provider: ProviderName, variable: string): LlmClient {
+  return {
+    async call() {
+      return { kind: 'failure', outcome: 'auth_error', message: `${variable} is not set: no ${provider} model can be called`, httpStatus: null, retryAfterMs: null, usage: NO_USAGE, aborted: false };
+    },
+  };
+}
+
+export function createModelClients(config: ProviderConfig): ModelClients {
+  return {
+    openai: config.openaiApiKey ? new OpenAiLlmClient({ apiKey: config.openaiApiKey, baseURL: config.openaiBaseUrl }) : missingKeyClient('openai', 'OPENAI_API_KEY'),
+    anthropic: config.anthropicApiKey ? new AnthropicLlmClient({ apiKey: config.anthropicApiKey, baseURL: config.anthropicBaseUrl }) : missingKeyClient('anthropic', 'ANTHROPIC_API_KEY'),
+  };
+}

@@ -1,0 +1,148 @@
+/**
+ * A worker process: the two BullMQ workers (primary and fallback queues), the settings poller,
+ * the metrics endpoint, and an ordered, idempotent stop.
+ */
+import http from 'node:http';
+import { type AddressInfo } from 'node:net';
+import { Queue, Worker } from 'bullmq';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { connectDatabase, type DbHandle } from '../db/client.js';
+import { DrizzleGenerationRepository } from '../db/generation-repository.js';
+import { SettingsStore } from '../db/settings-store.js';
+import type { WorkerConfig } from '../shared/config.js';
+import { createLogger, type Logger } from '../shared/logger.js';
+import { FALLBACK_QUEUE, GENERATE_FALLBACK_JOB, PRIMARY_JOB_OPTIONS, PRIMARY_QUEUE } from '../shared/queues.js';
+import { blockingConnection } from '../shared/redis.js';
+import { AttemptRunner, type ModelClients } from './attempt-runner.js';
+import { systemClock, type Clock } from './clock.js';
+import { createGenerationProcessor } from './generation-processor.js';
+import { createWorkerMetrics } from './metrics.js';
+import { createModelClients } from './model-clients.js';
+import { RedisModelPauses } from './model-pauses.js';
+import { PollingSettingsSource } from './settings-source.js';
+
+export interface WorkerRuntimeOptions {
+  readonly config: WorkerConfig;
+  readonly log?: Logger;
+  /** Replaces the adapters built from the configuration. */
+  readonly clients?: ModelClients;
+  readonly clock?: Clock;
+  /** Node's default process metrics; off in tests that run several runtimes in one process. */
+  readonly processMetrics?: boolean;
+}
+
+export interface WorkerRuntime {
+  readonly metricsUrl: string | null;
+  readonly registry: Registry;
+  readonly settings: PollingSettingsSource;
+  readonly db: DbHandle;
+  /** Stops taking jobs, lets in-flight ones finish within the grace period, aborts the rest. Idempotent. */
+  close(): Promise<void>;
+}
+
+export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise<WorkerRuntime> {
+  const { config } = options;
+  const log = options.log ?? createLogger({ name: 'worker', level: config.logLevel });
+  const clock = options.clock ?? systemClock;
+  const db = connectDatabase(config.databaseUrl, { schemaName: config.databaseSchema, maxConnections: Math.min(20, Math.max(4, Math.ceil(config.concurrency / 10))) });
+  const redis = blockingConnection(config.redis.url);
+  const prefix = config.redis.queuePrefix;
+  const registry = new Registry();
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+
+  const fallbackQueue = new Queue(FALLBACK_QUEUE, { connection: redis, prefix });
+  const primaryQueue = new Queue(PRIMARY_QUEUE, { connection: redis, prefix });
+  const metrics = createWorkerMetrics(registry, [primaryQueue, fallbackQueue]);
+  const settings = await PollingSettingsSource.start(new SettingsStore(db.db), { intervalMs: config.settingsRefreshMs, log });
+  const shutdown = new AbortController();
+
+  const processor = createGenerationProcessor({
+    attempts: new AttemptRunner({ clients: options.clients ?? createModelClients(config.providers), clock, timeoutsMs: config.providers.modelTimeoutsMs }),
+    settings,
+    repo: new DrizzleGenerationRepository(db.db),
+    pauses: new RedisModelPauses(redis, prefix),
+    fallback: {
+      async enqueue(jobId, data) {
+        await fallbackQueue.add(GENERATE_FALLBACK_JOB, data, { ...PRIMARY_JOB_OPTIONS, jobId });
+      },
+    },
+    metrics,
+    clock,
+    log,
+    retry: { finalModelMaxAttempts: config.finalModelMaxAttempts, baseDelayMs: config.retryBaseDelayMs, maxDelayMs: 60_000 },
+    shutdownSignal: shutdown.signal,
+  });
+
+  const workerOptions = {
+    prefix,
+    concurrency: config.concurrency,
+    // A job whose worker died is picked up by another; twice is a pattern worth failing for.
+    maxStalledCount: 2,
+    lockDuration: config.jobLockMs,
+    stalledInterval: config.stalledIntervalMs,
+  };
+  const workers = [
+    new Worker(PRIMARY_QUEUE, processor.processPrimary, { ...workerOptions, connection: blockingConnection(config.redis.url) }),
+    new Worker(FALLBACK_QUEUE, processor.processFallback, { ...workerOptions, connection: blockingConnection(config.redis.url) }),
+  ];
+  for (const w of workers) {
+    w.on('error', (err) => log.error({ err: err.message, queue: w.name }, 'worker error'));
+    w.on('failed', (job, err) => {
+      if (job && !err.message.startsWith('GENERATION_')) log.error({ jobId: job.id, queue: w.name, err: err.message, attemptsMade: job.attemptsMade }, 'job failed');
+    });
+  }
+  await Promise.all(workers.map((w) => w.waitUntilReady()));
+
+  const server = config.metricsPort >= 0 ? await serveMetrics(registry, config.metricsPort) : null;
+  const address = server?.address() as AddressInfo | undefined;
+  log.info({ concurrency: config.concurrency, metricsPort: address?.port, prefix }, 'worker started');
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      settings.stop();
+      const drained = Promise.all(workers.map((w) => w.close()));
+      const grace = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.shutdownGraceMs).unref());
+      if ((await Promise.race([drained.then(() => 'drained' as const), grace])) === 'timeout') {
+        log.warn({ graceMs: config.shutdownGraceMs }, 'grace period over: aborting in-flight model calls, their jobs go back to the queue');
+        shutdown.abort();
+        await drained;
+      }
+      await Promise.all([fallbackQueue.close(), primaryQueue.close()]);
+      await Promise.all([...workers.map((w) => w.disconnect()), redis.quit().catch(() => {})]);
+      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      await db.close();
+      log.info('worker stopped');
+    })());
+
+  return { metricsUrl: address ? `http://127.0.0.1:${address.port}/metrics` : null, registry, settings, db, close };
+}
+
+async function serveMetrics(registry: Registry, port: number): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    if (req.url === '/metrics') {
+      registry.metrics().then(
+        (body) => {
+          res.writeHead(200, { 'content-type': registry.contentType });
+          res.end(body);
+        },
+        (err: unknown) => {
+          res.writeHead(500);
+          res.end(String(err));
+        },
+      );
+    } else if (req.url === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('ok\n');
+    } else {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '0.0.0.0', () => resolve());
+  });
+  return server;
+}
