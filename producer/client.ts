@@ -16,6 +16,11 @@ export interface GenerationClientOptions {
   readonly redisUrl?: string;
   /** BullMQ key prefix; must match the workers' QUEUE_PREFIX. */
   readonly queuePrefix?: string;
+  /**
+   * A fail-fast connection to share (see `producerConnection`), as the HTTP API does with its
+   * rate limiter and health checks. The caller owns it: `close()` leaves it open.
+   */
+  readonly connection?: Redis;
 }
 
 /** The request ended without a usable workflow; `result` has the details (errors, spend). */
@@ -40,13 +45,20 @@ export class GenerationClient {
   private readonly fallbackQueue: Queue;
   private events: { primary: QueueEvents; fallback: QueueEvents; connections: Redis[] } | undefined;
   private readonly connection: Redis;
+  private readonly ownsConnection: boolean;
 
   constructor(private readonly options: GenerationClientOptions = {}) {
     const url = options.redisUrl ?? 'redis://127.0.0.1:6379';
-    this.connection = producerConnection(url);
+    this.ownsConnection = options.connection === undefined;
+    this.connection = options.connection ?? producerConnection(url);
     const prefix = options.queuePrefix ?? 'wo';
     this.queue = new Queue(PRIMARY_QUEUE, { connection: this.connection, prefix });
     this.fallbackQueue = new Queue(FALLBACK_QUEUE, { connection: this.connection, prefix });
+  }
+
+  /** The primary and fallback queues, on the client's connection: for status look-ups and metrics. */
+  get queues(): { readonly primary: Queue; readonly fallback: Queue } {
+    return { primary: this.queue, fallback: this.fallbackQueue };
   }
 
   /** Validates and enqueues; returns the job id. A repeated idempotency key returns the first id. */
@@ -114,6 +126,7 @@ export class GenerationClient {
 
   async close(): Promise<void> {
     await Promise.all([this.queue.close(), this.fallbackQueue.close(), this.events?.primary.close(), this.events?.fallback.close()]);
-    await Promise.all([this.connection, ...(this.events?.connections ?? [])].map((c) => c.quit().catch(() => {})));
+    const owned = this.ownsConnection ? [this.connection] : [];
+    await Promise.all([...owned, ...(this.events?.connections ?? [])].map((c) => c.quit().catch(() => {})));
   }
 }

@@ -44,7 +44,7 @@ export interface WorkerConfig {
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-class EnvReader {
+export class EnvReader {
   constructor(private readonly env: Env) {}
 
   string(name: string, fallback: string): string {

@@ -31,7 +31,7 @@ export const generationRequestSchema = {
       minLength: 1,
       maxLength: 4000,
       // NUL bytes are refused (Postgres text cannot hold them); other whitespace is fine.
-      pattern: '^[^\\u0000]*\\S[^\\u0000]*$',
+      pattern: '^[^\\u0000]*[^\\u0000\\s][^\\u0000]*$',
       description: 'What the user wants the agent to do, in their words.',
     },
     availablePlugins: {

@@ -226,3 +226,69 @@ describe('rate limits', () => {
     }
   });
 });
+
+describe('settings', () => {
+  it('a change in the database reaches running workers within 2 seconds and is used by the next job', async () => {
+    const before = await h.db.settings.read();
+    try {
+      const changedAt = Date.now();
+      await h.db.settings.update({ primaryModel: 'gpt-4.1-mini', fallbackModel: 'claude-haiku-4-5', enableFallback: true }, 'test');
+      await eventually(async () => worker.settings.current().primaryModel === 'gpt-4.1-mini', { timeoutMs: 2_000, what: 'the worker to see the new primary' });
+      expect(Date.now() - changedAt).toBeLessThan(2_000);
+
+      const ok = await h.client.generateWorkflow(request('Tag new Drive files'), { timeoutMs: 20_000 });
+      expect(ok.generator_used).toBe('gpt-4.1-mini');
+      const fb = await h.client.generateWorkflow(request('Tag new Drive files again', 'gpt-4.1-mini=schema'), { timeoutMs: 20_000 });
+      expect(fb).toMatchObject({ generator_used: 'claude-haiku-4-5', fallback_reason: 'schema' });
+      const { attempts } = await rowsFor(fb.job_id);
+      // Each attempt records the one set of settings the request ran under.
+      for (const a of attempts) expect(a.settings).toEqual({ primaryModel: 'gpt-4.1-mini', fallbackModel: 'claude-haiku-4-5', enableFallback: true });
+
+      const audit = await h.db.db.select().from(auditLogs).where(eq(auditLogs.action, 'SETTINGS_UPDATED')).orderBy(auditLogs.id);
+      expect(audit.at(-1)!.details).toMatchObject({ updated_by: 'test', new: { primaryModel: 'gpt-4.1-mini' } });
+    } finally {
+      await h.db.settings.update(before, 'test');
+      await eventually(async () => worker.settings.current().primaryModel === before.primaryModel, { what: 'settings restored' });
+    }
+  });
+
+  it('an invalid stored value is logged and the last good settings stay in force', async () => {
+    await h.db.sql`update system_settings_config set value = '"gpt-9-imaginary"' where key = 'orchestrator_primary_model'`;
+    try {
+      const seen = worker.settings.refreshes;
+      await eventually(async () => worker.settings.refreshes >= seen + 2, { what: 'two refreshes' });
+      expect(worker.settings.current().primaryModel).toBe('gpt-4o-mini');
+      await expect(h.db.settings.read()).rejects.toThrow(/gpt-9-imaginary/);
+      await expect(h.db.settings.update({ primaryModel: 'claude-sonnet-4', fallbackModel: 'claude-sonnet-4', enableFallback: true }, 'test')).rejects.toThrow(/must differ/);
+      await expect(h.db.settings.update({ primaryModel: 'gpt-9', fallbackModel: 'claude-sonnet-4', enableFallback: true }, 'test')).rejects.toThrow(/not a model in the catalog/);
+    } finally {
+      await h.db.sql`update system_settings_config set value = '"gpt-4o-mini"' where key = 'orchestrator_primary_model'`;
+    }
+  });
+});
+
+describe('the contract at the worker', () => {
+  it('a malformed job added with a plain BullMQ client is rejected at once: no retries, no model call, one REJECTED audit row', async () => {
+    const callsBefore = h.sim.stats().totalRequests;
+    const job = await h.rawQueue.add('generate', { userId: 42, agentId: 'a', userGoal: '', availablePlugins: ['slack'], extra: true }, { attempts: 5, jobId: 'raw-bad-1' });
+    await eventually(async () => (await h.rawQueue.getJob(job.id!))?.isFailed(), { what: 'the job to fail' });
+    const failed = (await h.rawQueue.getJob(job.id!))!;
+    expect(failed.failedReason).toMatch(/^GENERATION_REJECTED/);
+    expect(failed.attemptsMade).toBe(1);
+    expect(h.sim.stats().totalRequests).toBe(callsBefore);
+    const { gen, attempts, audits } = await rowsFor('raw-bad-1');
+    expect(gen.status).toBe('rejected');
+    expect(attempts).toHaveLength(0);
+    expect(audits.map((a) => [a.action, a.severity])).toEqual([['WORKFLOW_GENERATION_REJECTED', 'warning']]);
+    const reason = (audits[0]!.details as { reason: string }).reason;
+    expect(reason).toMatch(/\/userId/);
+    expect(reason).toMatch(/\/userGoal/);
+    expect(reason).toMatch(/\/extra/);
+  });
+
+  it('a job with a well-formed request from a plain BullMQ client is processed like any other', async () => {
+    await h.rawQueue.add('generate', request('Send a weekly report'), { jobId: 'raw-good-1' });
+    const result = await h.client.waitForResult('raw-good-1', { timeoutMs: 20_000 });
+    expect(result.status).toBe('succeeded');
+  });
+});

@@ -46,7 +46,7 @@ export class AttemptRunner {
     return this.options.timeoutsMs?.[model.id] ?? model.timeoutMs;
   }
 
-  async run(model: ModelSpec, request: GenerationRequest, signal: AbortSignal): Promise<AttemptResult> {
+  async run(model: ModelSpec, request: GenerationRequest, signal: AbortSignal, onAnswer?: () => void): Promise<AttemptResult> {
     const { clock, clients } = this.options;
     const startedAt = clock.now();
     const t0 = performance.now();
@@ -73,6 +73,7 @@ export class AttemptRunner {
         aborted: result.aborted,
       };
     }
+    onAnswer?.();
     const check = checkAnswer(result, request);
     return {
       ...base,

@@ -45,6 +45,8 @@ export interface GenerationProcessorDeps {
   readonly retry: RetryPolicy;
   /** Aborted when the grace period of a shutdown runs out: in-flight calls stop, jobs go back. */
   readonly shutdownSignal: AbortSignal;
+  /** Aborted when a shutdown starts: a job fetched after that goes straight back to the queue. */
+  readonly stoppingSignal?: AbortSignal;
   /** Random source for jitter, in [0, 1). */
   readonly random?: () => number;
 }
@@ -90,7 +92,7 @@ export function createGenerationProcessor(deps: GenerationProcessorDeps) {
       enqueuedAt: new Date(job.timestamp),
       finishedAt: new Date(deps.clock.now()),
     });
-    deps.metrics.recordFinal('rejected', null, null);
+    deps.metrics.recordFinal('rejected', null, 'none', null);
     deps.log.warn({ jobId: job.id, errors: err.errors.slice(0, 5) }, 'rejected a job that breaks the contract');
     return (await endWith({ job }, result)) as never;
   }
@@ -134,7 +136,10 @@ export function createGenerationProcessor(deps: GenerationProcessorDeps) {
   async function attempt(ctx: RequestContext, role: AttemptRole, model: ModelSpec, number: number): Promise<AttemptResult> {
     await respectPause(ctx, model);
     const log = ctx.log.child({ attempt: number, model: model.id, role });
-    const r = await deps.attempts.run(model, ctx.request, deps.shutdownSignal);
+    const r = await deps.attempts.run(model, ctx.request, deps.shutdownSignal, () => {
+      // Progress for watchers (the HTTP API's event stream); not awaited: it must not slow the job.
+      ctx.job.updateProgress({ stage: 'validating', role, model: model.id }).catch(() => {});
+    });
     if (r.aborted) {
       log.info('model call aborted by shutdown; returning the job to the queue');
       await delayUntil(ctx.job, ctx.token, deps.clock.now());
@@ -152,6 +157,7 @@ export function createGenerationProcessor(deps: GenerationProcessorDeps) {
 
   async function finishFromAttempt(
     ctx: RequestContext,
+    role: AttemptRole,
     model: ModelSpec,
     fallbackReason: FailureReason | null,
     r: Pick<AttemptResult, 'outcome' | 'workflow' | 'stepCount' | 'validationErrors' | 'errorMessage'>,
@@ -179,7 +185,7 @@ export function createGenerationProcessor(deps: GenerationProcessorDeps) {
       },
       record,
     );
-    deps.metrics.recordFinal(result.status, result.generator_used, result.generation_time_ms);
+    deps.metrics.recordFinal(result.status, result.generator_used, role, result.generation_time_ms);
     return endWith(ctx, result);
   }
 
@@ -211,7 +217,7 @@ export function createGenerationProcessor(deps: GenerationProcessorDeps) {
     const last = mine.at(-1);
     if (last && (mine.length >= deps.retry.finalModelMaxAttempts || !TRANSIENT_OUTCOMES.has(last.outcome))) {
       // A crash came between recording the last attempt and finishing: finish from the record.
-      return finishFromAttempt(ctx, model, fallbackReason, { outcome: last.outcome, workflow: null, stepCount: 0, validationErrors: last.validationErrors, errorMessage: last.errorMessage }, null);
+      return finishFromAttempt(ctx, role, model, fallbackReason, { outcome: last.outcome, workflow: null, stepCount: 0, validationErrors: last.validationErrors, errorMessage: last.errorMessage }, null);
     }
     const r = await attempt(ctx, role, model, nextNumber);
     const record = attemptRecord(ctx, role, nextNumber, r);
@@ -224,7 +230,7 @@ export function createGenerationProcessor(deps: GenerationProcessorDeps) {
       ctx.log.info({ outcome: r.outcome, retryInMs: Math.round(delay), tries }, 'retrying the last-resort model later');
       return delayUntil(ctx.job, ctx.token, deps.clock.now() + delay);
     }
-    return finishFromAttempt(ctx, model, fallbackReason, r, record);
+    return finishFromAttempt(ctx, role, model, fallbackReason, r, record);
   }
 
   async function begin(job: Job, originJobId: string, request: GenerationRequest, enqueuedAt: number) {
@@ -253,7 +259,13 @@ export function createGenerationProcessor(deps: GenerationProcessorDeps) {
     };
   }
 
+  /** BullMQ may hand a closing worker one more job (its blocking fetch wakes up): give it back. */
+  async function returnIfStopping(job: Job, token: string | undefined): Promise<void> {
+    if (deps.stoppingSignal?.aborted) await delayUntil(job, token, deps.clock.now());
+  }
+
   async function processPrimary(job: Job, token?: string): Promise<ProcessorResult> {
+    await returnIfStopping(job, token);
     let request: GenerationRequest;
     try {
       request = parseGenerationRequest(job.data);
@@ -275,11 +287,12 @@ export function createGenerationProcessor(deps: GenerationProcessorDeps) {
     }
     const r = await attempt(ctx, 'primary', ctx.settings.primary, nextNumber);
     const record = attemptRecord(ctx, 'primary', nextNumber, r);
-    if (r.outcome === 'ok') return finishFromAttempt(ctx, ctx.settings.primary, null, r, record);
+    if (r.outcome === 'ok') return finishFromAttempt(ctx, 'primary', ctx.settings.primary, null, r, record);
     return handOver(ctx, r.outcome, record);
   }
 
   async function processFallback(job: Job, token?: string): Promise<ProcessorResult> {
+    await returnIfStopping(job, token);
     let data: FallbackJobData;
     try {
       data = parseFallbackJobData(job.data);

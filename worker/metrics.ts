@@ -17,7 +17,8 @@ export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'wai
 export interface WorkerMetrics {
   recordAttempt(role: AttemptRole, result: AttemptResult): void;
   recordFallback(primaryModel: string, fallbackModel: string, reason: FailureReason): void;
-  recordFinal(status: FinalStatus, generator: string | null, durationMs: number | null): void;
+  /** `via`: which role produced the final outcome (none for rejected requests). */
+  recordFinal(status: FinalStatus, generator: string | null, via: AttemptRole | 'none', durationMs: number | null): void;
   recordPause(modelId: string): void;
 }
 
@@ -25,8 +26,8 @@ export function createWorkerMetrics(registry: Registry, queues: readonly QueueDe
   const registers = [registry];
   const requests = new Counter({
     name: 'orchestrator_workflow_requests_total',
-    help: 'Finished generation requests by final status and the model whose answer is the result (none when no model answered usefully).',
-    labelNames: ['outcome', 'generator'],
+    help: 'Finished generation requests by final status, the model whose answer is the result (none when no model answered usefully) and the role that produced the outcome (primary, fallback, none).',
+    labelNames: ['outcome', 'generator', 'via'],
     registers,
   });
   const fallbacks = new Counter({
@@ -117,8 +118,8 @@ export function createWorkerMetrics(registry: Registry, queues: readonly QueueDe
     recordFallback(primaryModel, fallbackModel, reason) {
       fallbacks.inc({ primary_model: primaryModel, fallback_model: fallbackModel, reason });
     },
-    recordFinal(status, generator, durationMs) {
-      requests.inc({ outcome: status, generator: generator ?? 'none' });
+    recordFinal(status, generator, via, durationMs) {
+      requests.inc({ outcome: status, generator: generator ?? 'none', via });
       if (durationMs !== null) generationDuration.observe({ outcome: status }, durationMs / 1000);
     },
     recordPause(modelId) {

@@ -55,6 +55,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
   const metrics = createWorkerMetrics(registry, [primaryQueue, fallbackQueue]);
   const settings = await PollingSettingsSource.start(new SettingsStore(db.db), { intervalMs: config.settingsRefreshMs, log });
   const shutdown = new AbortController();
+  const stopping = new AbortController();
 
   const processor = createGenerationProcessor({
     attempts: new AttemptRunner({ clients: options.clients ?? createModelClients(config.providers), clock, timeoutsMs: config.providers.modelTimeoutsMs }),
@@ -71,6 +72,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
     log,
     retry: { finalModelMaxAttempts: config.finalModelMaxAttempts, baseDelayMs: config.retryBaseDelayMs, maxDelayMs: 60_000 },
     shutdownSignal: shutdown.signal,
+    stoppingSignal: stopping.signal,
   });
 
   const workerOptions = {
@@ -101,6 +103,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
   const close = () =>
     (closing ??= (async () => {
       settings.stop();
+      stopping.abort();
       const drained = Promise.all(workers.map((w) => w.close()));
       const grace = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.shutdownGraceMs).unref());
       if ((await Promise.race([drained.then(() => 'drained' as const), grace])) === 'timeout') {

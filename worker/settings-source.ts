@@ -16,6 +16,7 @@ export class PollingSettingsSource implements SettingsSource {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private lastError: string | undefined;
+  private refreshCount = 0;
 
   private constructor(
     private readonly store: SettingsStore,
@@ -35,6 +36,11 @@ export class PollingSettingsSource implements SettingsSource {
     return this.settings;
   }
 
+  /** Completed reads of the table, good or bad: lets a caller know the store was looked at. */
+  get refreshes(): number {
+    return this.refreshCount;
+  }
+
   async refresh(): Promise<void> {
     try {
       const next = await this.store.read();
@@ -47,6 +53,8 @@ export class PollingSettingsSource implements SettingsSource {
       // Log each distinct problem once, not once per poll.
       if (message !== this.lastError) this.log.error({ err: message, kept: { primaryModel: this.settings.primaryModel, fallbackModel: this.settings.fallbackModel, enableFallback: this.settings.enableFallback } }, 'stored settings are invalid or unreadable; keeping the last good settings');
       this.lastError = message;
+    } finally {
+      this.refreshCount++;
     }
   }
 

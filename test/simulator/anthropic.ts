@@ -27,6 +27,7 @@ export const anthropicVendor: Vendor = {
 
   parse(body) {
     const { messages, max_tokens: maxTokens, system } = body;
+    if (body.stream === true) return 'stream: the simulator does not stream; send stream: false';
     if (!Number.isInteger(maxTokens) || (maxTokens as number) < 1) return 'max_tokens: Field required (a positive integer)';
     if (!Array.isArray(messages) || messages.length === 0) return 'messages: at least one message is required';
     const userText = messages

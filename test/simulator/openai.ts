@@ -25,6 +25,7 @@ export const openAiVendor: Vendor = {
 
   parse(body) {
     const { messages } = body;
+    if (body.stream === true) return 'the simulator does not stream; send stream: false';
     if (!Array.isArray(messages) || messages.length === 0) return "'messages' must be a non-empty array";
     const byRole = (roles: readonly string[]): string =>
       messages

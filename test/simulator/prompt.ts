@@ -14,26 +14,26 @@ export interface GenerationPrompt {
 
 export const FALLBACK_PLUGINS: readonly PluginOffer[] = ['http'];
 
-const SECTION_HEADER = /^[A-Z][A-Z0-9_]*:/;
+const GOAL_HEADER = 'GOAL:';
+const PLUGINS_HEADER = 'AVAILABLE_PLUGINS_JSON:';
 const PLUGIN_KEY = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const ACTION_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
 export function parseGenerationPrompt(userText: string): GenerationPrompt {
   const lines = userText.split(/\r?\n/);
-  const goalAt = lines.findIndex((l) => l.startsWith('GOAL:'));
-  const goal = goalAt >= 0 ? sectionText(lines, goalAt, 'GOAL:') : userText.trim();
-  const pluginsAt = lines.findIndex((l) => l.startsWith('AVAILABLE_PLUGINS_JSON:'));
-  const plugins = pluginsAt >= 0 ? parsePlugins(firstLineOf(lines, pluginsAt, 'AVAILABLE_PLUGINS_JSON:')) : [];
+  const goalAt = lines.findIndex((l) => l.startsWith(GOAL_HEADER));
+  // The last plugins header: the goal above it is user text and may contain anything.
+  let pluginsAt = -1;
+  lines.forEach((l, i) => {
+    if (i > goalAt && l.startsWith(PLUGINS_HEADER)) pluginsAt = i;
+  });
+  const goalEnd = pluginsAt >= 0 ? pluginsAt : lines.length;
+  const goal = goalAt >= 0 ? [lines[goalAt]!.slice(GOAL_HEADER.length), ...lines.slice(goalAt + 1, goalEnd)].join('\n').trim() : userText.trim();
+  const plugins = pluginsAt >= 0 ? parsePlugins(firstLineOf(lines, pluginsAt, PLUGINS_HEADER)) : [];
   return { goal: unquote(goal), plugins: plugins.length > 0 ? plugins : FALLBACK_PLUGINS };
 }
 
-/** The header line's remainder plus the lines after it, up to the next header. */
-function sectionText(lines: readonly string[], at: number, header: string): string {
-  const parts = [lines[at]!.slice(header.length)];
-  for (let i = at + 1; i < lines.length && !SECTION_HEADER.test(lines[i]!); i++) parts.push(lines[i]!);
-  return parts.join('\n').trim();
-}
-
+/** The rest of the header line, or the next non-empty line. */
 function firstLineOf(lines: readonly string[], at: number, header: string): string {
   const rest = lines[at]!.slice(header.length).trim();
   if (rest !== '') return rest;

@@ -121,7 +121,8 @@ class Writer {
     steps.push(this.summaryStep(steps, noun));
 
     const name = this.workflowName(source, noun);
-    const description = `${this.description(source, target, noun, useConditional)} Steps: ${steps.map((st, i) => `${i + 1}) ${st.name}`).join('; ')}.`;
+    const outline = steps.map((st, i) => `${i + 1}) ${st.name}`).join('; ');
+    const description = excerpt(`${this.description(source, target, noun, useConditional)} Steps: ${outline}.`, 2000);
     return { name, description, pilot_steps: steps };
   }
 
@@ -253,7 +254,7 @@ class Writer {
   }
 
   private description(source: Offer, target: Offer, noun: string, acts: boolean): string {
-    const goal = this.goal === '' ? '' : `Goal: ${excerpt(this.goal, 1500)} `;
+    const goal = this.goal === '' ? '' : `Goal: ${excerpt(this.goal, 1000)} `;
     const plan = acts
       ? `Fetches ${noun} from ${source.key}, analyzes them with AI, acts through ${target.key} when there is something to report, and summarizes the run.`
       : `Fetches ${noun} from ${source.key}, analyzes them with AI and summarizes the findings.`;

@@ -1,0 +1,206 @@
+/**
+ * Progress of requests as server-sent events. One pair of QueueEvents per process (primary and
+ * fallback queue) feeds every open stream; an event about a request makes its streams re-read
+ * the request's state, and each stream sends the stages it has not sent yet, in pipeline order.
+ * Re-reading instead of trusting each event keeps the order right although the two queues'
+ * events arrive on two connections, and lets a late subscriber start from the current state.
+ */
+import type { ServerResponse } from 'node:http';
+import { QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { coerceError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { FALLBACK_QUEUE, PRIMARY_QUEUE } from '../shared/queues.js';
+import { blockingConnection } from '../shared/redis.js';
+import type { GenerationSnapshot, StageEvent } from './generation-status.js';
+import { stageRank } from './generation-status.js';
+
+const FALLBACK_SUFFIX = '-fallback';
+const EVENT_KINDS = ['waiting', 'active', 'progress', 'completed', 'failed', 'delayed'] as const;
+
+export type Listener = () => void;
+
+/** Fans the two queues' events out to the streams watching each request id. */
+export class GenerationEventHub {
+  private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly connections: Redis[];
+  private readonly queueEvents: QueueEvents[];
+  private lastErrorLog = 0;
+  private closed = false;
+
+  constructor(options: { redisUrl: string; prefix: string; log: Logger }) {
+    // QueueEvents block on XREAD: each needs a connection of its own. Start a little in the past
+    // so nothing between construction and the first read is lost.
+    const lastEventId = `${Date.now() - 1_000}-0`;
+    this.connections = [blockingConnection(options.redisUrl), blockingConnection(options.redisUrl)];
+    this.queueEvents = [PRIMARY_QUEUE, FALLBACK_QUEUE].map(
+      (name, i) => new QueueEvents(name, { connection: this.connections[i]!, prefix: options.prefix, lastEventId, autorun: true }),
+    );
+    for (const c of this.connections) c.on('error', () => {});
+    this.queueEvents.forEach((qe, i) => {
+      const isFallback = i === 1;
+      qe.on('error', (err) => {
+        // Redis away: QueueEvents retries by itself; log now and then, not on every retry.
+        if (Date.now() - this.lastErrorLog > 30_000 && !this.closed) {
+          this.lastErrorLog = Date.now();
+          options.log.warn({ err: coerceError(err).message, queue: qe.name }, 'queue events: Redis error, retrying');
+        }
+      });
+      for (const kind of EVENT_KINDS) {
+        qe.on(kind as 'active', (args: { jobId: string }) => {
+          const id = isFallback ? (args.jobId.endsWith(FALLBACK_SUFFIX) ? args.jobId.slice(0, -FALLBACK_SUFFIX.length) : null) : args.jobId;
+          if (id !== null) this.notify(id);
+        });
+      }
+    });
+  }
+
+  /** Resolves once both event readers are connected; rejects after `timeoutMs`. */
+  async ready(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        Promise.all(this.queueEvents.map((q) => q.waitUntilReady())),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`queue events not ready within ${timeoutMs} ms`)), timeoutMs);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  get isReady(): boolean {
+    return this.connections.every((c) => c.status === 'ready');
+  }
+
+  subscribe(id: string, listener: Listener): () => void {
+    let set = this.listeners.get(id);
+    if (!set) this.listeners.set(id, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.listeners.get(id) === set) this.listeners.delete(id);
+    };
+  }
+
+  get subscriberCount(): number {
+    let n = 0;
+    for (const s of this.listeners.values()) n += s.size;
+    return n;
+  }
+
+  private notify(id: string): void {
+    const set = this.listeners.get(id);
+    if (!set) return;
+    for (const l of [...set]) l();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.listeners.clear();
+    await Promise.all(this.queueEvents.map((q) => q.close().catch(() => {})));
+    await Promise.all(this.connections.map((c) => c.quit().catch(() => c.disconnect())));
+  }
+}
+
+/** The JSON an event carries: the request id, its stage and the stage's details. */
+export function eventData(id: string, e: StageEvent): Record<string, unknown> {
+  return { id, ...e };
+}
+
+export interface StreamOptions {
+  readonly id: string;
+  readonly hub: GenerationEventHub;
+  readonly read: () => Promise<GenerationSnapshot | null>;
+  readonly raw: ServerResponse;
+  readonly heartbeatMs: number;
+  /** SSE Last-Event-ID of a reconnecting client: stages up to it are not sent again. */
+  readonly lastEventId: number;
+  readonly log: Logger;
+  /** Called when the stream ends, whatever the reason. */
+  readonly onEnd: () => void;
+}
+
+/**
+ * Writes one request's stream: the stages passed so far, then each new one as it happens, then
+ * ends after `finished`. A heartbeat comment keeps idle connections open (and re-reads the
+ * state, in case an event was lost while Redis was away).
+ */
+export class EventStream {
+  private sentRank: number;
+  private reading = false;
+  private dirty = false;
+  private ended = false;
+  private readonly unsubscribe: () => void;
+  private readonly heartbeat: NodeJS.Timeout;
+
+  constructor(private readonly o: StreamOptions) {
+    this.sentRank = o.lastEventId;
+    // Subscribe before the first read: nothing that happens in between is lost.
+    this.unsubscribe = o.hub.subscribe(o.id, () => this.refresh());
+    this.heartbeat = setInterval(() => {
+      this.write(': heartbeat\n\n');
+      this.refresh();
+    }, o.heartbeatMs);
+    this.heartbeat.unref();
+    o.raw.on('close', () => this.end());
+  }
+
+  start(initial: GenerationSnapshot): void {
+    this.write('retry: 3000\n\n');
+    this.send(initial);
+  }
+
+  /** Re-reads the state; reads never overlap, and a notice during a read causes one more. */
+  refresh(): void {
+    if (this.ended) return;
+    if (this.reading) {
+      this.dirty = true;
+      return;
+    }
+    this.reading = true;
+    this.o
+      .read()
+      .then(
+        (snapshot) => {
+          if (snapshot) this.send(snapshot);
+        },
+        (err: unknown) => this.o.log.warn({ err: coerceError(err).message, jobId: this.o.id }, 'event stream: could not read the request state'),
+      )
+      .finally(() => {
+        this.reading = false;
+        if (this.dirty && !this.ended) {
+          this.dirty = false;
+          this.refresh();
+        }
+      });
+  }
+
+  private send(snapshot: GenerationSnapshot): void {
+    for (const e of snapshot.history) {
+      const rank = stageRank(e);
+      if (rank <= this.sentRank) continue;
+      this.sentRank = rank;
+      this.write(`id: ${rank}\nevent: ${e.stage}\ndata: ${JSON.stringify(eventData(this.o.id, e))}\n\n`);
+    }
+    // Finished (a reconnecting client may have seen `finished` already): nothing more will come.
+    if (snapshot.view.stage === 'finished') this.end();
+  }
+
+  private write(chunk: string): void {
+    if (this.ended || this.o.raw.writableEnded || this.o.raw.destroyed) return;
+    this.o.raw.write(chunk);
+  }
+
+  /** Ends the stream (idempotent): after `finished`, when the client leaves, or at shutdown. */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearInterval(this.heartbeat);
+    this.unsubscribe();
+    if (!this.o.raw.writableEnded) this.o.raw.end();
+    this.o.onEnd();
+  }
+}

@@ -1,0 +1,230 @@
+/**
+ * Where a request is, read from its two sources of truth: the stored row in workflow_generations
+ * once it finished, and the BullMQ jobs while it runs (the primary job, then the fallback job it
+ * handed over to). Also the stages it has passed, for the event stream.
+ */
+import type { Job, Queue } from 'bullmq';
+import { eq } from 'drizzle-orm';
+import type { Database } from '../db/client.js';
+import { rowToResult } from '../db/generation-repository.js';
+import { workflowGenerations } from '../db/schema.js';
+import type { GenerationResult, HandoverResult } from '../shared/generation-result.js';
+import type { GenerationRequest } from '../shared/job-contract.js';
+import { type FailureReason, isValidationFailure } from '../shared/outcomes.js';
+import { fallbackJobId } from '../shared/queues.js';
+import type { ApiStatus, Stage } from './schemas.js';
+
+export type StageEvent =
+  | { readonly stage: 'queued' }
+  | { readonly stage: 'primary_started' }
+  | { readonly stage: 'validating'; readonly role: 'primary' | 'fallback'; readonly model: string | null }
+  | { readonly stage: 'fallback_enqueued'; readonly reason: FailureReason | null; readonly fallbackJobId: string }
+  | { readonly stage: 'fallback_started'; readonly model: string | null }
+  | { readonly stage: 'finished'; readonly status: Exclude<ApiStatus, 'queued' | 'active'>; readonly result: GenerationResult | null; readonly error: string | null };
+
+/** Position of a stage in the pipeline: the event stream sends each rank at most once, in order. */
+export function stageRank(e: StageEvent): number {
+  switch (e.stage) {
+    case 'queued':
+      return 0;
+    case 'primary_started':
+      return 1;
+    case 'validating':
+      return e.role === 'primary' ? 2 : 5;
+    case 'fallback_enqueued':
+      return 3;
+    case 'fallback_started':
+      return 4;
+    case 'finished':
+      return 6;
+  }
+}
+
+export interface GenerationStatusView {
+  readonly id: string;
+  readonly status: ApiStatus;
+  readonly stage: Stage;
+  readonly queue: 'primary' | 'fallback' | null;
+  readonly fallbackJobId: string | null;
+  readonly fallbackReason: FailureReason | null;
+  readonly result: GenerationResult | null;
+  readonly error: string | null;
+  readonly timings: {
+    readonly enqueuedAt: string | null;
+    readonly startedAt: string | null;
+    readonly finishedAt: string | null;
+    readonly generationTimeMs: number | null;
+  };
+}
+
+export interface GenerationSnapshot {
+  readonly view: GenerationStatusView;
+  /** The stages passed so far, oldest first, as far as the stored state tells them. */
+  readonly history: readonly StageEvent[];
+}
+
+type Row = typeof workflowGenerations.$inferSelect;
+
+interface Progress {
+  readonly stage?: string;
+  readonly role?: 'primary' | 'fallback';
+  readonly model?: string;
+  readonly reason?: FailureReason;
+  readonly result?: GenerationResult;
+}
+
+const WAITING_STATES = new Set(['waiting', 'delayed', 'prioritized', 'waiting-children', 'wait', 'paused']);
+
+const iso = (v: Date | number | null | undefined): string | null => (v === null || v === undefined ? null : new Date(v).toISOString());
+
+function progressOf(job: Job | undefined): Progress {
+  const p = job?.progress;
+  return p !== null && typeof p === 'object' ? (p as Progress) : {};
+}
+
+function isHandover(v: unknown): v is HandoverResult {
+  return v !== null && typeof v === 'object' && (v as { status?: unknown }).status === 'handed_over';
+}
+
+function isResult(v: unknown): v is GenerationResult {
+  return v !== null && typeof v === 'object' && typeof (v as { status?: unknown }).status === 'string' && (v as { status: string }).status !== 'handed_over';
+}
+
+export class GenerationStatusReader {
+  constructor(
+    private readonly db: Database,
+    private readonly primary: Queue,
+    private readonly fallback: Queue,
+  ) {}
+
+  private async row(id: string): Promise<Row | undefined> {
+    const rows = await this.db.select().from(workflowGenerations).where(eq(workflowGenerations.jobId, id));
+    return rows[0];
+  }
+
+  /** The request as first submitted (job data or stored row), for idempotency checks; undefined when unknown. */
+  async submittedRequest(id: string): Promise<{ request: unknown } | undefined> {
+    const job = await this.primary.getJob(id);
+    if (job) return { request: job.data as GenerationRequest };
+    const row = await this.row(id);
+    return row ? { request: row.request } : undefined;
+  }
+
+  /** Null when neither a row nor a job knows the id. */
+  async read(id: string): Promise<GenerationSnapshot | null> {
+    const row = await this.row(id);
+    if (row && row.status !== 'queued') return finishedSnapshot(id, rowToResult(row), null, row);
+
+    const primaryJob = await this.primary.getJob(id);
+    const fallbackJob = await this.fallback.getJob(fallbackJobId(id));
+    if (!primaryJob && !fallbackJob && !row) return null;
+
+    const enqueuedAt = iso(row?.enqueuedAt ?? primaryJob?.timestamp ?? null);
+    const startedAt = iso(row?.startedAt ?? primaryJob?.processedOn ?? null);
+    const history: StageEvent[] = [{ stage: 'queued' }];
+    const timings = (finishedAt: number | null | undefined = null) => ({ enqueuedAt, startedAt, finishedAt: iso(finishedAt), generationTimeMs: null });
+
+    // The primary job: queued, running, finished, or handed over.
+    const pState = primaryJob ? await primaryJob.getState() : 'unknown';
+    const pProgress = progressOf(primaryJob);
+    let handover: HandoverResult | null = null;
+    if (primaryJob && pState === 'completed') {
+      const rv = primaryJob.returnvalue as unknown;
+      if (isHandover(rv)) handover = rv;
+      else if (isResult(rv)) return finishedSnapshot(id, rv, null, row, primaryJob);
+    }
+    if (primaryJob && pState === 'failed') return failedSnapshot(id, primaryJob, row);
+    const pickedUp = row !== undefined || (primaryJob?.processedOn ?? 0) > 0 || handover !== null || fallbackJob !== undefined;
+    if (!handover && !fallbackJob) {
+      if (!pickedUp) return { view: { id, status: 'queued', stage: 'queued', queue: 'primary', fallbackJobId: null, fallbackReason: null, result: null, error: null, timings: timings() }, history };
+      history.push({ stage: 'primary_started' });
+      if (pProgress.stage === 'validating') history.push({ stage: 'validating', role: 'primary', model: pProgress.model ?? null });
+      const stage = history.at(-1)!.stage;
+      return { view: { id, status: 'active', stage, queue: 'primary', fallbackJobId: null, fallbackReason: null, result: null, error: null, timings: timings() }, history };
+    }
+
+    // Handed over: the fallback job carries the request from here.
+    const fbData = (fallbackJob?.data ?? {}) as { reason?: FailureReason; primaryModel?: string; fallbackModel?: string };
+    const reason = handover?.reason ?? fbData.reason ?? (pProgress.stage === 'fallback_enqueued' ? (pProgress.reason ?? null) : null);
+    history.push({ stage: 'primary_started' });
+    if (reason !== null && isValidationFailure(reason)) history.push({ stage: 'validating', role: 'primary', model: fbData.primaryModel ?? row?.primaryModel ?? null });
+    const fbId = fallbackJobId(id);
+    history.push({ stage: 'fallback_enqueued', reason, fallbackJobId: fbId });
+    if (fallbackJob) {
+      const fState = await fallbackJob.getState();
+      if (fState === 'completed' && isResult(fallbackJob.returnvalue)) return finishedSnapshot(id, fallbackJob.returnvalue as GenerationResult, null, row, fallbackJob);
+      if (fState === 'failed') return failedSnapshot(id, fallbackJob, row);
+      const fProgress = progressOf(fallbackJob);
+      const started = fState === 'active' || fProgress.stage === 'fallback_started' || fProgress.stage === 'validating';
+      if (started) history.push({ stage: 'fallback_started', model: fbData.fallbackModel ?? fProgress.model ?? null });
+      if (fProgress.stage === 'validating') history.push({ stage: 'validating', role: 'fallback', model: fProgress.model ?? null });
+      if (!started && !WAITING_STATES.has(fState) && fState !== 'unknown') history.push({ stage: 'fallback_started', model: fbData.fallbackModel ?? null });
+    }
+    const stage = history.at(-1)!.stage;
+    return { view: { id, status: 'active', stage, queue: 'fallback', fallbackJobId: fbId, fallbackReason: reason, result: null, error: null, timings: timings() }, history };
+  }
+}
+
+/** The stages a finished request passed, read back from its result. */
+function finishedHistory(result: GenerationResult | null): StageEvent[] {
+  const history: StageEvent[] = [{ stage: 'queued' }];
+  if (!result || result.status === 'rejected') return history;
+  history.push({ stage: 'primary_started' });
+  const reason = result.fallback_reason;
+  if (reason === null) {
+    if (result.validation_passed !== null) history.push({ stage: 'validating', role: 'primary', model: result.generator_used ?? result.primary_model });
+    return history;
+  }
+  if (isValidationFailure(reason)) history.push({ stage: 'validating', role: 'primary', model: result.primary_model });
+  history.push({ stage: 'fallback_enqueued', reason, fallbackJobId: fallbackJobId(result.job_id) });
+  history.push({ stage: 'fallback_started', model: result.generator_used });
+  if (result.validation_passed !== null) history.push({ stage: 'validating', role: 'fallback', model: result.generator_used });
+  return history;
+}
+
+function finishedSnapshot(id: string, result: GenerationResult, error: string | null, row: Row | undefined, job?: Job): GenerationSnapshot {
+  const status = result.status;
+  const history = finishedHistory(result);
+  history.push({ stage: 'finished', status, result, error });
+  return {
+    view: {
+      id,
+      status,
+      stage: 'finished',
+      queue: null,
+      fallbackJobId: result.fallback_reason !== null ? fallbackJobId(id) : null,
+      fallbackReason: result.fallback_reason,
+      result,
+      error,
+      timings: {
+        enqueuedAt: iso(row?.enqueuedAt ?? null),
+        startedAt: iso(row?.startedAt ?? job?.processedOn ?? null),
+        finishedAt: iso(row?.finishedAt ?? job?.finishedOn ?? null),
+        generationTimeMs: result.generation_time_ms,
+      },
+    },
+    history,
+  };
+}
+
+/** A failed job: its result is in the last progress report, unless it failed on infrastructure. */
+function failedSnapshot(id: string, job: Job, row: Row | undefined): GenerationSnapshot {
+  const p = progressOf(job);
+  if (p.stage === 'finished' && p.result && isResult(p.result)) return finishedSnapshot(id, p.result, null, row, job);
+  const error = job.failedReason || 'the job failed without a result';
+  const history: StageEvent[] = [{ stage: 'queued' }, { stage: 'finished', status: 'failed', result: null, error }];
+  return {
+    view: {
+      id,
+      status: 'failed',
+      stage: 'finished',
+      queue: null,
+      fallbackJobId: null,
+      fallbackReason: null,
+      result: null,
+      error,
+      timings: { enqueuedAt: iso(row?.enqueuedAt ?? job.timestamp), startedAt: iso(row?.startedAt ?? job.processedOn ?? null), finishedAt: iso(job.finishedOn ?? null), generationTimeMs: null },
+    },
+    history,
+  };
+}

@@ -1,0 +1,76 @@
+/**
+ * Every metric the producer exports, in its own registry. Labels come from closed sets: the
+ * route template (never the raw URL), the method, the status code, queue names and job states.
+ */
+import type { FastifyInstance } from 'fastify';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { type QueueDepthSource, QUEUE_STATES } from '../worker/metrics.js';
+
+export interface ProducerMetrics {
+  readonly registry: Registry;
+  /** Times one enqueue (contract check and Redis write). */
+  observeEnqueue(seconds: number, outcome: 'ok' | 'error'): void;
+}
+
+/** The route label of requests that matched no route: one value, whatever URL was asked for. */
+export const UNMATCHED_ROUTE = 'unmatched';
+
+export function createProducerMetrics(options: { queues: readonly QueueDepthSource[]; processMetrics: boolean }): ProducerMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+  if (options.processMetrics) collectDefaultMetrics({ register: registry });
+  new Gauge({
+    name: 'orchestrator_queue_jobs',
+    help: 'Jobs in each queue by state, read from Redis at scrape time.',
+    labelNames: ['queue', 'state'],
+    registers,
+    async collect() {
+      this.reset();
+      for (const q of options.queues) {
+        try {
+          const counts = await q.getJobCounts(...QUEUE_STATES);
+          for (const state of QUEUE_STATES) this.set({ queue: q.name, state }, counts[state] ?? 0);
+        } catch {
+          // Redis away: export nothing rather than zeros that look like an empty queue.
+        }
+      }
+    },
+  });
+  const enqueue = new Histogram({
+    name: 'orchestrator_enqueue_duration_seconds',
+    help: 'Time to enqueue one generation request (contract check and Redis write), by outcome.',
+    labelNames: ['outcome'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers,
+  });
+  return {
+    registry,
+    observeEnqueue(seconds, outcome) {
+      enqueue.observe({ outcome }, seconds);
+    },
+  };
+}
+
+/** Counts and times every HTTP request by route template, method and status. */
+export function instrumentHttp(app: FastifyInstance, registry: Registry): void {
+  const registers = [registry];
+  const requests = new Counter({
+    name: 'orchestrator_http_requests_total',
+    help: 'HTTP requests by route template, method and status code.',
+    labelNames: ['route', 'method', 'status'],
+    registers,
+  });
+  const duration = new Histogram({
+    name: 'orchestrator_http_request_duration_seconds',
+    help: 'HTTP request duration by route template and method (event streams: the whole stream).',
+    labelNames: ['route', 'method'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers,
+  });
+  // Runs when the response is finished, event streams included (their duration is the stream's).
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.is404 ? UNMATCHED_ROUTE : (request.routeOptions.url ?? UNMATCHED_ROUTE);
+    requests.inc({ route, method: request.method, status: String(reply.statusCode) });
+    duration.observe({ route, method: request.method }, reply.elapsedTime / 1000);
+  });
+}

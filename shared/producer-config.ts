@@ -1,0 +1,100 @@
+/**
+ * The producer service's configuration (HTTP API and admin console), read once at start from the
+ * environment. A bad value stops start-up with a message naming the variable; so does a service
+ * that would run without access control by accident.
+ */
+import { type Env, EnvReader, readDatabaseSchema, readDatabaseUrl, readRedisConfig, type RedisConfig } from './config.js';
+import { ConfigurationError } from './errors.js';
+
+export interface ProducerConfig {
+  readonly redis: RedisConfig;
+  readonly databaseUrl: string;
+  /** Postgres schema holding the tables (default: the connection's search_path, usually public). */
+  readonly databaseSchema: string | undefined;
+  /** @defaultValue 3000 */
+  readonly port: number;
+  /** @defaultValue '0.0.0.0' */
+  readonly host: string;
+  /** Bearer tokens accepted on the API routes (`PRODUCER_API_TOKENS`, comma separated). */
+  readonly apiTokens: readonly string[];
+  /** Bearer token (or login) for the admin routes and pages; never one of the API tokens. */
+  readonly adminToken: string | undefined;
+  /** No access control at all: demos and tests only. */
+  readonly authDisabled: boolean;
+  /** Enqueues per token per minute, shared by every replica through Redis; 0 turns the limit off. @defaultValue 600 */
+  readonly enqueueRateLimitPerMinute: number;
+  /** Admin login attempts per client address per minute. @defaultValue 20 */
+  readonly loginRateLimitPerMinute: number;
+  /** Lifetime of an admin browser session cookie. @defaultValue 28_800 (8 h) */
+  readonly adminSessionTtlS: number;
+  /** Trust X-Forwarded-* headers (behind a reverse proxy): client address and https detection. @defaultValue false */
+  readonly trustProxy: boolean;
+  /** Interval of the comment lines that keep an event stream open through proxies. @defaultValue 15_000 */
+  readonly sseHeartbeatMs: number;
+  /** How long a Redis or Postgres call of a request may take before the request gets 503. @defaultValue 2_000 */
+  readonly dependencyTimeoutMs: number;
+  /** How long shutdown waits for in-flight requests before closing connections. @defaultValue 10_000 */
+  readonly shutdownGraceMs: number;
+  readonly logLevel: string;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Short secrets can be guessed; 16 characters is the floor, 32 random bytes the advice. */
+export const MIN_TOKEN_LENGTH = 16;
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = new EnvReader(env).optional(name);
+  if (raw === undefined) return fallback;
+  const v = raw.trim().toLowerCase();
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  throw new ConfigurationError('INVALID_CONFIG', `${name} must be true or false, got ${JSON.stringify(raw)}`);
+}
+
+function token(name: string, value: string): string {
+  if (value.length < MIN_TOKEN_LENGTH) throw new ConfigurationError('INVALID_CONFIG', `${name} holds a token shorter than ${MIN_TOKEN_LENGTH} characters`);
+  if (!/^[\x21-\x7e]+$/.test(value)) throw new ConfigurationError('INVALID_CONFIG', `${name} holds a token with spaces or non-ASCII characters`);
+  return value;
+}
+
+export function readProducerConfig(env: Env = process.env): ProducerConfig {
+  const r = new EnvReader(env);
+  const authDisabled = bool(env, 'AUTH_DISABLED', false);
+  const apiTokens = (r.optional('PRODUCER_API_TOKENS') ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean)
+    .map((t) => token('PRODUCER_API_TOKENS', t));
+  const adminToken = r.optional('ADMIN_API_TOKEN')?.trim() || undefined;
+  if (adminToken !== undefined) token('ADMIN_API_TOKEN', adminToken);
+  if (!authDisabled) {
+    if (apiTokens.length === 0) {
+      throw new ConfigurationError('INVALID_CONFIG', 'PRODUCER_API_TOKENS is empty: set at least one API token, or AUTH_DISABLED=true for a demo or test without access control');
+    }
+    if (adminToken === undefined) {
+      throw new ConfigurationError('INVALID_CONFIG', 'ADMIN_API_TOKEN is not set: set an admin token different from every API token, or AUTH_DISABLED=true for a demo or test without access control');
+    }
+  }
+  if (adminToken !== undefined && apiTokens.includes(adminToken)) {
+    throw new ConfigurationError('INVALID_CONFIG', 'ADMIN_API_TOKEN must differ from every token in PRODUCER_API_TOKENS');
+  }
+  return {
+    redis: readRedisConfig(env),
+    databaseUrl: readDatabaseUrl(env),
+    databaseSchema: readDatabaseSchema(env),
+    port: r.int('PORT', 3000, 0, 65_535),
+    host: r.string('HOST', '0.0.0.0'),
+    apiTokens,
+    adminToken,
+    authDisabled,
+    enqueueRateLimitPerMinute: r.int('ENQUEUE_RATE_LIMIT_PER_MINUTE', 600, 0, 1_000_000),
+    loginRateLimitPerMinute: r.int('LOGIN_RATE_LIMIT_PER_MINUTE', 20, 1, 10_000),
+    adminSessionTtlS: r.int('ADMIN_SESSION_TTL_S', 28_800, 60, 30 * 24 * 3600),
+    trustProxy: bool(env, 'TRUST_PROXY', false),
+    sseHeartbeatMs: r.int('SSE_HEARTBEAT_MS', 15_000, 100, 300_000),
+    dependencyTimeoutMs: r.int('DEPENDENCY_TIMEOUT_MS', 2_000, 50, 60_000),
+    shutdownGraceMs: r.int('SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+    logLevel: r.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
+  };
+}
