@@ -54,6 +54,9 @@ export class GenerationClient {
     const prefix = options.queuePrefix ?? 'wo';
     this.queue = new Queue(PRIMARY_QUEUE, { connection: this.connection, prefix });
     this.fallbackQueue = new Queue(FALLBACK_QUEUE, { connection: this.connection, prefix });
+    // Each waitForResult listens on the queues until its job settles: many at once is normal.
+    this.queue.setMaxListeners(0);
+    this.fallbackQueue.setMaxListeners(0);
   }
 
   /** The primary and fallback queues, on the client's connection: for status look-ups and metrics. */

@@ -3,7 +3,8 @@
  * from the catalog, outcomes, reasons, queue names): never user, agent or job ids.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { FailureReason, FinalStatus, AttemptRole } from '../shared/outcomes.js';
+import { MODEL_CATALOG } from '../shared/models.js';
+import { ATTEMPT_ROLES, type FailureReason, type FinalStatus, type AttemptRole } from '../shared/outcomes.js';
 import type { TokenUsage } from '../shared/money.js';
 import type { AttemptResult } from './attempt-runner.js';
 
@@ -30,6 +31,14 @@ export function createWorkerMetrics(registry: Registry, queues: readonly QueueDe
     labelNames: ['outcome', 'generator', 'via'],
     registers,
   });
+  // Every final outcome at zero from the start, so increase() and rate() also count the first
+  // request of each kind (a series first scraped at 1 loses that increment), and the fallback
+  // ratio has a denominator before the first fallback.
+  for (const via of ATTEMPT_ROLES) {
+    for (const model of MODEL_CATALOG) for (const outcome of ['succeeded', 'invalid'] as const) requests.inc({ outcome, generator: model.id, via }, 0);
+    requests.inc({ outcome: 'failed', generator: 'none', via }, 0);
+  }
+  requests.inc({ outcome: 'rejected', generator: 'none', via: 'none' }, 0);
   const fallbacks = new Counter({
     name: 'orchestrator_fallbacks_total',
     help: 'Requests handed from the primary model to the fallback model, by reason.',

@@ -1,0 +1,449 @@
+/**
+ * The overview dashboard, as code (Grafana Foundation SDK). `npm run dashboards` writes it to
+ * dashboards/grafana/dashboards/; never edit that JSON by hand, a test fails when it is stale.
+ *
+ * PromQL conventions used here (docs/observability.md explains them):
+ * - Queue depth is exported by every worker replica and every producer, so it is always read
+ *   with `max by (queue, state)`, never summed.
+ * - Ratios divide two `increase()`s over the same window; the fallback rate counts WORKFLOW_GENERATED
+ *   outcomes (succeeded or invalid) like the seed's SQL query does.
+ * - `$__rate_interval` for graphs, `$__range` for the headline numbers of the chosen time range.
+ */
+import { DashboardBuilder, type Dashboard, CustomVariableBuilder, RowBuilder, ThresholdsConfigBuilder, ThresholdsMode } from '@grafana/grafana-foundation-sdk/dashboard';
+import {
+  BigValueColorMode,
+  BigValueGraphMode,
+  GraphDrawStyle,
+  GraphThresholdsStyleConfigBuilder,
+  GraphThresholdsStyleMode,
+  LegendDisplayMode,
+  LegendPlacement,
+  ReduceDataOptionsBuilder,
+  StackingConfigBuilder,
+  StackingMode,
+  VizLegendOptionsBuilder,
+} from '@grafana/grafana-foundation-sdk/common';
+import { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus';
+import { PanelBuilder as StatPanel } from '@grafana/grafana-foundation-sdk/stat';
+import { PanelBuilder as TimeseriesPanel } from '@grafana/grafana-foundation-sdk/timeseries';
+import { MODEL_CATALOG } from '../shared/models.js';
+
+/** The uid of the provisioned Prometheus datasource (grafana/provisioning/datasources). */
+export const DATASOURCE_UID = 'orchestrator-prometheus';
+export const OVERVIEW_UID = 'orchestrator-overview';
+/** Targets from the seed design. */
+export const FALLBACK_RATE_TARGET = 0.05;
+export const VALIDATION_PASS_TARGET = 0.95;
+const DEFAULT_FALLBACK_MODEL = 'claude-sonnet-4';
+
+const datasource = { type: 'prometheus', uid: DATASOURCE_UID };
+
+// ---- PromQL building blocks -------------------------------------------------------------
+
+/** Finished requests whose audit row is WORKFLOW_GENERATED (the seed's denominator). */
+const GENERATED = 'orchestrator_workflow_requests_total{outcome=~"succeeded|invalid"}';
+const GENERATED_VIA_FALLBACK = 'orchestrator_workflow_requests_total{outcome=~"succeeded|invalid",via="fallback"}';
+/** Call failures: no answer, so nothing to validate and (almost) nothing billed. */
+const CALL_FAILURES = 'rate_limit|timeout|api_error|auth_error';
+const PROCESSES = 'job=~"worker|producer"';
+
+export const promql = {
+  fallbackRate: (w: string) => `sum(increase(${GENERATED_VIA_FALLBACK}[${w}])) / sum(increase(${GENERATED}[${w}]))`,
+  validationPassRate: (w: string) =>
+    `sum by (model) (increase(orchestrator_validation_results_total{result="pass"}[${w}])) / sum by (model) (increase(orchestrator_validation_results_total[${w}]))`,
+  spend: (w: string) => `sum(increase(orchestrator_model_cost_usd_total[${w}]))`,
+  costPerSuccess: (w: string) => `sum(increase(orchestrator_model_cost_usd_total[${w}])) / sum(increase(orchestrator_workflow_requests_total{outcome="succeeded"}[${w}]))`,
+  /**
+   * What the fallback model costs per answered call, measured over a day so that a quiet hour
+   * without fallbacks still has a price.
+   */
+  fallbackCostPerCall: `(sum(increase(orchestrator_model_cost_usd_total{model="$fallback_model"}[1d])) / sum(increase(orchestrator_model_attempts_total{model="$fallback_model",outcome!~"${CALL_FAILURES}"}[1d])))`,
+  /** Spend had every request that reached a model gone to the fallback model instead. */
+  allFallbackSpend: (w: string) => `sum(increase(orchestrator_workflow_requests_total{outcome!="rejected"}[${w}])) * ${promql.fallbackCostPerCall}`,
+  savings: (w: string) => `${promql.allFallbackSpend(w)} - ${promql.spend(w)}`,
+  spendPerHour: 'sum(rate(orchestrator_model_cost_usd_total[$__rate_interval])) * 3600',
+  allFallbackPerHour: () => `sum(rate(orchestrator_workflow_requests_total{outcome!="rejected"}[$__rate_interval])) * 3600 * ${promql.fallbackCostPerCall}`,
+  savingsPerHour: () => `${promql.allFallbackPerHour()} - ${promql.spendPerHour}`,
+  activeWorkers: 'count(up{job="worker"} == 1) or vector(0)',
+  queueDepth: 'max by (queue, state) (orchestrator_queue_jobs{state=~"waiting|prioritized|active|delayed|waiting-children|paused"})',
+  attemptLatency: (q: number) => `histogram_quantile(${q}, sum by (model, le) (rate(orchestrator_model_attempt_duration_seconds_bucket[$__rate_interval])))`,
+};
+
+// ---- panel helpers --------------------------------------------------------------------
+
+interface Target {
+  readonly expr: string;
+  readonly legend?: string;
+}
+
+function query(t: Target, refId: string): DataqueryBuilder {
+  return new DataqueryBuilder().expr(t.expr).legendFormat(t.legend ?? '__auto').refId(refId).datasource(datasource);
+}
+
+function thresholds(steps: Array<[number | null, string]>): ThresholdsConfigBuilder {
+  return new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute).steps(steps.map(([value, color]) => ({ value, color })));
+}
+
+interface PanelSpec {
+  readonly title: string;
+  readonly description: string;
+  readonly unit: string;
+  readonly targets: readonly Target[];
+  readonly width?: number;
+  readonly height?: number;
+  readonly decimals?: number;
+  readonly min?: number;
+  readonly max?: number;
+}
+
+function timeseries(p: PanelSpec & { threshold?: { value: number; good: 'below' | 'above' }; stacked?: boolean; bars?: boolean }): TimeseriesPanel {
+  const panel = new TimeseriesPanel()
+    .title(p.title)
+    .description(p.description)
+    .datasource(datasource)
+    .unit(p.unit)
+    .span(p.width ?? 8)
+    .height(p.height ?? 8)
+    .lineWidth(1)
+    .fillOpacity(p.stacked ? 60 : 10)
+    .legend(new VizLegendOptionsBuilder().showLegend(true).displayMode(LegendDisplayMode.List).placement(LegendPlacement.Bottom).calcs([]))
+    .targets(p.targets.map((t, i) => query(t, String.fromCharCode(65 + i))));
+  if (p.decimals !== undefined) panel.decimals(p.decimals);
+  if (p.min !== undefined) panel.min(p.min);
+  if (p.max !== undefined) panel.max(p.max);
+  if (p.stacked) panel.stacking(new StackingConfigBuilder().mode(StackingMode.Normal));
+  if (p.bars) panel.drawStyle(GraphDrawStyle.Bars);
+  if (p.threshold) {
+    const { value, good } = p.threshold;
+    panel
+      .thresholds(good === 'below' ? thresholds([[null, 'green'], [value, 'red']]) : thresholds([[null, 'red'], [value, 'green']]))
+      .thresholdsStyle(new GraphThresholdsStyleConfigBuilder().mode(GraphThresholdsStyleMode.Dashed));
+  }
+  return panel;
+}
+
+function stat(p: PanelSpec & { steps: Array<[number | null, string]> }): StatPanel {
+  const panel = new StatPanel()
+    .title(p.title)
+    .description(p.description)
+    .datasource(datasource)
+    .unit(p.unit)
+    .span(p.width ?? 4)
+    .height(p.height ?? 5)
+    .colorMode(BigValueColorMode.Value)
+    .graphMode(BigValueGraphMode.None)
+    .reduceOptions(new ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false))
+    .thresholds(thresholds(p.steps))
+    .targets(p.targets.map((t, i) => query(t, String.fromCharCode(65 + i)).instant()));
+  if (p.decimals !== undefined) panel.decimals(p.decimals);
+  return panel;
+}
+
+// ---- the dashboard --------------------------------------------------------------------
+
+export function buildOverviewDashboard(): Dashboard {
+  const models = MODEL_CATALOG.map((m) => m.id);
+  const fallbackModel = new CustomVariableBuilder('fallback_model')
+    .label('Fallback model (for savings)')
+    .description('The model the savings panels compare against: what every request would have cost on it.')
+    .values(models.join(','))
+    .current({ text: DEFAULT_FALLBACK_MODEL, value: DEFAULT_FALLBACK_MODEL, selected: true });
+
+  return new DashboardBuilder('Workflow orchestrator — overview')
+    .uid(OVERVIEW_UID)
+    .description('Requests, fallbacks, validation, spend, latency, queue and process health of the workflow orchestrator.')
+    .tags(['orchestrator', 'generated'])
+    .editable(false)
+    .refresh('30s')
+    .time({ from: 'now-6h', to: 'now' })
+    .timezone('browser')
+    .withVariable(fallbackModel)
+
+    .withRow(new RowBuilder('Headline (selected time range)'))
+    .withPanel(
+      stat({
+        title: 'Fallback rate',
+        description: `Share of generated workflows (succeeded or invalid) produced by the fallback model; same definition as the seed's SQL. Target below ${FALLBACK_RATE_TARGET * 100}%, alert above 10%.`,
+        unit: 'percentunit',
+        decimals: 1,
+        targets: [{ expr: promql.fallbackRate('$__range'), legend: 'fallback rate' }],
+        steps: [[null, 'green'], [FALLBACK_RATE_TARGET, 'orange'], [0.1, 'red']],
+      }),
+    )
+    .withPanel(
+      stat({
+        title: 'Validation pass rate by model',
+        description: `Model answers that passed schema and graph validation, per model. Target ${VALIDATION_PASS_TARGET * 100}% or more.`,
+        unit: 'percentunit',
+        decimals: 1,
+        targets: [{ expr: promql.validationPassRate('$__range'), legend: '{{model}}' }],
+        steps: [[null, 'red'], [VALIDATION_PASS_TARGET, 'green']],
+      }),
+    )
+    .withPanel(
+      stat({
+        title: 'Spend',
+        description: 'Everything billed by the model vendors in the range, failed attempts included.',
+        unit: 'currencyUSD',
+        decimals: 4,
+        targets: [{ expr: promql.spend('$__range'), legend: 'spend' }],
+        steps: [[null, 'text']],
+      }),
+    )
+    .withPanel(
+      stat({
+        title: 'Cost per successful workflow',
+        description: 'All spend (wasted primary attempts included) divided by the requests that ended with a valid workflow.',
+        unit: 'currencyUSD',
+        decimals: 5,
+        targets: [{ expr: promql.costPerSuccess('$__range'), legend: 'per success' }],
+        steps: [[null, 'text']],
+      }),
+    )
+    .withPanel(
+      stat({
+        title: 'Savings vs all-fallback',
+        description: 'What sending every request to $fallback_model would have cost (requests × its measured cost per answered call over the last day), minus actual spend.',
+        unit: 'currencyUSD',
+        decimals: 4,
+        targets: [{ expr: promql.savings('$__range'), legend: 'saved' }],
+        steps: [[null, 'red'], [0, 'green']],
+      }),
+    )
+    .withPanel(
+      stat({
+        title: 'Active workers',
+        description: 'Worker replicas whose /metrics Prometheus scraped successfully (discovered by DNS).',
+        unit: 'none',
+        targets: [{ expr: promql.activeWorkers, legend: 'workers up' }],
+        steps: [[null, 'red'], [1, 'green']],
+      }),
+    )
+
+    .withRow(new RowBuilder('Requests, fallbacks, validation'))
+    .withPanel(
+      timeseries({
+        title: 'Requests per second by outcome',
+        description: 'Finished requests per second by final status: succeeded, invalid (no valid workflow), failed (no answer), rejected (broke the job contract).',
+        unit: 'reqps',
+        stacked: true,
+        width: 12,
+        targets: [{ expr: 'sum by (outcome) (rate(orchestrator_workflow_requests_total[$__rate_interval]))', legend: '{{outcome}}' }],
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: 'Fallback rate vs 5% target',
+        description: 'Share of generated workflows produced by the fallback model. The dashed line is the 5% target; the FallbackRateHigh alert fires above 10% for 15 minutes.',
+        unit: 'percentunit',
+        min: 0,
+        width: 12,
+        threshold: { value: FALLBACK_RATE_TARGET, good: 'below' },
+        targets: [{ expr: promql.fallbackRate('$__rate_interval'), legend: 'fallback rate' }],
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: 'Validation pass rate per model vs 95%',
+        description: 'Share of model answers (HTTP 200) that passed validation, per model. Call failures (429, 5xx, timeouts) are not answers and do not count.',
+        unit: 'percentunit',
+        max: 1,
+        width: 12,
+        threshold: { value: VALIDATION_PASS_TARGET, good: 'above' },
+        targets: [{ expr: promql.validationPassRate('$__rate_interval'), legend: '{{model}}' }],
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: 'Fallback reasons',
+        description: 'Hand-overs from the primary to the fallback model per interval, by the primary attempt\'s failure.',
+        unit: 'short',
+        stacked: true,
+        bars: true,
+        width: 12,
+        targets: [{ expr: 'sum by (reason) (increase(orchestrator_fallbacks_total[$__rate_interval]))', legend: '{{reason}}' }],
+      }),
+    )
+
+    .withRow(new RowBuilder('Cost'))
+    .withPanel(
+      timeseries({
+        title: 'Spend per hour by model',
+        description: 'Vendor spend rate in USD per hour, by model.',
+        unit: 'currencyUSD',
+        stacked: true,
+        targets: [{ expr: 'sum by (model) (rate(orchestrator_model_cost_usd_total[$__rate_interval])) * 3600', legend: '{{model}}' }],
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: 'Cost per successful workflow',
+        description: 'All spend divided by the requests that ended with a valid workflow.',
+        unit: 'currencyUSD',
+        decimals: 5,
+        targets: [{ expr: promql.costPerSuccess('$__rate_interval'), legend: 'cost per success' }],
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: 'Savings vs sending everything to $fallback_model',
+        description: 'USD per hour: actual spend, what the same requests would have cost on $fallback_model (at its measured cost per answered call), and the difference.',
+        unit: 'currencyUSD',
+        targets: [
+          { expr: promql.spendPerHour, legend: 'actual' },
+          { expr: promql.allFallbackPerHour(), legend: 'all on $fallback_model' },
+          { expr: promql.savingsPerHour(), legend: 'saved' },
+        ],
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: 'Tokens per second by model',
+        description: 'Billed tokens per second by model and direction (input, output, cached input, cache write).',
+        unit: 'short',
+        width: 24,
+        height: 7,
+        targets: [{ expr: 'sum by (model, direction) (rate(orchestrator_model_tokens_total[$__rate_interval]))', legend: '{{model}} {{direction}}' }],
+      }),
+    )
+
+    .withRow(new RowBuilder('Latency'))
+    .withPanel(
+      timeseries({
+        title: 'Model attempt latency p50 / p95 / p99',
+        description: 'Duration of one model call, from request to classified outcome, per model.',
+        unit: 's',
+        width: 12,
+        targets: [
+          { expr: promql.attemptLatency(0.5), legend: '{{model}} p50' },
+          { expr: promql.attemptLatency(0.95), legend: '{{model}} p95' },
+          { expr: promql.attemptLatency(0.99), legend: '{{model}} p99' },
+        ],
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: 'Generation duration p95 by outcome',
+        description: 'From first pick-up of a request to its final outcome, fallback and retries included.',
+        unit: 's',
+        width: 6,
+        targets: [{ expr: 'histogram_quantile(0.95, sum by (outcome, le) (rate(orchestrator_generation_duration_seconds_bucket[$__rate_interval])))', legend: '{{outcome}}' }],
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: 'Model attempts by outcome',
+        description: 'Model calls per second by model, role and classified outcome.',
+        unit: 'reqps',
+        width: 6,
+        targets: [{ expr: 'sum by (model, role, outcome) (rate(orchestrator_model_attempts_total[$__rate_interval]))', legend: '{{model}} {{role}} {{outcome}}' }],
+      }),
+    )
+
+    .withRow(new RowBuilder('Queue and workers'))
+    .withPanel(
+      timeseries({
+        title: 'Queue depth by state',
+        description: 'Jobs per queue and state, read from Redis at scrape time by every replica and producer (hence max, not sum). Delayed holds retries and jobs waiting out a rate-limit pause.',
+        unit: 'short',
+        targets: [{ expr: promql.queueDepth, legend: '{{queue}} {{state}}' }],
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: 'Active workers (replicas up)',
+        description: 'Scrape targets that answered, by job. Worker replicas are discovered by DNS; a replica that is gone disappears from the count.',
+        unit: 'none',
+        min: 0,
+        decimals: 0,
+        targets: [{ expr: `sum by (job) (up{${PROCESSES}})`, legend: '{{job}}' }],
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: 'Rate-limit pauses per minute',
+        description: 'Model pauses started because a vendor answered 429; every replica honours a pause through Redis.',
+        unit: 'short',
+        targets: [{ expr: 'sum by (model) (rate(orchestrator_rate_limit_pauses_total[$__rate_interval])) * 60', legend: '{{model}}' }],
+      }),
+    )
+
+    .withRow(new RowBuilder('Producer API'))
+    .withPanel(
+      timeseries({
+        title: 'HTTP requests per second by route and status',
+        description: 'Producer HTTP requests by route template and status code.',
+        unit: 'reqps',
+        targets: [{ expr: 'sum by (route, status) (rate(orchestrator_http_requests_total[$__rate_interval]))', legend: '{{route}} {{status}}' }],
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: 'HTTP latency p95 by route',
+        description: 'Producer HTTP request duration (event streams: the whole stream).',
+        unit: 's',
+        targets: [{ expr: 'histogram_quantile(0.95, sum by (route, le) (rate(orchestrator_http_request_duration_seconds_bucket[$__rate_interval])))', legend: '{{route}}' }],
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: 'Enqueue latency p50 / p99',
+        description: 'Time to check a request against the job contract and write it to Redis.',
+        unit: 's',
+        targets: [
+          { expr: 'histogram_quantile(0.5, sum by (le) (rate(orchestrator_enqueue_duration_seconds_bucket[$__rate_interval])))', legend: 'p50' },
+          { expr: 'histogram_quantile(0.99, sum by (le) (rate(orchestrator_enqueue_duration_seconds_bucket[$__rate_interval])))', legend: 'p99' },
+        ],
+      }),
+    )
+
+    .withRow(new RowBuilder('Process health (workers and producers)'))
+    .withPanel(
+      timeseries({
+        title: 'Resident memory',
+        description: 'Resident set size per process.',
+        unit: 'bytes',
+        width: 6,
+        targets: [{ expr: `process_resident_memory_bytes{${PROCESSES}}`, legend: '{{job}} {{instance}}' }],
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: 'CPU',
+        description: 'CPU seconds per second per process (1 = one core).',
+        unit: 'percentunit',
+        width: 6,
+        targets: [{ expr: `rate(process_cpu_seconds_total{${PROCESSES}}[$__rate_interval])`, legend: '{{job}} {{instance}}' }],
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: 'Event loop lag p99',
+        description: 'A blocked event loop delays lock renewals (stalled jobs) and scrapes.',
+        unit: 's',
+        width: 6,
+        targets: [{ expr: `nodejs_eventloop_lag_p99_seconds{${PROCESSES}}`, legend: '{{job}} {{instance}}' }],
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: 'Heap in use',
+        description: 'V8 heap in use per process.',
+        unit: 'bytes',
+        width: 6,
+        targets: [{ expr: `nodejs_heap_size_used_bytes{${PROCESSES}}`, legend: '{{job}} {{instance}}' }],
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: 'Restarts in the last hour',
+        description: 'Process starts per instance over the last hour; a crash-looping replica shows here before anything else.',
+        unit: 'short',
+        width: 24,
+        height: 6,
+        decimals: 0,
+        targets: [{ expr: `changes(process_start_time_seconds{${PROCESSES}}[1h])`, legend: '{{job}} {{instance}}' }],
+      }),
+    )
+    .build();
+}
