@@ -153,7 +153,7 @@ export function buildOverviewDashboard(): Dashboard {
     .uid(OVERVIEW_UID)
     .description('Requests, fallbacks, validation, spend, latency, queue and process health of the workflow orchestrator.')
     .tags(['orchestrator', 'generated'])
-    .editable(false)
+    .readonly()
     .refresh('30s')
     .time({ from: 'now-6h', to: 'now' })
     .timezone('browser')
@@ -192,7 +192,7 @@ export function buildOverviewDashboard(): Dashboard {
     )
     .withPanel(
       stat({
-        title: 'Cost per successful workflow',
+        title: 'Cost per successful workflow (range)',
         description: 'All spend (wasted primary attempts included) divided by the requests that ended with a valid workflow.',
         unit: 'currencyUSD',
         decimals: 5,
@@ -446,4 +446,14 @@ export function buildOverviewDashboard(): Dashboard {
       }),
     )
     .build();
+}
+
+/** Grafana wants a unique id per panel; the builder leaves them to us. */
+export function numberPanels(d: Dashboard): Dashboard {
+  let id = 1;
+  for (const panel of d.panels ?? []) {
+    panel.id = id++;
+    if ('panels' in panel) for (const inner of panel.panels ?? []) inner.id = id++;
+  }
+  return d;
 }

@@ -8,18 +8,23 @@ import { ApiError } from './errors.js';
 
 export type Dependency = 'redis' | 'postgres';
 
+/** Socket and server-state codes: postgres.js surfaces them on its errors. */
 const CONNECTION_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EPIPE', 'EAI_AGAIN',
-  'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT', '57P01', '57P03',
+  'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT', '57P01', '57P02', '57P03',
 ]);
-const CONNECTION_MESSAGES = /Stream isn't writeable|Connection is closed|enableOfflineQueue|max retries per request|Reached the max retries|connect ECONNREFUSED|the database system is (starting up|shutting down)/i;
+/** What ioredis says to a command while the connection is down (the offline queue is off). */
+const REDIS_MESSAGES = /Stream isn't writeable|Connection is closed|enableOfflineQueue|Reached the max retries per request/i;
 
-/** True for errors that mean "the other side is not answering", as opposed to a bug or a bad query. */
-export function isConnectionError(err: unknown): boolean {
-  const e = coerceError(err) as Error & { code?: unknown; errno?: unknown; cause?: unknown };
-  if (typeof e.code === 'string' && CONNECTION_CODES.has(e.code)) return true;
-  if (CONNECTION_MESSAGES.test(e.message)) return true;
-  return e.cause !== undefined && e.cause !== err && isConnectionError(e.cause);
+/**
+ * Which dependency an error says is not answering, as opposed to a bug or a bad query;
+ * undefined for any other error.
+ */
+export function connectionFailureOf(err: unknown, depth = 0): Dependency | undefined {
+  const e = coerceError(err) as Error & { code?: unknown; cause?: unknown };
+  if (REDIS_MESSAGES.test(e.message)) return 'redis';
+  if (typeof e.code === 'string' && CONNECTION_CODES.has(e.code)) return 'postgres';
+  return e.cause !== undefined && depth < 3 ? connectionFailureOf(e.cause, depth + 1) : undefined;
 }
 
 export function unavailable(dep: Dependency, detail: string, cause?: unknown): ApiError {
@@ -32,8 +37,8 @@ export function assertRedisReady(redis: Redis): void {
 }
 
 /**
- * Runs `fn` with a deadline; a timeout or a connection failure becomes a 503 naming `dep`.
- * Other errors pass through untouched.
+ * Runs `fn` with a deadline; a timeout becomes a 503 naming `dep` (the dependency `fn` waits on
+ * most), a connection failure a 503 naming the dependency that failed. Other errors pass through.
  */
 export async function guarded<T>(dep: Dependency, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -44,7 +49,8 @@ export async function guarded<T>(dep: Dependency, timeoutMs: number, fn: () => P
     return await Promise.race([fn(), timeout]);
   } catch (err) {
     if (err instanceof ApiError) throw err;
-    if (isConnectionError(err)) throw unavailable(dep, coerceError(err).message, err);
+    const failed = connectionFailureOf(err);
+    if (failed) throw unavailable(failed, coerceError(err).message, err);
     throw err;
   } finally {
     clearTimeout(timer);

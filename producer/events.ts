@@ -24,35 +24,48 @@ export type Listener = () => void;
 export class GenerationEventHub {
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly connections: Redis[];
-  private readonly queueEvents: QueueEvents[];
+  /** Created once its connection is up: a QueueEvents that never connected cannot be closed. */
+  private readonly queueEvents: (QueueEvents | undefined)[] = [undefined, undefined];
+  private readonly started: Promise<void>[];
   private lastErrorLog = 0;
   private closed = false;
 
-  constructor(options: { redisUrl: string; prefix: string; log: Logger }) {
-    // QueueEvents block on XREAD: each needs a connection of its own. Start a little in the past
-    // so nothing between construction and the first read is lost.
+  constructor(private readonly options: { redisUrl: string; prefix: string; log: Logger }) {
+    // QueueEvents block on XREAD: each needs a connection of its own. Reading starts a little in
+    // the past, so nothing between construction and the first read is lost.
     const lastEventId = `${Date.now() - 1_000}-0`;
     this.connections = [blockingConnection(options.redisUrl), blockingConnection(options.redisUrl)];
-    this.queueEvents = [PRIMARY_QUEUE, FALLBACK_QUEUE].map(
-      (name, i) => new QueueEvents(name, { connection: this.connections[i]!, prefix: options.prefix, lastEventId, autorun: true }),
-    );
-    for (const c of this.connections) c.on('error', () => {});
-    this.queueEvents.forEach((qe, i) => {
-      const isFallback = i === 1;
-      qe.on('error', (err) => {
-        // Redis away: QueueEvents retries by itself; log now and then, not on every retry.
-        if (Date.now() - this.lastErrorLog > 30_000 && !this.closed) {
-          this.lastErrorLog = Date.now();
-          options.log.warn({ err: coerceError(err).message, queue: qe.name }, 'queue events: Redis error, retrying');
-        }
-      });
-      for (const kind of EVENT_KINDS) {
-        qe.on(kind as 'active', (args: { jobId: string }) => {
-          const id = isFallback ? (args.jobId.endsWith(FALLBACK_SUFFIX) ? args.jobId.slice(0, -FALLBACK_SUFFIX.length) : null) : args.jobId;
-          if (id !== null) this.notify(id);
+    this.started = [PRIMARY_QUEUE, FALLBACK_QUEUE].map((name, i) => {
+      const connection = this.connections[i]!;
+      connection.on('error', (err) => this.logError(err, name));
+      return new Promise<void>((resolve) => {
+        connection.once('ready', () => {
+          if (this.closed) return;
+          const qe = new QueueEvents(name, { connection, prefix: options.prefix, lastEventId, autorun: true });
+          this.queueEvents[i] = qe;
+          this.wire(qe, i === 1);
+          resolve(qe.waitUntilReady().then(() => undefined));
         });
-      }
+      });
     });
+  }
+
+  private logError(err: unknown, queue: string): void {
+    // Redis away: the connections retry by themselves; log now and then, not on every retry.
+    if (Date.now() - this.lastErrorLog > 30_000 && !this.closed) {
+      this.lastErrorLog = Date.now();
+      this.options.log.warn({ err: coerceError(err).message, queue }, 'queue events: Redis error, retrying');
+    }
+  }
+
+  private wire(qe: QueueEvents, isFallback: boolean): void {
+    qe.on('error', (err) => this.logError(err, qe.name));
+    for (const kind of EVENT_KINDS) {
+      qe.on(kind as 'active', (args: { jobId: string }) => {
+        const id = isFallback ? (args.jobId.endsWith(FALLBACK_SUFFIX) ? args.jobId.slice(0, -FALLBACK_SUFFIX.length) : null) : args.jobId;
+        if (id !== null) this.notify(id);
+      });
+    }
   }
 
   /** Resolves once both event readers are connected; rejects after `timeoutMs`. */
@@ -60,7 +73,7 @@ export class GenerationEventHub {
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
-        Promise.all(this.queueEvents.map((q) => q.waitUntilReady())),
+        Promise.all(this.started),
         new Promise((_, reject) => {
           timer = setTimeout(() => reject(new Error(`queue events not ready within ${timeoutMs} ms`)), timeoutMs);
         }),
@@ -68,10 +81,6 @@ export class GenerationEventHub {
     } finally {
       clearTimeout(timer);
     }
-  }
-
-  get isReady(): boolean {
-    return this.connections.every((c) => c.status === 'ready');
   }
 
   subscribe(id: string, listener: Listener): () => void {
@@ -100,9 +109,17 @@ export class GenerationEventHub {
     if (this.closed) return;
     this.closed = true;
     this.listeners.clear();
-    await Promise.all(this.queueEvents.map((q) => q.close().catch(() => {})));
-    await Promise.all(this.connections.map((c) => c.quit().catch(() => c.disconnect())));
+    // A reader that never connected waits for Redis inside close(): drop its connection first,
+    // and bound the wait whatever happens.
+    await Promise.all(this.queueEvents.map((q) => (q ? withTimeout(q.close(), 2_000) : undefined)));
+    await Promise.all(this.connections.map((c) => (c.status === 'end' ? undefined : withTimeout(c.quit(), 1_000).finally(() => c.disconnect()))));
   }
+}
+
+async function withTimeout(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p.catch(() => {}), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 /** The JSON an event carries: the request id, its stage and the stage's details. */
@@ -130,6 +147,7 @@ export interface StreamOptions {
  */
 export class EventStream {
   private sentRank: number;
+  private started = false;
   private reading = false;
   private dirty = false;
   private ended = false;
@@ -148,15 +166,21 @@ export class EventStream {
     o.raw.on('close', () => this.end());
   }
 
+  /** Sends the first snapshot (read after subscribing), then whatever happened meanwhile. */
   start(initial: GenerationSnapshot): void {
+    this.started = true;
     this.write('retry: 3000\n\n');
     this.send(initial);
+    if (this.dirty) {
+      this.dirty = false;
+      this.refresh();
+    }
   }
 
   /** Re-reads the state; reads never overlap, and a notice during a read causes one more. */
   refresh(): void {
     if (this.ended) return;
-    if (this.reading) {
+    if (this.reading || !this.started) {
       this.dirty = true;
       return;
     }
@@ -190,17 +214,22 @@ export class EventStream {
   }
 
   private write(chunk: string): void {
-    if (this.ended || this.o.raw.writableEnded || this.o.raw.destroyed) return;
+    if (!this.started || this.ended || this.o.raw.writableEnded || this.o.raw.destroyed) return;
     this.o.raw.write(chunk);
   }
 
   /** Ends the stream (idempotent): after `finished`, when the client leaves, or at shutdown. */
   end(): void {
     if (this.ended) return;
+    this.dispose();
+    if (this.started && !this.o.raw.writableEnded) this.o.raw.end();
+    this.o.onEnd();
+  }
+
+  /** Stops listening without touching the response: for a stream that never started (404, 503). */
+  dispose(): void {
     this.ended = true;
     clearInterval(this.heartbeat);
     this.unsubscribe();
-    if (!this.o.raw.writableEnded) this.o.raw.end();
-    this.o.onEnd();
   }
 }

@@ -12,6 +12,15 @@ export const REDACT_PATHS = [
   '*.anthropicApiKey',
   'config.providers.openaiApiKey',
   'config.providers.anthropicApiKey',
+  // The producer's bearer tokens, admin session cookie and login form.
+  'req.headers.cookie',
+  'headers.cookie',
+  'res.headers["set-cookie"]',
+  'config.apiTokens',
+  'config.adminToken',
+  '*.adminToken',
+  '*.apiTokens',
+  'body.token',
 ];
 
 export function createLogger(options: { level?: string; name: string }): Logger {

@@ -5,6 +5,7 @@
  */
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import type { AttemptRecord, GenerationRepository } from '../db/generation-repository.js';
+import { isTransientDbError } from '../db/transient-errors.js';
 import { InvalidRequestError, type FieldError } from '../shared/errors.js';
 import type { GenerationResult, HandoverResult } from '../shared/generation-result.js';
 import { type GenerationRequest, parseGenerationRequest } from '../shared/job-contract.js';
@@ -49,6 +50,42 @@ export interface GenerationProcessorDeps {
   readonly stoppingSignal?: AbortSignal;
   /** Random source for jitter, in [0, 1). */
   readonly random?: () => number;
+  /** How long repository calls keep retrying while the database is unreachable. */
+  readonly dbRetry?: DbRetryPolicy;
+}
+
+export interface DbRetryPolicy {
+  /** Give up (and let BullMQ retry the job) after this long. */
+  readonly maxWaitMs: number;
+  readonly baseDelayMs: number;
+}
+
+const DEFAULT_DB_RETRY: DbRetryPolicy = { maxWaitMs: 30_000, baseDelayMs: 100 };
+
+/** Every repository method, retried with backoff on connection errors only. */
+function retryingRepository(repo: GenerationRepository, policy: DbRetryPolicy, log: Logger, random: () => number): GenerationRepository {
+  const retry = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
+    const started = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await run();
+      } catch (err) {
+        const waited = Date.now() - started;
+        if (!isTransientDbError(err) || waited >= policy.maxWaitMs) throw err;
+        const delayMs = Math.min(2_000, policy.baseDelayMs * 2 ** attempt) * (0.5 + random() * 0.5);
+        if (attempt === 0) log.warn({ op: name, err: err instanceof Error ? err.message : String(err) }, 'database unreachable; retrying the write');
+        await new Promise((r) => setTimeout(r, delayMs));
+      }
+    }
+  };
+  return {
+    begin: (i) => retry('begin', () => repo.begin(i)),
+    recordAttempt: (a) => retry('recordAttempt', () => repo.recordAttempt(a)),
+    recordHandover: (a, h) => retry('recordHandover', () => repo.recordHandover(a, h)),
+    finish: (o, a) => retry('finish', () => repo.finish(o, a)),
+    reject: (i) => retry('reject', () => repo.reject(i)),
+    findResult: (id) => retry('findResult', () => repo.findResult(id)),
+  };
 }
 
 /** What a job ends with; failures end as UnrecoverableError with the code first in the message. */
@@ -68,8 +105,10 @@ interface RequestContext {
   readonly log: Logger;
 }
 
-export function createGenerationProcessor(deps: GenerationProcessorDeps) {
-  const random = deps.random ?? Math.random;
+export function createGenerationProcessor(input: GenerationProcessorDeps) {
+  const random = input.random ?? Math.random;
+  // A result already paid for must not be lost to a database blip: writes wait the outage out.
+  const deps = { ...input, repo: retryingRepository(input.repo, input.dbRetry ?? DEFAULT_DB_RETRY, input.log, random) };
 
   async function endWith(ctx: Pick<RequestContext, 'job'>, result: GenerationResult): Promise<GenerationResult> {
     if (result.status === 'succeeded') return result;

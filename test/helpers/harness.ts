@@ -30,6 +30,8 @@ export interface Harness {
 
 export interface HarnessOptions {
   readonly faults?: FaultConfig;
+  /** Redis for everything in the harness (default: the machine's). */
+  readonly redisUrl?: string;
   readonly env?: Record<string, string>;
 }
 
@@ -37,8 +39,9 @@ export async function startHarness(label: string, options: HarnessOptions = {}):
   const db = await createTestDatabase(label);
   const sim = await startSimulator({ port: 0, seed: 42, faults: options.faults ?? {} });
   const prefix = uniqueName(label);
+  const redisUrl = options.redisUrl ?? TEST_REDIS_URL;
   const env: Record<string, string> = {
-    REDIS_URL: TEST_REDIS_URL,
+    REDIS_URL: redisUrl,
     DATABASE_URL: TEST_DATABASE_URL,
     DATABASE_SCHEMA: db.schemaName,
     QUEUE_PREFIX: prefix,
@@ -54,10 +57,10 @@ export async function startHarness(label: string, options: HarnessOptions = {}):
     MODEL_TIMEOUTS_MS: 'gpt-4o-mini=1500,claude-sonnet-4=1500',
     ...options.env,
   };
-  const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
-  const client = new GenerationClient({ redisUrl: TEST_REDIS_URL, queuePrefix: prefix });
-  const rawQueue = new Queue(PRIMARY_QUEUE, { connection: { url: TEST_REDIS_URL }, prefix });
-  const fallbackQueue = new Queue(FALLBACK_QUEUE, { connection: { url: TEST_REDIS_URL }, prefix });
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const client = new GenerationClient({ redisUrl, queuePrefix: prefix });
+  const rawQueue = new Queue(PRIMARY_QUEUE, { connection: redisOptions(redisUrl), prefix });
+  const fallbackQueue = new Queue(FALLBACK_QUEUE, { connection: redisOptions(redisUrl), prefix });
   const runtimes: WorkerRuntime[] = [];
 
   return {
@@ -86,6 +89,12 @@ export async function startHarness(label: string, options: HarnessOptions = {}):
       await db.drop();
     },
   };
+}
+
+/** ioredis options for a URL, for BullMQ classes that build their own connection. */
+export function redisOptions(url: string): { host: string; port: number; password?: string; db?: number } {
+  const u = new URL(url);
+  return { host: u.hostname, port: Number(u.port || 6379), ...(u.password ? { password: decodeURIComponent(u.password) } : {}), ...(u.pathname.length > 1 ? { db: Number(u.pathname.slice(1)) } : {}) };
 }
 
 /** Polls until `check` returns a value, or fails after the deadline: for state with no event. */

@@ -8,13 +8,15 @@ import { isModelKey, lookupPerModel } from './catalog.js';
 /** Faults in the model's answer: the HTTP call succeeds. */
 export const OUTPUT_FAULTS = ['unparseable', 'prose_wrapped', 'truncated', 'refusal', 'empty', 'schema', 'semantic'] as const;
 /** Faults of the call itself: an error status, a delay or no answer at all. */
-export const CALL_FAULTS = ['rate_limit', 'server_error', 'overloaded', 'auth', 'slow', 'hang'] as const;
+/** `huge`: a 10 MB answer; `endless`: a 200 whose body never ends. */
+export const CALL_FAULTS = ['rate_limit', 'server_error', 'overloaded', 'auth', 'slow', 'hang', 'huge', 'endless'] as const;
 export const FAULT_KINDS = [...OUTPUT_FAULTS, ...CALL_FAULTS] as const;
 
 export type OutputFault = (typeof OUTPUT_FAULTS)[number];
 export type FaultKind = (typeof FAULT_KINDS)[number];
 /** What one request turned into; the stats are counted by this. */
-export type Outcome = 'ok' | FaultKind;
+/** `scripted`: an answer queued with setScript, served as is. */
+export type Outcome = 'ok' | 'scripted' | FaultKind;
 
 export interface FaultTuning {
   /** Seconds in `retry-after` of a rate_limit fault (default 1). */

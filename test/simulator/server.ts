@@ -36,6 +36,7 @@ import { isRecord, type ErrorKind, type Vendor } from './vendor.js';
 export type { FaultConfig, FaultKind, Outcome } from './faults.js';
 export type { LatencyConfig } from './latency.js';
 export type { SimulatorStats } from './stats.js';
+export type { Answer } from './answers.js';
 
 export interface SimulatorOptions {
   /** 0 (the default) picks a free port. */
@@ -55,6 +56,12 @@ export interface Simulator {
   setLatency(latency: LatencyConfig): void;
   stats(): SimulatorStats;
   resetStats(): void;
+  /**
+   * Queues raw answers for a model (catalog id): its next calls return them in order, as the
+   * model's content (OpenAI) or text (Anthropic; a `json` answer goes to the tool), whatever
+   * the faults say. For corpora of bad outputs.
+   */
+  setScript(modelId: string, answers: readonly Answer[]): void;
   /** Stops listening and drops every connection, hanging ones included. */
   close(): Promise<void>;
 }
@@ -76,6 +83,7 @@ class Provider {
   readonly stats = new StatsRecorder();
   /** One per request in flight; aborted when its client goes away or the server closes. */
   private readonly inFlight = new Set<AbortController>();
+  private readonly scripts = new Map<string, Answer[]>();
 
   constructor(private readonly seed: number, faults: FaultConfig, latency: LatencyConfig) {
     this.faults = parseFaultConfig(faults);
@@ -86,6 +94,10 @@ class Provider {
 
   setFaults(faults: unknown): void {
     this.faults = parseFaultConfig(faults);
+  }
+
+  setScript(modelId: string, answers: readonly Answer[]): void {
+    this.scripts.set(modelId, [...answers]);
   }
 
   setLatency(latency: unknown): void {
@@ -176,11 +188,17 @@ class Provider {
       return fail('invalid_request', (err as Error).message);
     }
 
-    const decision = this.decide(model, directives);
+    const scripted = this.scripts.get(model.id)?.shift();
+    const decision: Decision = scripted ? { outcome: 'scripted' } : this.decide(model, directives);
     const tuning = faultsFor(this.faults, model);
     let answer: Answer | null = null;
     let outcome = decision.outcome;
-    if (outcome === 'ok' || outcome === 'slow' || isOutputFault(outcome)) {
+    if (scripted) {
+      answer = scripted;
+    } else if (outcome === 'huge') {
+      // 10 MB of JSON: parses, but no workflow has a description that long.
+      answer = { kind: 'json', value: { name: 'Huge', description: 'x'.repeat(10 * 1024 * 1024), pilot_steps: [] } };
+    } else if (outcome === 'ok' || outcome === 'slow' || isOutputFault(outcome)) {
       answer = composeAnswer(outcome === 'slow' ? 'ok' : outcome, { seed: this.seed, goal: prompt.goal, plugins: prompt.plugins });
       const capped = capAnswer(answer, vendor.maxAnswerChars(call));
       if (capped !== answer && outcome !== 'slow') outcome = 'truncated';
@@ -205,6 +223,12 @@ class Provider {
         return fail('auth', vendor.provider === 'openai' ? 'Incorrect API key provided.' : 'invalid x-api-key');
       case 'hang':
         await wait(Number.POSITIVE_INFINITY, signal);
+        return;
+      case 'endless':
+        // Headers at once, then a body that trickles forever: only a client timeout ends it.
+        res.writeHead(200, { 'content-type': 'application/json', [vendor.requestIdHeader]: requestId });
+        res.write('{"id": "endless", "choices": [');
+        while (await wait(100, signal)) res.write(' ');
         return;
       case 'slow':
         if (!(await wait(tuning.slowMs ?? DEFAULT_SLOW_MS, signal))) return;
@@ -245,6 +269,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     setFaults: (faults) => provider.setFaults(faults),
     setLatency: (latency) => provider.setLatency(latency),
     stats: () => provider.stats.snapshot(),
+    setScript: (modelId, answers) => provider.setScript(modelId, answers),
     resetStats: () => provider.stats.reset(),
     close: () =>
       (closing ??= new Promise<void>((resolve) => {

@@ -1,0 +1,33 @@
+/**
+ * The baseline of the overhead scenario: a plain BullMQ worker with a no-op processor, on the
+ * same Redis, queue, connection role and concurrency as the real worker. Run as a child process
+ * (`node --import tsx bench/raw-worker.ts`), like worker/main.ts.
+ */
+import { Worker } from 'bullmq';
+import { readRedisConfig } from '../shared/config.js';
+import { PRIMARY_QUEUE } from '../shared/queues.js';
+import { blockingConnection } from '../shared/redis.js';
+
+const { url, queuePrefix } = readRedisConfig(process.env);
+const concurrency = Number(process.env.WORKER_CONCURRENCY ?? 50);
+const worker = new Worker(PRIMARY_QUEUE, async () => ({ ok: true }), {
+  connection: blockingConnection(url),
+  prefix: queuePrefix,
+  concurrency,
+  maxStalledCount: 2,
+});
+worker.on('error', (err) => console.error(JSON.stringify({ level: 50, msg: 'worker error', err: err.message })));
+await worker.waitUntilReady();
+console.log(JSON.stringify({ level: 30, msg: 'worker started', concurrency, prefix: queuePrefix }));
+
+let stopping = false;
+const stop = () => {
+  if (stopping) process.exit(130);
+  stopping = true;
+  worker.close().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  );
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);

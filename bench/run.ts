@@ -1,0 +1,119 @@
+/**
+ * `npm run bench`: every benchmark scenario, one after the other in this process tree (this
+ * process hosts the simulated provider and the producer; workers are child processes), then a
+ * table and `bench/results.json` with the machine, the versions and each number against its
+ * target.
+ *
+ *   npm run bench                       full run (several minutes), writes bench/results.json
+ *   npm run bench -- --smoke            every scenario tiny, in a few seconds; targets not asserted
+ *   npm run bench -- --only overhead,scale-out
+ *   npm run bench -- --out /tmp/r.json  write the results elsewhere
+ *   npm run bench -- --strict           exit 1 when a target is missed (full runs only)
+ *
+ * Exit code: 0 when every scenario ran and produced its numbers, 1 when one failed to run (or,
+ * with --strict, missed a target).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import postgres from 'postgres';
+import { BENCH_DATABASE_URL, BENCH_REDIS_URL } from './lib/env.js';
+import { machineInfo, versions } from './lib/machine.js';
+import { fmt, type Mode, type Scenario, type ScenarioOutcome } from './lib/scenario.js';
+import { addedLatency } from './scenarios/added-latency.js';
+import { fallbackHandover } from './scenarios/fallback-handover.js';
+import { latencyBound } from './scenarios/latency-bound.js';
+import { overhead } from './scenarios/overhead.js';
+import { rateLimited } from './scenarios/rate-limited.js';
+import { scaleOut } from './scenarios/scale-out.js';
+
+export const SCENARIOS: readonly Scenario[] = [overhead, addedLatency, latencyBound, fallbackHandover, rateLimited, scaleOut];
+
+const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+
+interface ScenarioReport extends Partial<ScenarioOutcome> {
+  readonly name: string;
+  readonly title: string;
+  readonly targetText: string;
+  readonly durationSeconds: number;
+  /** null when no target applies, or in smoke mode (targets are reported, never asserted). */
+  readonly pass: boolean | null;
+  readonly error?: string;
+}
+
+const { values: args } = parseArgs({
+  options: {
+    smoke: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    out: { type: 'string' },
+    strict: { type: 'boolean', default: false },
+  },
+});
+const mode: Mode = args.smoke ? 'smoke' : 'full';
+const out = resolve(args.out ?? (mode === 'full' ? join(BENCH_DIR, 'results.json') : join(os.tmpdir(), 'workflow-orchestrator-bench-smoke.json')));
+const only = args.only?.split(',').map((s) => s.trim());
+const unknown = only?.filter((n) => !SCENARIOS.some((s) => s.name === n)) ?? [];
+if (unknown.length) {
+  console.error(`bench: unknown scenario ${unknown.join(', ')} (one of ${SCENARIOS.map((s) => s.name).join(', ')})`);
+  process.exit(2);
+}
+const selected = SCENARIOS.filter((s) => !only || only.includes(s.name));
+
+const progress = (message: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+
+const redis = new Redis(BENCH_REDIS_URL, { maxRetriesPerRequest: 1, lazyConnect: true });
+const sql = postgres(BENCH_DATABASE_URL, { max: 1, onnotice: () => {} });
+let info;
+try {
+  await redis.connect();
+  info = { machine: machineInfo(), versions: await versions(redis, sql) };
+} catch (err) {
+  console.error(`bench: Redis (${BENCH_REDIS_URL}) and Postgres (${BENCH_DATABASE_URL}) must be running: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+} finally {
+  redis.disconnect();
+  await sql.end({ timeout: 5 });
+}
+progress(`${mode} run of ${selected.map((s) => s.name).join(', ')} on ${info.machine.cores} × ${info.machine.cpuModel}, Node ${info.versions.node}, Redis ${info.versions.redis}, Postgres ${info.versions.postgres}, BullMQ ${info.versions.bullmq}`);
+
+const started = Date.now();
+const reports: ScenarioReport[] = [];
+for (const scenario of selected) {
+  const t0 = Date.now();
+  progress(`${scenario.name}: starting`);
+  try {
+    const outcome = await scenario.run(mode, (m) => progress(`${scenario.name}: ${m}`));
+    const pass = mode === 'smoke' || outcome.targets.length === 0 ? null : outcome.targets.every((t) => t.pass);
+    reports.push({ name: scenario.name, title: scenario.title, targetText: scenario.targetText, ...outcome, pass, durationSeconds: (Date.now() - t0) / 1000 });
+    progress(`${scenario.name}: ${outcome.summary}`);
+  } catch (err) {
+    const error = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    reports.push({ name: scenario.name, title: scenario.title, targetText: scenario.targetText, pass: mode === 'smoke' ? null : false, error, durationSeconds: (Date.now() - t0) / 1000 });
+    progress(`${scenario.name}: FAILED TO RUN\n${error}`);
+  }
+}
+
+const results = {
+  generatedAt: new Date().toISOString(),
+  mode,
+  durationSeconds: (Date.now() - started) / 1000,
+  machine: info.machine,
+  versions: info.versions,
+  scenarios: reports,
+};
+mkdirSync(dirname(out), { recursive: true });
+writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+
+const verdict = (r: ScenarioReport) => (r.error ? 'ERROR' : r.pass === null ? (mode === 'smoke' ? 'ran' : '–') : r.pass ? 'pass' : 'FAIL');
+console.log(`\nBenchmark (${mode}), ${info.machine.cores} cores (${info.machine.cpuModel}), Node ${info.versions.node}, Redis ${info.versions.redis}, Postgres ${info.versions.postgres}, BullMQ ${info.versions.bullmq}\n`);
+console.log('| scenario | measured | target | result |');
+console.log('|---|---|---|---|');
+for (const r of reports) console.log(`| ${r.title} | ${r.error ? 'did not run' : r.summary} | ${r.targetText} | ${verdict(r)} |`);
+console.log(`\n${fmt(results.durationSeconds, 0)} s in all; results written to ${out}`);
+
+const errored = reports.some((r) => r.error);
+const missed = mode === 'full' && reports.some((r) => r.pass === false);
+process.exit(errored || (args.strict && missed) ? 1 : 0);

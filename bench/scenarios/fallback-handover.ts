@@ -1,0 +1,59 @@
+/**
+ * Fallback hand-over: from the moment the worker has the primary's failure in hand to the moment
+ * it starts the fallback model call. Measured from the attempt rows: the failed primary
+ * attempt's `finished_at` (taken when the call returned and was classified) to the fallback
+ * attempt's `started_at` (taken just before the fallback call). Both come from the same clock,
+ * in milliseconds. In between: the attempt and FALLBACK audit rows, the fallback job, BullMQ
+ * delivering it, the fallback `begin` and the pause check.
+ */
+import { createBenchEnv } from '../lib/env.js';
+import { benchRequest, enqueueAtRate, waitForFinalRows } from '../lib/load.js';
+import { fmt, type Mode, type Scenario, target } from '../lib/scenario.js';
+import { summarize } from '../lib/stats.js';
+
+const SIZES = {
+  full: { ratePerSecond: 50, requests: 600, simulatorLatencyMs: 50 },
+  smoke: { ratePerSecond: 20, requests: 10, simulatorLatencyMs: 10 },
+} as const;
+
+export const fallbackHandover: Scenario = {
+  name: 'fallback-handover',
+  title: 'fallback hand-over',
+  targetText: 'p50 ≤ 10 ms',
+  async run(mode: Mode, log) {
+    const size = SIZES[mode];
+    // Every primary call fails: half with an answer that breaks the schema, half with a 500.
+    const env = await createBenchEnv({ label: 'handover', latencyMs: size.simulatorLatencyMs, faults: { 'gpt-4o-mini': { schema: 0.5, server_error: 0.5 } } });
+    try {
+      await env.startWorkers(1);
+      log(`${size.requests} requests at ${size.ratePerSecond}/s, every primary call failing, both models at ${size.simulatorLatencyMs} ms`);
+      const run = await enqueueAtRate(size.ratePerSecond, size.requests, (i) => env.client.enqueue(benchRequest(i)));
+      await waitForFinalRows(env.db.sql, [env.queue, env.fallbackQueue], size.requests, 120_000);
+      const rows = await env.db.sql<{ reason: string; handover_ms: number }[]>`
+        select p.outcome as reason, (extract(epoch from (f.started_at - p.finished_at)) * 1000)::float8 as handover_ms
+        from generation_attempts p
+        join generation_attempts f on f.job_id = p.job_id and f.role = 'fallback'
+          and f.attempt_number = (select min(attempt_number) from generation_attempts x where x.job_id = p.job_id and x.role = 'fallback')
+        where p.role = 'primary' and p.job_id = any(${run.ids})`;
+      const all = summarize(rows.map((r) => r.handover_ms));
+      const validation = summarize(rows.filter((r) => r.reason === 'schema').map((r) => r.handover_ms));
+      const callFailure = summarize(rows.filter((r) => r.reason !== 'schema').map((r) => r.handover_ms));
+      return {
+        params: { ratePerSecond: size.ratePerSecond, requests: size.requests, simulatorLatencyMs: size.simulatorLatencyMs, workerProcesses: 1, primaryFaults: 'schema 50%, server_error 50%' },
+        metrics: {
+          handovers: all.count,
+          handoverP50Ms: all.p50,
+          handoverP90Ms: all.p90,
+          handoverP99Ms: all.p99,
+          handoverMaxMs: all.max,
+          afterValidationFailureP50Ms: validation.p50,
+          afterCallFailureP50Ms: callFailure.p50,
+        },
+        targets: [target('handoverP50Ms', 'p50 ≤ 10 ms', all.p50, '<=', 10)],
+        summary: `p50 ${fmt(all.p50)} ms, p99 ${fmt(all.p99)} ms over ${all.count} hand-overs`,
+      };
+    } finally {
+      await env.close();
+    }
+  },
+};

@@ -1,0 +1,87 @@
+/**
+ * Overhead: jobs per second of the full pipeline (worker → simulator with no delay → validation →
+ * persistence → metrics) against a plain BullMQ worker with a no-op processor: same Redis, same
+ * concurrency, one process each, a pre-filled backlog released at once, in the same run.
+ */
+import { createBenchEnv, type BenchEnv, type WorkerProcess } from '../lib/env.js';
+import { jobTimings, prefill, queuesIdle, throughputOf, waitForFinalRows, waitUntil } from '../lib/load.js';
+import { fmt, type Mode, type Scenario, target } from '../lib/scenario.js';
+import { round } from '../lib/stats.js';
+
+const SIZES = {
+  full: { jobs: 5_000, concurrency: 50 },
+  smoke: { jobs: 30, concurrency: 10 },
+} as const;
+
+interface Phase {
+  readonly perSecond: number;
+  readonly seconds: number;
+  readonly workerCpuMsPerJob: number;
+  readonly benchCpuMsPerJob: number;
+}
+
+/** Pre-fills a paused queue, starts the worker, releases the backlog and times it. */
+async function phase(env: BenchEnv, idPrefix: string, jobs: number, start: () => Promise<WorkerProcess>, done: () => Promise<void>): Promise<Phase> {
+  await env.queue.pause();
+  const ids = await prefill(env.queue, jobs, idPrefix);
+  const worker = await start();
+  const cpu0 = worker.cpuTimeMs();
+  const bench0 = process.cpuUsage();
+  await env.queue.resume();
+  await done();
+  const workerCpu = worker.cpuTimeMs() - cpu0;
+  const bench = process.cpuUsage(bench0);
+  await worker.stop();
+  const timings = await jobTimings(env.queue, ids);
+  if (timings.length !== jobs) throw new Error(`${idPrefix}: ${timings.length} of ${jobs} jobs have timestamps`);
+  const { perSecond, seconds } = throughputOf(timings);
+  return { perSecond, seconds, workerCpuMsPerJob: workerCpu / jobs, benchCpuMsPerJob: (bench.user + bench.system) / 1000 / jobs };
+}
+
+export const overhead: Scenario = {
+  name: 'overhead',
+  title: 'overhead (pipeline vs raw BullMQ)',
+  targetText: 'pipeline ≥ 25% of raw BullMQ',
+  async run(mode: Mode, log) {
+    const size = SIZES[mode];
+    const env = await createBenchEnv({ label: 'overhead', latencyMs: 0 });
+    try {
+      const concurrency = { WORKER_CONCURRENCY: String(size.concurrency) };
+      log(`raw BullMQ, no-op processor: ${size.jobs} jobs, concurrency ${size.concurrency}`);
+      const raw = await phase(
+        env,
+        'raw',
+        size.jobs,
+        async () => (await env.startWorkers(1, concurrency, 'bench/raw-worker.ts'))[0]!,
+        () => waitUntil(async () => (await env.queue.getCompletedCount()) >= size.jobs && (await queuesIdle([env.queue])), 'the raw jobs', 120_000, 20),
+      );
+      await env.queue.obliterate({ force: true });
+      log(`full pipeline: ${size.jobs} jobs, concurrency ${size.concurrency}`);
+      const pipeline = await phase(
+        env,
+        'pipe',
+        size.jobs,
+        async () => (await env.startWorkers(1, concurrency))[0]!,
+        () => waitForFinalRows(env.db.sql, [env.queue, env.fallbackQueue], size.jobs, 300_000),
+      );
+      const [statuses] = await env.db.sql<{ succeeded: number }[]>`select count(*) filter (where status = 'succeeded')::int as succeeded from workflow_generations`;
+      const ratioPercent = (pipeline.perSecond / raw.perSecond) * 100;
+      return {
+        params: { jobs: size.jobs, concurrency: size.concurrency, workerProcesses: 1, simulatorLatencyMs: 0 },
+        metrics: {
+          rawJobsPerSecond: round(raw.perSecond),
+          pipelineJobsPerSecond: round(pipeline.perSecond),
+          pipelinePercentOfRaw: round(ratioPercent),
+          rawWorkerCpuMsPerJob: round(raw.workerCpuMsPerJob, 3),
+          pipelineWorkerCpuMsPerJob: round(pipeline.workerCpuMsPerJob, 3),
+          pipelineSimulatorCpuMsPerJob: round(pipeline.benchCpuMsPerJob, 3),
+          pipelineSucceeded: statuses?.succeeded ?? 0,
+        },
+        targets: [target('pipelinePercentOfRaw', 'pipeline ≥ 25% of raw', ratioPercent, '>=', 25)],
+        summary: `pipeline ${fmt(pipeline.perSecond, 0)} jobs/s vs raw ${fmt(raw.perSecond, 0)} jobs/s = ${fmt(ratioPercent)}%`,
+      };
+    } finally {
+      await env.close();
+    }
+  },
+};

@@ -1,0 +1,386 @@
+// Admin console: settings, cost comparison, projections, live figures and the system flow.
+// Plain browser JavaScript, no framework; talks to /v1/admin/* with the session cookie.
+'use strict';
+
+(function () {
+  const STATS_REFRESH_MS = 15000;
+  const $ = (sel, root) => (root || document).querySelector(sel);
+  const byTestId = (id, root) => $(`[data-testid="${id}"]`, root);
+
+  const state = { catalog: null, models: new Map(), saved: null, stats: null, days: 7, statsTimer: null };
+
+  // ---- formatting (the browser tests use the same rules) -------------------------------------
+  /** $1,234.56 from a dollar up; up to six decimals below (at least two): $0.001095, $0.50. */
+  function fmtUsd(n) {
+    if (n === null || n === undefined || !Number.isFinite(n)) return '—';
+    const sign = n < 0 ? '-' : '';
+    const abs = Math.abs(n);
+    if (abs >= 1) return `${sign}$${abs.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+    let s = abs.toFixed(6).replace(/0+$/, '');
+    const decimals = s.split('.')[1] || '';
+    if (decimals.length < 2) s = abs.toFixed(2);
+    return `${sign}$${s}`;
+  }
+  function fmtPct(n) {
+    return n === null || n === undefined || !Number.isFinite(n) ? '—' : `${n.toFixed(2)}%`;
+  }
+  function fmtInt(n) {
+    return Number(n || 0).toLocaleString('en-US');
+  }
+  /** Writes a figure: its text, and the raw number in data-value for tests and tooling. */
+  function setFigure(el, value, format) {
+    if (!el) return;
+    el.textContent = format(value);
+    el.dataset.value = value === null || value === undefined || !Number.isFinite(value) ? '' : String(value);
+  }
+
+  // ---- HTTP --------------------------------------------------------------------------------
+  async function api(path, init) {
+    const res = await fetch(path, Object.assign({ credentials: 'same-origin', headers: { accept: 'application/json' } }, init || {}));
+    if (res.status === 401) {
+      window.location.assign('/admin/login');
+      throw new Error('session expired');
+    }
+    const body = await res.json().catch(() => null);
+    if (!res.ok) {
+      const err = new Error((body && body.error && body.error.message) || `HTTP ${res.status}`);
+      err.status = res.status;
+      err.details = body && body.error && body.error.details;
+      throw err;
+    }
+    return body;
+  }
+
+  function showLoadError(message) {
+    const el = byTestId('load-error');
+    el.textContent = message;
+    el.hidden = !message;
+  }
+
+  // ---- settings ----------------------------------------------------------------------------
+  const primarySel = () => byTestId('primary-model');
+  const fallbackSel = () => byTestId('fallback-model');
+  const toggle = () => byTestId('fallback-toggle');
+
+  function fillSelect(select) {
+    select.textContent = '';
+    for (const m of state.catalog.models) {
+      const opt = document.createElement('option');
+      opt.value = m.id;
+      opt.textContent = `${m.label} (~${fmtUsd(m.costPerWorkflowUsd)}/workflow)`;
+      opt.dataset.cost = String(m.costPerWorkflowUsd);
+      select.appendChild(opt);
+    }
+  }
+
+  function ensureOption(select, id) {
+    if (![...select.options].some((o) => o.value === id)) {
+      const opt = document.createElement('option');
+      opt.value = String(id);
+      opt.textContent = `${id} (not in the catalog)`;
+      select.appendChild(opt);
+    }
+  }
+
+  function applySettings(view) {
+    state.saved = view;
+    const s = view.settings;
+    ensureOption(primarySel(), s.primaryModel);
+    ensureOption(fallbackSel(), s.fallbackModel);
+    primarySel().value = s.primaryModel;
+    fallbackSel().value = s.fallbackModel;
+    toggle().checked = s.enableFallback === true;
+    const meta = byTestId('settings-meta');
+    meta.textContent = view.updatedAt ? `Stored in system_settings_config · last updated ${new Date(view.updatedAt).toLocaleString()} by ${view.updatedBy || 'unknown'}` : 'Stored in system_settings_config (defaults).';
+    if (!view.valid) showLoadError(`The stored settings are invalid (${view.problem}); workers keep their last good settings. Save valid settings to fix.`);
+    syncControls();
+  }
+
+  function current() {
+    return { primaryModel: primarySel().value, fallbackModel: fallbackSel().value, enableFallback: toggle().checked };
+  }
+
+  function syncControls() {
+    const c = current();
+    const on = c.enableFallback;
+    fallbackSel().disabled = !on;
+    byTestId('fallback-field').classList.toggle('is-disabled', !on);
+    toggle().setAttribute('aria-checked', on ? 'true' : 'false');
+    const p = state.models.get(c.primaryModel);
+    const f = state.models.get(c.fallbackModel);
+    byTestId('primary-help').textContent = p ? `${p.label}: ${p.description} About ${fmtUsd(p.costPerWorkflowUsd)} per workflow.` : '';
+    byTestId('fallback-help').textContent = f
+      ? on
+        ? `${f.label}: ${f.description} About ${fmtUsd(f.costPerWorkflowUsd)} per workflow, paid only for requests that fall back.`
+        : `${f.label}: not used while fallback is off.`
+      : '';
+    byTestId('toggle-help').textContent = on
+      ? `On: a request whose ${p ? p.label : 'primary'} answer fails validation, or whose call fails, is retried on ${f ? f.label : 'the fallback model'}.`
+      : `Off: the ${p ? p.label : 'primary'} answer is final; a failed validation ends the request as invalid. No fallback protection: watch validation failures closely.`;
+    updateCosts();
+  }
+
+  async function save(event) {
+    event.preventDefault();
+    const status = byTestId('save-status');
+    const errors = byTestId('save-errors');
+    errors.hidden = true;
+    errors.textContent = '';
+    const next = current();
+    if (next.enableFallback && next.primaryModel === next.fallbackModel) {
+      status.className = 'status failure';
+      status.textContent = 'Not saved: the fallback model must differ from the primary while fallback is on.';
+      return;
+    }
+    const button = byTestId('save-settings');
+    button.disabled = true;
+    status.className = 'status';
+    status.textContent = 'Saving…';
+    try {
+      const view = await api('/v1/admin/settings', { method: 'PUT', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(next) });
+      applySettings(view);
+      showLoadError('');
+      status.className = 'status success';
+      status.textContent = `Settings saved at ${new Date().toLocaleTimeString()}. Workers apply them within 2 seconds.`;
+    } catch (err) {
+      status.className = 'status failure';
+      status.textContent = `Not saved: ${err.message}`;
+      if (Array.isArray(err.details)) {
+        for (const d of err.details) {
+          const li = document.createElement('li');
+          li.textContent = `${d.path || '/'}: ${d.message}`;
+          errors.appendChild(li);
+        }
+        errors.hidden = false;
+      }
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  // ---- cost comparison and projections -----------------------------------------------------
+  function readNumber(el, min, max, fallback) {
+    const n = Number(el.value);
+    if (el.value === '' || !Number.isFinite(n)) return fallback;
+    return Math.min(max, Math.max(min, n));
+  }
+
+  /** Per-workflow cost of each scenario: the primary always runs; the fallback runs for `rate` of requests. */
+  function scenarios(primaryCost, fallbackCost, rate) {
+    return {
+      primaryOnly: primaryCost,
+      fallbackOnly: fallbackCost,
+      blended: primaryCost + rate * fallbackCost,
+    };
+  }
+
+  function fillRow(row, perWorkflow, volume, baselinePerWorkflow) {
+    const monthly = perWorkflow * volume;
+    const annual = monthly * 12;
+    const savings = (baselinePerWorkflow - perWorkflow) * volume * 12;
+    setFigure(byTestId('per-workflow', row), perWorkflow, fmtUsd);
+    setFigure(byTestId('monthly', row), monthly, fmtUsd);
+    setFigure(byTestId('annual', row), annual, fmtUsd);
+    setFigure(byTestId('annual-savings', row), savings, fmtUsd);
+  }
+
+  function updateCosts() {
+    if (!state.catalog) return;
+    const c = current();
+    const p = state.models.get(c.primaryModel);
+    const f = state.models.get(c.fallbackModel);
+    if (!p || !f) return;
+    const volume = readNumber(byTestId('projection-volume'), 0, 1e12, 0);
+    const ratePct = readNumber(byTestId('projection-fallback-rate'), 0, 100, 0);
+    const s = scenarios(p.costPerWorkflowUsd, f.costPerWorkflowUsd, ratePct / 100);
+
+    const rows = { primary: byTestId('cost-row-primary-only'), fallback: byTestId('cost-row-fallback-only'), blended: byTestId('cost-row-blended') };
+    byTestId('scenario', rows.primary).textContent = `Primary only: ${p.label}`;
+    byTestId('scenario', rows.fallback).textContent = `Fallback only: ${f.label}`;
+    byTestId('scenario', rows.blended).textContent = `${p.label} + ${ratePct}% fallback to ${f.label}`;
+    fillRow(rows.primary, s.primaryOnly, volume, s.fallbackOnly);
+    fillRow(rows.fallback, s.fallbackOnly, volume, s.fallbackOnly);
+    fillRow(rows.blended, s.blended, volume, s.fallbackOnly);
+    rows.primary.classList.toggle('is-selected', !c.enableFallback);
+    rows.blended.classList.toggle('is-selected', c.enableFallback);
+
+    // The configuration as selected: blended with fallback on, the primary alone with it off.
+    const chosen = c.enableFallback ? s.blended : s.primaryOnly;
+    const monthly = chosen * volume;
+    const baselineMonthly = s.fallbackOnly * volume;
+    byTestId('projection-scenario').textContent = c.enableFallback
+      ? `${fmtInt(volume)} workflows a month on ${p.label}, ${ratePct}% of them also on ${f.label}.`
+      : `${fmtInt(volume)} workflows a month on ${p.label} alone (fallback off).`;
+    setFigure(byTestId('projection-monthly'), monthly, fmtUsd);
+    setFigure(byTestId('projection-annual'), monthly * 12, fmtUsd);
+    setFigure(byTestId('projection-savings-monthly'), baselineMonthly - monthly, fmtUsd);
+    setFigure(byTestId('projection-savings-annual'), (baselineMonthly - monthly) * 12, fmtUsd);
+    setFigure(byTestId('projection-savings-percent'), s.fallbackOnly > 0 ? ((s.fallbackOnly - chosen) / s.fallbackOnly) * 100 : null, fmtPct);
+  }
+
+  // ---- live figures ------------------------------------------------------------------------
+  function badge(el, meets, okText, badText) {
+    el.className = `badge${meets === true ? ' ok' : meets === false ? ' bad' : ''}`;
+    el.textContent = meets === true ? okText : meets === false ? badText : '';
+  }
+
+  function cell(row, text, testid, value) {
+    const td = document.createElement('td');
+    td.textContent = text;
+    if (testid) td.dataset.testid = testid;
+    if (value !== undefined) td.dataset.value = value === null ? '' : String(value);
+    row.appendChild(td);
+    return td;
+  }
+
+  function fillTable(tbody, items, columns, rowTestId, emptyText) {
+    tbody.textContent = '';
+    if (items.length === 0) {
+      const tr = document.createElement('tr');
+      tr.className = 'empty';
+      const td = cell(tr, emptyText);
+      td.colSpan = columns;
+      tbody.appendChild(tr);
+      return [];
+    }
+    return items.map((item) => {
+      const tr = document.createElement('tr');
+      tr.dataset.testid = rowTestId(item);
+      tbody.appendChild(tr);
+      return tr;
+    });
+  }
+
+  function label(id) {
+    const m = state.models.get(id);
+    return m ? m.label : id;
+  }
+
+  function renderStats(s) {
+    state.stats = s;
+    byTestId('stats-updated').textContent = `Updated ${new Date(s.generatedAt).toLocaleTimeString()}`;
+    byTestId('flow-window').textContent = `last ${s.windowDays} days`;
+
+    const fr = s.fallbackRate;
+    setFigure(byTestId('fallback-rate-value'), fr.percent, fmtPct);
+    badge(byTestId('fallback-rate-status'), fr.meetsTarget, `on target (≤ ${s.targets.fallbackRatePercent}%)`, `over target (${s.targets.fallbackRatePercent}%)`);
+    byTestId('fallback-rate-detail').textContent = `${fmtInt(fr.fallbacks)} of ${fmtInt(fr.total)} generated workflows fell back · target ≤ ${s.targets.fallbackRatePercent}%`;
+
+    const primaryId = state.saved ? state.saved.settings.primaryModel : null;
+    const pv = s.validation.find((v) => v.model === primaryId);
+    setFigure(byTestId('primary-pass-rate-value'), pv ? pv.percent : null, fmtPct);
+    badge(byTestId('primary-pass-rate-status'), pv ? pv.meetsTarget : null, `on target (≥ ${s.targets.validationPassRatePercent}%)`, `under target (${s.targets.validationPassRatePercent}%)`);
+    byTestId('primary-pass-rate-detail').textContent = pv ? `${label(pv.model)}: ${fmtInt(pv.passed)} of ${fmtInt(pv.answered)} answers valid · target ≥ ${s.targets.validationPassRatePercent}%` : `No answers from ${label(primaryId || '')} in the window`;
+
+    setFigure(byTestId('cost-per-workflow-value'), s.costPerWorkflowUsd, fmtUsd);
+    byTestId('cost-per-workflow-detail').textContent = `${fmtUsd(s.totals.spendUsd)} spent on ${fmtInt(s.totals.finishedRequests)} finished requests, ${fmtInt(s.totals.usableWorkflows)} usable workflows`;
+
+    setFigure(byTestId('savings-value'), s.savings.savingsUsd, fmtUsd);
+    byTestId('savings-value').dataset.percent = s.savings.savingsPercent === null ? '' : String(s.savings.savingsPercent);
+    byTestId('savings-detail').textContent = `${fmtPct(s.savings.savingsPercent)} less than ${fmtUsd(s.savings.baselineUsd)} on ${label(s.savings.baselineModel)} only (${fmtUsd(s.savings.baselineCostPerWorkflowUsd)}/request, ${s.savings.baselineBasis})`;
+
+    const vrows = fillTable($('#validation-body'), s.validation, 5, (v) => `validation-row-${v.model}`, 'No model answers in the window.');
+    s.validation.forEach((v, i) => {
+      const tr = vrows[i];
+      cell(tr, label(v.model), 'model');
+      cell(tr, fmtInt(v.answered), 'answered', v.answered);
+      cell(tr, fmtInt(v.passed), 'passed', v.passed);
+      const rate = cell(tr, '', 'rate');
+      setFigure(rate, v.percent, fmtPct);
+      const b = document.createElement('span');
+      badge(b, v.meetsTarget, 'ok', 'low');
+      rate.append(' ', b);
+      const failures = Object.entries(v.failures).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`);
+      cell(tr, failures.join(', ') || '—', 'failures');
+    });
+
+    const srows = fillTable($('#spend-body'), s.spendByGenerator, 4, (g) => `spend-row-${g.generator}`, 'No workflows generated in the window.');
+    s.spendByGenerator.forEach((g, i) => {
+      const tr = srows[i];
+      cell(tr, label(g.generator), 'generator');
+      cell(tr, fmtInt(g.workflows), 'workflows', g.workflows);
+      setFigure(cell(tr, '', 'total'), g.totalCostUsd, fmtUsd);
+      setFigure(cell(tr, '', 'average'), g.avgCostUsd, fmtUsd);
+    });
+
+    const mrows = fillTable($('#model-spend-body'), s.spendByModel, 3, (m) => `model-spend-row-${m.model}`, 'No model attempts in the window.');
+    s.spendByModel.forEach((m, i) => {
+      const tr = mrows[i];
+      cell(tr, label(m.model), 'model');
+      cell(tr, fmtInt(m.attempts), 'attempts', m.attempts);
+      setFigure(cell(tr, '', 'spend'), m.costUsd, fmtUsd);
+    });
+
+    const f = s.flow;
+    const edge = (id, n) => setFigure(byTestId('count', byTestId(id)), n, fmtInt);
+    edge('flow-edge-enqueue-primary', f.pickedUp);
+    edge('flow-edge-primary-validate', f.primaryAnswered);
+    edge('flow-edge-validate-fallback', f.handovers);
+    edge('flow-edge-fallback-persist', f.fallbackAttempts);
+    edge('flow-edge-validate-persist', f.primaryPassed);
+    byTestId('flow-waiting').textContent = f.waitingNow ? `${fmtInt(f.waitingNow.primary)} waiting now` : 'queue depth unavailable';
+    const settings = state.saved ? state.saved.settings : null;
+    byTestId('flow-primary-model').textContent = settings ? label(settings.primaryModel) : '';
+    byTestId('flow-fallback-model').textContent = settings ? (settings.enableFallback ? label(settings.fallbackModel) : 'off') : '';
+    byTestId('flow-primary-call-failures').textContent = f.primaryCallFailures > 0 ? `${fmtInt(f.primaryCallFailures)} call failures` : '';
+    byTestId('flow-validate-detail').textContent = `${fmtInt(f.primaryPassed)} passed · ${fmtInt(f.primaryFailedValidation)} failed`;
+    byTestId('flow-fallback-detail').textContent = `${fmtInt(f.fallbackPassed)} valid · ${fmtInt(f.fallbackFailedValidation)} invalid`;
+    const p = f.persisted;
+    byTestId('flow-persisted').textContent = `${fmtInt(p.succeeded)} succeeded · ${fmtInt(p.invalid)} invalid · ${fmtInt(p.failed)} failed · ${fmtInt(p.rejected)} rejected${f.inProgress ? ` · ${fmtInt(f.inProgress)} in progress` : ''}`;
+  }
+
+  async function loadStats() {
+    try {
+      renderStats(await api(`/v1/admin/stats?days=${state.days}`));
+    } catch (err) {
+      byTestId('stats-updated').textContent = `Could not load figures: ${err.message}`;
+    }
+  }
+
+  function scheduleStats() {
+    clearInterval(state.statsTimer);
+    state.statsTimer = setInterval(() => {
+      if (!document.hidden) loadStats();
+    }, STATS_REFRESH_MS);
+  }
+
+  // ---- start -------------------------------------------------------------------------------
+  async function init() {
+    byTestId('settings-form').addEventListener('submit', save);
+    for (const el of [primarySel(), fallbackSel(), toggle()]) el.addEventListener('change', syncControls);
+    for (const el of [byTestId('projection-volume'), byTestId('projection-fallback-rate')]) el.addEventListener('input', updateCosts);
+    for (const b of document.querySelectorAll('.segmented button')) {
+      b.addEventListener('click', () => {
+        state.days = Number(b.dataset.days);
+        for (const other of document.querySelectorAll('.segmented button')) other.setAttribute('aria-pressed', other === b ? 'true' : 'false');
+        loadStats();
+      });
+    }
+    byTestId('refresh-stats').addEventListener('click', loadStats);
+
+    try {
+      const [catalog, settings] = await Promise.all([api('/v1/admin/catalog'), api('/v1/admin/settings')]);
+      state.catalog = catalog;
+      state.models = new Map(catalog.models.map((m) => [m.id, m]));
+      fillSelect(primarySel());
+      fillSelect(fallbackSel());
+      const u = catalog.usage;
+      byTestId('cost-basis').textContent =
+        catalog.basis === 'measured'
+          ? `Per-workflow costs use the average of the last ${catalog.windowDays} days' ${fmtInt(catalog.sampleSize)} successful attempts: ${fmtInt(u.inputTokens)} input and ${fmtInt(u.outputTokens)} output tokens.`
+          : `Per-workflow costs use a typical workflow of ${fmtInt(u.inputTokens)} input and ${fmtInt(u.outputTokens)} output tokens (fewer than 20 successful attempts in the last ${catalog.windowDays} days to measure).`;
+      byTestId('cost-basis').dataset.basis = catalog.basis;
+      for (const el of [primarySel(), toggle(), byTestId('save-settings')]) el.disabled = false;
+      applySettings(settings);
+      document.body.dataset.ready = 'true';
+    } catch (err) {
+      showLoadError(`Could not load the settings: ${err.message}`);
+    }
+    await loadStats();
+    document.body.dataset.statsReady = 'true';
+    scheduleStats();
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
+  else init();
+})();

@@ -1,0 +1,43 @@
+/**
+ * The admin console's files: plain HTML, one stylesheet and one small script, read once at
+ * start and served from memory. No framework, no CDN: the page works offline.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+
+const read = (name: string) => readFileSync(new URL(`./${name}`, import.meta.url), 'utf8');
+
+const CONSOLE_HTML = read('console.html');
+const LOGIN_HTML = read('login.html');
+
+const ASSETS: Record<string, { contentType: string; body: string; etag: string }> = Object.fromEntries(
+  [
+    ['admin.js', 'text/javascript; charset=utf-8'],
+    ['admin.css', 'text/css; charset=utf-8'],
+  ].map(([name, contentType]) => {
+    const body = read(name!);
+    return [name, { contentType: contentType!, body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"` }];
+  }),
+);
+
+/** Headers of every admin page response: scripts and styles only from here, no framing. */
+export const ADMIN_PAGE_HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+  'x-frame-options': 'DENY',
+};
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+export function consolePage(options: { authDisabled: boolean }): string {
+  return CONSOLE_HTML.replace('<!--AUTH-NOTICE-->', options.authDisabled ? '<p class="banner warn" data-testid="auth-disabled">AUTH_DISABLED=true: no access control. Demo and test use only.</p>' : '');
+}
+
+export function loginPage(error: string | null): string {
+  return LOGIN_HTML.replace('<!--ERROR-->', error ? `<p class="banner error" role="alert" data-testid="login-error">${escapeHtml(error)}</p>` : '');
+}
+
+export function adminAsset(name: string): { contentType: string; body: string; etag: string } | undefined {
+  return Object.hasOwn(ASSETS, name) ? ASSETS[name] : undefined;
+}

@@ -1,0 +1,236 @@
+/**
+ * The admin API (settings, catalog, live figures) and the admin pages (the console, its login
+ * form and its static assets). Admin credentials: ADMIN_API_TOKEN as a bearer token, or the
+ * session cookie the login form sets.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { Queue } from 'bullmq';
+import type { Database } from '../../db/client.js';
+import type { SettingsStore } from '../../db/settings-store.js';
+import { STATS_WINDOWS_DAYS } from '../../db/stats-queries.js';
+import { coerceError, type FieldError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import { assertPriced } from '../../shared/money.js';
+import { findModel } from '../../shared/models.js';
+import { DEFAULT_SETTINGS, type OrchestratorSettings, resolveSettings } from '../../shared/settings.js';
+import { catalogView, statsView } from '../admin-stats.js';
+import { adminAsset, loginPage, ADMIN_PAGE_HEADERS, consolePage } from '../admin/pages.js';
+import { type Authenticator, requireRole, sessionCookie } from '../auth.js';
+import { guarded } from '../dependencies.js';
+import { ApiError, toApiError } from '../errors.js';
+import type { RedisRateLimiter } from '../rate-limit.js';
+import { catalogResponseSchema, errorResponses, settingsBodySchema, settingsResponseSchema, statsQuerySchema } from '../schemas.js';
+
+export interface AdminRoutesOptions {
+  readonly db: Database;
+  readonly settings: SettingsStore;
+  readonly auth: Authenticator;
+  readonly redis: Redis;
+  readonly queues: { readonly primary: Queue; readonly fallback: Queue };
+  readonly loginLimiter: RedisRateLimiter;
+  readonly dependencyTimeoutMs: number;
+  readonly log: Logger;
+}
+
+const SECURITY: { [scheme: string]: string[] }[] = [{ bearerAuth: [] }, { adminSession: [] }];
+
+/** Field-level reasons a settings change is refused; empty when it is acceptable. */
+export function settingsErrors(next: OrchestratorSettings): FieldError[] {
+  const errors: FieldError[] = [];
+  for (const key of ['primaryModel', 'fallbackModel'] as const) {
+    const model = findModel(next[key]);
+    if (!model) {
+      errors.push({ path: `/${key}`, code: 'unknown_model', message: `${JSON.stringify(next[key])} is not a model in the catalog` });
+      continue;
+    }
+    try {
+      assertPriced(model);
+    } catch (err) {
+      errors.push({ path: `/${key}`, code: 'unpriced', message: coerceError(err).message });
+    }
+  }
+  if (next.enableFallback && next.primaryModel === next.fallbackModel) {
+    errors.push({ path: '/fallbackModel', code: 'same_as_primary', message: 'must differ from primaryModel while fallback is enabled' });
+  }
+  return errors;
+}
+
+async function settingsView(store: SettingsStore) {
+  const [raw, rows] = await Promise.all([store.readRaw(), store.rows()]);
+  let problem: string | null = null;
+  try {
+    resolveSettings(raw);
+  } catch (err) {
+    problem = coerceError(err).message;
+  }
+  const latest = rows.reduce<(typeof rows)[number] | undefined>((a, r) => (!a || r.updatedAt > a.updatedAt ? r : a), undefined);
+  return {
+    settings: { primaryModel: raw.primaryModel, fallbackModel: raw.fallbackModel, enableFallback: raw.enableFallback },
+    valid: problem === null,
+    problem,
+    updatedAt: latest ? latest.updatedAt.toISOString() : null,
+    updatedBy: latest?.updatedBy ?? null,
+  };
+}
+
+export async function adminApiRoutes(app: FastifyInstance, o: AdminRoutesOptions): Promise<void> {
+  const t = o.dependencyTimeoutMs;
+  app.addHook('onRequest', requireRole(o.auth, 'admin'));
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('cache-control', 'no-store');
+  });
+
+  app.get(
+    '/v1/admin/settings',
+    {
+      schema: {
+        summary: 'The orchestrator model settings',
+        tags: ['admin'],
+        security: SECURITY,
+        response: { 200: { description: 'Settings as stored', ...settingsResponseSchema }, ...errorResponses(401, 403, 503) },
+      },
+    },
+    async () => guarded('postgres', t, () => settingsView(o.settings)),
+  );
+
+  app.put<{ Body: OrchestratorSettings }>(
+    '/v1/admin/settings',
+    {
+      schema: {
+        summary: 'Change all three model settings at once',
+        description: 'Validated (models in the catalog and priced; fallback differs from primary while enabled) and written with a SETTINGS_UPDATED audit row. Workers pick the change up within 2 s.',
+        tags: ['admin'],
+        security: SECURITY,
+        body: settingsBodySchema,
+        response: { 200: { description: 'Settings as now stored', ...settingsResponseSchema }, ...errorResponses(400, 401, 403, 415, 503) },
+      },
+    },
+    async (request) => {
+      const next = request.body;
+      const errors = settingsErrors(next);
+      if (errors.length > 0) throw new ApiError(400, 'INVALID_SETTINGS', `invalid settings: ${errors.map((e) => `${e.path} ${e.message}`).join('; ')}`, errors);
+      const who = request.principal!.id;
+      await guarded('postgres', t, () => o.settings.update(next, who));
+      request.log.info({ principal: who, primaryModel: next.primaryModel, fallbackModel: next.fallbackModel, enableFallback: next.enableFallback }, 'settings updated');
+      return guarded('postgres', t, () => settingsView(o.settings));
+    },
+  );
+
+  app.get(
+    '/v1/admin/catalog',
+    {
+      schema: {
+        summary: 'The model catalog with each model’s cost per workflow',
+        description: 'Costs are priced on the average usage of the last 30 days’ successful attempts when there are at least 20 of them (basis "measured"), else on a typical workflow of 2,500 input and 1,200 output tokens (basis "typical").',
+        tags: ['admin'],
+        security: SECURITY,
+        response: { 200: { description: 'Catalog', ...catalogResponseSchema }, ...errorResponses(401, 403, 503) },
+      },
+    },
+    async () => guarded('postgres', t, () => catalogView(o.db)),
+  );
+
+  app.get<{ Querystring: { days?: string } }>(
+    '/v1/admin/stats',
+    {
+      schema: {
+        summary: 'Live figures over the last 7 or 30 days',
+        description: 'Fallback rate against the 5% target, validation pass rate per model against 95%, spend per generator and per model, cost per usable workflow, savings against sending everything to the fallback model, and the system flow counts.',
+        tags: ['admin'],
+        security: SECURITY,
+        querystring: statsQuerySchema,
+        response: { 200: { description: 'Figures', type: 'object' }, ...errorResponses(400, 401, 403, 503) },
+      },
+    },
+    async (request) => {
+      const days = Number(request.query.days ?? '7') as (typeof STATS_WINDOWS_DAYS)[number];
+      const stored = await guarded('postgres', t, () => o.settings.readRaw());
+      let baselineModel = DEFAULT_SETTINGS.fallbackModel;
+      try {
+        baselineModel = resolveSettings(stored).fallbackModel;
+      } catch {
+        // Invalid stored settings: compare against the default fallback model.
+      }
+      const waitingNow = await waitingCounts(o.queues, Math.min(t, 1_000));
+      const catalog = await guarded('postgres', t, () => catalogView(o.db));
+      return guarded('postgres', t * 2, () => statsView({ db: o.db, days, baselineModel, waitingNow, catalog }));
+    },
+  );
+}
+
+/** Jobs not yet picked up in each queue; null when Redis does not answer in time. */
+async function waitingCounts(queues: AdminRoutesOptions['queues'], timeoutMs: number): Promise<{ primary: number; fallback: number } | null> {
+  const sum = (c: Record<string, number>) => (c.waiting ?? 0) + (c.prioritized ?? 0) + (c.delayed ?? 0);
+  try {
+    const [p, f] = await guarded('redis', timeoutMs, () =>
+      Promise.all([queues.primary.getJobCounts('waiting', 'prioritized', 'delayed'), queues.fallback.getJobCounts('waiting', 'prioritized', 'delayed')]),
+    );
+    return { primary: sum(p), fallback: sum(f) };
+  } catch {
+    return null;
+  }
+}
+
+/** The console page, its login form and its assets. */
+export async function adminPageRoutes(app: FastifyInstance, o: AdminRoutesOptions): Promise<void> {
+  // The login form posts urlencoded fields; only this scope accepts them.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4_096 }, (_req, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    reply.headers(ADMIN_PAGE_HEADERS);
+  });
+
+  const html = (reply: FastifyReply, status: number, body: string) => reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(body);
+
+  app.get('/admin', { schema: { hide: true } }, async (request, reply) => {
+    try {
+      o.auth.authorize(request, 'admin');
+    } catch (err) {
+      const e = toApiError(err);
+      if (e.statusCode === 401) return reply.redirect('/admin/login', 303);
+      throw err;
+    }
+    return html(reply, 200, consolePage({ authDisabled: o.auth.disabled }));
+  });
+
+  app.get('/admin/login', { schema: { hide: true } }, async (_request, reply) => {
+    if (o.auth.disabled) return reply.redirect('/admin', 303);
+    return html(reply, 200, loginPage(null));
+  });
+
+  app.post<{ Body: { token?: unknown } }>('/admin/login', { schema: { hide: true } }, async (request: FastifyRequest<{ Body: { token?: unknown } }>, reply) => {
+    if (o.auth.disabled) return reply.redirect('/admin', 303);
+    try {
+      const d = await guarded('redis', Math.min(o.dependencyTimeoutMs, 1_000), () => o.loginLimiter.hit(request.ip));
+      if (!d.allowed) {
+        reply.header('retry-after', String(Math.max(1, Math.ceil(d.resetMs / 1000))));
+        return html(reply, 429, loginPage('Too many attempts: wait a minute and try again.'));
+      }
+    } catch (err) {
+      // Tokens are long random secrets: without Redis the login stays open rather than locking admins out.
+      o.log.warn({ err: coerceError(err).message }, 'login rate limit unavailable');
+    }
+    const token = typeof request.body?.token === 'string' ? request.body.token.trim() : '';
+    if (!token || !o.auth.isAdminToken(token)) {
+      request.log.warn({ ip: request.ip }, 'admin login refused');
+      return html(reply, 401, loginPage('That is not the admin token.'));
+    }
+    const session = o.auth.issueSession();
+    reply.header('set-cookie', sessionCookie(request, session.value, session.maxAgeS));
+    request.log.info({ principal: o.auth.classify(token)?.id }, 'admin logged in');
+    return reply.redirect('/admin', 303);
+  });
+
+  app.post('/admin/logout', { schema: { hide: true } }, async (request, reply) => {
+    reply.header('set-cookie', sessionCookie(request, '', 0));
+    return reply.redirect('/admin/login', 303);
+  });
+
+  app.get<{ Params: { name: string } }>('/admin/assets/:name', { schema: { hide: true } }, async (request, reply) => {
+    const asset = adminAsset(request.params.name);
+    if (!asset) throw new ApiError(404, 'NOT_FOUND', `no asset ${request.params.name}`);
+    return reply.type(asset.contentType).header('cache-control', 'no-cache').header('etag', asset.etag).send(asset.body);
+  });
+}

@@ -1,0 +1,200 @@
+/**
+ * The generation API: enqueue (through the producer library, so both share one code path),
+ * read a request's state, and follow its progress as server-sent events.
+ */
+import { performance } from 'node:perf_hooks';
+import { isDeepStrictEqual } from 'node:util';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Redis } from 'ioredis';
+import { type GenerationClient, jobIdFor } from '../client.js';
+import type { GenerationRequest } from '../../shared/job-contract.js';
+import type { Logger } from '../../shared/logger.js';
+import { type Authenticator, requireRole } from '../auth.js';
+import { assertRedisReady, guarded, unavailable } from '../dependencies.js';
+import { ApiError } from '../errors.js';
+import { EventStream, type GenerationEventHub } from '../events.js';
+import type { GenerationStatusReader } from '../generation-status.js';
+import type { ProducerMetrics } from '../metrics.js';
+import { rateLimitedError, rateLimitHeaders, type RedisRateLimiter } from '../rate-limit.js';
+import { enqueueResponseSchema, errorResponses, generationIdParamsSchema, generationRequestSchema, generationStatusSchema } from '../schemas.js';
+
+export interface GenerationRoutesOptions {
+  readonly client: GenerationClient;
+  readonly status: GenerationStatusReader;
+  readonly hub: GenerationEventHub;
+  readonly redis: Redis;
+  readonly auth: Authenticator;
+  readonly limiter: RedisRateLimiter;
+  readonly metrics: ProducerMetrics;
+  readonly dependencyTimeoutMs: number;
+  readonly sseHeartbeatMs: number;
+  /** Open event streams, ended at shutdown. */
+  readonly streams: Set<EventStream>;
+  readonly log: Logger;
+}
+
+const IDEMPOTENCY_KEY = /^[^\u0000-\u001f\u007f]{1,255}$/;
+const SECURITY = [{ bearerAuth: [] }];
+
+export async function generationRoutes(app: FastifyInstance, o: GenerationRoutesOptions): Promise<void> {
+  const authenticate = requireRole(o.auth, 'api');
+  const t = o.dependencyTimeoutMs;
+
+  const rateLimit = async (request: FastifyRequest, reply: FastifyReply) => {
+    if (!o.limiter.enabled) return;
+    assertRedisReady(o.redis);
+    const decision = await guarded('redis', t, () => o.limiter.hit(request.principal!.keyHash));
+    if (!decision.allowed) throw rateLimitedError(decision, 'enqueue');
+    reply.headers(rateLimitHeaders(decision));
+  };
+
+  app.post<{ Body: GenerationRequest }>(
+    '/v1/generations',
+    {
+      onRequest: [authenticate, rateLimit],
+      schema: {
+        summary: 'Enqueue a workflow generation request',
+        description:
+          'The body is the job contract. With an Idempotency-Key header (or `idempotencyKey` in the body) a repeat returns the first id and enqueues nothing new; reusing a key with a different request is a 409.',
+        tags: ['generations'],
+        security: SECURITY,
+        headers: {
+          type: 'object',
+          properties: { 'idempotency-key': { type: 'string', description: 'Makes the request idempotent, scoped by userId.' } },
+        },
+        body: generationRequestSchema,
+        response: { 202: { description: 'Accepted', ...enqueueResponseSchema }, ...errorResponses(400, 401, 403, 409, 413, 415, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      const req = withHeaderKey(request.body, request.headers['idempotency-key']);
+      if (req.idempotencyKey !== undefined) {
+        const id = jobIdFor(req);
+        const existing = await guarded('redis', t, async () => {
+          assertRedisReady(o.redis);
+          return o.status.submittedRequest(id);
+        });
+        if (existing) {
+          if (!isDeepStrictEqual(existing.request, req)) {
+            throw new ApiError(409, 'IDEMPOTENCY_CONFLICT', 'this idempotency key was used with a different request', { id });
+          }
+          const snap = await guarded('redis', t, () => o.status.read(id));
+          return reply
+            .code(202)
+            .header('location', `/v1/generations/${id}`)
+            .header('idempotent-replayed', 'true')
+            .send({ id, status: snap?.view.status ?? 'queued' });
+        }
+      }
+      const started = performance.now();
+      let id: string;
+      try {
+        assertRedisReady(o.redis);
+        id = await guarded('redis', t, () => o.client.enqueue(req));
+        o.metrics.observeEnqueue((performance.now() - started) / 1000, 'ok');
+      } catch (err) {
+        o.metrics.observeEnqueue((performance.now() - started) / 1000, 'error');
+        throw err;
+      }
+      request.log.info({ jobId: id, principal: request.principal?.id, userId: req.userId, agentId: req.agentId }, 'generation enqueued');
+      return reply.code(202).header('location', `/v1/generations/${id}`).send({ id, status: 'queued' });
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/v1/generations/:id',
+    {
+      onRequest: authenticate,
+      schema: {
+        summary: "A request's status, and its result once finished",
+        tags: ['generations'],
+        security: SECURITY,
+        params: generationIdParamsSchema,
+        response: { 200: { description: 'The request', ...generationStatusSchema }, ...errorResponses(400, 401, 403, 404, 503) },
+      },
+    },
+    async (request) => {
+      assertRedisReady(o.redis);
+      const snap = await guarded('postgres', t, () => o.status.read(request.params.id));
+      if (!snap) throw new ApiError(404, 'NOT_FOUND', `no generation request with id ${request.params.id}`);
+      return snap.view;
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/v1/generations/:id/events',
+    {
+      onRequest: authenticate,
+      schema: {
+        summary: "A request's progress as server-sent events",
+        description:
+          'Events, each at most once and in this order: queued, primary_started, validating (role primary), fallback_enqueued, fallback_started, validating (role fallback), finished. ' +
+          'The stages already passed come first, then live ones; the stream ends after `finished`, whose data holds the status and result. ' +
+          'Event ids are stage ranks: a reconnecting client sending Last-Event-ID gets only later stages. A comment line comes every 15 s as a heartbeat.',
+        tags: ['generations'],
+        security: SECURITY,
+        params: generationIdParamsSchema,
+        response: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errorResponses(401, 403, 404, 503) },
+      },
+    },
+    async (request, reply) => {
+      const id = request.params.id;
+      assertRedisReady(o.redis);
+      try {
+        await o.hub.ready(t);
+      } catch (err) {
+        throw unavailable('redis', 'queue events are not connected', err);
+      }
+      const lastEventId = Number.parseInt(String(request.headers['last-event-id'] ?? ''), 10);
+      const read = () => o.status.read(id);
+      // Subscribed before the first read, so nothing between the read and the stream is lost.
+      const stream = new EventStream({
+        id,
+        hub: o.hub,
+        read,
+        raw: reply.raw,
+        heartbeatMs: o.sseHeartbeatMs,
+        lastEventId: Number.isInteger(lastEventId) && lastEventId >= 0 && lastEventId <= 6 ? lastEventId : -1,
+        log: o.log,
+        onEnd: () => o.streams.delete(stream),
+      });
+      let snap;
+      try {
+        snap = await guarded('redis', t, read);
+      } catch (err) {
+        stream.dispose();
+        throw err;
+      }
+      if (!snap) {
+        stream.dispose();
+        throw new ApiError(404, 'NOT_FOUND', `no generation request with id ${id}`);
+      }
+      o.streams.add(stream);
+      reply.hijack();
+      reply.raw.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      stream.start(snap);
+    },
+  );
+}
+
+/** The request with the Idempotency-Key header merged in; the header and body must agree. */
+function withHeaderKey(body: GenerationRequest, header: string | string[] | undefined): GenerationRequest {
+  if (header === undefined) return body;
+  const key = Array.isArray(header) ? undefined : header;
+  if (key === undefined || !IDEMPOTENCY_KEY.test(key)) {
+    throw new ApiError(400, 'INVALID_REQUEST', 'the Idempotency-Key header must be one value of 1-255 printable characters', [
+      { path: '/idempotencyKey', code: 'header', message: 'Idempotency-Key header must be 1-255 printable characters' },
+    ]);
+  }
+  if (body.idempotencyKey !== undefined && body.idempotencyKey !== key) {
+    throw new ApiError(400, 'INVALID_REQUEST', 'the Idempotency-Key header and the body idempotencyKey differ', [
+      { path: '/idempotencyKey', code: 'mismatch', message: 'differs from the Idempotency-Key header' },
+    ]);
+  }
+  return { ...body, idempotencyKey: key };
+}

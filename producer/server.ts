@@ -1,0 +1,186 @@
+/**
+ * The producer service: HTTP API for other services, admin API and console, bull-board, docs,
+ * health and metrics. `buildProducerServer` wires it (tests start it in-process on port 0);
+ * `close()` stops it in order: refuse new work, end event streams, drain requests, close
+ * queues, Redis and Postgres. Redis may be down at start: the service starts, answers 503 on
+ * what needs Redis, and recovers when Redis is back.
+ */
+import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { connectDatabase, type DbHandle } from '../db/client.js';
+import { SettingsStore } from '../db/settings-store.js';
+import { ajv, toFieldErrors } from '../shared/ajv.js';
+import { coerceError, InvalidRequestError } from '../shared/errors.js';
+import { generationRequestSchema } from '../shared/job-contract.js';
+import { createLogger, type Logger } from '../shared/logger.js';
+import type { ProducerConfig } from '../shared/producer-config.js';
+import { producerConnection } from '../shared/redis.js';
+import { Authenticator } from './auth.js';
+import { GenerationClient } from './client.js';
+import { ApiError, registerErrorHandling } from './errors.js';
+import { type EventStream, GenerationEventHub } from './events.js';
+import { GenerationStatusReader } from './generation-status.js';
+import { createProducerMetrics, instrumentHttp } from './metrics.js';
+import { registerDocsUi, registerOpenApi } from './openapi.js';
+import { RedisRateLimiter } from './rate-limit.js';
+import { adminApiRoutes, adminPageRoutes } from './routes/admin.js';
+import { generationRoutes } from './routes/generations.js';
+import { healthRoutes } from './routes/health.js';
+import { queueBoardRoutes } from './routes/queues.js';
+
+/** Request bodies larger than this get 413. */
+export const BODY_LIMIT_BYTES = 64 * 1024;
+
+export interface ProducerServerOptions {
+  readonly config: ProducerConfig;
+  readonly log?: Logger;
+  /** Node's default process metrics; off in tests that run several producers in one process. @defaultValue true */
+  readonly processMetrics?: boolean;
+}
+
+export interface ProducerServer {
+  readonly app: FastifyInstance;
+  readonly db: DbHandle;
+  readonly client: GenerationClient;
+  /** Idempotent, ordered stop. */
+  close(): Promise<void>;
+}
+
+export interface RunningProducer extends ProducerServer {
+  /** Base URL, such as http://127.0.0.1:3000. */
+  readonly url: string;
+}
+
+/**
+ * Compiles request schemas with the worker's own Ajv instance: the job contract is checked by the
+ * very validator the worker uses, with the same field-level error details.
+ */
+function sharedValidatorCompiler({ schema, httpPart }: { schema: Record<string, unknown>; httpPart?: string }) {
+  const id = typeof schema.$id === 'string' ? schema.$id : undefined;
+  const validate = (id && ajv.getSchema(id)) || ajv.compile(schema);
+  const isContract = id === generationRequestSchema.$id;
+  return (data: unknown) => {
+    if (validate(data)) return { value: data };
+    const errors = toFieldErrors(validate.errors);
+    const details = errors.length > 0 ? errors : [{ path: '', code: 'type', message: 'is invalid' }];
+    if (isContract) return { error: new InvalidRequestError(details) };
+    const part = httpPart === 'body' ? 'request body' : httpPart === 'querystring' ? 'query string' : (httpPart ?? 'request');
+    return { error: new ApiError(400, 'INVALID_REQUEST', `invalid ${part}: ${details.map((e) => `${e.path || '/'} ${e.message}`).join('; ')}`, details) };
+  };
+}
+
+export async function buildProducerServer(options: ProducerServerOptions): Promise<ProducerServer> {
+  const { config } = options;
+  const log = options.log ?? createLogger({ name: 'producer', level: config.logLevel });
+
+  const redis = producerConnection(config.redis.url);
+  let lastRedisError = 0;
+  redis.on('error', (err) => {
+    if (Date.now() - lastRedisError > 30_000) {
+      lastRedisError = Date.now();
+      log.warn({ err: coerceError(err).message }, 'Redis connection error (requests that need Redis get 503 until it is back)');
+    }
+  });
+  const db = connectDatabase(config.databaseUrl, { schemaName: config.databaseSchema, maxConnections: 10 });
+  const client = new GenerationClient({ redisUrl: config.redis.url, queuePrefix: config.redis.queuePrefix, connection: redis });
+  const queues = client.queues;
+  for (const q of [queues.primary, queues.fallback]) q.on('error', () => {});
+  const hub = new GenerationEventHub({ redisUrl: config.redis.url, prefix: config.redis.queuePrefix, log });
+  const status = new GenerationStatusReader(db.db, queues.primary, queues.fallback);
+  const settings = new SettingsStore(db.db);
+  const auth = new Authenticator({ apiTokens: config.apiTokens, adminToken: config.adminToken, authDisabled: config.authDisabled, sessionTtlS: config.adminSessionTtlS });
+  const prefix = config.redis.queuePrefix;
+  const enqueueLimiter = new RedisRateLimiter({ redis, prefix, name: 'enqueue', limit: config.enqueueRateLimitPerMinute, windowMs: 60_000 });
+  const loginLimiter = new RedisRateLimiter({ redis, prefix, name: 'admin-login', limit: config.loginRateLimitPerMinute, windowMs: 60_000 });
+  const metrics = createProducerMetrics({ queues: [queues.primary, queues.fallback], processMetrics: options.processMetrics ?? true });
+  const streams = new Set<EventStream>();
+  let shuttingDown = false;
+
+  const app = Fastify({
+    // pino's Logger is a FastifyBaseLogger; the cast keeps the instance's default generic types.
+    loggerInstance: log as FastifyBaseLogger,
+    bodyLimit: BODY_LIMIT_BYTES,
+    trustProxy: config.trustProxy,
+    // Ids of our own: an incoming x-request-id is logged too, but never trusted as ours.
+    requestIdHeader: false,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+  app.setValidatorCompiler(sharedValidatorCompiler);
+  // Responses are written as the handlers build them; the response schemas document them (the
+  // tests check every response against them).
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  // JSON only: text/plain and anything else gets 415 (the login form adds urlencoded in its scope).
+  app.removeContentTypeParser('text/plain');
+  registerErrorHandling(app, log);
+  instrumentHttp(app, metrics.registry);
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'no-referrer');
+  });
+
+  await registerOpenApi(app);
+  await app.register(healthRoutes, { redis, db, registry: metrics.registry, timeoutMs: config.dependencyTimeoutMs, isShuttingDown: () => shuttingDown });
+  await app.register(generationRoutes, {
+    client,
+    status,
+    hub,
+    redis,
+    auth,
+    limiter: enqueueLimiter,
+    metrics,
+    dependencyTimeoutMs: config.dependencyTimeoutMs,
+    sseHeartbeatMs: config.sseHeartbeatMs,
+    streams,
+    log,
+  });
+  const adminOptions = { db: db.db, settings, auth, redis, queues, loginLimiter, dependencyTimeoutMs: config.dependencyTimeoutMs, log };
+  await app.register(adminApiRoutes, adminOptions);
+  await app.register(adminPageRoutes, adminOptions);
+  await app.register(queueBoardRoutes, { auth, queues: [queues.primary, queues.fallback] });
+  await registerDocsUi(app);
+
+  // Event streams never end by themselves: end them first, so the server can drain.
+  app.addHook('preClose', async () => {
+    shuttingDown = true;
+    for (const s of [...streams]) s.end();
+  });
+
+  await app.ready();
+  if (config.authDisabled) log.warn('AUTH_DISABLED=true: every route is open. Demo and test use only.');
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      shuttingDown = true;
+      const grace = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.shutdownGraceMs).unref());
+      if ((await Promise.race([app.close().then(() => 'closed' as const), grace])) === 'timeout') {
+        log.warn({ graceMs: config.shutdownGraceMs }, 'requests still running after the grace period: closing connections anyway');
+        app.server.closeAllConnections();
+      }
+      await hub.close();
+      await client.close();
+      await redis.quit().catch(() => redis.disconnect());
+      await db.close();
+      log.info('producer stopped');
+    })());
+
+  return { app, db, client, close };
+}
+
+/** Builds the server and listens on the configured port (0: any free port). */
+export async function startProducer(options: ProducerServerOptions): Promise<RunningProducer> {
+  const server = await buildProducerServer(options);
+  try {
+    await server.app.listen({ port: options.config.port, host: options.config.host });
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
+  const address = server.app.server.address() as AddressInfo;
+  const host = options.config.host === '0.0.0.0' || options.config.host === '::' ? '127.0.0.1' : options.config.host;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+  server.app.log.info({ url, prefix: options.config.redis.queuePrefix }, 'producer listening');
+  return { ...server, url };
+}

@@ -1,0 +1,150 @@
+/**
+ * docker-compose.yml and the Dockerfile, checked without a Docker engine: Debian's
+ * `docker-compose config -q` validates the file, and the resolved configuration is held to what
+ * the deployment needs. compose-e2e.test.ts then runs the same commands natively.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import YAML from 'yaml';
+import { COMPOSE_FILE, type ComposeConfig, resolveCompose } from './helpers/compose.js';
+import { PROJECT_ROOT } from './helpers/processes.js';
+import { run } from './helpers/prometheus.js';
+import { PROMETHEUS_CONFIG_FILE } from './helpers/promql.js';
+
+const dockerfile = readFileSync(join(PROJECT_ROOT, 'Dockerfile'), 'utf8');
+
+/** The Dockerfile's instructions per stage, continuation lines joined. */
+function stages(): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  let current: string[] = [];
+  const lines = dockerfile.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  for (const line of lines) {
+    const from = /^FROM\s+\S+\s+AS\s+(\S+)/i.exec(line);
+    if (from) out.set(from[1]!, (current = []));
+    current.push(line);
+  }
+  return out;
+}
+
+function execForm(instruction: string, stage: string[]): string[] | null {
+  const line = stage.filter((l) => l.startsWith(`${instruction} `)).at(-1);
+  if (!line) return null;
+  return JSON.parse(line.slice(instruction.length + 1)) as string[];
+}
+
+const VENDOR_VARS = { OPENAI_API_KEY: 'sk-real', OPENAI_BASE_URL: 'https://api.openai.com/v1', ANTHROPIC_API_KEY: 'sk-ant-real', ANTHROPIC_BASE_URL: 'https://api.anthropic.com' };
+
+let check: Awaited<ReturnType<typeof run>>;
+let compose: ComposeConfig;
+let withVendors: ComposeConfig;
+
+beforeAll(async () => {
+  // docker-compose (Python) takes a few seconds to start: run the three in parallel, once.
+  [check, compose, withVendors] = await Promise.all([
+    run('docker-compose', ['-f', COMPOSE_FILE, 'config', '-q'], { cwd: PROJECT_ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME } }),
+    resolveCompose(),
+    resolveCompose(VENDOR_VARS),
+  ]);
+});
+
+describe('docker-compose.yml', () => {
+  it('docker-compose config -q accepts it', () => {
+    expect(check.code, check.stderr).toBe(0);
+    expect(check.stdout).toBe('');
+  });
+
+  it('Redis 7 never evicts, keeps an append-only file and has a healthcheck; Postgres has one too', () => {
+    const redis = compose.services.redis!;
+    expect(redis.image).toMatch(/^redis:7(\.|-|$)/);
+    expect(redis.command).toEqual(expect.arrayContaining(['--maxmemory-policy', 'noeviction', '--appendonly', 'yes']));
+    expect(redis.command![redis.command!.indexOf('--maxmemory-policy') + 1]).toBe('noeviction');
+    expect(redis.healthcheck?.test).toContain('ping');
+    expect(compose.services.postgres!.healthcheck?.test).toContain('pg_isready');
+  });
+
+  it('a one-shot migrate/init runs before the producer and the workers', () => {
+    const migrate = compose.services.migrate!;
+    expect(migrate.command).toEqual(['sh', '-c', 'npm run db:migrate && npm run db:init']);
+    expect(migrate.restart).toBe('no');
+    expect(migrate.depends_on?.postgres?.condition).toBe('service_healthy');
+    for (const s of ['producer', 'worker']) {
+      expect(compose.services[s]!.depends_on?.migrate?.condition, s).toBe('service_completed_successfully');
+      expect(compose.services[s]!.depends_on?.redis?.condition, s).toBe('service_healthy');
+    }
+  });
+
+  it('workers: two replicas by default, scalable (no published port), talking to the simulator unless vendor URLs are given', () => {
+    const worker = compose.services.worker!;
+    expect(worker.deploy?.replicas).toBe(2);
+    expect(worker.ports ?? []).toEqual([]);
+    expect(worker.environment).toMatchObject({
+      METRICS_PORT: '9464',
+      OPENAI_BASE_URL: 'http://sim:8787/v1',
+      ANTHROPIC_BASE_URL: 'http://sim:8787',
+      REDIS_URL: 'redis://redis:6379',
+    });
+    expect(worker.environment!.OPENAI_API_KEY).toBeTruthy();
+    // Graceful stop fits in compose's stop grace period.
+    const graceS = Number(/^(\d+)s$/.exec(worker.stop_grace_period ?? '10s')![1]);
+    expect(graceS * 1000).toBeGreaterThan(Number(worker.environment!.SHUTDOWN_GRACE_MS));
+
+    expect(withVendors.services.worker!.environment).toMatchObject({ OPENAI_API_KEY: 'sk-real', OPENAI_BASE_URL: 'https://api.openai.com/v1', ANTHROPIC_BASE_URL: 'https://api.anthropic.com' });
+  });
+
+  it('the simulator on 8787, the producer on 3000 with auth off for the demo, Grafana on 3001 read-only for anonymous users', () => {
+    expect(compose.services.sim!.environment).toMatchObject({ SIM_PORT: '8787', SIM_HOST: '0.0.0.0' });
+    const producer = compose.services.producer!;
+    expect(producer.environment).toMatchObject({ PORT: '3000', AUTH_DISABLED: 'true' });
+    expect(producer.ports).toEqual([expect.objectContaining({ published: 3000, target: 3000 })]);
+    const grafana = compose.services.grafana!;
+    expect(grafana.ports).toEqual([expect.objectContaining({ published: 3001, target: 3000 })]);
+    expect(grafana.environment).toMatchObject({ GF_AUTH_ANONYMOUS_ENABLED: 'true', GF_AUTH_ANONYMOUS_ORG_ROLE: 'Viewer' });
+    expect(compose.services.prometheus!.volumes!.some((v) => v.includes('/dashboards/prometheus:/etc/prometheus'))).toBe(true);
+  });
+
+  it('Prometheus discovers every worker replica by DNS on the port the workers listen on', () => {
+    const prom = YAML.parse(readFileSync(PROMETHEUS_CONFIG_FILE, 'utf8')) as { scrape_configs: Array<{ job_name: string; dns_sd_configs?: Array<{ names: string[]; type: string; port: number }> }> };
+    const job = (name: string) => prom.scrape_configs.find((j) => j.job_name === name)!;
+    expect(job('worker').dns_sd_configs).toEqual([expect.objectContaining({ names: ['worker'], type: 'A', port: Number(compose.services.worker!.environment!.METRICS_PORT) })]);
+    expect(job('producer').dns_sd_configs).toEqual([expect.objectContaining({ names: ['producer'], type: 'A', port: Number(compose.services.producer!.environment!.PORT) })]);
+  });
+});
+
+describe('Dockerfile', () => {
+  const s = stages();
+
+  it('is multi-stage: production dependencies only, installed in their own stage', () => {
+    expect([...s.keys()]).toEqual(['deps', 'app', 'sim']);
+    expect(s.get('deps')!.join('\n')).toMatch(/npm ci --omit=dev/);
+    expect(s.get('app')!.join('\n')).toMatch(/COPY --from=deps \/app\/node_modules/);
+    // tsx runs the TypeScript, so it must be a production dependency.
+    const pkg = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    expect(pkg.dependencies.tsx).toBeDefined();
+  });
+
+  it('runs as a non-root user, with tini execing node so SIGTERM reaches it', () => {
+    for (const stage of ['app', 'sim']) {
+      const users = s.get(stage)!.filter((l) => l.startsWith('USER '));
+      expect(users.at(-1), stage).toBe('USER node');
+    }
+    expect(execForm('ENTRYPOINT', s.get('app')!)).toEqual(['/usr/bin/tini', '--']);
+    expect(execForm('CMD', s.get('app')!)).toEqual(['node', '--import', 'tsx', 'worker/main.ts']);
+    expect(execForm('CMD', s.get('sim')!)).toEqual(['node', '--import', 'tsx', 'test/simulator/main.ts']);
+  });
+
+  it('compose runs the image the way the Dockerfile means it: exec-form node commands', () => {
+    expect(compose.services.worker!.command).toEqual(execForm('CMD', s.get('app')!));
+    expect(compose.services.sim!.command).toEqual(execForm('CMD', s.get('sim')!));
+    expect(compose.services.producer!.command).toEqual(['node', '--import', 'tsx', 'producer/main.ts']);
+    for (const name of ['worker', 'producer', 'migrate']) expect(compose.services[name]!.build?.target, name).toBe('app');
+    expect(compose.services.sim!.build?.target).toBe('sim');
+  });
+
+  it('.dockerignore keeps tests out of the image except the simulator', () => {
+    const ignore = readFileSync(join(PROJECT_ROOT, '.dockerignore'), 'utf8').split('\n');
+    expect(ignore).toContain('test');
+    expect(ignore).toContain('!test/simulator');
+    expect(ignore).toContain('**/node_modules');
+  });
+});
