@@ -192,7 +192,7 @@ export async function statsView(i: StatsInputs): Promise<StatsView> {
       baselineUsd: usdToNumber(baseline),
       actualUsd: usdToNumber(spend),
       savingsUsd: usdToNumber(savings),
-      savingsPercent: baseline > 0n ? Math.round(Number((savings * 10_000n) / baseline)) / 100 : null,
+      savingsPercent: baseline > 0n ? Math.round((Number(savings) * 10_000) / Number(baseline)) / 100 : null,
     },
     flow: {
       pickedUp: Object.values(byStatus).reduce((a, b) => a + b, 0),

@@ -109,8 +109,7 @@ export class GenerationEventHub {
     if (this.closed) return;
     this.closed = true;
     this.listeners.clear();
-    // A reader that never connected waits for Redis inside close(): drop its connection first,
-    // and bound the wait whatever happens.
+    // Bounded: a Redis that went away must not hold the shutdown.
     await Promise.all(this.queueEvents.map((q) => (q ? withTimeout(q.close(), 2_000) : undefined)));
     await Promise.all(this.connections.map((c) => (c.status === 'end' ? undefined : withTimeout(c.quit(), 1_000).finally(() => c.disconnect()))));
   }

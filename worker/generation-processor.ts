@@ -167,8 +167,11 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
   async function respectPause(ctx: RequestContext, model: ModelSpec): Promise<void> {
     const left = await deps.pauses.remainingMs(model.id);
     if (left > 0) {
-      // Spread the release so paused jobs do not all hit the vendor in the same millisecond.
-      await delayUntil(ctx.job, ctx.token, deps.clock.now() + left + random() * Math.min(1_000, left * 0.2));
+      // Waiting jobs come back spread over a window as long as the pause (within bounds), so the
+      // vendor sees a trickle when it ends, not every waiting job in the same millisecond; if
+      // the first ones are refused again, the rest find the new pause.
+      const spread = Math.min(5_000, Math.max(250, left));
+      await delayUntil(ctx.job, ctx.token, deps.clock.now() + left + random() * spread);
     }
   }
 

@@ -67,6 +67,8 @@ export async function createBenchEnv(options: BenchEnvOptions): Promise<BenchEnv
     METRICS_PORT: '0',
     // info is the production default; the fast path logs nothing at info, so this costs nothing there.
     LOG_LEVEL: 'info',
+    // e.g. BENCH_WORKER_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the workers.
+    ...(process.env.BENCH_WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS } : {}),
     ...options.workerEnv,
   };
   const redis = new Redis(BENCH_REDIS_URL, { maxRetriesPerRequest: null });

@@ -322,7 +322,7 @@
     const settings = state.saved ? state.saved.settings : null;
     byTestId('flow-primary-model').textContent = settings ? label(settings.primaryModel) : '';
     byTestId('flow-fallback-model').textContent = settings ? (settings.enableFallback ? label(settings.fallbackModel) : 'off') : '';
-    byTestId('flow-primary-call-failures').textContent = f.primaryCallFailures > 0 ? `${fmtInt(f.primaryCallFailures)} call failures` : '';
+    byTestId('flow-primary-call-failures').textContent = f.primaryCallFailures > 0 ? `${fmtInt(f.primaryCallFailures)} call failure${f.primaryCallFailures === 1 ? '' : 's'}` : '';
     byTestId('flow-validate-detail').textContent = `${fmtInt(f.primaryPassed)} passed · ${fmtInt(f.primaryFailedValidation)} failed`;
     byTestId('flow-fallback-detail').textContent = `${fmtInt(f.fallbackPassed)} valid · ${fmtInt(f.fallbackFailedValidation)} invalid`;
     const p = f.persisted;

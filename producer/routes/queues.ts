@@ -8,7 +8,7 @@ import { FastifyAdapter } from '@bull-board/fastify';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { type Authenticator, requireRole } from '../auth.js';
-import { toApiError } from '../errors.js';
+import { sendError, toApiError } from '../errors.js';
 import { ADMIN_PAGE_HEADERS } from '../admin/pages.js';
 
 export const QUEUES_BASE_PATH = '/admin/queues';
@@ -22,7 +22,8 @@ export async function queueBoardRoutes(app: FastifyInstance, o: { auth: Authenti
       const e = toApiError(err);
       const wantsPage = request.method === 'GET' && !request.url.startsWith(`${QUEUES_BASE_PATH}/api/`) && (request.headers.accept ?? '').includes('text/html');
       if (e.statusCode === 401 && wantsPage) return reply.redirect('/admin/login', 303);
-      throw err;
+      // Answered here: bull-board's own error handler would give its routes another error shape.
+      return sendError(reply, e);
     }
   });
   app.addHook('onSend', async (_request, reply) => {
