@@ -3,7 +3,8 @@
  * processing is at-least-once: a request ends with exactly one result row and one final audit
  * row whatever crashes and retries happen in between.
  */
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
+import type postgres from 'postgres';
 import type { FieldError } from '../shared/errors.js';
 import type { GenerationResult } from '../shared/generation-result.js';
 import { formatUsd, parseUsd, type Picodollars, type TokenUsage, usdToNumber } from '../shared/money.js';
@@ -11,7 +12,20 @@ import { AUDIT_ACTIONS, type AttemptOutcome, type AttemptRole, type FailureReaso
 import type { OrchestratorSettings } from '../shared/settings.js';
 import type { Workflow } from '../shared/workflow-schema.js';
 import type { Database } from './client.js';
-import { auditLogs, generationAttempts, workflowGenerations } from './schema.js';
+import {
+  attemptParams,
+  BEGIN_SQL,
+  type BeginRow,
+  beginParams,
+  FINISH_SQL,
+  FINISH_WITHOUT_ATTEMPT_SQL,
+  type PriorAttemptJson,
+  RECORD_ATTEMPT_SQL,
+  RECORD_HANDOVER_SQL,
+  type ResultColumns,
+  type SqlParam,
+} from './generation-statements.js';
+import { auditLogs, workflowGenerations } from './schema.js';
 
 export interface AttemptRecord {
   readonly jobId: string;
@@ -95,33 +109,8 @@ export interface GenerationRepository {
 }
 
 type Row = typeof workflowGenerations.$inferSelect;
-type AttemptRow = typeof generationAttempts.$inferInsert;
-
-function attemptRow(a: AttemptRecord): AttemptRow {
-  return {
-    jobId: a.jobId,
-    attemptNumber: a.attemptNumber,
-    model: a.model,
-    provider: a.provider,
-    role: a.role,
-    outcome: a.outcome,
-    validationErrors: a.validationErrors,
-    errorMessage: a.errorMessage?.slice(0, 2_000) ?? null,
-    httpStatus: a.httpStatus,
-    retryAfterMs: a.retryAfterMs,
-    inputTokens: a.usage.inputTokens,
-    outputTokens: a.usage.outputTokens,
-    cachedInputTokens: a.usage.cachedInputTokens,
-    cacheWriteTokens: a.usage.cacheWriteTokens,
-    costUsd: formatUsd(a.cost),
-    latencyMs: Math.round(a.latencyMs),
-    settings: a.settings,
-    startedAt: a.startedAt,
-    finishedAt: a.finishedAt,
-  };
-}
-
-function fromAttemptRow(r: typeof generationAttempts.$inferSelect): AttemptRecord {
+/** An attempt as `begin` returns it (JSON built in SQL: timestamps are ISO strings, cost a decimal string). */
+function fromAttemptJson(r: PriorAttemptJson): AttemptRecord {
   return {
     jobId: r.jobId,
     attemptNumber: r.attemptNumber,
@@ -137,12 +126,13 @@ function fromAttemptRow(r: typeof generationAttempts.$inferSelect): AttemptRecor
     cost: parseUsd(r.costUsd),
     latencyMs: r.latencyMs,
     settings: r.settings as OrchestratorSettings,
-    startedAt: r.startedAt,
-    finishedAt: r.finishedAt,
+    startedAt: new Date(r.startedAt),
+    finishedAt: new Date(r.finishedAt),
   };
 }
 
-export function rowToResult(row: Row): GenerationResult {
+/** Accepts a full row or just the columns it reads (the hot-path statements return only those). */
+export function rowToResult(row: Row | ResultColumns): GenerationResult {
   const workflow = (row.workflow as Workflow | null) ?? null;
   return {
     job_id: row.jobId,
@@ -173,152 +163,83 @@ export function rowToResult(row: Row): GenerationResult {
 const FINAL_AUDIT_TARGET = sql`action in ('WORKFLOW_GENERATED', 'WORKFLOW_GENERATION_FAILED', 'WORKFLOW_GENERATION_REJECTED')`;
 
 export class DrizzleGenerationRepository implements GenerationRepository {
-  constructor(private readonly db: Database) {}
+  /** The pool under the query builder: the hot-path statements run on it, prepared. */
+  private readonly sql: postgres.Sql;
+
+  constructor(private readonly db: Database) {
+    const client = (db as Database & { $client?: postgres.Sql }).$client;
+    if (!client) throw new Error('DrizzleGenerationRepository needs the database handle from connectDatabase (a transaction will not do)');
+    this.sql = client;
+  }
+
+  private run<T>(text: string, params: SqlParam[]): Promise<T[]> {
+    return this.sql.unsafe(text, params, { prepare: true }) as unknown as Promise<T[]>;
+  }
 
   async begin(input: BeginInput): Promise<BeginResult> {
-    const [row] = await this.db
-      .insert(workflowGenerations)
-      .values({
-        jobId: input.jobId,
-        userId: input.userId,
-        agentId: input.agentId,
-        request: input.request,
-        settings: input.settings,
-        primaryModel: input.settings.primaryModel,
-        enqueuedAt: input.enqueuedAt,
-        startedAt: input.startedAt,
-      })
-      .onConflictDoUpdate({ target: workflowGenerations.jobId, set: { startedAt: sql`coalesce(${workflowGenerations.startedAt}, excluded.started_at)` } })
-      .returning({ inserted: sql<boolean>`(xmax = 0)` });
+    const [row] = await this.run<BeginRow>(BEGIN_SQL, beginParams({ ...input, primaryModel: input.settings.primaryModel }));
     if (!row) throw new Error(`begin(${input.jobId}) returned no row`);
     if (row.inserted) return { fresh: true, settings: input.settings, final: null, attempts: [] };
-    const current = await this.db.select().from(workflowGenerations).where(eq(workflowGenerations.jobId, input.jobId));
-    const stored = current[0]!;
-    if (stored.status !== 'queued') return { fresh: false, settings: (stored.settings as OrchestratorSettings) ?? input.settings, final: rowToResult(stored), attempts: [] };
-    const attempts = await this.db.select().from(generationAttempts).where(eq(generationAttempts.jobId, input.jobId)).orderBy(asc(generationAttempts.attemptNumber));
-    return {
-      fresh: false,
-      settings: (stored.settings as OrchestratorSettings | null) ?? input.settings,
-      final: null,
-      attempts: attempts.map(fromAttemptRow),
-    };
+    const settings = (row.settings as OrchestratorSettings | null) ?? input.settings;
+    if (row.status !== 'queued') return { fresh: false, settings, final: rowToResult(row), attempts: [] };
+    return { fresh: false, settings, final: null, attempts: (row.priorAttempts ?? []).map(fromAttemptJson) };
   }
 
   async recordAttempt(attempt: AttemptRecord): Promise<void> {
-    await this.db.insert(generationAttempts).values(attemptRow(attempt)).onConflictDoNothing();
+    await this.run(RECORD_ATTEMPT_SQL, attemptParams(attempt));
   }
 
   async recordHandover(attempt: AttemptRecord, h: HandoverRecord): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      await tx.insert(generationAttempts).values(attemptRow(attempt)).onConflictDoNothing();
-      await tx
-        .insert(auditLogs)
-        .values({
-          action: AUDIT_ACTIONS.fallback,
-          severity: 'warning',
-          userId: h.userId,
-          agentId: h.agentId,
-          jobId: h.jobId,
-          details: {
-            primary_model: h.primaryModel,
-            fallback_model: h.fallbackModel,
-            reason: h.reason,
-            tokens_wasted: attempt.usage.inputTokens + attempt.usage.outputTokens + attempt.usage.cachedInputTokens + attempt.usage.cacheWriteTokens,
-            cost_usd_wasted: usdToNumber(attempt.cost),
-            attempt_number: attempt.attemptNumber,
-            error_message: attempt.errorMessage,
-          },
-        })
-        .onConflictDoNothing({ target: auditLogs.jobId, where: sql`action = 'WORKFLOW_GENERATION_FALLBACK'` });
-    });
+    const details = {
+      primary_model: h.primaryModel,
+      fallback_model: h.fallbackModel,
+      reason: h.reason,
+      tokens_wasted: attempt.usage.inputTokens + attempt.usage.outputTokens + attempt.usage.cachedInputTokens + attempt.usage.cacheWriteTokens,
+      cost_usd_wasted: usdToNumber(attempt.cost),
+      attempt_number: attempt.attemptNumber,
+      error_message: attempt.errorMessage,
+    };
+    await this.run(RECORD_HANDOVER_SQL, [...attemptParams(attempt), h.userId, h.agentId, h.jobId, JSON.stringify(details)]);
   }
 
   async finish(o: FinalOutcome, lastAttempt: AttemptRecord | null): Promise<GenerationResult> {
-    return this.db.transaction(async (tx) => {
-      if (lastAttempt) await tx.insert(generationAttempts).values(attemptRow(lastAttempt)).onConflictDoNothing();
-      const [totals] = await tx
-        .select({
-          attempts: sql<number>`count(*)::int`,
-          input: sql<number>`coalesce(sum(${generationAttempts.inputTokens}), 0)::int`,
-          output: sql<number>`coalesce(sum(${generationAttempts.outputTokens}), 0)::int`,
-          cachedInput: sql<number>`coalesce(sum(${generationAttempts.cachedInputTokens}), 0)::int`,
-          cacheWrite: sql<number>`coalesce(sum(${generationAttempts.cacheWriteTokens}), 0)::int`,
-          cost: sql<string>`coalesce(sum(${generationAttempts.costUsd}), 0)::text`,
-        })
-        .from(generationAttempts)
-        .where(eq(generationAttempts.jobId, o.jobId));
-      const t = totals!;
-      const totalTokens = t.input + t.output + t.cachedInput + t.cacheWrite;
-      const updated = await tx
-        .update(workflowGenerations)
-        .set({
-          status: o.status,
-          workflow: o.workflow,
-          stepsGenerated: o.stepsGenerated,
-          generatorUsed: o.generatorUsed,
-          primaryModel: o.primaryModel,
-          fallbackReason: o.fallbackReason,
-          validationPassed: o.validationPassed,
-          validationErrors: o.validationErrors,
-          failureReason: o.failureReason,
-          attempts: t.attempts,
-          inputTokens: t.input,
-          outputTokens: t.output,
-          cachedInputTokens: t.cachedInput,
-          cacheWriteTokens: t.cacheWrite,
-          totalTokens,
-          costUsd: t.cost,
-          finishedAt: o.finishedAt,
-          generationTimeMs: sql`greatest(0, round(extract(epoch from (${o.finishedAt.toISOString()}::timestamptz - coalesce(${workflowGenerations.startedAt}, ${workflowGenerations.createdAt}))) * 1000))::int`,
-          updatedAt: sql`now()`,
-        })
-        .where(and(eq(workflowGenerations.jobId, o.jobId), eq(workflowGenerations.status, 'queued')))
-        .returning();
-      const row = updated[0];
-      if (!row) {
-        // Another run of this request finished first: its row and audit stand.
-        const existing = await tx.select().from(workflowGenerations).where(eq(workflowGenerations.jobId, o.jobId));
-        if (!existing[0]) throw new Error(`finish(${o.jobId}): no workflow_generations row`);
-        return rowToResult(existing[0]);
-      }
-      const cost = usdToNumber(parseUsd(t.cost));
-      const generated = o.status !== 'failed';
-      await tx
-        .insert(auditLogs)
-        .values({
-          action: generated ? AUDIT_ACTIONS.generated : AUDIT_ACTIONS.failed,
-          severity: generated ? 'info' : 'error',
-          userId: o.userId,
-          agentId: o.agentId,
-          jobId: o.jobId,
-          details: generated
-            ? {
-                generator_used: o.generatorUsed,
-                primary_model: o.primaryModel,
-                fallback_model: o.fallbackModel,
-                steps_generated: o.stepsGenerated,
-                tokens_used: totalTokens,
-                cost_usd: cost,
-                generation_time_ms: row.generationTimeMs,
-                validation_passed: o.validationPassed,
-                validation_errors: o.validationErrors,
-                fallback_reason: o.fallbackReason,
-                attempts: t.attempts,
-              }
-            : {
-                reason: o.failureReason,
-                primary_model: o.primaryModel,
-                fallback_model: o.fallbackModel,
-                fallback_reason: o.fallbackReason,
-                tokens_used: totalTokens,
-                cost_usd: cost,
-                generation_time_ms: row.generationTimeMs,
-                attempts: t.attempts,
-              },
-        })
-        .onConflictDoNothing({ target: auditLogs.jobId, where: FINAL_AUDIT_TARGET });
-      return rowToResult(row);
-    });
+    const generated = o.status !== 'failed';
+    // The totals (tokens_used, cost_usd, generation_time_ms, attempts) are added by the statement.
+    const details = generated
+      ? {
+          generator_used: o.generatorUsed,
+          primary_model: o.primaryModel,
+          fallback_model: o.fallbackModel,
+          steps_generated: o.stepsGenerated,
+          validation_passed: o.validationPassed,
+          validation_errors: o.validationErrors,
+          fallback_reason: o.fallbackReason,
+        }
+      : { reason: o.failureReason, primary_model: o.primaryModel, fallback_model: o.fallbackModel, fallback_reason: o.fallbackReason };
+    const params: SqlParam[] = [
+      o.jobId,
+      o.status,
+      o.workflow === null ? null : JSON.stringify(o.workflow),
+      o.stepsGenerated,
+      o.generatorUsed,
+      o.primaryModel,
+      o.fallbackReason,
+      o.validationPassed,
+      o.validationErrors === null ? null : JSON.stringify(o.validationErrors),
+      o.failureReason,
+      o.finishedAt.toISOString(),
+      generated ? AUDIT_ACTIONS.generated : AUDIT_ACTIONS.failed,
+      generated ? 'info' : 'error',
+      o.userId,
+      o.agentId,
+      JSON.stringify(details),
+    ];
+    const [row] = lastAttempt ? await this.run<ResultColumns>(FINISH_SQL, [...params, ...attemptParams(lastAttempt)]) : await this.run<ResultColumns>(FINISH_WITHOUT_ATTEMPT_SQL, params);
+    if (row) return rowToResult(row);
+    // Another run of this request finished first: its row and audit stand (read afresh, after it committed).
+    const existing = await this.db.select().from(workflowGenerations).where(eq(workflowGenerations.jobId, o.jobId));
+    if (!existing[0]) throw new Error(`finish(${o.jobId}): no workflow_generations row`);
+    return rowToResult(existing[0]);
   }
 
   async reject(input: RejectInput): Promise<GenerationResult> {

@@ -9,8 +9,20 @@ const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 export const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
 addFormats(ajv);
 
+/** Messages for patterns whose regex says little to a caller, keyed by the pattern source. */
+const patternMessages = new Map<string, string>();
+
+export function describePattern(pattern: string, message: string): string {
+  patternMessages.set(pattern, message);
+  return pattern;
+}
+
 export function toFieldErrors(errors: readonly ErrorObject[] | null | undefined): FieldError[] {
   return (errors ?? []).map((e) => {
+    if (e.keyword === 'pattern') {
+      const known = patternMessages.get(String((e.params as { pattern: string }).pattern));
+      if (known) return { path: e.instancePath, code: 'pattern', message: known };
+    }
     let path = e.instancePath;
     if (e.keyword === 'required') path += `/${escapePointer(String((e.params as { missingProperty: string }).missingProperty))}`;
     if (e.keyword === 'additionalProperties') path += `/${escapePointer(String((e.params as { additionalProperty: string }).additionalProperty))}`;

@@ -3,11 +3,16 @@
  * puts on the queue. Defined once as a JSON Schema; the TypeScript type is derived from it.
  */
 import type { FromSchema } from 'json-schema-to-ts';
-import { ajv, toFieldErrors } from './ajv.js';
+import { ajv, describePattern, toFieldErrors } from './ajv.js';
 import { InvalidRequestError } from './errors.js';
 
-/** No control characters (NUL included): they have no business in ids or keys. */
-const PRINTABLE_ID = '^[^\\u0000-\\u001f\\u007f]+$';
+/**
+ * No control characters (NUL included) in ids and keys, and no lone UTF-16 surrogates anywhere:
+ * they are not text (Postgres refuses them in jsonb) and usually mean a broken encoder upstream.
+ */
+const PRINTABLE_ID = describePattern('^[^\\u0000-\\u001f\\u007f\\ud800-\\udfff]+$', 'must not contain control characters or invalid Unicode');
+const TEXT = describePattern('^[^\\u0000\\ud800-\\udfff]*$', 'must not contain NUL bytes or invalid Unicode');
+const NOT_BLANK = describePattern('\\S', 'must not be blank');
 
 export const pluginKeySchema = {
   type: 'string',
@@ -30,8 +35,9 @@ export const generationRequestSchema = {
       type: 'string',
       minLength: 1,
       maxLength: 4000,
-      // NUL bytes are refused (Postgres text cannot hold them); other whitespace is fine.
-      pattern: '^[^\\u0000]*[^\\u0000\\s][^\\u0000]*$',
+      // Two linear patterns rather than one that backtracks on long runs of whitespace: no NUL
+      // bytes or lone surrogates, and at least one character that is not whitespace.
+      allOf: [{ pattern: TEXT }, { pattern: NOT_BLANK }],
       description: 'What the user wants the agent to do, in their words.',
     },
     availablePlugins: {
@@ -53,7 +59,7 @@ export const generationRequestSchema = {
                 uniqueItems: true,
                 items: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.-]+$' },
               },
-              description: { type: 'string', maxLength: 500, pattern: '^[^\\u0000]*$' },
+              description: { type: 'string', maxLength: 500, pattern: TEXT },
             },
           },
         ],

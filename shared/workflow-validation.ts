@@ -60,9 +60,12 @@ function tryParse(text: string): { ok: true; value: unknown } | { ok: false; mes
   }
 }
 
-/** True when every bracket opened outside strings is still open at the end: the text was cut. */
+/**
+ * True when the text is a JSON document that stops early: brackets close in order, and some are
+ * still open at the end. A mismatched bracket means malformed, not cut.
+ */
 function looksCutShort(text: string): boolean {
-  let depth = 0;
+  const open: string[] = [];
   let inString = false;
   let escaped = false;
   for (const ch of text) {
@@ -71,13 +74,12 @@ function looksCutShort(text: string): boolean {
       else if (ch === '\\') escaped = true;
       else if (ch === '"') inString = false;
     } else if (ch === '"') inString = true;
-    else if (ch === '{' || ch === '[') depth++;
+    else if (ch === '{' || ch === '[') open.push(ch);
     else if (ch === '}' || ch === ']') {
-      depth--;
-      if (depth < 0) return false;
+      if (open.pop() !== (ch === '}' ? '{' : '[')) return false;
     }
   }
-  return depth > 0;
+  return open.length > 0;
 }
 
 function jsonDepthExceeds(value: unknown, limit: number): boolean {

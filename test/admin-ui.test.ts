@@ -198,7 +198,7 @@ describe("the seed's Admin UI Tests checklist", () => {
         }),
     );
     expect(frames.ended).toBe(true);
-    const offsets = frames.transforms.map((t) => Number(/matrix\(1, 0, 0, 1, ([\d.e-]+), 0\)/.exec(t)?.[1] ?? 'NaN'));
+    const offsets = frames.transforms.map((t) => (t === 'none' ? 0 : Number(/matrix\(1, 0, 0, 1, ([\d.e-]+), 0\)/.exec(t)?.[1] ?? 'NaN')));
     expect(offsets.at(-1)).toBe(0);
     // In between: positions strictly between on (20 px) and off (0 px), moving towards off.
     const between = offsets.filter((x) => x > 0 && x < 20);

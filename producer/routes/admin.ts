@@ -228,6 +228,9 @@ export async function adminPageRoutes(app: FastifyInstance, o: AdminRoutesOption
     return reply.redirect('/admin/login', 303);
   });
 
+  // Browsers ask for it on every page; nothing to show.
+  app.get('/favicon.ico', { schema: { hide: true } }, async (_request, reply) => reply.code(204).send());
+
   app.get<{ Params: { name: string } }>('/admin/assets/:name', { schema: { hide: true } }, async (request, reply) => {
     const asset = adminAsset(request.params.name);
     if (!asset) throw new ApiError(404, 'NOT_FOUND', `no asset ${request.params.name}`);
