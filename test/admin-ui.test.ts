@@ -172,6 +172,7 @@ describe("the seed's Admin UI Tests checklist", () => {
       const cs = getComputedStyle(el);
       return { property: cs.transitionProperty, duration: cs.transitionDuration, transform: cs.transform };
     });
+    expect(await page.evaluate(() => document.body.classList.contains('preload'))).toBe(false);
     expect(style.property).toContain('transform');
     expect(Number.parseFloat(style.duration)).toBeGreaterThan(0.1);
     expect(style.transform).toBe('matrix(1, 0, 0, 1, 20, 0)');
@@ -183,9 +184,14 @@ describe("the seed's Admin UI Tests checklist", () => {
         new Promise<{ transforms: string[]; ended: boolean }>((resolve) => {
           const knobEl = document.querySelector('[data-testid="fallback-toggle-knob"]')!;
           const transforms: string[] = [];
+          let started = false;
           let ended = false;
+          // Only the transition this click starts counts.
+          knobEl.addEventListener('transitionstart', (e) => {
+            if ((e as TransitionEvent).propertyName === 'transform') started = true;
+          });
           knobEl.addEventListener('transitionend', (e) => {
-            if ((e as TransitionEvent).propertyName === 'transform') ended = true;
+            if ((e as TransitionEvent).propertyName === 'transform' && started) ended = true;
           });
           (document.querySelector('[data-testid="fallback-toggle-track"]') as HTMLElement).click();
           const start = performance.now();

@@ -123,6 +123,23 @@ describe('Dockerfile', () => {
     expect(pkg.dependencies.tsx).toBeDefined();
   });
 
+  it('npm ci in the deps stage has every file the install hooks run (the postgres.js patch reaches production)', () => {
+    const pkg = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    const ignore = readFileSync(join(PROJECT_ROOT, '.dockerignore'), 'utf8').split('\n');
+    const deps = s.get('deps')!;
+    const npmCi = deps.findIndex((l) => l.includes('npm ci'));
+    for (const hook of ['preinstall', 'install', 'postinstall']) {
+      const script = pkg.scripts[hook];
+      if (!script) continue;
+      for (const file of script.match(/[\w./-]+\.(?:mjs|cjs|js|ts)\b/g) ?? []) {
+        const copied = deps.findIndex((l) => l.startsWith('COPY ') && l.includes(file));
+        expect(copied, `${hook} runs ${file}: COPY it before npm ci in the deps stage`).toBeGreaterThanOrEqual(0);
+        expect(copied).toBeLessThan(npmCi);
+        expect(ignore, `.dockerignore must let ${file} into the build context`).toContain(`!${file}`);
+      }
+    }
+  });
+
   it('runs as a non-root user, with tini execing node so SIGTERM reaches it', () => {
     for (const stage of ['app', 'sim']) {
       const users = s.get(stage)!.filter((l) => l.startsWith('USER '));

@@ -16,10 +16,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { connectDatabase, type DbHandle } from '../db/client.js';
 import { SEED_FALLBACK_RATE } from '../db/seed-queries.js';
+import { FALLBACK_QUEUE, PRIMARY_QUEUE } from '../shared/queues.js';
 import { type ComposeConfig, containerPorts, nativeCommand, nativeEnvironment, resolveCompose } from './helpers/compose.js';
 import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from './helpers/database.js';
 import { eventually, goal, PLUGINS } from './helpers/harness.js';
@@ -73,6 +75,7 @@ async function httpOk(url: string, proc: Proc): Promise<boolean> {
 
 let compose: ComposeConfig;
 let schema: string;
+let prefix: string;
 let db: DbHandle;
 let prom: PrometheusServer;
 const procs: Proc[] = [];
@@ -81,7 +84,7 @@ let startedAt = 0;
 
 beforeAll(async () => {
   schema = uniqueName('compose');
-  const prefix = uniqueName('compose');
+  prefix = uniqueName('compose');
   // Variables docker-compose.yml reads from the shell: only isolation and log volume.
   compose = await resolveCompose({ QUEUE_PREFIX: prefix, LOG_LEVEL: 'warn' });
   ports.sim = await freePort();
@@ -104,6 +107,9 @@ beforeAll(async () => {
   });
   startedAt = Date.now() / 1000;
 
+  // Connects lazily; here so that afterAll drops the schema whatever fails below.
+  db = connectDatabase(TEST_DATABASE_URL, { schemaName: schema, maxConnections: 2 });
+
   // 1. migrate/init, the one-shot service: must exit 0.
   const m = nativeCommand(compose, 'migrate');
   const migrate = start('migrate', m.file, m.args, envFor('migrate', {}));
@@ -122,7 +128,6 @@ beforeAll(async () => {
   const workers = ports.workers.map((port, i) => start(`worker-${i + 1}`, w.file, w.args, envFor('worker', { [containerPorts(compose.services.worker!)[0]!]: port })));
   procs.push(...workers);
 
-  db = connectDatabase(TEST_DATABASE_URL, { schemaName: schema, maxConnections: 2 });
   await eventually(() => httpOk(`http://127.0.0.1:${ports.producer}/readyz`, producer), { timeoutMs: 45_000, what: 'the producer to be ready' });
   for (const [i, worker] of workers.entries()) await eventually(() => httpOk(`http://127.0.0.1:${ports.workers[i]}/healthz`, worker), { timeoutMs: 45_000, what: `${worker.name} to be up` });
   await eventually(async () => sim.output().includes('simulator listening'), { timeoutMs: 20_000, what: 'the simulator' });
@@ -153,6 +158,13 @@ afterAll(async () => {
   for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
   await Promise.all(procs.map((p) => p.exited));
   await prom?.close();
+  if (prefix) {
+    for (const name of [PRIMARY_QUEUE, FALLBACK_QUEUE]) {
+      const q = new Queue(name, { connection: { url: TEST_REDIS_URL }, prefix });
+      await q.obliterate({ force: true }).catch(() => {});
+      await q.close();
+    }
+  }
   if (db) {
     await db.sql.unsafe(`drop schema if exists "${schema}" cascade`).catch(() => {});
     await db.close();

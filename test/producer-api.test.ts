@@ -304,9 +304,9 @@ describe('GET /v1/generations/:id/events', () => {
       const { body } = await post(request('Waits forever'), apiAuth, idle.url);
       const clients = await Promise.all([1, 2, 3].map(() => openEvents(`${idle.url}/v1/generations/${body.id}/events`, apiAuth)));
       for (const c of clients) await c.waitForComment((t) => t === 'heartbeat');
-      // Three streams, still two event readers: the hub's blocking connections.
-      const names = (await h.redis.client('LIST')) as string;
-      expect(names.split('\n').filter((l) => l.includes(`${h.prefix}_hb`)).length).toBeLessThanOrEqual(4);
+      // Three streams, still two event readers: the hub's named blocking connections.
+      const redisClients = (await h.redis.client('LIST')) as string;
+      expect(redisClients.split('\n').filter((l) => l.includes(` name=${h.prefix}_hb:producer-events `))).toHaveLength(2);
       for (const c of clients) c.close();
     } finally {
       await queue.obliterate({ force: true });

@@ -432,6 +432,36 @@ describe('simulated provider', () => {
       expect(an).toBeInstanceOf(Anthropic.APIConnectionTimeoutError);
     });
 
+    it('huge: a 10 MB JSON answer, billed for every token', async () => {
+      const oa = await askOpenAi(openai, `${GOAL} [sim:gpt-4o-mini=huge]`);
+      expect(oa.choices[0]!.message.content!.length).toBeGreaterThan(10 * 1024 * 1024);
+      expect(oa.usage!.completion_tokens).toBeGreaterThan(2_000_000);
+      expect(checkModelText(oa.choices[0]!.message.content, PLUGINS)).toMatchObject({ ok: false, kind: 'schema' });
+    });
+
+    it('endless: headers at once, then a body that never ends until the client aborts', async () => {
+      // The SDK's own timeout stops at the headers; only an abort signal ends the body read.
+      const signal = AbortSignal.timeout(500);
+      const started = performance.now();
+      const oa = await caught(
+        openai.chat.completions.create(
+          { model: OPENAI_MODEL.apiModel, messages: [{ role: 'user', content: userMessage(`${GOAL} [sim:gpt-4o-mini=endless]`) }] },
+          { signal },
+        ),
+      );
+      expect(oa).toBeInstanceOf(Error);
+      expect(performance.now() - started).toBeLessThan(5_000);
+      expect(sim.stats().byModel['gpt-4o-mini']?.endless).toBeGreaterThanOrEqual(1);
+    });
+
+    it('scripted answers: served in order for that model, ahead of any fault', async () => {
+      sim.setScript('gpt-4o-mini', [{ kind: 'text', text: 'first', cut: false }, { kind: 'empty' }]);
+      expect((await askOpenAi(openai, `${GOAL} [sim:gpt-4o-mini=schema]`)).choices[0]!.message.content).toBe('first');
+      expect((await askOpenAi(openai, GOAL)).choices[0]!.message.content).toBe('');
+      expect(checkModelText((await askOpenAi(openai, GOAL)).choices[0]!.message.content, PLUGINS).ok).toBe(true);
+      expect(sim.stats().byModel['gpt-4o-mini']?.scripted).toBe(2);
+    });
+
     it('several directives: each model gets its own, a specific one beats "*"', async () => {
       const goal = `${GOAL} [sim:gpt-4o-mini=schema] [sim:claude-sonnet-4=rate_limit] [sim:*=empty]`;
       expect(checkModelText((await askOpenAi(openai, goal)).choices[0]!.message.content, PLUGINS)).toMatchObject({ kind: 'schema' });
@@ -700,5 +730,5 @@ describe('CLI (npm run sim)', { timeout: 30_000 }, () => {
 
 // Every fault kind is exercised above; this keeps that list honest when a kind is added.
 it('covers every fault kind', () => {
-  expect([...FAULT_KINDS].sort()).toEqual(['auth', 'empty', 'hang', 'overloaded', 'prose_wrapped', 'rate_limit', 'refusal', 'schema', 'semantic', 'server_error', 'slow', 'truncated', 'unparseable']);
+  expect([...FAULT_KINDS].sort()).toEqual(['auth', 'empty', 'endless', 'hang', 'huge', 'overloaded', 'prose_wrapped', 'rate_limit', 'refusal', 'schema', 'semantic', 'server_error', 'slow', 'truncated', 'unparseable']);
 });

@@ -3,6 +3,7 @@
  * persistence → metrics) against a plain BullMQ worker with a no-op processor: same Redis, same
  * concurrency, one process each, a pre-filled backlog released at once, in the same run.
  */
+import { type CpuSample, cpuPerJob, sampleCpu } from '../lib/cpu.js';
 import { createBenchEnv, type BenchEnv, type WorkerProcess } from '../lib/env.js';
 import { jobTimings, prefill, queuesIdle, throughputOf, waitForFinalRows, waitUntil } from '../lib/load.js';
 import { fmt, type Mode, type Scenario, target } from '../lib/scenario.js';
@@ -16,8 +17,8 @@ const SIZES = {
 interface Phase {
   readonly perSecond: number;
   readonly seconds: number;
-  readonly workerCpuMsPerJob: number;
-  readonly benchCpuMsPerJob: number;
+  /** CPU ms per job of the worker, this process (simulator), Redis and Postgres. */
+  readonly cpu: CpuSample;
 }
 
 /** Pre-fills a paused queue, starts the worker, releases the backlog and times it. */
@@ -25,17 +26,15 @@ async function phase(env: BenchEnv, idPrefix: string, jobs: number, start: () =>
   await env.queue.pause();
   const ids = await prefill(env.queue, jobs, idPrefix);
   const worker = await start();
-  const cpu0 = worker.cpuTimeMs();
-  const bench0 = process.cpuUsage();
+  const cpu0 = await sampleCpu(env.redis, [worker.pid]);
   await env.queue.resume();
   await done();
-  const workerCpu = worker.cpuTimeMs() - cpu0;
-  const bench = process.cpuUsage(bench0);
+  const cpu = cpuPerJob(cpu0, await sampleCpu(env.redis, [worker.pid]), jobs);
   await worker.stop();
   const timings = await jobTimings(env.queue, ids);
   if (timings.length !== jobs) throw new Error(`${idPrefix}: ${timings.length} of ${jobs} jobs have timestamps`);
   const { perSecond, seconds } = throughputOf(timings);
-  return { perSecond, seconds, workerCpuMsPerJob: workerCpu / jobs, benchCpuMsPerJob: (bench.user + bench.system) / 1000 / jobs };
+  return { perSecond, seconds, cpu };
 }
 
 export const overhead: Scenario = {
@@ -72,9 +71,12 @@ export const overhead: Scenario = {
           rawJobsPerSecond: round(raw.perSecond),
           pipelineJobsPerSecond: round(pipeline.perSecond),
           pipelinePercentOfRaw: round(ratioPercent),
-          rawWorkerCpuMsPerJob: round(raw.workerCpuMsPerJob, 3),
-          pipelineWorkerCpuMsPerJob: round(pipeline.workerCpuMsPerJob, 3),
-          pipelineSimulatorCpuMsPerJob: round(pipeline.benchCpuMsPerJob, 3),
+          rawCpuMsPerJobWorker: round(raw.cpu.workersMs, 3),
+          rawCpuMsPerJobRedis: round(raw.cpu.redisMs, 3),
+          pipelineCpuMsPerJobWorker: round(pipeline.cpu.workersMs, 3),
+          pipelineCpuMsPerJobSimulator: round(pipeline.cpu.benchMs, 3),
+          pipelineCpuMsPerJobRedis: round(pipeline.cpu.redisMs, 3),
+          pipelineCpuMsPerJobPostgres: round(pipeline.cpu.postgresMs, 3),
           pipelineSucceeded: statuses?.succeeded ?? 0,
         },
         targets: [target('pipelinePercentOfRaw', 'pipeline ≥ 25% of raw', ratioPercent, '>=', 25)],

@@ -372,8 +372,12 @@
       byTestId('cost-basis').dataset.basis = catalog.basis;
       for (const el of [primarySel(), toggle(), byTestId('save-settings')]) el.disabled = false;
       applySettings(settings);
+      // Let the stored values render without transitions, then turn animations on.
+      await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+      document.body.classList.remove('preload');
       document.body.dataset.ready = 'true';
     } catch (err) {
+      document.body.classList.remove('preload');
       showLoadError(`Could not load the settings: ${err.message}`);
     }
     await loadStats();

@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually } from './harness.js';
 
+const INSTALL_HINT = 'apt-get install -y prometheus docker-compose (as .ci/run does)';
+
 /** Node's default metrics that promtool's lint dislikes (gauges named *_total); see issue 5. */
 export const TOLERATED_LINT = /^nodejs_active_(handles|requests|resources)_total /;
 
@@ -35,6 +37,7 @@ export interface ToolResult {
 export function run(file: string, args: readonly string[], options: { input?: string; cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<ToolResult> {
   return new Promise((resolve, reject) => {
     const child = execFile(file, args, { cwd: options.cwd, env: options.env, timeout: options.timeoutMs ?? 60_000, maxBuffer: 32 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err && (err as { code?: unknown }).code === 'ENOENT') return reject(new Error(`${file} is not installed: ${INSTALL_HINT}`));
       if (err && typeof (err as { code?: unknown }).code !== 'number') return reject(err);
       resolve({ code: err ? ((err as { code: number }).code ?? 1) : 0, stdout, stderr });
     });
@@ -89,7 +92,14 @@ export async function startPrometheus(config: unknown, options: { port?: number 
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let spawnError: Error | undefined;
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      spawnError = err.code === 'ENOENT' ? new Error(`prometheus is not installed: ${INSTALL_HINT}`) : err;
+      resolve();
+    });
+  });
   const url = `http://127.0.0.1:${port}`;
 
   async function api<T>(path: string): Promise<T> {
@@ -113,7 +123,7 @@ export async function startPrometheus(config: unknown, options: { port?: number 
     api,
     output: () => out,
     async close() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      if (child.exitCode === null && child.signalCode === null && !spawnError) child.kill('SIGTERM');
       await exited;
       await rm(dir, { recursive: true, force: true });
     },
@@ -121,6 +131,7 @@ export async function startPrometheus(config: unknown, options: { port?: number 
   try {
     await eventually(
       async () => {
+        if (spawnError) throw spawnError;
         if (child.exitCode !== null) throw new Error(`prometheus exited (${child.exitCode}):\n${out}`);
         const res = await fetch(`${url}/-/ready`).catch(() => null);
         return res?.ok ?? false;

@@ -1,0 +1,52 @@
+/**
+ * Where the CPU of a run went: the worker processes, this process (producer and simulator),
+ * Redis and Postgres. Redis and Postgres are shared with anything else running on the machine,
+ * so their share is an upper bound when other work runs at the same time.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+import { cpuTimeMs } from './proc.js';
+
+export interface CpuSample {
+  readonly workersMs: number;
+  readonly benchMs: number;
+  readonly redisMs: number;
+  readonly postgresMs: number;
+}
+
+/** CPU time of every process whose command name is `name` (Linux /proc). */
+function cpuOfProcessesNamed(name: string): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === name) total += cpuTimeMs(Number(entry));
+    } catch {
+      // The process exited while we looked.
+    }
+  }
+  return total;
+}
+
+async function redisCpuMs(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const field = (key: string) => Number(new RegExp(`^${key}:([\\d.]+)`, 'm').exec(info)?.[1] ?? Number.NaN);
+  return (field('used_cpu_sys') + field('used_cpu_user')) * 1000;
+}
+
+export async function sampleCpu(redis: Redis, workerPids: readonly number[]): Promise<CpuSample> {
+  const bench = process.cpuUsage();
+  return {
+    workersMs: workerPids.reduce((s, pid) => s + cpuTimeMs(pid), 0),
+    benchMs: (bench.user + bench.system) / 1000,
+    redisMs: await redisCpuMs(redis),
+    postgresMs: cpuOfProcessesNamed('postgres'),
+  };
+}
+
+/** CPU ms per job of each party between two samples. */
+export function cpuPerJob(before: CpuSample, after: CpuSample, jobs: number): CpuSample {
+  const per = (k: keyof CpuSample) => (after[k] - before[k]) / jobs;
+  return { workersMs: per('workersMs'), benchMs: per('benchMs'), redisMs: per('redisMs'), postgresMs: per('postgresMs') };
+}
