@@ -47,3 +47,19 @@ it('jobs in flight on a SIGKILLed worker finish on another worker, once each', a
   expect(h.sim.stats().byModel['gpt-4o-mini']?.ok).toBe(16);
   expect((await h.rawQueue.getJobCounts('active')).active).toBe(0);
 });
+
+it('a job its workers died on three times is failed as poison, with a recorded final failure', async () => {
+  await h.startWorker();
+  const calls = h.sim.stats().totalRequests;
+  // What BullMQ's stalled checker leaves on a job after three workers died holding it.
+  const job = await h.rawQueue.add('generate', { userId: 'u', agentId: 'poison', userGoal: 'A goal that kills workers', availablePlugins: PLUGINS }, { jobId: 'poison-1', delay: 60_000 });
+  await h.redis.hset(`${h.prefix}:workflow-generation:${job.id}`, 'stc', '3');
+  await job.promote();
+  await eventually(async () => (await h.rawQueue.getJob(job.id!))?.isFailed(), { what: 'the poison job to fail' });
+  expect((await h.rawQueue.getJob(job.id!))!.failedReason).toMatch(/^GENERATION_FAILED: abandoned/);
+  expect(h.sim.stats().totalRequests).toBe(calls);
+  const [row] = await h.db.sql`select status, failure_reason from workflow_generations where job_id = 'poison-1'`;
+  expect(row).toMatchObject({ status: 'failed', failure_reason: expect.stringMatching(/worker died 3 times/) });
+  const audits = await h.db.sql`select action from audit_logs where job_id = 'poison-1'`;
+  expect(audits.map((a) => a.action)).toEqual(['WORKFLOW_GENERATION_FAILED']);
+});

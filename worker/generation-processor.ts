@@ -12,7 +12,7 @@ import { type GenerationRequest, parseGenerationRequest } from '../shared/job-co
 import type { Logger } from '../shared/logger.js';
 import type { ModelSpec } from '../shared/models.js';
 import { type AttemptRole, type FailureReason, isValidationFailure, TRANSIENT_OUTCOMES } from '../shared/outcomes.js';
-import { fallbackJobId } from '../shared/queues.js';
+import { fallbackJobId, GENERATE_FALLBACK_JOB as GENERATE_FALLBACK_JOB_NAME } from '../shared/queues.js';
 import { resolveSettings, type OrchestratorSettings, type ResolvedSettings } from '../shared/settings.js';
 import type { AttemptResult, AttemptRunner } from './attempt-runner.js';
 import type { Clock } from './clock.js';
@@ -92,6 +92,9 @@ function retryingRepository(repo: GenerationRepository, policy: DbRetryPolicy, l
 export type ProcessorResult = GenerationResult | HandoverResult;
 
 const DEFAULT_PAUSE_MS = 1_000;
+
+/** Stalls (a worker died holding the job) before a job is failed as poison; BullMQ's own limit sits above. */
+export const MAX_STALLS = 3;
 
 export const FAILURE_CODES = { invalid: 'GENERATION_INVALID', failed: 'GENERATION_FAILED', rejected: 'GENERATION_REJECTED' } as const;
 
@@ -306,8 +309,18 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
     if (deps.stoppingSignal?.aborted) await delayUntil(job, token, deps.clock.now());
   }
 
+  /** A job whose worker died on it MAX_STALLS times is not given to a fourth. */
+  async function failIfPoison(job: Job): Promise<void> {
+    if ((job.stalledCounter ?? 0) >= MAX_STALLS) {
+      const reason = `its worker died ${job.stalledCounter} times while processing it`;
+      await recordAbandoned(job, reason);
+      throw new UnrecoverableError(`${FAILURE_CODES.failed}: abandoned: ${reason}`);
+    }
+  }
+
   async function processPrimary(job: Job, token?: string): Promise<ProcessorResult> {
     await returnIfStopping(job, token);
+    await failIfPoison(job);
     let request: GenerationRequest;
     try {
       request = parseGenerationRequest(job.data);
@@ -335,6 +348,7 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
 
   async function processFallback(job: Job, token?: string): Promise<ProcessorResult> {
     await returnIfStopping(job, token);
+    await failIfPoison(job);
     let data: FallbackJobData;
     try {
       data = parseFallbackJobData(job.data);
@@ -350,7 +364,51 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
     return runFinalModel(ctx, 'fallback', ctx.settings.fallback, data.reason, begun.attempts, nextNumber);
   }
 
-  return { processPrimary, processFallback };
+  /**
+   * A job BullMQ gave up on for reasons outside the policy (its retries for infrastructure errors
+   * ran out, or its worker died on it too often): record a final failure, so the request is not
+   * left `queued` with no final audit row. Idempotent, like every write here.
+   */
+  async function recordAbandoned(job: Job, reason: string): Promise<void> {
+    const data = job.name === GENERATE_FALLBACK_JOB_NAME ? safe(() => parseFallbackJobData(job.data)) : null;
+    const request = data?.request ?? safe(() => parseGenerationRequest(job.data));
+    if (!request) return; // Bad data was rejected (and recorded) on pick-up.
+    const originJobId = data?.originJobId ?? job.id!;
+    const begun = await begin(job, originJobId, request, data?.enqueuedAt ?? job.timestamp);
+    if (begun.final) return;
+    const ctx = contextFor(job, undefined, originJobId, request, begun.settings);
+    const result = await deps.repo.finish(
+      {
+        jobId: originJobId,
+        userId: request.userId,
+        agentId: request.agentId,
+        status: 'failed',
+        workflow: null,
+        stepsGenerated: 0,
+        generatorUsed: null,
+        primaryModel: ctx.settings.primaryModel,
+        fallbackModel: ctx.settings.enableFallback ? ctx.settings.fallbackModel : null,
+        fallbackReason: data?.reason ?? null,
+        validationPassed: null,
+        validationErrors: null,
+        failureReason: `abandoned: ${reason}`,
+        finishedAt: new Date(deps.clock.now()),
+      },
+      null,
+    );
+    deps.metrics.recordFinal(result.status, null, data ? 'fallback' : 'primary', result.generation_time_ms);
+    ctx.log.error({ reason }, 'job abandoned by the queue; recorded as failed');
+  }
+
+  return { processPrimary, processFallback, recordAbandoned };
+}
+
+function safe<T>(read: () => T): T | null {
+  try {
+    return read();
+  } catch {
+    return null;
+  }
 }
 
 /** A bounded, storable copy of data that broke the contract (it may be huge or hold NUL bytes). */

@@ -15,7 +15,7 @@ import { FALLBACK_QUEUE, GENERATE_FALLBACK_JOB, PRIMARY_JOB_OPTIONS, PRIMARY_QUE
 import { blockingConnection } from '../shared/redis.js';
 import { AttemptRunner, type ModelClients } from './attempt-runner.js';
 import { systemClock, type Clock } from './clock.js';
-import { createGenerationProcessor } from './generation-processor.js';
+import { createGenerationProcessor, MAX_STALLS } from './generation-processor.js';
 import { createWorkerMetrics } from './metrics.js';
 import { createModelClients } from './model-clients.js';
 import { RedisModelPauses } from './model-pauses.js';
@@ -78,8 +78,9 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
   const workerOptions = {
     prefix,
     concurrency: config.concurrency,
-    // A job whose worker died is picked up by another; twice is a pattern worth failing for.
-    maxStalledCount: 2,
+    // A job whose worker died is picked up by another; the processor fails it as poison after
+    // MAX_STALLS, recorded, before BullMQ's own limit would fail it without a record.
+    maxStalledCount: MAX_STALLS + 1,
     lockDuration: config.jobLockMs,
     stalledInterval: config.stalledIntervalMs,
   };
@@ -90,7 +91,12 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
   for (const w of workers) {
     w.on('error', (err) => log.error({ err: err.message, queue: w.name }, 'worker error'));
     w.on('failed', (job, err) => {
-      if (job && !err.message.startsWith('GENERATION_')) log.error({ jobId: job.id, queue: w.name, err: err.message, attemptsMade: job.attemptsMade }, 'job failed');
+      if (!job || err.message.startsWith('GENERATION_')) return;
+      log.error({ jobId: job.id, queue: w.name, err: err.message, attemptsMade: job.attemptsMade, final: Boolean(job.finishedOn) }, 'job failed');
+      // Retries for infrastructure errors ran out: the request gets a recorded, final failure.
+      if (job.finishedOn) {
+        processor.recordAbandoned(job, err.message).catch((e: unknown) => log.error({ jobId: job.id, err: String(e) }, 'could not record an abandoned job'));
+      }
     });
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
