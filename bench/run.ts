@@ -20,9 +20,11 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
+import { watchOtherCpu } from './lib/cpu.js';
 import { BENCH_DATABASE_URL, BENCH_REDIS_URL } from './lib/env.js';
 import { machineInfo, versions } from './lib/machine.js';
 import { fmt, type Mode, type Scenario, type ScenarioOutcome } from './lib/scenario.js';
+import { round } from './lib/stats.js';
 import { addedLatency } from './scenarios/added-latency.js';
 import { fallbackHandover } from './scenarios/fallback-handover.js';
 import { latencyBound } from './scenarios/latency-bound.js';
@@ -39,6 +41,13 @@ interface ScenarioReport extends Partial<ScenarioOutcome> {
   readonly title: string;
   readonly targetText: string;
   readonly durationSeconds: number;
+  /** 1-minute load average when the scenario started and ended (the benchmark's own work included). */
+  readonly loadAverage: readonly [number, number];
+  /**
+   * CPU used meanwhile by processes outside this benchmark, Redis and Postgres, in % of all
+   * cores: anything above a few % competed with the numbers above.
+   */
+  readonly otherCpuPercent: number;
   /** null when no target applies, or in smoke mode (targets are reported, never asserted). */
   readonly pass: boolean | null;
   readonly error?: string;
@@ -83,15 +92,19 @@ const started = Date.now();
 const reports: ScenarioReport[] = [];
 for (const scenario of selected) {
   const t0 = Date.now();
-  progress(`${scenario.name}: starting`);
+  const load0 = round(os.loadavg()[0]!, 2);
+  const others = watchOtherCpu(info.machine.cores);
+  const meta = () => ({ durationSeconds: (Date.now() - t0) / 1000, loadAverage: [load0, round(os.loadavg()[0]!, 2)] as const, otherCpuPercent: round(others().otherPercent) });
+  progress(`${scenario.name}: starting (load average ${load0})`);
   try {
     const outcome = await scenario.run(mode, (m) => progress(`${scenario.name}: ${m}`));
     const pass = mode === 'smoke' || outcome.targets.length === 0 ? null : outcome.targets.every((t) => t.pass);
-    reports.push({ name: scenario.name, title: scenario.title, targetText: scenario.targetText, ...outcome, pass, durationSeconds: (Date.now() - t0) / 1000 });
-    progress(`${scenario.name}: ${outcome.summary}`);
+    const m = meta();
+    reports.push({ name: scenario.name, title: scenario.title, targetText: scenario.targetText, ...outcome, pass, ...m });
+    progress(`${scenario.name}: ${outcome.summary} (other processes used ${fmt(m.otherCpuPercent, 0)}% of the CPU meanwhile)`);
   } catch (err) {
     const error = err instanceof Error ? (err.stack ?? err.message) : String(err);
-    reports.push({ name: scenario.name, title: scenario.title, targetText: scenario.targetText, pass: mode === 'smoke' ? null : false, error, durationSeconds: (Date.now() - t0) / 1000 });
+    reports.push({ name: scenario.name, title: scenario.title, targetText: scenario.targetText, pass: mode === 'smoke' ? null : false, error, ...meta() });
     progress(`${scenario.name}: FAILED TO RUN\n${error}`);
   }
 }
@@ -112,6 +125,11 @@ console.log(`\nBenchmark (${mode}), ${info.machine.cores} cores (${info.machine.
 console.log('| scenario | measured | target | result |');
 console.log('|---|---|---|---|');
 for (const r of reports) console.log(`| ${r.title} | ${r.error ? 'did not run' : r.summary} | ${r.targetText} | ${verdict(r)} |`);
+const busy = reports.filter((r) => r.otherCpuPercent > 10);
+if (busy.length) {
+  const list = busy.map((r) => `${r.name} ${fmt(r.otherCpuPercent, 0)}%`).join(', ');
+  console.log(`\nNote: other processes on this machine used a share of the CPU during ${list}; those numbers understate the code.`);
+}
 console.log(`\n${fmt(results.durationSeconds, 0)} s in all; results written to ${out}`);
 
 const errored = reports.some((r) => r.error);

@@ -235,7 +235,8 @@ export class DrizzleGenerationRepository implements GenerationRepository {
       JSON.stringify(details),
     ];
     const [row] = lastAttempt ? await this.run<ResultColumns>(FINISH_SQL, [...params, ...attemptParams(lastAttempt)]) : await this.run<ResultColumns>(FINISH_WITHOUT_ATTEMPT_SQL, params);
-    if (row) return rowToResult(row);
+    // The statement leaves the workflow out of its answer: it is the one just written.
+    if (row) return rowToResult({ ...row, workflow: o.workflow });
     // Another run of this request finished first: its row and audit stand (read afresh, after it committed).
     const existing = await this.db.select().from(workflowGenerations).where(eq(workflowGenerations.jobId, o.jobId));
     if (!existing[0]) throw new Error(`finish(${o.jobId}): no workflow_generations row`);

@@ -74,12 +74,14 @@ export function attemptParams(a: AttemptRecord): SqlParam[] {
   ];
 }
 
-/** The columns rowToResult reads, named as the query builder names them. */
-const RESULT_COLUMNS = `job_id as "jobId", status, workflow, steps_generated as "stepsGenerated", generator_used as "generatorUsed",
+/** The columns rowToResult reads, named as the query builder names them; `workflow` may be replaced. */
+function resultColumns(workflow = 'workflow'): string {
+  return `job_id as "jobId", status, ${workflow} as workflow, steps_generated as "stepsGenerated", generator_used as "generatorUsed",
   primary_model as "primaryModel", fallback_reason as "fallbackReason", validation_passed as "validationPassed",
   validation_errors as "validationErrors", failure_reason as "failureReason", attempts, input_tokens as "inputTokens",
   output_tokens as "outputTokens", cached_input_tokens as "cachedInputTokens", cache_write_tokens as "cacheWriteTokens",
   total_tokens as "totalTokens", cost_usd::text as "costUsd", generation_time_ms as "generationTimeMs"`;
+}
 
 export interface ResultColumns {
   readonly jobId: string;
@@ -112,7 +114,7 @@ with up as (
   insert into workflow_generations as g (job_id, user_id, agent_id, request, settings, primary_model, enqueued_at, started_at)
   values ($1::text, $2::text, $3::text, $4::jsonb, $5::jsonb, $6::text, $7::timestamptz, $8::timestamptz)
   on conflict (job_id) do update set started_at = coalesce(g.started_at, excluded.started_at)
-  returning g.settings, (g.xmax = 0) as inserted, ${RESULT_COLUMNS}
+  returning g.settings, (g.xmax = 0) as inserted, ${resultColumns()}
 )
 select up.*,
   case when not up.inserted and up.status = 'queued' then (
@@ -176,7 +178,8 @@ on conflict (job_id) where action = 'WORKFLOW_GENERATION_FALLBACK' do nothing`;
  * finish: the last attempt (when given), the result row (only if still queued) with totals over
  * every attempt, and the final audit row (at most one per request), atomically. The audit
  * details are the caller's (`$16`) plus the totals and the generation time the row got. Returns
- * the finished row, or nothing when another run had finished the request already.
+ * the finished row (its workflow left out: the caller has it), or nothing when another run had
+ * finished the request already.
  *
  * Params: job id, status, workflow, steps, generator, primary model, fallback reason,
  * validation passed, validation errors, failure reason, finished at, audit action, severity,
@@ -218,7 +221,7 @@ audited as (
   from finished f
   on conflict (job_id) where ${FINAL_ACTIONS} do nothing
 )
-select ${RESULT_COLUMNS} from finished`;
+select ${resultColumns('null::jsonb')} from finished`;
 }
 
 export const FINISH_SQL = finishSql(true);

@@ -115,8 +115,8 @@ export class GenerationStatusReader {
     const row = await this.row(id);
     if (row && row.status !== 'queued') return finishedSnapshot(id, rowToResult(row), null, row);
 
-    const primaryJob = await this.primary.getJob(id);
-    const fallbackJob = await this.fallback.getJob(fallbackJobId(id));
+    const { job: primaryJob, state: pState } = await jobAt(this.primary, id);
+    const { job: fallbackJob, state: fState } = await jobAt(this.fallback, fallbackJobId(id));
     if (!primaryJob && !fallbackJob && !row) return null;
 
     const enqueuedAt = iso(row?.enqueuedAt ?? primaryJob?.timestamp ?? null);
@@ -125,7 +125,6 @@ export class GenerationStatusReader {
     const timings = (finishedAt: number | null | undefined = null) => ({ enqueuedAt, startedAt, finishedAt: iso(finishedAt), generationTimeMs: null });
 
     // The primary job: queued, running, finished, or handed over.
-    const pState = primaryJob ? await primaryJob.getState() : 'unknown';
     const pProgress = progressOf(primaryJob);
     let handover: HandoverResult | null = null;
     if (primaryJob && pState === 'completed') {
@@ -151,7 +150,6 @@ export class GenerationStatusReader {
     const fbId = fallbackJobId(id);
     history.push({ stage: 'fallback_enqueued', reason, fallbackJobId: fbId });
     if (fallbackJob) {
-      const fState = await fallbackJob.getState();
       if (fState === 'completed' && isResult(fallbackJob.returnvalue)) return finishedSnapshot(id, fallbackJob.returnvalue as GenerationResult, null, row, fallbackJob);
       if (fState === 'failed') return failedSnapshot(id, fallbackJob, row);
       const fProgress = progressOf(fallbackJob);
@@ -163,6 +161,18 @@ export class GenerationStatusReader {
     const stage = history.at(-1)!.stage;
     return { view: { id, status: 'active', stage, queue: 'fallback', fallbackJobId: fbId, fallbackReason: reason, result: null, error: null, timings: timings() }, history };
   }
+}
+
+/**
+ * A job with its state, the state read first: a job's data (progress, return value) is written
+ * before it moves on, so data read after the state is at least as new as the state. The other way
+ * round, a job that finished between the two reads would look finished without its result.
+ */
+async function jobAt(queue: Queue, id: string): Promise<{ job: Job | undefined; state: string }> {
+  const state = await queue.getJobState(id);
+  if (state === 'unknown') return { job: undefined, state };
+  const job = await queue.getJob(id);
+  return job ? { job, state } : { job: undefined, state: 'unknown' };
 }
 
 /** The stages a finished request passed, read back from its result. */

@@ -7,6 +7,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
 import { connectDatabase, type DbHandle } from '../db/client.js';
 import { SettingsStore } from '../db/settings-store.js';
 import { ajv, toFieldErrors } from '../shared/ajv.js';
@@ -96,58 +97,81 @@ export async function buildProducerServer(options: ProducerServerOptions): Promi
   const streams = new Set<EventStream>();
   let shuttingDown = false;
 
+  /** Closes what this function opened, in order: event readers, queues, Redis, Postgres. */
+  const closeResources = async () => {
+    await hub.close();
+    await client.close();
+    await redis.quit().catch(() => redis.disconnect());
+    await db.close();
+  };
+
   const app = Fastify({
     // pino's Logger is a FastifyBaseLogger; the cast keeps the instance's default generic types.
     loggerInstance: log as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: config.trustProxy,
-    // Ids of our own: an incoming x-request-id is logged too, but never trusted as ours.
+    // Request ids are ours; an incoming x-request-id is not trusted.
     requestIdHeader: false,
-    return503OnClosing: true,
+    // Requests that arrive while closing get the 503 below, in the one error shape.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true },
   });
-  app.setValidatorCompiler(sharedValidatorCompiler);
-  // Responses are written as the handlers build them; the response schemas document them (the
-  // tests check every response against them).
-  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
-  // JSON only: text/plain and anything else gets 415 (the login form adds urlencoded in its scope).
-  app.removeContentTypeParser('text/plain');
-  registerErrorHandling(app, log);
-  instrumentHttp(app, metrics.registry);
-  app.addHook('onSend', async (_request, reply) => {
-    reply.header('x-content-type-options', 'nosniff');
-    reply.header('referrer-policy', 'no-referrer');
-  });
+  try {
+    app.setValidatorCompiler(sharedValidatorCompiler);
+    // Responses are written as the handlers build them; the response schemas document them (the
+    // tests check every response against them).
+    app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+    // JSON only: text/plain and anything else gets 415 (the login form adds urlencoded in its scope).
+    app.removeContentTypeParser('text/plain');
+    registerErrorHandling(app, log);
+    instrumentHttp(app, metrics.registry);
+    app.addHook('onRequest', async (request, reply) => {
+      if (shuttingDown && request.url !== '/healthz' && request.url !== '/readyz') {
+        reply.header('connection', 'close');
+        throw new ApiError(503, 'SERVICE_UNAVAILABLE', 'shutting down: retry on another replica', undefined, { 'retry-after': '1' });
+      }
+    });
+    app.addHook('onSend', async (_request, reply) => {
+      reply.header('x-content-type-options', 'nosniff');
+      reply.header('referrer-policy', 'no-referrer');
+    });
 
-  await registerOpenApi(app);
-  await app.register(healthRoutes, { redis, db, registry: metrics.registry, timeoutMs: config.dependencyTimeoutMs, isShuttingDown: () => shuttingDown });
-  await app.register(generationRoutes, {
-    client,
-    status,
-    hub,
-    redis,
-    auth,
-    limiter: enqueueLimiter,
-    metrics,
-    dependencyTimeoutMs: config.dependencyTimeoutMs,
-    sseHeartbeatMs: config.sseHeartbeatMs,
-    streams,
-    log,
-  });
-  const adminOptions = { db: db.db, settings, auth, redis, queues, loginLimiter, dependencyTimeoutMs: config.dependencyTimeoutMs, log };
-  await app.register(adminApiRoutes, adminOptions);
-  await app.register(adminPageRoutes, adminOptions);
-  await app.register(queueBoardRoutes, { auth, queues: [queues.primary, queues.fallback] });
-  await registerDocsUi(app);
+    await registerOpenApi(app);
+    await app.register(healthRoutes, { redis, db, registry: metrics.registry, timeoutMs: config.dependencyTimeoutMs, isShuttingDown: () => shuttingDown });
+    await app.register(generationRoutes, {
+      client,
+      status,
+      hub,
+      redis,
+      auth,
+      limiter: enqueueLimiter,
+      metrics,
+      dependencyTimeoutMs: config.dependencyTimeoutMs,
+      sseHeartbeatMs: config.sseHeartbeatMs,
+      streams,
+      log,
+    });
+    const adminOptions = { db: db.db, settings, auth, redis, queues, loginLimiter, dependencyTimeoutMs: config.dependencyTimeoutMs, log };
+    await app.register(adminApiRoutes, adminOptions);
+    await app.register(adminPageRoutes, adminOptions);
+    await app.register(queueBoardRoutes, { auth, queues: [queues.primary, queues.fallback] });
+    await registerDocsUi(app);
 
-  // Event streams never end by themselves: end them first, so the server can drain.
-  app.addHook('preClose', async () => {
-    shuttingDown = true;
-    for (const s of [...streams]) s.end();
-  });
-
-  await app.ready();
+    // Event streams never end by themselves: end them first, so the server can drain.
+    app.addHook('preClose', async () => {
+      shuttingDown = true;
+      for (const s of [...streams]) s.end();
+    });
+    await app.ready();
+    // Give Redis a moment, so a healthy start answers its first requests; a Redis that is down
+    // does not hold the start (routes that need it answer 503, /readyz says why).
+    await Promise.all([untilReady(redis, config.dependencyTimeoutMs), hub.ready(config.dependencyTimeoutMs).catch(() => {})]);
+  } catch (err) {
+    await app.close().catch(() => {});
+    await closeResources();
+    throw err;
+  }
   if (config.authDisabled) log.warn('AUTH_DISABLED=true: every route is open. Demo and test use only.');
 
   let closing: Promise<void> | undefined;
@@ -159,14 +183,25 @@ export async function buildProducerServer(options: ProducerServerOptions): Promi
         log.warn({ graceMs: config.shutdownGraceMs }, 'requests still running after the grace period: closing connections anyway');
         app.server.closeAllConnections();
       }
-      await hub.close();
-      await client.close();
-      await redis.quit().catch(() => redis.disconnect());
-      await db.close();
+      await closeResources();
       log.info('producer stopped');
     })());
 
   return { app, db, client, close };
+}
+
+/** Resolves when the connection is ready, or after `timeoutMs` whatever its state. */
+function untilReady(redis: Redis, timeoutMs: number): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      redis.off('ready', done);
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    redis.once('ready', done);
+  });
 }
 
 /** Builds the server and listens on the configured port (0: any free port). */

@@ -15,6 +15,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -65,6 +66,30 @@ function start(name: string, file: string, args: string[], env: Record<string, s
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
   return { name, child, output: () => out, exited };
+}
+
+/** Scrapes back to back on one keep-alive connection, as Prometheus does at its interval, until stopped. */
+function keepScraping(port: number): () => void {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  let stopped = false;
+  void (async () => {
+    while (!stopped) {
+      const ok = await new Promise<boolean>((r) =>
+        http
+          .get({ host: '127.0.0.1', port, path: '/metrics', agent }, (res) => {
+            res.resume();
+            res.on('end', () => r(true));
+            res.on('error', () => r(false));
+          })
+          .on('error', () => r(false)),
+      );
+      if (!ok) await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  return () => {
+    stopped = true;
+    agent.destroy();
+  };
 }
 
 async function httpOk(url: string, proc: Proc): Promise<boolean> {
@@ -128,9 +153,16 @@ beforeAll(async () => {
   const workers = ports.workers.map((port, i) => start(`worker-${i + 1}`, w.file, w.args, envFor('worker', { [containerPorts(compose.services.worker!)[0]!]: port })));
   procs.push(...workers);
 
-  await eventually(() => httpOk(`http://127.0.0.1:${ports.producer}/readyz`, producer), { timeoutMs: 45_000, what: 'the producer to be ready' });
-  for (const [i, worker] of workers.entries()) await eventually(() => httpOk(`http://127.0.0.1:${ports.workers[i]}/healthz`, worker), { timeoutMs: 45_000, what: `${worker.name} to be up` });
-  await eventually(async () => sim.output().includes('simulator listening'), { timeoutMs: 20_000, what: 'the simulator' });
+  // Generous deadlines: tsx transpiles every module at start, slow on a loaded 2-core CI machine.
+  const up = (p: Proc, check: () => Promise<boolean>) =>
+    eventually(check, { timeoutMs: 90_000, what: p.name }).catch((err: unknown) => {
+      throw new Error(`${String(err)}; its output:\n${p.output().slice(-2_000)}`);
+    });
+  await Promise.all([
+    up(producer, () => httpOk(`http://127.0.0.1:${ports.producer}/readyz`, producer)),
+    ...workers.map((worker, i) => up(worker, () => httpOk(`http://127.0.0.1:${ports.workers[i]}/healthz`, worker))),
+    up(sim, async () => sim.output().includes('simulator listening')),
+  ]);
 
   // 3. Prometheus with the compose config's jobs and rules; DNS discovery becomes static targets.
   const base = YAML.parse(readFileSync(PROMETHEUS_CONFIG_FILE, 'utf8')) as { global: object; rule_files: string[]; scrape_configs: Array<{ job_name: string } & Record<string, unknown>> };
@@ -152,7 +184,7 @@ beforeAll(async () => {
     { port: ports.prometheus },
   );
   await eventually(async () => (await prom.query('count(up == 1)'))[0]?.value?.[1] === String(WORKER_REPLICAS + 2), { timeoutMs: 20_000, what: 'every target to be up' });
-}, 150_000);
+}, 240_000);
 
 afterAll(async () => {
   for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
@@ -262,6 +294,9 @@ describe('the compose stack, natively', () => {
   it('every process stops on SIGTERM with exit code 0 within its compose stop_grace_period', async () => {
     const running = procs.filter((p) => p.child.exitCode === null && p.child.signalCode === null);
     expect(running.map((p) => p.name).sort()).toEqual(['producer', 'sim', ...ports.workers.map((_, i) => `worker-${i + 1}`)].sort());
+    // A scrape connection that never goes idle must not hold the stop up (Prometheus keeps one open).
+    const scrapers = [...ports.workers, ports.producer].map((port) => keepScraping(port));
+    await new Promise((r) => setTimeout(r, 300));
     const results = await Promise.all(
       running.map(async (p) => {
         const service = p.name.replace(/-\d+$/, '');
@@ -274,6 +309,7 @@ describe('the compose stack, natively', () => {
         return { name: p.name, graceMs, tookMs: Date.now() - started, outcome, output: p.output().slice(-1_500) };
       }),
     );
+    for (const stop of scrapers) stop();
     for (const r of results) expect(r.outcome, `${r.name} after ${r.tookMs} ms (grace ${r.graceMs} ms):\n${r.output}`).toEqual({ code: 0, signal: null });
   }, 90_000);
 });

@@ -117,6 +117,8 @@ describe('kubernetes manifests', () => {
     expect(so.scaleTargetRef).toMatchObject({ kind: 'Deployment', name: 'workflow-orchestrator-worker' });
     expect(so.minReplicaCount).toBeGreaterThanOrEqual(1);
     expect(so.maxReplicaCount).toBeGreaterThan(so.minReplicaCount);
+    // The HPA owns the count: a fixed one in the Deployment would fight it on every apply.
+    expect(byKind('Deployment', 'workflow-orchestrator-worker').spec.replicas).toBeUndefined();
     const trigger = so.triggers[0];
     expect(trigger.type).toBe('prometheus');
     expect(trigger.metadata.serverAddress).toMatch(/^https?:\/\//);

@@ -194,6 +194,7 @@ describe('GET /v1/generations/:id', () => {
     const queue = new Queue(PRIMARY_QUEUE, { connection: { url: h.env.REDIS_URL }, prefix: `${h.prefix}_idle` });
     try {
       const r = await post(request('Nobody picks this up'), apiAuth, idle.url);
+      expect(r.status, JSON.stringify(r.body)).toBe(202);
       const s = await get(`/v1/generations/${r.body.id}`, apiAuth, idle.url);
       expect(s.status).toBe(200);
       expect(check(generationStatusSchema, s.body)).toEqual([]);
@@ -238,12 +239,12 @@ describe('GET /v1/generations/:id', () => {
 
     const i = await finished(invalid.body.id);
     expect(check(generationStatusSchema, i.body)).toEqual([]);
-    expect(i.body).toMatchObject({ status: 'invalid', result: { status: 'invalid', validation_passed: false, generator_used: 'claude-sonnet-4' } });
+    expect(i.body, JSON.stringify(i.body)).toMatchObject({ status: 'invalid', result: { status: 'invalid', validation_passed: false, generator_used: 'claude-sonnet-4' } });
     expect(i.body.result.validation_errors.length).toBeGreaterThan(0);
 
     const f = await finished(failed.body.id);
     expect(check(generationStatusSchema, f.body)).toEqual([]);
-    expect(f.body).toMatchObject({ status: 'failed', result: { status: 'failed', generator_used: null } });
+    expect(f.body, JSON.stringify(f.body)).toMatchObject({ status: 'failed', result: { status: 'failed', generator_used: null } });
     expect(f.body.result.failure_reason).toMatch(/^auth_error/);
 
     const rj = await finished('raw-bad-job-1');
@@ -301,7 +302,8 @@ describe('GET /v1/generations/:id/events', () => {
     const idle = await pool.start({ QUEUE_PREFIX: `${h.prefix}_hb`, SSE_HEARTBEAT_MS: '150' });
     const queue = new Queue(PRIMARY_QUEUE, { connection: { url: h.env.REDIS_URL }, prefix: `${h.prefix}_hb` });
     try {
-      const { body } = await post(request('Waits forever'), apiAuth, idle.url);
+      const { status, body } = await post(request('Waits forever'), apiAuth, idle.url);
+      expect(status).toBe(202);
       const clients = await Promise.all([1, 2, 3].map(() => openEvents(`${idle.url}/v1/generations/${body.id}/events`, apiAuth)));
       for (const c of clients) await c.waitForComment((t) => t === 'heartbeat');
       // Three streams, still two event readers: the hub's named blocking connections.
@@ -518,6 +520,47 @@ describe('operations', () => {
     expect(page.text).toContain('Workflow queues');
     const queues = await get('/admin/queues/api/queues', adminAuth);
     expect(queues.body.queues.map((q: { name: string }) => q.name).sort()).toEqual(['workflow-generation', 'workflow-generation-fallback']);
+  });
+
+  it('serves the admin pages: login form (a wrong token is a 401 page), session cookie, assets, logout', async () => {
+    const form = await call(api.url, 'GET', '/admin/login');
+    expect(form.status).toBe(200);
+    expect(form.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(form.headers.get('x-frame-options')).toBe('DENY');
+    const wrong = await call(api.url, 'POST', '/admin/login', { headers: { 'content-type': 'application/x-www-form-urlencoded' }, raw: 'token=wrong-token-000000000000' });
+    expect(wrong.status).toBe(401);
+    expect(wrong.text).toContain('data-testid="login-error"');
+    expect(wrong.headers.get('set-cookie')).toBeNull();
+    // The API token is no admin token either.
+    expect((await call(api.url, 'POST', '/admin/login', { headers: { 'content-type': 'application/x-www-form-urlencoded' }, raw: `token=${API_TOKEN}` })).status).toBe(401);
+    const ok = await call(api.url, 'POST', '/admin/login', { headers: { 'content-type': 'application/json' }, json: { token: ADMIN_TOKEN } });
+    expect(ok.status).toBe(303);
+    expect(ok.headers.get('location')).toBe('/admin');
+    const setCookie = ok.headers.get('set-cookie')!;
+    expect(setCookie).toMatch(/^wo_admin_session=v1\.\d+\.[\w-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=28800$/);
+    const cookie = setCookie.split(';')[0]!;
+    expect((await call(api.url, 'GET', '/v1/admin/settings', { headers: { cookie } })).status).toBe(200);
+    // A cookie is admin-only, and changes with it must come from our own origin.
+    expectError(await call(api.url, 'GET', '/v1/generations/x', { headers: { cookie } }), 401, 'UNAUTHORIZED');
+    const body = { primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4', enableFallback: true };
+    expectError(await call(api.url, 'PUT', '/v1/admin/settings', { headers: { cookie, origin: 'http://evil.example' }, json: body }), 403, 'FORBIDDEN');
+    expect((await call(api.url, 'PUT', '/v1/admin/settings', { headers: { cookie, origin: api.url }, json: body })).status).toBe(200);
+    // A tampered or expired cookie is nothing.
+    expectError(await call(api.url, 'GET', '/v1/admin/settings', { headers: { cookie: cookie.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A')) } }), 401, 'UNAUTHORIZED');
+    expectError(await call(api.url, 'GET', '/v1/admin/settings', { headers: { cookie: 'wo_admin_session=v1.1000.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' } }), 401, 'UNAUTHORIZED');
+    const page = await call(api.url, 'GET', '/admin', { headers: { cookie } });
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('data-testid="settings-form"');
+    for (const [name, type] of [['admin.js', 'text/javascript'], ['admin.css', 'text/css']]) {
+      const asset = await call(api.url, 'GET', `/admin/assets/${name}`);
+      expect(asset.status).toBe(200);
+      expect(asset.headers.get('content-type')).toContain(type!);
+    }
+    expectError(await call(api.url, 'GET', '/admin/assets/secrets.txt'), 404, 'NOT_FOUND');
+    expect((await call(api.url, 'GET', '/favicon.ico')).status).toBe(204);
+    const out = await call(api.url, 'POST', '/admin/logout');
+    expect(out.status).toBe(303);
+    expect(out.headers.get('set-cookie')).toContain('Max-Age=0');
   });
 
   it('stops gracefully: open event streams end, close is idempotent, nothing hangs', async () => {

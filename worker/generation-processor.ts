@@ -359,7 +359,9 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
     const begun = await begin(job, data.originJobId, data.request, data.enqueuedAt);
     if (begun.final) return endWith({ job }, begun.final);
     const ctx = contextFor(job, token, data.originJobId, data.request, begun.settings);
-    await job.updateProgress({ stage: 'fallback_started', model: ctx.settings.fallbackModel }).catch(() => {});
+    // Not awaited (like 'validating'): the fallback call need not wait for a watcher's update;
+    // later writes of this job go through the same connection, so the order is kept.
+    job.updateProgress({ stage: 'fallback_started', model: ctx.settings.fallbackModel }).catch(() => {});
     const nextNumber = (begun.attempts.at(-1)?.attemptNumber ?? 0) + 1;
     return runFinalModel(ctx, 'fallback', ctx.settings.fallback, data.reason, begun.attempts, nextNumber);
   }

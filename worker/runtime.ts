@@ -119,7 +119,13 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
       }
       await Promise.all([fallbackQueue.close(), primaryQueue.close()]);
       await Promise.all([...workers.map((w) => w.disconnect()), redis.quit().catch(() => {})]);
-      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      await new Promise<void>((resolve) => {
+        if (!server) return resolve();
+        server.close(() => resolve());
+        // Prometheus reuses its scrape connection every scrape interval, so it never goes idle:
+        // without this, close() waits for it until SIGKILL. A dropped scrape at exit is harmless.
+        server.closeAllConnections();
+      });
       await db.close();
       log.info('worker stopped');
     })());

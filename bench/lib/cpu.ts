@@ -50,3 +50,36 @@ export function cpuPerJob(before: CpuSample, after: CpuSample, jobs: number): Cp
   const per = (k: keyof CpuSample) => (after[k] - before[k]) / jobs;
   return { workersMs: per('workersMs'), benchMs: per('benchMs'), redisMs: per('redisMs'), postgresMs: per('postgresMs') };
 }
+
+const TICK_MS = 10;
+
+/** Busy CPU time of the whole machine (every core), from /proc/stat. */
+function machineBusyMs(): number {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields;
+  return (user + nice + system + irq + softirq + steal) * TICK_MS;
+}
+
+/** This process and its reaped children (the worker processes a scenario started and stopped). */
+function ownTreeMs(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+  return (f[11]! + f[12]! + f[13]! + f[14]!) * TICK_MS;
+}
+
+export interface MachineShare {
+  /** CPU used by everything else on the machine, in % of all cores, over the interval. */
+  readonly otherPercent: number;
+}
+
+/** Starts measuring how much CPU processes outside this benchmark (and Redis and Postgres) used. */
+export function watchOtherCpu(cores: number): () => MachineShare {
+  const t0 = performance.now();
+  const busy0 = machineBusyMs();
+  const own0 = ownTreeMs() + cpuOfProcessesNamed('postgres') + cpuOfProcessesNamed('redis-server');
+  return () => {
+    const wallMs = performance.now() - t0;
+    const other = machineBusyMs() - busy0 - (ownTreeMs() + cpuOfProcessesNamed('postgres') + cpuOfProcessesNamed('redis-server') - own0);
+    return { otherPercent: Math.max(0, (other / (wallMs * cores)) * 100) };
+  };
+}

@@ -4,6 +4,7 @@
  * processes × concurrency ÷ 0.2 s; the CPU count of the machine caps what extra processes add.
  */
 import os from 'node:os';
+import { cpuPerJob, sampleCpu } from '../lib/cpu.js';
 import { createBenchEnv } from '../lib/env.js';
 import { jobTimings, prefill, throughputOf, waitForFinalRows } from '../lib/load.js';
 import { fmt, type Mode, type Scenario } from '../lib/scenario.js';
@@ -30,17 +31,20 @@ export const scaleOut: Scenario = {
         await env.queue.pause();
         const ids = await prefill(env.queue, size.jobs, `so${n}`);
         const workers = await env.startWorkers(n, { WORKER_CONCURRENCY: String(size.concurrency) });
-        const cpu0 = workers.reduce((s, w) => s + w.cpuTimeMs(), 0);
+        const pids = workers.map((w) => w.pid);
+        const cpu0 = await sampleCpu(env.redis, pids);
         log(`${n} process(es): ${size.jobs} jobs, concurrency ${size.concurrency} each, simulator at ${size.simulatorLatencyMs} ms`);
         await env.queue.resume();
         await waitForFinalRows(env.db.sql, [env.queue, env.fallbackQueue], size.jobs, 300_000);
-        const cpuMs = workers.reduce((s, w) => s + w.cpuTimeMs(), 0) - cpu0;
+        const cpu = cpuPerJob(cpu0, await sampleCpu(env.redis, pids), size.jobs);
         await Promise.all(workers.map((w) => w.stop()));
         const { perSecond, seconds } = throughputOf(await jobTimings(env.queue, ids), size.jobs);
         steps.push({ processes: n, perSecond });
         metrics[`jobsPerSecond_${n}`] = round(perSecond);
         metrics[`ceilingJobsPerSecond_${n}`] = (n * size.concurrency) / (size.simulatorLatencyMs / 1000);
-        metrics[`workerCpuPercent_${n}`] = round((cpuMs / 1000 / seconds) * 100);
+        // CPU of all worker processes together, in % of one core; and the whole machine's CPU per job.
+        metrics[`workerCpuPercent_${n}`] = round(((cpu.workersMs * size.jobs) / 1000 / seconds) * 100);
+        metrics[`cpuMsPerJobAll_${n}`] = round(cpu.workersMs + cpu.benchMs + cpu.redisMs + cpu.postgresMs, 3);
       } finally {
         await env.close();
       }

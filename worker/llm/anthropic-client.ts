@@ -15,7 +15,8 @@ export class AnthropicLlmClient implements LlmClient {
   private readonly client: Anthropic;
 
   constructor(options: AnthropicClientOptions) {
-    this.client = new Anthropic({ apiKey: options.apiKey, baseURL: options.baseURL ?? null, maxRetries: 0 });
+    // redirect 'error': see the OpenAI adapter.
+    this.client = new Anthropic({ apiKey: options.apiKey, baseURL: options.baseURL ?? null, maxRetries: 0, fetchOptions: { redirect: 'error' } });
   }
 
   async call(call: LlmCall): Promise<LlmResult> {

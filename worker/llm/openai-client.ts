@@ -14,7 +14,9 @@ export class OpenAiLlmClient implements LlmClient {
 
   constructor(options: OpenAiClientOptions) {
     // The orchestrator decides what follows a failure: no retries inside the SDK.
-    this.client = new OpenAI({ apiKey: options.apiKey, baseURL: options.baseURL, maxRetries: 0 });
+    // redirect 'error': vendor APIs do not redirect (one would mean a wrong base URL), and fetch
+    // then skips cloning every request body for a redirect that never comes.
+    this.client = new OpenAI({ apiKey: options.apiKey, baseURL: options.baseURL, maxRetries: 0, fetchOptions: { redirect: 'error' } });
   }
 
   async call(call: LlmCall): Promise<LlmResult> {
