@@ -40,11 +40,15 @@ const ATTEMPT_COLUMNS: readonly (readonly [column: string, cast: string])[] = [
   ['finished_at', 'timestamptz'],
 ];
 
-/** `insert into generation_attempts … on conflict do nothing`, its values numbered from `$first`. */
-function insertAttempt(first: number, returning = ''): string {
+/**
+ * `insert into generation_attempts … on conflict do nothing`, its values numbered from `$first`;
+ * with `onlyIfRequest`, nothing is inserted unless the request's row exists.
+ */
+function insertAttempt(first: number, returning = '', onlyIfRequest = false): string {
   const columns = ATTEMPT_COLUMNS.map(([c]) => c).join(', ');
   const values = ATTEMPT_COLUMNS.map(([, cast], i) => `$${first + i}::${cast}`).join(', ');
-  return `insert into generation_attempts (${columns}) values (${values}) on conflict do nothing${returning ? ` returning ${returning}` : ''}`;
+  const guard = onlyIfRequest ? ` where exists (select 1 from workflow_generations where job_id = $${first}::text)` : '';
+  return `insert into generation_attempts (${columns}) select ${values}${guard} on conflict do nothing${returning ? ` returning ${returning}` : ''}`;
 }
 
 const json = (value: unknown): string | null => (value === null || value === undefined ? null : JSON.stringify(value));
@@ -177,7 +181,8 @@ on conflict (job_id) where action = 'WORKFLOW_GENERATION_FALLBACK' do nothing`;
 /**
  * finish: the last attempt (when given), the result row (only if still queued) with totals over
  * every attempt, and the final audit row (at most one per request), atomically. The audit
- * details are the caller's (`$16`) plus the totals and the generation time the row got. Returns
+ * details are the caller's (`$16`) plus the totals and the generation time the row got. Without
+ * the request's row nothing is written (as the transaction it replaces rolled back). Returns
  * the finished row (its workflow left out: the caller has it), or nothing when another run had
  * finished the request already.
  *
@@ -187,7 +192,7 @@ on conflict (job_id) where action = 'WORKFLOW_GENERATION_FALLBACK' do nothing`;
  */
 function finishSql(withAttempt: boolean): string {
   return `
-with ${withAttempt ? `new_attempt as (${insertAttempt(17, 'input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cost_usd')}),` : ''}
+with ${withAttempt ? `new_attempt as (${insertAttempt(17, 'input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cost_usd', true)}),` : ''}
 spent as (
   select input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cost_usd from generation_attempts where job_id = $1::text
   ${withAttempt ? 'union all select input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cost_usd from new_attempt' : ''}

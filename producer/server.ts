@@ -124,6 +124,21 @@ export async function buildProducerServer(options: ProducerServerOptions): Promi
     app.setSerializerCompiler(() => (data) => JSON.stringify(data));
     // JSON only: text/plain and anything else gets 415 (the login form adds urlencoded in its scope).
     app.removeContentTypeParser('text/plain');
+    // JSON bodies must be valid UTF-8: the default parser would turn bad bytes into U+FFFD and
+    // let them through. Prototype-poisoning keys are refused as before.
+    const parseJson = app.getDefaultJsonParser('error', 'error');
+    const utf8 = new TextDecoder('utf-8', { fatal: true });
+    app.removeContentTypeParser('application/json');
+    app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+      let text: string;
+      try {
+        text = utf8.decode(body as Buffer);
+      } catch {
+        done(new ApiError(400, 'MALFORMED_JSON', 'request body is not valid UTF-8', [{ path: '', code: 'encoding', message: 'is not valid UTF-8' }]), undefined);
+        return;
+      }
+      parseJson(request, text, done);
+    });
     registerErrorHandling(app, log);
     instrumentHttp(app, metrics.registry);
     app.addHook('onRequest', async (request, reply) => {

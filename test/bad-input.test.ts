@@ -1,19 +1,26 @@
 /**
- * A corpus of bad requests through every door that does not need HTTP: the producer library
- * (refused before Redis) and a plain BullMQ client (refused by the worker, never reaching a
- * model). The HTTP door is covered with the API's tests.
+ * A corpus of bad requests through every door: the HTTP API (refused at the edge), the producer
+ * library (refused before Redis) and a plain BullMQ client (refused by the worker). None of them
+ * ever reaches a model.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidRequestError } from '../shared/errors.js';
+import type { RunningProducer } from '../producer/server.js';
 import { eventually, type Harness, PLUGINS, startHarness } from './helpers/harness.js';
+import { apiAuth, producerPool } from './helpers/producer.js';
 
 let h: Harness;
+let api: RunningProducer;
+let producers: ReturnType<typeof producerPool>;
 
 beforeAll(async () => {
   h = await startHarness('badinput');
   await h.startWorker();
+  producers = producerPool(h.env);
+  api = await producers.start();
 });
 afterAll(async () => {
+  await producers?.closeAll();
   await h?.close();
 });
 
@@ -40,6 +47,51 @@ export const BAD_REQUESTS: Array<[string, unknown, string]> = [
   ['deeply nested JSON in a plugin', { ...valid, availablePlugins: [deep] }, '/availablePlugins/0'],
   ['not an object at all', ['a', 'list'], ''],
 ];
+
+async function post(body: string | Blob, contentType = 'application/json') {
+  const res = await fetch(`${api.url}/v1/generations`, { method: 'POST', headers: { ...apiAuth, 'content-type': contentType }, body });
+  return { status: res.status, body: (await res.json()) as { error: { code: string; message: string; details?: Array<{ path: string }> } } };
+}
+
+describe('the HTTP API refuses bad requests at the edge', () => {
+  for (const [what, data, path] of BAD_REQUESTS) {
+    it(`${what}: a clear error`, async () => {
+      const before = await h.rawQueue.count();
+      const text = JSON.stringify(data);
+      const res = await post(text);
+      if (Buffer.byteLength(text) > 64 * 1024) {
+        // Too big to read at all: refused before parsing.
+        expect(res.status).toBe(413);
+        expect(res.body.error.code).toBe('PAYLOAD_TOO_LARGE');
+      } else {
+        expect(res.status).toBe(400);
+        expect(res.body.error.message.length).toBeGreaterThan(10);
+        if (path && !['/__proto__', '/constructor'].includes(path)) expect(res.body.error.details?.map((d) => d.path)).toContain(path);
+      }
+      expect(await h.rawQueue.count()).toBe(before);
+    });
+  }
+
+  it('invalid UTF-8 bytes: 400 naming the encoding', async () => {
+    const body = new Blob([Buffer.concat([Buffer.from('{"userId":"u","agentId":"a","userGoal":"bad '), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('","availablePlugins":["slack"]}')])]);
+    const res = await post(body);
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toMatch(/UTF-8/i);
+  });
+
+  it('JSON nested 30,000 levels deep (within the size limit): 400, and the server lives on', async () => {
+    const res = await post('['.repeat(30_000) + ']'.repeat(30_000));
+    expect(res.status).toBe(400);
+    const ok = await fetch(`${api.url}/healthz`);
+    expect(ok.status).toBe(200);
+  });
+
+  it('a prototype-polluting body is refused and pollutes nothing', async () => {
+    const res = await post('{"__proto__":{"polluted":true},"userId":"u","agentId":"a","userGoal":"g","availablePlugins":["slack"]}');
+    expect(res.status).toBe(400);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
 
 describe('the producer library refuses bad requests before anything reaches Redis', () => {
   for (const [what, data, path] of BAD_REQUESTS) {

@@ -8,6 +8,7 @@ import { GenerationClient } from '../../producer/client.js';
 import { eventually, goal, type Harness, PLUGINS, startHarness } from '../helpers/harness.js';
 import { expectCleanLedger } from '../helpers/ledger.js';
 import { startTsProcess, waitForOutput } from '../helpers/processes.js';
+import { apiAuth, producerPool } from '../helpers/producer.js';
 import { ownRedis, type OwnRedis } from '../helpers/redis-server.js';
 
 let redis: OwnRedis;
@@ -26,6 +27,17 @@ afterAll(async () => {
 it('jobs enqueued before a Redis restart all complete; enqueue fails fast while Redis is away', async () => {
   const worker = startTsProcess('worker/main.ts', h.env);
   const producer = new GenerationClient({ redisUrl: redis.url, queuePrefix: h.prefix });
+  const http = producerPool(h.env);
+  const api = await http.start();
+  const postGeneration = async (agentId: string) => {
+    const started = Date.now();
+    const res = await fetch(`${api.url}/v1/generations`, {
+      method: 'POST',
+      headers: { ...apiAuth, 'content-type': 'application/json' },
+      body: JSON.stringify({ userId: 'u', agentId, userGoal: 'Through the HTTP API', availablePlugins: PLUGINS }),
+    });
+    return { status: res.status, body: (await res.json()) as { id?: string; error?: { code: string; message: string } }, ms: Date.now() - started };
+  };
   try {
     await waitForOutput(worker, /worker started/);
     const ids = await Promise.all(Array.from({ length: 80 }, (_, i) => producer.enqueue({ userId: 'u', agentId: `a${i}`, userGoal: goal(`Restart workflow ${i}`), availablePlugins: PLUGINS })));
@@ -39,6 +51,11 @@ it('jobs enqueued before a Redis restart all complete; enqueue fails fast while 
     );
     expect(refused).toBeInstanceOf(Error);
     expect(Date.now() - t0).toBeLessThan(5_000);
+    // The HTTP API answers 503 with a clear error at once, instead of hanging.
+    const down = await postGeneration('http-down');
+    expect(down.status).toBe(503);
+    expect(down.body.error).toMatchObject({ code: 'SERVICE_UNAVAILABLE', message: expect.stringMatching(/redis/i) });
+    expect(down.ms).toBeLessThan(5_000);
     await redis.start();
 
     // Nobody restarts the worker or the producer: they reconnect on their own.
@@ -49,7 +66,14 @@ it('jobs enqueued before a Redis restart all complete; enqueue fails fast while 
     expect(byStatus).toEqual({ succeeded: 80 });
     const again = await producer.enqueue({ userId: 'u', agentId: 'after', userGoal: 'After the restart', availablePlugins: PLUGINS });
     expect((await h.client.waitForResult(again, { timeoutMs: 30_000 })).status).toBe('succeeded');
+    // The HTTP producer reconnected by itself too.
+    const up = await eventually(async () => {
+      const r = await postGeneration('http-up');
+      return r.status === 202 && r;
+    }, { what: 'the HTTP API to accept again' });
+    expect((await h.client.waitForResult(up.body.id!, { timeoutMs: 30_000 })).status).toBe('succeeded');
   } finally {
+    await http.closeAll();
     await producer.close();
     await worker.kill('SIGTERM');
   }

@@ -58,6 +58,7 @@ export async function startHarness(label: string, options: HarnessOptions = {}):
     ...options.env,
   };
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  redis.on('error', () => {}); // Fault tests stop Redis on purpose; commands report the errors that matter.
   const client = new GenerationClient({ redisUrl, queuePrefix: prefix });
   const rawQueue = new Queue(PRIMARY_QUEUE, { connection: redisOptions(redisUrl), prefix });
   const fallbackQueue = new Queue(FALLBACK_QUEUE, { connection: redisOptions(redisUrl), prefix });
