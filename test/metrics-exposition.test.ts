@@ -1,7 +1,7 @@
 /**
  * What the worker and the producer serve on /metrics passes `promtool check metrics` (Node's three
  * `nodejs_active_*_total` gauges excepted), labels come from closed sets, and the metric table in
- * docs/observability.md lists exactly the metrics the code defines. The live endpoints of real
+ * README.md lists exactly the metrics the code defines. The live endpoints of real
  * worker and producer processes are checked again in compose-e2e.test.ts.
  */
 import { readFileSync } from 'node:fs';
@@ -132,8 +132,11 @@ describe('metrics exposition', () => {
     expect(has({ outcome: 'rejected', generator: 'none', via: 'none' })).toBe(true);
   });
 
-  it('docs/observability.md has a row for every metric, with its type and labels', async () => {
-    const doc = readFileSync(join(PROJECT_ROOT, 'docs/observability.md'), 'utf8');
+  it('README.md has a row for every metric, with its type and labels', async () => {
+    // The metric table lives in the README's Observability section (other tables name settings).
+    const readme = readFileSync(join(PROJECT_ROOT, 'README.md'), 'utf8');
+    const start = readme.indexOf('\n## Observability');
+    const doc = readme.slice(start, readme.indexOf('\n## ', start + 1));
     const rows = new Map<string, string>();
     for (const line of doc.split('\n')) {
       const m = /^\|\s*`([a-z_:]+)`\s*\|(.*)$/.exec(line);
@@ -144,7 +147,7 @@ describe('metrics exposition', () => {
       if (!m.name.startsWith('orchestrator_') || seen.has(m.name)) continue;
       seen.add(m.name);
       const row = rows.get(m.name);
-      expect(row, `docs/observability.md lacks ${m.name}`).toBeDefined();
+      expect(row, `README.md lacks ${m.name}`).toBeDefined();
       const type = (m as unknown as { type: string }).type;
       expect(row, m.name).toContain(type);
       for (const l of (m as unknown as { labelNames: string[] }).labelNames) expect(row, `${m.name} label ${l}`).toContain(`\`${l}\``);

@@ -1,11 +1,24 @@
 /**
  * Per-model pauses shared by every worker replica through Redis: a 429 from a vendor pauses
  * calls to that model (and only that model) for the retry-after the vendor sent.
+ *
+ * Pauses alone cannot keep a model under its vendor's limit while more work arrives than the
+ * vendor accepts: each pause is as short as the vendor says (a few ms for a token bucket), and
+ * every call sent in the meantime is answered 429 too. So a 429 that comes while calls are
+ * admitted at a real rate also paces the model, for every replica: calls then start at most
+ * `rate` a second (the rate halves when pacing starts, drops by 30% on a later 429, at most once
+ * a second, and grows 5% a second while no 429 comes; pacing ends a minute after the last 429).
+ * A call whose turn is near waits for it in the process; one whose turn is further away goes
+ * back to the delayed set, like a paused one. Low rates (under 20 calls a second) are never
+ * paced: there the pause does the job.
  */
 import type { Redis } from 'ioredis';
 
 export interface ModelPauses {
-  /** Milliseconds left in the model's pause; 0 when calls may go ahead. */
+  /**
+   * Milliseconds until a call to the model may start: the pause left, or the wait for a pacing
+   * turn; 0 when the call may go ahead now (a near turn is waited for before returning 0).
+   */
   remainingMs(modelId: string): Promise<number>;
   /** Pauses the model for at least `ms`; a longer pause already in force is kept. */
   pause(modelId: string, ms: number): Promise<void>;
@@ -13,14 +26,70 @@ export interface ModelPauses {
 
 const LOCAL_TRUST_MS = 1_000;
 
-// Extends the pause only when the new one ends later, in one round trip.
+/** A turn that starts within this many ms is waited for in the process. */
+const PACE_HORIZON_MS = 250;
+
+/** Redis server time in ms, so every replica paces on one clock. */
+const NOW = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
+// KEYS: pause, pace (hash: rate, tat, grown, cut), calls (hash: sec, cur, prev). ARGV: horizon ms.
+// Returns {0, wait}: go after `wait` ms (a turn is reserved); {1, ms}: paused; {2, ms}: come back later.
+const ADMIT_SCRIPT = `
+local left = redis.call('PTTL', KEYS[1])
+if left > 0 then return {1, left} end
+${NOW}
+local sec = math.floor(now / 1000)
+local calls = redis.call('HMGET', KEYS[3], 'sec', 'cur')
+local csec, cur = tonumber(calls[1]), tonumber(calls[2]) or 0
+if csec == sec then
+  redis.call('HINCRBY', KEYS[3], 'cur', 1)
+else
+  redis.call('HSET', KEYS[3], 'sec', sec, 'cur', 1, 'prev', (csec == sec - 1) and cur or 0)
+end
+redis.call('PEXPIRE', KEYS[3], 5000)
+local pace = redis.call('HMGET', KEYS[2], 'rate', 'tat', 'grown')
+local rate = tonumber(pace[1])
+if not rate then return {0, 0} end
+local grown = tonumber(pace[3]) or now
+if now > grown then
+  rate = rate * (1 + 0.05 * math.min(now - grown, 1000) / 1000)
+  redis.call('HSET', KEYS[2], 'rate', rate, 'grown', now)
+end
+local start = math.max(now, tonumber(pace[2]) or now)
+local horizon = tonumber(ARGV[1])
+if start - now > horizon then return {2, start - now - horizon} end
+redis.call('HSET', KEYS[2], 'tat', start + 1000 / rate)
+return {0, start - now}`;
+
+// KEYS as ADMIT. ARGV: pause ms, pause value. Extends the pause only when the new one ends later,
+// then starts pacing (calls admitted at 20/s or more over the last second) or slows it down.
 const PAUSE_SCRIPT = `
 local left = redis.call('PTTL', KEYS[1])
 if left < tonumber(ARGV[1]) then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[1])
+end
+${NOW}
+local pace = redis.call('HMGET', KEYS[2], 'rate', 'cut')
+local rate = tonumber(pace[1])
+if rate then
+  if now - (tonumber(pace[2]) or 0) >= 1000 then
+    redis.call('HSET', KEYS[2], 'rate', math.max(10, rate * 0.7), 'cut', now)
+  end
+  redis.call('PEXPIRE', KEYS[2], 60000)
   return 1
 end
-return 0`;
+local calls = redis.call('HMGET', KEYS[3], 'sec', 'cur', 'prev')
+local csec, cur, prev = tonumber(calls[1]), tonumber(calls[2]) or 0, tonumber(calls[3]) or 0
+local sec = math.floor(now / 1000)
+local admitted = 0
+if csec == sec then admitted = cur + prev * (1 - (now % 1000) / 1000)
+elseif csec == sec - 1 then admitted = cur * (1 - (now % 1000) / 1000) end
+if admitted >= 20 then
+  redis.call('HSET', KEYS[2], 'rate', math.max(10, admitted * 0.5), 'tat', now, 'grown', now, 'cut', now)
+  redis.call('PEXPIRE', KEYS[2], 60000)
+end
+return 1`;
 
 export class RedisModelPauses implements ModelPauses {
   /**
@@ -39,20 +108,31 @@ export class RedisModelPauses implements ModelPauses {
     return `${this.keyPrefix}:orchestrator:model-pause:${modelId}`;
   }
 
+  /** The pause key, the pacing state and the recent call counts of a model (one hash slot with a {tag} prefix). */
+  private keys(modelId: string): [string, string, string] {
+    return [this.key(modelId), `${this.keyPrefix}:orchestrator:model-pace:${modelId}`, `${this.keyPrefix}:orchestrator:model-calls:${modelId}`];
+  }
+
   async remainingMs(modelId: string): Promise<number> {
     const now = this.now();
     const cached = this.known.get(modelId);
     if (cached && now - cached.checkedAt < LOCAL_TRUST_MS && cached.until > now) return cached.until - now;
-    const left = await this.redis.pttl(this.key(modelId));
-    if (left > 0) this.known.set(modelId, { until: now + left, checkedAt: now });
-    else this.known.delete(modelId);
-    return Math.max(0, left);
+    const [status, ms] = (await this.redis.eval(ADMIT_SCRIPT, 3, ...this.keys(modelId), String(PACE_HORIZON_MS))) as [number, number];
+    if (status === 1) {
+      this.known.set(modelId, { until: now + ms, checkedAt: now });
+      return ms;
+    }
+    this.known.delete(modelId);
+    if (status === 2) return ms;
+    // Our turn comes within the horizon: wait for it here rather than through the queue.
+    if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+    return 0;
   }
 
   async pause(modelId: string, ms: number): Promise<void> {
     const duration = Math.max(1, Math.ceil(ms));
     const now = this.now();
     this.known.set(modelId, { until: Math.max(this.known.get(modelId)?.until ?? 0, now + duration), checkedAt: now });
-    await this.redis.eval(PAUSE_SCRIPT, 1, this.key(modelId), String(duration), String(this.now() + duration));
+    await this.redis.eval(PAUSE_SCRIPT, 3, ...this.keys(modelId), String(duration), String(this.now() + duration));
   }
 }

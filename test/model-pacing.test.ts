@@ -1,0 +1,51 @@
+/**
+ * Pacing after a 429 (worker/model-pauses.ts), on the real Redis: it starts only when calls were
+ * admitted at a real rate, it is shared through Redis, and paced calls are spread out instead of
+ * all going at once. No timing targets: only which calls may go and what is stored.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { RedisModelPauses } from '../worker/model-pauses.js';
+import { TEST_REDIS_URL, uniqueName } from './helpers/database.js';
+
+let redis: Redis;
+const prefix = uniqueName('pacing');
+const paceKey = (model: string) => `${prefix}:orchestrator:model-pace:${model}`;
+
+beforeAll(() => {
+  redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+});
+afterAll(async () => {
+  const keys = await redis.keys(`${prefix}:*`);
+  if (keys.length) await redis.del(...keys);
+  await redis.quit();
+});
+
+it('a 429 at a low call rate only pauses: no pacing', async () => {
+  const pauses = new RedisModelPauses(redis, prefix);
+  for (let i = 0; i < 5; i++) expect(await pauses.remainingMs('gpt-4o-mini')).toBe(0);
+  await pauses.pause('gpt-4o-mini', 1);
+  expect(await redis.exists(paceKey('gpt-4o-mini'))).toBe(0);
+});
+
+it('a 429 while calls go out at a real rate paces the model for every replica', async () => {
+  const [a, b] = [new RedisModelPauses(redis, prefix), new RedisModelPauses(redis, prefix)];
+  for (let i = 0; i < 60; i++) expect(await a.remainingMs('claude-sonnet-4')).toBe(0);
+  await a.pause('claude-sonnet-4', 1);
+  const rate = Number(await redis.hget(paceKey('claude-sonnet-4'), 'rate'));
+  // Half of what was admitted over the last second, never under 10 a second.
+  expect(rate).toBeGreaterThanOrEqual(10);
+  expect(rate).toBeLessThanOrEqual(31);
+  expect(await redis.pttl(paceKey('claude-sonnet-4'))).toBeGreaterThan(50_000);
+
+  await new Promise((r) => setTimeout(r, 5)); // the 1 ms pause is over
+  // The other replica now gets turns: a near one is waited for (0), the rest come back later (> 0).
+  const answers = await Promise.all(Array.from({ length: 40 }, () => b.remainingMs('claude-sonnet-4')));
+  const now = answers.filter((ms) => ms === 0).length;
+  expect(now).toBeGreaterThan(0);
+  expect(now).toBeLessThan(40);
+  expect(answers.filter((ms) => ms > 0).length).toBe(40 - now);
+
+  // Pacing is per model: another model is not held back.
+  expect(await b.remainingMs('gpt-4.1')).toBe(0);
+});
