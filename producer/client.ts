@@ -40,6 +40,23 @@ export function jobIdFor(request: Pick<GenerationRequest, 'userId' | 'idempotenc
   return `idem-${createHash('sha256').update(`${request.userId}\n${request.idempotencyKey}`).digest('hex').slice(0, 40)}`;
 }
 
+/**
+ * Waiting for a result is long-lived: a Redis reconnect in the middle (the fail-fast producer
+ * connection refuses commands until it is back) is waited out until the caller's deadline.
+ */
+async function whileReconnecting<T>(read: () => Promise<T>, deadline: number): Promise<T> {
+  for (let delayMs = 50; ; delayMs = Math.min(1_000, delayMs * 2)) {
+    try {
+      return await read();
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      const reconnecting = /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET/.test(message);
+      if (!reconnecting || Date.now() + delayMs > deadline) throw err;
+      await new Promise((r) => setTimeout(r, delayMs));
+    }
+  }
+}
+
 export class GenerationClient {
   private readonly queue: Queue;
   private readonly fallbackQueue: Queue;
@@ -94,11 +111,11 @@ export class GenerationClient {
     const deadline = Date.now() + timeoutMs;
     const events = this.queueEvents();
     await Promise.all([events.primary.waitUntilReady(), events.fallback.waitUntilReady()]);
-    const job = await this.queue.getJob(id);
+    const job = await whileReconnecting(() => this.queue.getJob(id), deadline);
     if (!job) throw new OrchestratorError('NOT_FOUND', `no generation job with id ${id}`);
     const first = await this.settle(this.queue, job, events.primary, deadline);
     if (first.status !== 'handed_over') return first;
-    const fallback = await this.fallbackQueue.getJob(fallbackJobId(id));
+    const fallback = await whileReconnecting(() => this.fallbackQueue.getJob(fallbackJobId(id)), deadline);
     if (!fallback) throw new OrchestratorError('NOT_FOUND', `job ${id} was handed over but its fallback job is gone`);
     const final = await this.settle(this.fallbackQueue, fallback, events.fallback, deadline);
     if (final.status === 'handed_over') throw new OrchestratorError('INTERNAL', `fallback job of ${id} handed over again`);
