@@ -177,7 +177,9 @@ export class DrizzleGenerationRepository implements GenerationRepository {
   }
 
   async begin(input: BeginInput): Promise<BeginResult> {
-    const [row] = await this.run<BeginRow>(BEGIN_SQL, beginParams({ ...input, primaryModel: input.settings.primaryModel }));
+    const params = beginParams({ ...input, primaryModel: input.settings.primaryModel });
+    // Nothing comes back only when a concurrent pick-up committed the row during the statement.
+    const row = (await this.run<BeginRow>(BEGIN_SQL, params))[0] ?? (await this.run<BeginRow>(BEGIN_SQL, params))[0];
     if (!row) throw new Error(`begin(${input.jobId}) returned no row`);
     if (row.inserted) return { fresh: true, settings: input.settings, final: null, attempts: [] };
     const settings = (row.settings as OrchestratorSettings | null) ?? input.settings;

@@ -112,14 +112,29 @@ export interface ResultColumns {
  * begin: the request row (first pick-up wins `started_at`), whether this call inserted it, and,
  * when it already existed unfinished, its recorded attempts oldest first: one round trip on
  * every path. Params: job id, user, agent, request, settings, primary model, enqueued, started.
+ *
+ * An existing row that has its pick-up time is only read: the fallback job's `begin` (and a
+ * resumed job's) writes nothing, so its commit waits for no WAL flush. The statement sees rows
+ * committed before it began: when a concurrent pick-up inserted the row after that, it returns
+ * nothing and the caller runs it again.
  */
 export const BEGIN_SQL = `
-with up as (
-  insert into workflow_generations as g (job_id, user_id, agent_id, request, settings, primary_model, enqueued_at, started_at)
+with ins as (
+  insert into workflow_generations (job_id, user_id, agent_id, request, settings, primary_model, enqueued_at, started_at)
   values ($1::text, $2::text, $3::text, $4::jsonb, $5::jsonb, $6::text, $7::timestamptz, $8::timestamptz)
-  on conflict (job_id) do update set started_at = coalesce(g.started_at, excluded.started_at)
-  returning g.settings, (g.xmax = 0) as inserted, ${resultColumns()}
-)
+  on conflict (job_id) do nothing
+  returning settings, true as inserted, ${resultColumns()}
+),
+picked as (
+  update workflow_generations g set started_at = $8::timestamptz
+  where g.job_id = $1::text and g.started_at is null and not exists (select 1 from ins)
+  returning g.settings, false as inserted, ${resultColumns()}
+),
+existing as (
+  select g.settings, false as inserted, ${resultColumns()} from workflow_generations g
+  where g.job_id = $1::text and not exists (select 1 from ins) and not exists (select 1 from picked)
+),
+up as (select * from ins union all select * from picked union all select * from existing)
 select up.*,
   case when not up.inserted and up.status = 'queued' then (
     select coalesce(json_agg(json_build_object(

@@ -125,7 +125,15 @@ export class RedisModelPauses implements ModelPauses {
     this.known.delete(modelId);
     if (status === 2) return ms;
     // Our turn comes within the horizon: wait for it here rather than through the queue.
-    if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+    if (ms > 0) {
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      // A 429 may have come while we waited for the turn: the pause it started holds for us too.
+      const left = await this.redis.pttl(this.key(modelId));
+      if (left > 0) {
+        this.known.set(modelId, { until: this.now() + left, checkedAt: this.now() });
+        return left;
+      }
+    }
     return 0;
   }
 

@@ -49,6 +49,9 @@ describe('storms', () => {
       clearTimeout(stop);
       h.sim.setFaults({});
     }
+    // Later tests start from a clean slate: no pause or pacing left over from the storm.
+    const leftovers = await h.redis.keys(`${h.prefix}:orchestrator:model-*`);
+    if (leftovers.length > 0) await h.redis.del(...leftovers);
     const byStatus = await expectCleanLedger(h.db, ids, [h.rawQueue, h.fallbackQueue]);
     expect((byStatus.succeeded ?? 0) + (byStatus.failed ?? 0)).toBe(40);
 
