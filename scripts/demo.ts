@@ -13,25 +13,9 @@ import { readDatabaseSchema, readDatabaseUrl, readRedisConfig } from '../shared/
 import { findModel } from '../shared/models.js';
 import { startSimulator } from '../test/simulator/server.js';
 import { startTsProcess, waitForOutput } from '../test/helpers/processes.js';
+import { sampleRequestParts } from '../test/helpers/sample-requests.js';
 
 const JOBS = Number(process.env.DEMO_JOBS ?? 200);
-const GOALS = [
-  'Every morning, summarise my unread emails and post the summary to Slack',
-  'When a new lead fills the website form, add it to the CRM sheet and notify sales',
-  'Collect invoices from email attachments, extract totals and append them to a spreadsheet',
-  'Each Friday, compile merged pull requests into release notes and email them to the team',
-  'Watch the support inbox, classify urgent tickets and page the on-call engineer',
-  'Translate new blog posts into Spanish and publish drafts to the CMS',
-  'Track competitor prices daily and alert me in Slack when one drops below ours',
-  'Turn meeting transcripts into action items and create tasks for each owner',
-];
-const PLUGIN_SETS = [
-  ['google-mail', 'slack'],
-  ['google-mail', { key: 'google-sheets', actions: ['read_rows', 'append_row'] }, 'hubspot'],
-  ['github', 'google-mail', 'notion'],
-  ['zendesk', 'pagerduty', 'slack'],
-  ['wordpress', 'deepl'],
-];
 
 const env = process.env;
 const databaseUrl = readDatabaseUrl(env);
@@ -89,7 +73,7 @@ const outcomes: Record<string, number> = {};
 await Promise.all(
   Array.from({ length: JOBS }, async (_, i) => {
     const started = performance.now();
-    const request = { userId: `user-${i % 17}`, agentId: `agent-${i}`, userGoal: GOALS[i % GOALS.length]!, availablePlugins: PLUGIN_SETS[i % PLUGIN_SETS.length]! };
+    const request = { userId: `user-${i % 17}`, agentId: `agent-${i}`, ...sampleRequestParts(i) };
     const id = await client.enqueue(request);
     ids.push(id);
     let status: string;

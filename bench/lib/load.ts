@@ -8,33 +8,12 @@ import type { Redis } from 'ioredis';
 import type postgres from 'postgres';
 import type { GenerationRequest } from '../../shared/job-contract.js';
 import { GENERATE_JOB, PRIMARY_JOB_OPTIONS } from '../../shared/queues.js';
-
-const GOALS = [
-  'Every morning, summarise my unread emails and post the summary to Slack',
-  'When a new lead fills the website form, add it to the CRM sheet and notify sales',
-  'Collect invoices from email attachments, extract totals and append them to a spreadsheet',
-  'Each Friday, compile merged pull requests into release notes and email them to the team',
-  'Watch the support inbox, classify urgent tickets and page the on-call engineer',
-  'Translate new blog posts into Spanish and publish drafts to the CMS',
-  'Track competitor prices daily and alert me in Slack when one drops below ours',
-  'Turn meeting transcripts into action items and create tasks for each owner',
-];
-const PLUGIN_SETS: GenerationRequest['availablePlugins'][] = [
-  ['google-mail', 'slack'],
-  ['google-mail', { key: 'google-sheets', actions: ['read_rows', 'append_row'] }, 'hubspot'],
-  ['github', 'google-mail', 'notion'],
-  ['zendesk', 'pagerduty', 'slack'],
-  ['wordpress', 'deepl'],
-];
+import { sampleRequestParts } from '../../test/helpers/sample-requests.js';
 
 /** A realistic request, different for each `i`. */
 export function benchRequest(i: number): GenerationRequest {
-  return {
-    userId: `bench-user-${i % 97}`,
-    agentId: `bench-agent-${i}`,
-    userGoal: `${GOALS[i % GOALS.length]!} (#${i})`,
-    availablePlugins: PLUGIN_SETS[i % PLUGIN_SETS.length]!,
-  };
+  const { userGoal, availablePlugins } = sampleRequestParts(i);
+  return { userId: `bench-user-${i % 97}`, agentId: `bench-agent-${i}`, userGoal: `${userGoal} (#${i})`, availablePlugins };
 }
 
 /** Adds `count` jobs with ids `<idPrefix>-<i>`, in bulk, as a backlog the workers find waiting. */
