@@ -28,13 +28,20 @@ const LOCAL_TRUST_MS = 1_000;
 
 /** A turn that starts within this many ms is waited for in the process. */
 const PACE_HORIZON_MS = 250;
+/**
+ * A call with no turn within the horizon comes back at least this much later (plus the queue's
+ * jitter): while a model is paced a backlog waits, and each return costs a queue round trip.
+ */
+const PACE_RETRY_MS = 1_000;
 
 /** Redis server time in ms, so every replica paces on one clock. */
 const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
-// KEYS: pause, pace (hash: rate, tat, grown, cut), calls (hash: sec, cur, prev). ARGV: horizon ms.
-// Returns {0, wait}: go after `wait` ms (a turn is reserved); {1, ms}: paused; {2, ms}: come back later.
+// KEYS: pause, pace (hash: rate, tat, grown, cut), calls (hash: sec, cur, prev). ARGV: horizon ms,
+// retry ms. Returns {0, wait}: go after `wait` ms (a turn is reserved); {1, ms}: paused; {2, ms}:
+// come back later. Waits are rounded up: a reply's numbers are integers, and a fraction rounded
+// down to 0 would read as "go" without a turn.
 const ADMIT_SCRIPT = `
 local left = redis.call('PTTL', KEYS[1])
 if left > 0 then return {1, left} end
@@ -58,7 +65,7 @@ if now > grown then
 end
 local start = math.max(now, tonumber(pace[2]) or now)
 local horizon = tonumber(ARGV[1])
-if start - now > horizon then return {2, start - now - horizon} end
+if start - now > horizon then return {2, math.ceil(start - now - horizon) + tonumber(ARGV[2])} end
 redis.call('HSET', KEYS[2], 'tat', start + 1000 / rate)
 return {0, start - now}`;
 
@@ -117,13 +124,13 @@ export class RedisModelPauses implements ModelPauses {
     const now = this.now();
     const cached = this.known.get(modelId);
     if (cached && now - cached.checkedAt < LOCAL_TRUST_MS && cached.until > now) return cached.until - now;
-    const [status, ms] = (await this.redis.eval(ADMIT_SCRIPT, 3, ...this.keys(modelId), String(PACE_HORIZON_MS))) as [number, number];
+    const [status, ms] = (await this.redis.eval(ADMIT_SCRIPT, 3, ...this.keys(modelId), String(PACE_HORIZON_MS), String(PACE_RETRY_MS))) as [number, number];
     if (status === 1) {
       this.known.set(modelId, { until: now + ms, checkedAt: now });
       return ms;
     }
     this.known.delete(modelId);
-    if (status === 2) return ms;
+    if (status === 2) return Math.max(1, ms);
     // Our turn comes within the horizon: wait for it here rather than through the queue.
     if (ms > 0) {
       await new Promise((resolve) => setTimeout(resolve, ms));
