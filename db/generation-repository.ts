@@ -5,7 +5,7 @@
  */
 import { eq, sql } from 'drizzle-orm';
 import type postgres from 'postgres';
-import type { FieldError } from '../shared/errors.js';
+import { type FieldError, RequestRowMissingError } from '../shared/errors.js';
 import type { GenerationResult } from '../shared/generation-result.js';
 import { formatUsd, parseUsd, type Picodollars, type TokenUsage, usdToNumber } from '../shared/money.js';
 import { AUDIT_ACTIONS, type AttemptOutcome, type AttemptRole, type FailureReason, type FinalStatus } from '../shared/outcomes.js';
@@ -97,6 +97,10 @@ export interface RejectInput extends RequestIdentity {
   readonly finishedAt: Date;
 }
 
+/**
+ * recordAttempt, recordHandover and finish need the request's row, written by `begin`; when it
+ * is missing they write nothing and throw RequestRowMissingError.
+ */
 export interface GenerationRepository {
   begin(input: BeginInput): Promise<BeginResult>;
   recordAttempt(attempt: AttemptRecord): Promise<void>;
@@ -188,7 +192,8 @@ export class DrizzleGenerationRepository implements GenerationRepository {
   }
 
   async recordAttempt(attempt: AttemptRecord): Promise<void> {
-    await this.run(RECORD_ATTEMPT_SQL, attemptParams(attempt));
+    const [row] = await this.run<{ hasRow: boolean }>(RECORD_ATTEMPT_SQL, attemptParams(attempt));
+    if (!row?.hasRow) throw new RequestRowMissingError(attempt.jobId, 'recordAttempt');
   }
 
   async recordHandover(attempt: AttemptRecord, h: HandoverRecord): Promise<void> {
@@ -201,7 +206,8 @@ export class DrizzleGenerationRepository implements GenerationRepository {
       attempt_number: attempt.attemptNumber,
       error_message: attempt.errorMessage,
     };
-    await this.run(RECORD_HANDOVER_SQL, [...attemptParams(attempt), h.userId, h.agentId, h.jobId, JSON.stringify(details)]);
+    const [row] = await this.run<{ hasRow: boolean }>(RECORD_HANDOVER_SQL, [...attemptParams(attempt), h.userId, h.agentId, h.jobId, JSON.stringify(details)]);
+    if (!row?.hasRow) throw new RequestRowMissingError(h.jobId, 'recordHandover');
   }
 
   async finish(o: FinalOutcome, lastAttempt: AttemptRecord | null): Promise<GenerationResult> {
@@ -241,7 +247,7 @@ export class DrizzleGenerationRepository implements GenerationRepository {
     if (row) return rowToResult({ ...row, workflow: o.workflow });
     // Another run of this request finished first: its row and audit stand (read afresh, after it committed).
     const existing = await this.db.select().from(workflowGenerations).where(eq(workflowGenerations.jobId, o.jobId));
-    if (!existing[0]) throw new Error(`finish(${o.jobId}): no workflow_generations row`);
+    if (!existing[0]) throw new RequestRowMissingError(o.jobId, 'finish');
     return rowToResult(existing[0]);
   }
 

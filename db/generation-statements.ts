@@ -114,7 +114,14 @@ export interface ResultColumns {
  * every path. Params: job id, user, agent, request, settings, primary model, enqueued, started.
  *
  * An existing row that has its pick-up time is only read: the fallback job's `begin` (and a
- * resumed job's) writes nothing, so its commit waits for no WAL flush. The statement sees rows
+ * resumed job's) writes nothing, so its commit waits for no WAL flush.
+ *
+ * The pick-up row is committed with `synchronous_commit` off for this statement only: the
+ * commit does not wait for its WAL flush (the WAL writer flushes it within a few hundred ms).
+ * Nothing depends on that row surviving a database crash on its own: every later write of the
+ * request commits durably, and a durable commit flushes all WAL written before it, this row
+ * included; a write that finds the row gone raises RequestRowMissingError and the worker writes
+ * the row again from the job it holds (see generation-processor). The statement sees rows
  * committed before it began: when a concurrent pick-up inserted the row after that, it returns
  * nothing and the caller runs it again.
  */
@@ -146,7 +153,7 @@ select up.*,
       'startedAt', a.started_at, 'finishedAt', a.finished_at) order by a.attempt_number), '[]'::json)
     from generation_attempts a where a.job_id = up."jobId")
   end as "priorAttempts"
-from up`;
+from up cross join (select set_config('synchronous_commit', 'off', true)) as commit_without_flush`;
 
 export interface BeginRow extends ResultColumns {
   readonly settings: unknown;
@@ -181,17 +188,25 @@ export function beginParams(i: { jobId: string; userId: string | null; agentId: 
   return [i.jobId, i.userId, i.agentId, json(i.request), json(i.settings), i.primaryModel, i.enqueuedAt.toISOString(), i.startedAt.toISOString()];
 }
 
-export const RECORD_ATTEMPT_SQL = insertAttempt(1);
+/** recordAttempt: one attempt, only when the request's row exists (`hasRow` says whether it did). */
+export const RECORD_ATTEMPT_SQL = `
+with attempt as (${insertAttempt(1, 'job_id', true)})
+select exists (select 1 from workflow_generations where job_id = $1::text) as "hasRow"`;
 
 /**
  * recordHandover: the failed primary attempt and the FALLBACK audit row (at most one per
- * request), atomically. Params: the attempt's 19, then user, agent, job id, details.
+ * request), atomically, and only when the request's row exists (`hasRow` says whether it did).
+ * Params: the attempt's 19, then user, agent, job id, details.
  */
 export const RECORD_HANDOVER_SQL = `
-with attempt as (${insertAttempt(1, 'job_id')})
-insert into audit_logs (action, severity, user_id, agent_id, job_id, details)
-values ('WORKFLOW_GENERATION_FALLBACK', 'warning', $20::text, $21::text, $22::text, $23::jsonb)
-on conflict (job_id) where action = 'WORKFLOW_GENERATION_FALLBACK' do nothing`;
+with attempt as (${insertAttempt(1, 'job_id', true)}),
+audited as (
+  insert into audit_logs (action, severity, user_id, agent_id, job_id, details)
+  select 'WORKFLOW_GENERATION_FALLBACK', 'warning', $20::text, $21::text, $22::text, $23::jsonb
+  where exists (select 1 from workflow_generations where job_id = $22::text)
+  on conflict (job_id) where action = 'WORKFLOW_GENERATION_FALLBACK' do nothing
+)
+select exists (select 1 from workflow_generations where job_id = $22::text) as "hasRow"`;
 
 /**
  * finish: the last attempt (when given), the result row (only if still queued) with totals over

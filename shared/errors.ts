@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'GENERATION_REJECTED'
   | 'WAIT_TIMEOUT'
   | 'NOT_FOUND'
+  | 'REQUEST_ROW_MISSING'
   | 'INTERNAL';
 
 export interface FieldError {
@@ -46,6 +47,17 @@ export class InvalidRequestError extends OrchestratorError {
 export class ConfigurationError extends OrchestratorError {
   constructor(code: 'INVALID_CONFIG' | 'INVALID_AMOUNT' | 'UNKNOWN_MODEL' | 'MODEL_UNPRICED' | 'INVALID_SETTINGS', message: string) {
     super(code, message);
+  }
+}
+
+/**
+ * A write that needs the request's row found none: the row written at pick-up was lost (it is
+ * committed without waiting for the disk, so a database crash right after it can drop it).
+ * Whoever holds the request writes it again and repeats the write.
+ */
+export class RequestRowMissingError extends OrchestratorError {
+  constructor(readonly jobId: string, operation: string) {
+    super('REQUEST_ROW_MISSING', `${operation}(${jobId}): the request's workflow_generations row is missing`);
   }
 }
 

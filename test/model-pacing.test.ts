@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { RedisModelPauses } from '../worker/model-pauses.js';
 import { TEST_REDIS_URL, uniqueName } from './helpers/database.js';
+import { ownRedis } from './helpers/redis-server.js';
 
 let redis: Redis;
 const prefix = uniqueName('pacing');
@@ -49,3 +50,27 @@ it('a 429 while calls go out at a real rate paces the model for every replica', 
   // Pacing is per model: another model is not held back.
   expect(await b.remainingMs('gpt-4.1')).toBe(0);
 });
+
+it('sends its scripts by SHA, and again in full when Redis has forgotten them', async () => {
+  // A Redis of its own: SCRIPT FLUSH would make every other test's scripts reload too.
+  const own = await ownRedis();
+  const client = new Redis(own.url, { maxRetriesPerRequest: null, lazyConnect: true });
+  await client.connect();
+  try {
+    const pauses = new RedisModelPauses(client, prefix);
+    for (let i = 0; i < 5; i++) expect(await pauses.remainingMs('gpt-4o-mini')).toBe(0);
+    // The text went once (the first call found Redis without it), then only the SHA.
+    expect(await commandCalls(client, ['evalsha', 'eval'])).toEqual([5, 1]);
+    await client.script('FLUSH');
+    expect(await pauses.remainingMs('gpt-4o-mini')).toBe(0);
+    expect(await commandCalls(client, ['evalsha', 'eval'])).toEqual([6, 2]);
+  } finally {
+    await client.quit();
+    await own.stop();
+  }
+});
+
+async function commandCalls(client: Redis, commands: readonly string[]): Promise<number[]> {
+  const info = await client.info('commandstats');
+  return commands.map((c) => Number(new RegExp(`^cmdstat_${c}:calls=(\\d+)`, 'm').exec(info)?.[1] ?? 0));
+}

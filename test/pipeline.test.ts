@@ -4,6 +4,7 @@
  */
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BEGIN_SQL, beginParams } from '../db/generation-statements.js';
 import { auditLogs, generationAttempts, workflowGenerations } from '../db/schema.js';
 import { GenerationFailedError } from '../producer/client.js';
 import type { FailureReason } from '../shared/outcomes.js';
@@ -185,6 +186,70 @@ describe('final outcomes', () => {
       const ok = await h.client.generateWorkflow(request('Export CRM leads nightly'), { timeoutMs: 20_000 });
       expect(ok).toMatchObject({ status: 'succeeded', generator_used: 'gpt-4o-mini', fallback_reason: null });
     });
+  });
+});
+
+describe('the pick-up row', () => {
+  // The row `begin` writes is committed without waiting for the disk; a database crash right
+  // after it can lose it. Deleting it while the model call is in flight stands in for that loss.
+  async function loseRowDuringCall(text: string, ...directives: string[]) {
+    h.sim.setLatency({ 'gpt-4o-mini': 800 });
+    h.sim.resetStats();
+    try {
+      const id = await h.client.enqueue(request(text, ...directives));
+      await eventually(async () => (await rowsFor(id)).gen?.startedAt, { what: 'the pick-up row' });
+      const deleted = await h.db.db.delete(workflowGenerations).where(eq(workflowGenerations.jobId, id)).returning();
+      expect(deleted).toHaveLength(1);
+      const result = await h.client.waitForResult(id, { timeoutMs: 20_000 });
+      // The call already made is recorded, not made again: a second call would be paid twice.
+      const primaryCalls = Object.values(h.sim.stats().byModel['gpt-4o-mini'] ?? {}).reduce((n, c) => n + (c ?? 0), 0);
+      expect(primaryCalls).toBe(1);
+      return result;
+    } finally {
+      h.sim.setLatency(0);
+    }
+  }
+
+  it('lost before the result is written: the worker writes it again, and the request ends with one row, its attempt and one final audit row', async () => {
+    const result = await loseRowDuringCall('Post new sheet rows to Slack (row lost)');
+    expect(result.status).toBe('succeeded');
+    const { gen, attempts, audits } = await rowsFor(result.job_id);
+    expect(gen).toMatchObject({ status: 'succeeded', attempts: 1, primaryModel: 'gpt-4o-mini' });
+    expect(gen.startedAt).not.toBeNull();
+    expect(gen.settings).toMatchObject({ primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4', enableFallback: true });
+    expect(attempts.map((a) => [a.role, a.outcome])).toEqual([['primary', 'ok']]);
+    expect(Number(gen.costUsd)).toBeGreaterThan(0);
+    expect(audits.map((a) => a.action)).toEqual(['WORKFLOW_GENERATED']);
+  });
+
+  it('lost before the hand-over is written: the failed primary attempt is still recorded and paid for, then the fallback finishes', async () => {
+    const result = await loseRowDuringCall('Post new sheet rows to Slack (row lost, schema)', 'gpt-4o-mini=schema');
+    expect(result).toMatchObject({ status: 'succeeded', generator_used: 'claude-sonnet-4', fallback_reason: 'schema' });
+    const { gen, attempts, audits } = await rowsFor(result.job_id);
+    expect(attempts.map((a) => [a.attemptNumber, a.role, a.outcome])).toEqual([
+      [1, 'primary', 'schema'],
+      [2, 'fallback', 'ok'],
+    ]);
+    expect(gen.attempts).toBe(2);
+    expect(Number(gen.costUsd)).toBeCloseTo(attempts.reduce((s, a) => s + Number(a.costUsd), 0), 12);
+    expect(audits.map((a) => a.action)).toEqual(['WORKFLOW_GENERATION_FALLBACK', 'WORKFLOW_GENERATED']);
+  });
+
+  it('is committed without waiting for the WAL flush; the setting ends with its transaction', async () => {
+    const conn = await h.db.sql.reserve();
+    try {
+      const params = beginParams({ jobId: 'sync-commit-probe', userId: 'u', agentId: 'a', request: { probe: true }, settings: {}, primaryModel: 'gpt-4o-mini', enqueuedAt: new Date(), startedAt: new Date() });
+      await conn.unsafe('begin');
+      const [row] = await conn.unsafe(BEGIN_SQL, params);
+      expect(row).toMatchObject({ inserted: true });
+      const [inside] = await conn.unsafe("select current_setting('synchronous_commit') as value");
+      await conn.unsafe('commit');
+      const [after] = await conn.unsafe("select current_setting('synchronous_commit') as value");
+      expect([inside?.value, after?.value]).toEqual(['off', 'on']);
+    } finally {
+      await conn.unsafe('delete from workflow_generations where job_id = $1', ['sync-commit-probe']);
+      conn.release();
+    }
   });
 });
 

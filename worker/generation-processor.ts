@@ -6,7 +6,7 @@
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import type { AttemptRecord, GenerationRepository } from '../db/generation-repository.js';
 import { isTransientDbError } from '../db/transient-errors.js';
-import { InvalidRequestError, type FieldError } from '../shared/errors.js';
+import { InvalidRequestError, type FieldError, RequestRowMissingError } from '../shared/errors.js';
 import type { GenerationResult, HandoverResult } from '../shared/generation-result.js';
 import { type GenerationRequest, parseGenerationRequest } from '../shared/job-contract.js';
 import type { Logger } from '../shared/logger.js';
@@ -105,6 +105,9 @@ interface RequestContext {
   readonly request: GenerationRequest;
   readonly settings: ResolvedSettings;
   readonly snapshot: OrchestratorSettings;
+  /** When the request was enqueued, and when this run picked it up: for writing its row again. */
+  readonly enqueuedAt: number;
+  readonly pickedUpAt: Date;
   readonly log: Logger;
 }
 
@@ -166,6 +169,30 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
     };
   }
 
+  /**
+   * Runs a write that needs the request's row. The row written at pick-up is committed without
+   * waiting for the disk (see BEGIN_SQL), so a database crash just after it can lose it: then
+   * this run writes it again, with the settings and pick-up time it holds, and repeats the write.
+   */
+  async function withRequestRow<T>(ctx: RequestContext, write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (err) {
+      if (!(err instanceof RequestRowMissingError)) throw err;
+      ctx.log.warn('the request row written at pick-up is missing (lost in a database crash?); writing it again');
+      await deps.repo.begin({
+        jobId: ctx.originJobId,
+        userId: ctx.request.userId,
+        agentId: ctx.request.agentId,
+        request: ctx.request,
+        settings: ctx.snapshot,
+        enqueuedAt: new Date(ctx.enqueuedAt),
+        startedAt: ctx.pickedUpAt,
+      });
+      return write();
+    }
+  }
+
   /** Waits out a model's pause in the delayed set, so the slot serves other jobs meanwhile. */
   async function respectPause(ctx: RequestContext, model: ModelSpec): Promise<void> {
     const left = await deps.pauses.remainingMs(model.id);
@@ -211,7 +238,7 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
     const ok = r.outcome === 'ok';
     const invalid = isValidationFailure(r.outcome);
     const status = ok ? 'succeeded' : invalid ? 'invalid' : 'failed';
-    const result = await deps.repo.finish(
+    const result = await withRequestRow(ctx, () => deps.repo.finish(
       {
         jobId: ctx.originJobId,
         userId: ctx.request.userId,
@@ -229,14 +256,14 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
         finishedAt: new Date(deps.clock.now()),
       },
       record,
-    );
+    ));
     deps.metrics.recordFinal(result.status, result.generator_used, role, result.generation_time_ms);
     return endWith(ctx, result);
   }
 
   async function handOver(ctx: RequestContext, reason: FailureReason, record: AttemptRecord | null): Promise<HandoverResult> {
     const h = { jobId: ctx.originJobId, userId: ctx.request.userId, agentId: ctx.request.agentId, primaryModel: ctx.settings.primaryModel, fallbackModel: ctx.settings.fallbackModel, reason };
-    if (record) await deps.repo.recordHandover(record, h);
+    if (record) await withRequestRow(ctx, () => deps.repo.recordHandover(record, h));
     const id = fallbackJobId(ctx.originJobId);
     await deps.fallback.enqueue(id, {
       originJobId: ctx.originJobId,
@@ -268,7 +295,7 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
     const record = attemptRecord(ctx, role, nextNumber, r);
     const tries = mine.length + 1;
     if (TRANSIENT_OUTCOMES.has(r.outcome) && tries < deps.retry.finalModelMaxAttempts) {
-      await deps.repo.recordAttempt(record);
+      await withRequestRow(ctx, () => deps.repo.recordAttempt(record));
       const backoff = Math.min(deps.retry.maxDelayMs, deps.retry.baseDelayMs * 2 ** (tries - 1));
       // Full jitter; a vendor's retry-after is a floor, never shortened.
       const delay = Math.max(r.retryAfterMs ?? 0, backoff * (0.5 + random() * 0.5));
@@ -292,7 +319,7 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
     return begun;
   }
 
-  function contextFor(job: Job, token: string | undefined, originJobId: string, request: GenerationRequest, stored: OrchestratorSettings): RequestContext {
+  function contextFor(job: Job, token: string | undefined, originJobId: string, request: GenerationRequest, enqueuedAt: number, stored: OrchestratorSettings): RequestContext {
     return {
       job,
       token,
@@ -300,6 +327,8 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
       request,
       settings: resolveSettings(stored),
       snapshot: { primaryModel: stored.primaryModel, fallbackModel: stored.fallbackModel, enableFallback: stored.enableFallback },
+      enqueuedAt,
+      pickedUpAt: new Date(deps.clock.now()),
       log: deps.log.child({ jobId: originJobId, queueJobId: job.id }),
     };
   }
@@ -331,7 +360,7 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
     const originJobId = job.id!;
     const begun = await begin(job, originJobId, request, job.timestamp);
     if (begun.final) return endWith({ job }, begun.final);
-    const ctx = contextFor(job, token, originJobId, request, begun.settings);
+    const ctx = contextFor(job, token, originJobId, request, job.timestamp, begun.settings);
     const nextNumber = (begun.attempts.at(-1)?.attemptNumber ?? 0) + 1;
     if (!ctx.settings.enableFallback) return runFinalModel(ctx, 'primary', ctx.settings.primary, null, begun.attempts, nextNumber);
 
@@ -358,7 +387,7 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
     }
     const begun = await begin(job, data.originJobId, data.request, data.enqueuedAt);
     if (begun.final) return endWith({ job }, begun.final);
-    const ctx = contextFor(job, token, data.originJobId, data.request, begun.settings);
+    const ctx = contextFor(job, token, data.originJobId, data.request, data.enqueuedAt, begun.settings);
     // Not awaited (like 'validating'): the fallback call need not wait for a watcher's update;
     // later writes of this job go through the same connection, so the order is kept.
     job.updateProgress({ stage: 'fallback_started', model: ctx.settings.fallbackModel }).catch(() => {});
@@ -378,7 +407,7 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
     const originJobId = data?.originJobId ?? job.id!;
     const begun = await begin(job, originJobId, request, data?.enqueuedAt ?? job.timestamp);
     if (begun.final) return;
-    const ctx = contextFor(job, undefined, originJobId, request, begun.settings);
+    const ctx = contextFor(job, undefined, originJobId, request, data?.enqueuedAt ?? job.timestamp, begun.settings);
     const result = await deps.repo.finish(
       {
         jobId: originJobId,

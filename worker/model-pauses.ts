@@ -12,6 +12,7 @@
  * back to the delayed set, like a paused one. Low rates (under 20 calls a second) are never
  * paced: there the pause does the job.
  */
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 
 export interface ModelPauses {
@@ -98,6 +99,31 @@ if admitted >= 20 then
 end
 return 1`;
 
+/**
+ * A Lua script sent by its SHA1 (EVALSHA): the text goes over the wire only when Redis does not
+ * know it yet (after a restart or SCRIPT FLUSH). EVAL would send and hash the whole script on
+ * every model call.
+ */
+class RedisScript {
+  private readonly sha: string;
+
+  constructor(private readonly source: string) {
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  async run(redis: Redis, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    try {
+      return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      return redis.eval(this.source, keys.length, ...keys, ...args);
+    }
+  }
+}
+
+const admitScript = new RedisScript(ADMIT_SCRIPT);
+const pauseScript = new RedisScript(PAUSE_SCRIPT);
+
 export class RedisModelPauses implements ModelPauses {
   /**
    * What Redis said last, per model, trusted for a second: a storm of paused jobs costs one
@@ -124,7 +150,7 @@ export class RedisModelPauses implements ModelPauses {
     const now = this.now();
     const cached = this.known.get(modelId);
     if (cached && now - cached.checkedAt < LOCAL_TRUST_MS && cached.until > now) return cached.until - now;
-    const [status, ms] = (await this.redis.eval(ADMIT_SCRIPT, 3, ...this.keys(modelId), String(PACE_HORIZON_MS), String(PACE_RETRY_MS))) as [number, number];
+    const [status, ms] = (await admitScript.run(this.redis, this.keys(modelId), [String(PACE_HORIZON_MS), String(PACE_RETRY_MS)])) as [number, number];
     if (status === 1) {
       this.known.set(modelId, { until: now + ms, checkedAt: now });
       return ms;
@@ -148,6 +174,6 @@ export class RedisModelPauses implements ModelPauses {
     const duration = Math.max(1, Math.ceil(ms));
     const now = this.now();
     this.known.set(modelId, { until: Math.max(this.known.get(modelId)?.until ?? 0, now + duration), checkedAt: now });
-    await this.redis.eval(PAUSE_SCRIPT, 3, ...this.keys(modelId), String(duration), String(this.now() + duration));
+    await pauseScript.run(this.redis, this.keys(modelId), [String(duration), String(this.now() + duration)]);
   }
 }

@@ -32,6 +32,7 @@ export async function ownRedis(): Promise<OwnRedis> {
   const start = async () => {
     child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
     const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => {}); // Refused until the server listens: connect() reports it below.
     const deadline = Date.now() + 10_000;
     for (;;) {
       try {
