@@ -5,6 +5,7 @@ import type { ProviderName } from '../shared/models.js';
 import type { ModelClients } from './attempt-runner.js';
 import { AnthropicLlmClient } from './llm/anthropic-client.js';
 import type { LlmClient } from './llm/llm-client.js';
+import type { FetchFn } from './llm/node-http-fetch.js';
 import { OpenAiLlmClient } from './llm/openai-client.js';
 
 /** Stands in for a provider with no key: every call is an auth_error that names the variable. */
@@ -16,9 +17,10 @@ function missingKeyClient(provider: ProviderName, variable: string): LlmClient {
   };
 }
 
-export function createModelClients(config: ProviderConfig): ModelClients {
+/** `fetch`: the HTTP client both SDKs use (default: the built-in fetch). */
+export function createModelClients(config: ProviderConfig, fetch?: FetchFn): ModelClients {
   return {
-    openai: config.openaiApiKey ? new OpenAiLlmClient({ apiKey: config.openaiApiKey, baseURL: config.openaiBaseUrl }) : missingKeyClient('openai', 'OPENAI_API_KEY'),
-    anthropic: config.anthropicApiKey ? new AnthropicLlmClient({ apiKey: config.anthropicApiKey, baseURL: config.anthropicBaseUrl }) : missingKeyClient('anthropic', 'ANTHROPIC_API_KEY'),
+    openai: config.openaiApiKey ? new OpenAiLlmClient({ apiKey: config.openaiApiKey, baseURL: config.openaiBaseUrl, fetch }) : missingKeyClient('openai', 'OPENAI_API_KEY'),
+    anthropic: config.anthropicApiKey ? new AnthropicLlmClient({ apiKey: config.anthropicApiKey, baseURL: config.anthropicBaseUrl, fetch }) : missingKeyClient('anthropic', 'ANTHROPIC_API_KEY'),
   };
 }

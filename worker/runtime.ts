@@ -17,6 +17,7 @@ import { AttemptRunner, type ModelClients } from './attempt-runner.js';
 import { systemClock, type Clock } from './clock.js';
 import { createGenerationProcessor, MAX_STALLS } from './generation-processor.js';
 import { createWorkerMetrics } from './metrics.js';
+import { createNodeHttpFetch } from './llm/node-http-fetch.js';
 import { createModelClients } from './model-clients.js';
 import { RedisModelPauses } from './model-pauses.js';
 import { PollingSettingsSource } from './settings-source.js';
@@ -57,8 +58,11 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
   const shutdown = new AbortController();
   const stopping = new AbortController();
 
+  // One HTTP client under both SDKs; the primary and the fallback worker may each have
+  // `concurrency` calls in flight to the same vendor.
+  const vendorFetch = options.clients ? null : createNodeHttpFetch({ maxSockets: 2 * config.concurrency });
   const processor = createGenerationProcessor({
-    attempts: new AttemptRunner({ clients: options.clients ?? createModelClients(config.providers), clock, timeoutsMs: config.providers.modelTimeoutsMs }),
+    attempts: new AttemptRunner({ clients: options.clients ?? createModelClients(config.providers, vendorFetch ?? undefined), clock, timeoutsMs: config.providers.modelTimeoutsMs }),
     settings,
     repo: new DrizzleGenerationRepository(db.db),
     pauses: new RedisModelPauses(redis, prefix),
@@ -126,6 +130,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
         // without this, close() waits for it until SIGKILL. A dropped scrape at exit is harmless.
         server.closeAllConnections();
       });
+      vendorFetch?.close();
       await db.close();
       log.info('worker stopped');
     })());

@@ -3,10 +3,13 @@ import Anthropic from '@anthropic-ai/sdk';
 import { toolWorkflowSchema, WORKFLOW_TOOL_NAME } from '../../shared/workflow-schema.js';
 import type { LlmCall, LlmClient, LlmResult } from './llm-client.js';
 import { withAttemptSignal } from './attempt-signal.js';
+import type { FetchFn } from './node-http-fetch.js';
 
 export interface AnthropicClientOptions {
   readonly apiKey: string;
   readonly baseURL?: string | undefined;
+  /** The HTTP client under the SDK (default: the built-in fetch). */
+  readonly fetch?: FetchFn | undefined;
 }
 
 const inputSchema = toolWorkflowSchema as unknown as Anthropic.Messages.Tool.InputSchema;
@@ -16,7 +19,7 @@ export class AnthropicLlmClient implements LlmClient {
 
   constructor(options: AnthropicClientOptions) {
     // redirect 'error': see the OpenAI adapter.
-    this.client = new Anthropic({ apiKey: options.apiKey, baseURL: options.baseURL ?? null, maxRetries: 0, fetchOptions: { redirect: 'error' } });
+    this.client = new Anthropic({ apiKey: options.apiKey, baseURL: options.baseURL ?? null, maxRetries: 0, fetchOptions: { redirect: 'error' }, ...(options.fetch ? { fetch: options.fetch } : {}) });
   }
 
   async call(call: LlmCall): Promise<LlmResult> {

@@ -32,7 +32,7 @@ export function retryAfterMs(headers: unknown, now: number = Date.now()): number
 
 export function classifyCallError(err: unknown, ctx: { timedOut: boolean; shutdown: boolean }): LlmFailure {
   const e = (err ?? {}) as SdkErrorShape;
-  const message = typeof e.message === 'string' ? e.message : String(err);
+  const message = withRootCause(typeof e.message === 'string' ? e.message : String(err), err);
   const name = typeof e.name === 'string' ? e.name : '';
   const status = typeof e.status === 'number' ? e.status : null;
   const base = { kind: 'failure' as const, message, httpStatus: status, retryAfterMs: null, usage: NO_USAGE, aborted: false };
@@ -45,4 +45,18 @@ export function classifyCallError(err: unknown, ctx: { timedOut: boolean; shutdo
   }
   // 400/413/422 are a request the vendor will never accept: still a call failure with no output.
   return { ...base, outcome: 'api_error' };
+}
+
+/**
+ * The SDKs report every network failure as "Connection error." and keep what happened in
+ * `cause` (fetch's TypeError, and under it the socket error or the size limit): name it.
+ */
+function withRootCause(message: string, err: unknown): string {
+  let cause: unknown = err instanceof Error ? err.cause : undefined;
+  let root: Error | null = null;
+  for (let depth = 0; cause instanceof Error && depth < 5; depth++) {
+    root = cause;
+    cause = cause.cause;
+  }
+  return root && root.message && !message.includes(root.message) ? `${message} (${root.message})` : message;
 }

@@ -3,10 +3,13 @@ import OpenAI from 'openai';
 import { strictWorkflowSchema, WORKFLOW_FORMAT_NAME } from '../../shared/workflow-schema.js';
 import type { LlmCall, LlmClient, LlmResult } from './llm-client.js';
 import { withAttemptSignal } from './attempt-signal.js';
+import type { FetchFn } from './node-http-fetch.js';
 
 export interface OpenAiClientOptions {
   readonly apiKey: string;
   readonly baseURL?: string | undefined;
+  /** The HTTP client under the SDK (default: the built-in fetch). */
+  readonly fetch?: FetchFn | undefined;
 }
 
 export class OpenAiLlmClient implements LlmClient {
@@ -16,7 +19,7 @@ export class OpenAiLlmClient implements LlmClient {
     // The orchestrator decides what follows a failure: no retries inside the SDK.
     // redirect 'error': vendor APIs do not redirect (one would mean a wrong base URL), and fetch
     // then skips cloning every request body for a redirect that never comes.
-    this.client = new OpenAI({ apiKey: options.apiKey, baseURL: options.baseURL, maxRetries: 0, fetchOptions: { redirect: 'error' } });
+    this.client = new OpenAI({ apiKey: options.apiKey, baseURL: options.baseURL, maxRetries: 0, fetchOptions: { redirect: 'error' }, ...(options.fetch ? { fetch: options.fetch } : {}) });
   }
 
   async call(call: LlmCall): Promise<LlmResult> {

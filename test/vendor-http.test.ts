@@ -1,0 +1,98 @@
+/**
+ * The HTTP client under both vendor SDKs (worker/llm/node-http-fetch.ts), through the real SDKs
+ * against the simulator: what the worker sees when the vendor answers, refuses, hangs, never
+ * ends its body, or sends more than the client takes.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findModel } from '../shared/models.js';
+import { AnthropicLlmClient } from '../worker/llm/anthropic-client.js';
+import type { LlmClient, LlmResult } from '../worker/llm/llm-client.js';
+import { createNodeHttpFetch, type NodeHttpFetch } from '../worker/llm/node-http-fetch.js';
+import { OpenAiLlmClient } from '../worker/llm/openai-client.js';
+import { SYSTEM_PROMPT, userPrompt } from '../worker/prompt.js';
+import { startSimulator, type Simulator } from './simulator/server.js';
+import { goal, PLUGINS } from './helpers/harness.js';
+
+let sim: Simulator;
+let fetch: NodeHttpFetch;
+let small: NodeHttpFetch;
+const clients: Record<string, (f: NodeHttpFetch) => LlmClient> = {};
+
+beforeAll(async () => {
+  sim = await startSimulator({ port: 0, seed: 7 });
+  fetch = createNodeHttpFetch({ maxSockets: 8 });
+  small = createNodeHttpFetch({ maxSockets: 2, maxResponseBytes: 64 * 1024 });
+  clients['gpt-4o-mini'] = (f) => new OpenAiLlmClient({ apiKey: 'sk-test', baseURL: `${sim.url}/v1`, fetch: f });
+  clients['claude-sonnet-4'] = (f) => new AnthropicLlmClient({ apiKey: 'sk-ant-test', baseURL: sim.url, fetch: f });
+});
+afterAll(async () => {
+  fetch?.close();
+  small?.close();
+  await sim?.close();
+});
+
+function call(modelId: string, directive: string | null, options: { fetch?: NodeHttpFetch; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<LlmResult> {
+  const model = findModel(modelId)!;
+  const text = goal('Email me a daily summary of new sheet rows', ...(directive ? [`${modelId}=${directive}`] : []));
+  return clients[modelId]!(options.fetch ?? fetch).call({
+    model,
+    systemPrompt: SYSTEM_PROMPT,
+    userPrompt: userPrompt({ userId: 'u', agentId: 'a', userGoal: text, availablePlugins: PLUGINS }),
+    maxOutputTokens: 2_000,
+    signal: options.signal ?? new AbortController().signal,
+    timeoutMs: options.timeoutMs ?? 5_000,
+  });
+}
+
+describe.each(['gpt-4o-mini', 'claude-sonnet-4'])('%s through the lean HTTP client', (modelId) => {
+  it('answers with the workflow and the usage, over kept-alive connections', async () => {
+    const results = await Promise.all(Array.from({ length: 6 }, () => call(modelId, null)));
+    for (const r of results) {
+      expect(r.kind).toBe('answer');
+      if (r.kind !== 'answer') continue;
+      expect(r.usage.outputTokens).toBeGreaterThan(0);
+      expect(r.hasStructured ? r.structured : JSON.parse(r.text!)).toHaveProperty('pilot_steps');
+    }
+  });
+
+  it('a 429 is a rate limit with the retry-after the vendor sent', async () => {
+    const r = await call(modelId, 'rate_limit');
+    expect(r).toMatchObject({ kind: 'failure', outcome: 'rate_limit', httpStatus: 429 });
+    expect(r.kind === 'failure' && r.retryAfterMs).toBeGreaterThan(0);
+  });
+
+  it('a body that never ends is a timeout at the attempt deadline, and the next call works', async () => {
+    const started = performance.now();
+    const r = await call(modelId, 'endless', { timeoutMs: 400 });
+    expect(r).toMatchObject({ kind: 'failure', outcome: 'timeout', aborted: false });
+    expect(performance.now() - started).toBeLessThan(3_000);
+    expect((await call(modelId, null)).kind).toBe('answer');
+  });
+
+  it('shutdown aborts a call in flight: aborted, not a failure of the model', async () => {
+    const stop = new AbortController();
+    const pending = call(modelId, 'hang', { signal: stop.signal });
+    setTimeout(() => stop.abort(new Error('shutdown')), 100);
+    expect(await pending).toMatchObject({ kind: 'failure', aborted: true });
+  });
+
+  it('an answer larger than the client takes fails as an API error without holding it', async () => {
+    const r = await call(modelId, 'huge', { fetch: small });
+    expect(r).toMatchObject({ kind: 'failure', outcome: 'api_error' });
+    expect(r.kind === 'failure' && r.message).toMatch(/larger than 65536 bytes/);
+    expect((await call(modelId, null, { fetch: small })).kind).toBe('answer');
+  });
+});
+
+it('a vendor that refuses the connection is an API error', async () => {
+  const r = await new OpenAiLlmClient({ apiKey: 'sk-test', baseURL: 'http://127.0.0.1:1/v1', fetch }).call({
+    model: findModel('gpt-4o-mini')!,
+    systemPrompt: 's',
+    userPrompt: 'u',
+    maxOutputTokens: 10,
+    signal: new AbortController().signal,
+    timeoutMs: 2_000,
+  });
+  expect(r).toMatchObject({ kind: 'failure', outcome: 'api_error', httpStatus: null });
+  expect(r.kind === 'failure' && r.message).toMatch(/ECONNREFUSED/);
+});

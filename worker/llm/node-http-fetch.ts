@@ -1,0 +1,194 @@
+/**
+ * A lean `fetch` for the OpenAI and Anthropic SDKs, on node:http(s) with a keep-alive Agent.
+ *
+ * Why: the built-in fetch (undici) builds a Request, streams the body through web streams and
+ * links AbortSignals for every call; with the SDKs' own request building that was ~1 ms of CPU
+ * per call in the worker. The SDKs need much less: they always pass a string URL, a Headers
+ * object, a string body and an AbortSignal, and read status, ok, headers and json()/text() of
+ * the Response. This fetch sends the body in one write, buffers the whole response (up to a
+ * limit) and resolves with a real `Response` over that buffer.
+ * Measured against the simulator (3000 calls, 50 in flight, client CPU only): about 0.3-0.6 ms
+ * less CPU per OpenAI call and 0.2-0.3 ms per Anthropic call than the built-in fetch.
+ *
+ * Behaviour the SDKs and worker/llm/classify-error.ts rely on, kept as undici does it:
+ *  - abort (before or during the body) rejects with `signal.reason`, by default a DOMException
+ *    named 'AbortError': the SDK turns it into APIUserAbortError (caller's signal) or
+ *    APIConnectionTimeoutError (its own timeout);
+ *  - a network failure rejects with `TypeError('fetch failed', { cause })`: APIConnectionError,
+ *    or APIConnectionTimeoutError when the cause says "timed out" (ETIMEDOUT);
+ *  - an error status is a normal Response: the SDK raises RateLimitError etc. with its headers.
+ * Differences, on purpose:
+ *  - the promise resolves only once the whole body is in, so an abort or a broken connection
+ *    mid-body rejects fetch itself (the SDK then reports a connection error or an abort)
+ *    instead of failing later in response.json();
+ *  - a body over `maxResponseBytes` aborts the request and rejects (APIConnectionError);
+ *  - redirects are never followed (the adapters ask for redirect: 'error'; a 3xx is returned
+ *    as is, and the SDK reports it as an APIError with that status);
+ *  - no Accept-Encoding is added; a compressed answer (gzip, deflate, br) is still decoded.
+ * Inputs it does not handle (a Request object, a streaming or form body) go to globalThis.fetch.
+ */
+import type { NonSharedBuffer } from 'node:buffer';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { brotliDecompressSync, gunzipSync, inflateSync, type ZlibOptions } from 'node:zlib';
+
+/** The `fetch` signature both SDKs accept (their `Fetch` type). */
+export type FetchFn = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+
+export interface NodeHttpFetchOptions {
+  /** Sockets per origin; size it to the calls in flight (default 64). Extra requests queue. */
+  readonly maxSockets?: number;
+  /** Larger bodies abort the call (default 16 MiB, after decoding when compressed). */
+  readonly maxResponseBytes?: number;
+  /** Idle keep-alive sockets are closed after this (default 4000 ms, as undici; a shorter server Keep-Alive hint wins). */
+  readonly idleSocketTimeoutMs?: number;
+}
+
+export interface NodeHttpFetch extends FetchFn {
+  /** Closes idle sockets and frees the agents; requests in flight continue. */
+  close(): void;
+}
+
+/** Statuses whose Response must have a null body (the Response constructor throws otherwise). */
+const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
+
+export class ResponseTooLargeError extends Error {
+  override readonly name = 'ResponseTooLargeError';
+  constructor(readonly limitBytes: number) {
+    super(`response body larger than ${limitBytes} bytes`);
+  }
+}
+
+export function createNodeHttpFetch(options: NodeHttpFetchOptions = {}): NodeHttpFetch {
+  const maxSockets = options.maxSockets ?? 64;
+  const maxBytes = options.maxResponseBytes ?? 16 * 1024 * 1024;
+  const agentOptions = { keepAlive: true, maxSockets, maxFreeSockets: maxSockets, timeout: options.idleSocketTimeoutMs ?? 4000, scheduling: 'lifo' as const };
+  const httpAgent = new HttpAgent(agentOptions);
+  const httpsAgent = new HttpsAgent(agentOptions);
+
+  const fetchFn = (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const body = init?.body;
+    if (typeof input !== 'string' && !(input instanceof URL)) return globalThis.fetch(input, init);
+    if (body !== undefined && body !== null && typeof body !== 'string' && !(body instanceof Uint8Array)) return globalThis.fetch(input, init);
+
+    const url = typeof input === 'string' ? new URL(input) : input;
+    const signal = init?.signal ?? null;
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    const secure = url.protocol === 'https:';
+    if (!secure && url.protocol !== 'http:') return globalThis.fetch(input, init);
+
+    const method = (init?.method ?? 'GET').toUpperCase();
+    const headers = toNodeHeaders(init?.headers);
+    if (body !== undefined && body !== null) headers['content-length'] = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+
+    return new Promise<Response>((resolve, reject) => {
+      let settled = false;
+      const finish = (error: unknown, response?: Response): void => {
+        if (settled) return;
+        settled = true;
+        signal?.removeEventListener('abort', onAbort);
+        if (response) resolve(response);
+        else reject(error);
+      };
+      const req = (secure ? httpsRequest : httpRequest)({
+        protocol: url.protocol,
+        hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
+        port: url.port,
+        path: url.pathname + url.search,
+        method,
+        headers,
+        agent: secure ? httpsAgent : httpAgent,
+      });
+      const onAbort = (): void => {
+        finish(abortReason(signal!));
+        req.destroy();
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      req.once('error', (err) => finish(new TypeError('fetch failed', { cause: err })));
+      req.once('response', (res: IncomingMessage) => {
+        const chunks: NonSharedBuffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: NonSharedBuffer) => {
+          size += chunk.length;
+          if (size > maxBytes) {
+            finish(new TypeError('fetch failed', { cause: new ResponseTooLargeError(maxBytes) }));
+            req.destroy();
+          } else chunks.push(chunk);
+        });
+        res.once('error', (err) => finish(new TypeError('fetch failed', { cause: err })));
+        res.once('close', () => {
+          if (!res.complete) finish(new TypeError('fetch failed', { cause: new Error('connection closed before the response body ended') }));
+        });
+        res.once('end', () => {
+          if (settled) return;
+          try {
+            const status = res.statusCode ?? 0;
+            const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+            const payload = method === 'HEAD' || NULL_BODY_STATUS.has(status) ? null : decode(raw, res.headers['content-encoding'], maxBytes);
+            const response = new Response(payload, { status, statusText: res.statusMessage ?? '', headers: toHeaders(res.rawHeaders) });
+            // The SDKs only log it; undici sets it to the request URL.
+            Object.defineProperty(response, 'url', { value: url.href });
+            finish(null, response);
+          } catch (err) {
+            finish(new TypeError('fetch failed', { cause: err }));
+          }
+        });
+      });
+      if (body === undefined || body === null) req.end();
+      else req.end(body);
+    });
+  };
+
+  return Object.assign(fetchFn, {
+    close(): void {
+      httpAgent.destroy();
+      httpsAgent.destroy();
+    },
+  });
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
+}
+
+function toNodeHeaders(init: HeadersInit | undefined): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  if (!init) return out;
+  if (init instanceof Headers) {
+    init.forEach((value, name) => {
+      out[name] = value;
+    });
+  } else if (Array.isArray(init)) {
+    for (const [name, value] of init) if (name !== undefined && value !== undefined) out[name.toLowerCase()] = value;
+  } else {
+    for (const [name, value] of Object.entries(init)) out[name.toLowerCase()] = value;
+  }
+  return out;
+}
+
+function toHeaders(raw: readonly string[]): Headers {
+  const headers = new Headers();
+  for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
+  return headers;
+}
+
+function decode(raw: NonSharedBuffer, encoding: string | undefined, maxBytes: number): NonSharedBuffer {
+  if (!encoding || encoding === 'identity') return raw;
+  const opts: ZlibOptions = { maxOutputLength: maxBytes };
+  try {
+    switch (encoding.trim().toLowerCase()) {
+      case 'gzip':
+      case 'x-gzip':
+        return gunzipSync(raw, opts);
+      case 'deflate':
+        return inflateSync(raw, opts);
+      case 'br':
+        return brotliDecompressSync(raw, opts);
+      default:
+        throw new Error(`unsupported content-encoding ${encoding}`);
+    }
+  } catch (err) {
+    if (err instanceof RangeError) throw new ResponseTooLargeError(maxBytes);
+    throw err;
+  }
+}
