@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { watchOtherCpu } from './lib/cpu.js';
-import { BENCH_DATABASE_URL, BENCH_REDIS_URL } from './lib/env.js';
+import { BENCH_DATABASE_URL, BENCH_REDIS_URL, IMAGE_ENV, WORKER_HEAP_CAP_MB, WORKER_NODE_OPTIONS_EXTRA } from './lib/env.js';
 import { machineInfo, versions } from './lib/machine.js';
 import { fmt, type Mode, type Scenario, type ScenarioOutcome } from './lib/scenario.js';
 import { round } from './lib/stats.js';
@@ -87,6 +87,7 @@ try {
   await sql.end({ timeout: 5 });
 }
 progress(`${mode} run of ${selected.map((s) => s.name).join(', ')} on ${info.machine.cores} × ${info.machine.cpuModel}, Node ${info.versions.node}, Redis ${info.versions.redis}, Postgres ${info.versions.postgres}, BullMQ ${info.versions.bullmq}`);
+progress(`workers run with NODE_OPTIONS=${IMAGE_ENV.NODE_OPTIONS ?? ''}${WORKER_NODE_OPTIONS_EXTRA ? ' (BENCH_WORKER_NODE_OPTIONS added to the image\'s: not as production starts them)' : ' (the image\'s, as production starts them)'}`);
 
 const started = Date.now();
 const reports: ScenarioReport[] = [];
@@ -115,6 +116,8 @@ const results = {
   durationSeconds: (Date.now() - started) / 1000,
   machine: info.machine,
   versions: info.versions,
+  /** How the worker processes were started: the image's NODE_OPTIONS (Dockerfile ENV), plus BENCH_WORKER_NODE_OPTIONS if set. */
+  workers: { nodeOptions: IMAGE_ENV.NODE_OPTIONS ?? '', heapCapMb: Number.isNaN(WORKER_HEAP_CAP_MB) ? null : WORKER_HEAP_CAP_MB, asInProduction: !WORKER_NODE_OPTIONS_EXTRA },
   scenarios: reports,
 };
 mkdirSync(dirname(out), { recursive: true });

@@ -8,24 +8,10 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { COMPOSE_FILE, type ComposeConfig, resolveCompose } from './helpers/compose.js';
+import { dockerfileStages, heapCapMb, imageEnvironment } from './helpers/dockerfile.js';
 import { PROJECT_ROOT } from './helpers/processes.js';
 import { run } from './helpers/prometheus.js';
 import { PROMETHEUS_CONFIG_FILE } from './helpers/promql.js';
-
-const dockerfile = readFileSync(join(PROJECT_ROOT, 'Dockerfile'), 'utf8');
-
-/** The Dockerfile's instructions per stage, continuation lines joined. */
-function stages(): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  let current: string[] = [];
-  const lines = dockerfile.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-  for (const line of lines) {
-    const from = /^FROM\s+\S+\s+AS\s+(\S+)/i.exec(line);
-    if (from) out.set(from[1]!, (current = []));
-    current.push(line);
-  }
-  return out;
-}
 
 function execForm(instruction: string, stage: string[]): string[] | null {
   const line = stage.filter((l) => l.startsWith(`${instruction} `)).at(-1);
@@ -112,7 +98,7 @@ describe('docker-compose.yml', () => {
 });
 
 describe('Dockerfile', () => {
-  const s = stages();
+  const s = dockerfileStages();
 
   it('is multi-stage: production dependencies only, installed in their own stage', () => {
     expect([...s.keys()]).toEqual(['deps', 'app', 'sim']);
@@ -156,6 +142,22 @@ describe('Dockerfile', () => {
     expect(compose.services.producer!.command).toEqual(['node', '--import', 'tsx', 'producer/main.ts']);
     for (const name of ['worker', 'producer', 'migrate']) expect(compose.services[name]!.build?.target, name).toBe('app');
     expect(compose.services.sim!.build?.target).toBe('sim');
+  });
+
+  it('the image caps V8\'s heap in NODE_OPTIONS, and compose runs the worker with that cap (nothing overrides it)', () => {
+    const image = imageEnvironment('app');
+    const cap = heapCapMb(image.NODE_OPTIONS);
+    // Without a cap a worker with 1,000 jobs in flight grows to ~450 MB of mostly garbage (README.md, Deployment).
+    expect(cap, `NODE_OPTIONS=${image.NODE_OPTIONS}`).toBeGreaterThan(0);
+    expect(image.NODE_OPTIONS).toContain('--enable-source-maps');
+    // The Dockerfile's ENV is the one place the number is written: no service built from the image sets another.
+    for (const [name, service] of Object.entries(compose.services)) {
+      if (service.build?.target !== 'app') continue;
+      expect(service.environment?.NODE_OPTIONS, `${name} must inherit NODE_OPTIONS from the image`).toBeUndefined();
+    }
+    // What the worker's node gets in the container: the image's ENV, then compose's environment.
+    const worker = { ...image, ...compose.services.worker!.environment };
+    expect(heapCapMb(worker.NODE_OPTIONS)).toBe(cap);
   });
 
   it('.dockerignore keeps tests out of the image except the simulator', () => {

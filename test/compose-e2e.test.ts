@@ -16,7 +16,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
@@ -25,6 +25,7 @@ import { SEED_FALLBACK_RATE } from '../db/seed-queries.js';
 import { FALLBACK_QUEUE, PRIMARY_QUEUE } from '../shared/queues.js';
 import { type ComposeConfig, containerPorts, nativeCommand, nativeEnvironment, resolveCompose } from './helpers/compose.js';
 import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from './helpers/database.js';
+import { imageEnvironment } from './helpers/dockerfile.js';
 import { eventually, goal, PLUGINS } from './helpers/harness.js';
 import { PROJECT_ROOT } from './helpers/processes.js';
 import { freePort, isFinite, type PrometheusServer, promtoolLintMetrics, startPrometheus } from './helpers/prometheus.js';
@@ -42,20 +43,6 @@ interface Proc {
   readonly child: ChildProcess;
   readonly output: () => string;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** The ENV the Dockerfile's `app` stage sets: the processes get it in the container too. */
-function imageEnvironment(): Record<string, string> {
-  const text = readFileSync(join(PROJECT_ROOT, 'Dockerfile'), 'utf8').replace(/\\\n/g, ' ');
-  const app = text.slice(text.indexOf(' AS app'), text.indexOf(' AS sim'));
-  const env: Record<string, string> = {};
-  for (const line of app.split('\n').filter((l) => l.startsWith('ENV '))) {
-    for (const pair of line.slice(4).trim().split(/\s+/)) {
-      const [k, ...v] = pair.split('=');
-      env[k!] = v.join('=');
-    }
-  }
-  return env;
 }
 
 function start(name: string, file: string, args: string[], env: Record<string, string>): Proc {
@@ -120,7 +107,8 @@ beforeAll(async () => {
   const TEST_ONLY = {
     DATABASE_SCHEMA: schema,
   };
-  const image = imageEnvironment();
+  // The ENV the Dockerfile's `app` stage sets (NODE_OPTIONS with the heap cap among it): the processes get it in the container too.
+  const image = imageEnvironment('app');
   const envFor = (service: string, own: Record<number, number>, extra: Record<string, string> = {}) => ({
     ...image,
     ...nativeEnvironment(compose, service, {

@@ -15,6 +15,7 @@ import { Service } from 'kubernetes-models/v1/Service';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
+import { heapCapMb, imageEnvironment } from './helpers/dockerfile.js';
 import { PROJECT_ROOT } from './helpers/processes.js';
 import { selectorsNotUnderMax, syntaxErrors } from './helpers/promql.js';
 
@@ -51,6 +52,15 @@ function manifests(): Array<{ file: string; doc: Manifest }> {
 }
 
 const byKind = (kind: string, name: string) => manifests().find((m) => m.doc.kind === kind && m.doc.metadata.name === name)!.doc;
+
+/** A Kubernetes memory quantity (`512Mi`, `1Gi`, `500M`, bytes) in MiB. */
+function mib(quantity: string | number): number {
+  const m = /^(\d+(?:\.\d+)?)([KMGT]i?)?$/.exec(String(quantity));
+  if (!m) throw new Error(`cannot read memory quantity ${quantity}`);
+  const unit = m[2] ?? '';
+  const factor: Record<string, number> = { '': 1, K: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
+  return (Number(m[1]) * factor[unit]!) / 2 ** 20;
+}
 
 describe('kubernetes manifests', () => {
   it('every document validates against its schema', () => {
@@ -110,6 +120,26 @@ describe('kubernetes manifests', () => {
       expect(p.containers[0].envFrom).toEqual([{ configMapRef: { name: 'workflow-orchestrator' } }, { secretRef: { name: 'workflow-orchestrator' } }]);
     }
     expect(config.QUEUE_PREFIX).toBe('{wf}');
+  });
+
+  it('worker: runs with the image\'s V8 heap cap (nothing overrides NODE_OPTIONS), memory request and limit sized around it', () => {
+    // The Dockerfile's ENV is the one place the cap is written; the pods run that image.
+    const cap = heapCapMb(imageEnvironment('app').NODE_OPTIONS)!;
+    expect(cap).toBeGreaterThan(0);
+    expect(byKind('ConfigMap', 'workflow-orchestrator').data!.NODE_OPTIONS).toBeUndefined();
+    for (const { file, doc } of manifests()) {
+      const pod = doc.kind === 'Deployment' || doc.kind === 'Job' ? doc.spec.template.spec : undefined;
+      for (const c of pod?.containers ?? []) {
+        expect((c.env ?? []).map((e: { name: string }) => e.name), `${file}: ${c.name} must inherit NODE_OPTIONS from the image`).not.toContain('NODE_OPTIONS');
+      }
+    }
+    const { requests, limits } = byKind('Deployment', 'workflow-orchestrator-worker').spec.template.spec.containers[0].resources;
+    // Under load V8 lets the heap grow towards the cap before it collects: the request covers it.
+    expect(mib(requests.memory)).toBeGreaterThanOrEqual(cap);
+    // Room above the cap for what is not old-space heap (young generation, code, tsx's loader
+    // thread, sockets): a leak should end in V8's "heap out of memory", not the kernel's OOM kill.
+    expect(mib(limits.memory)).toBeGreaterThanOrEqual(cap + 192);
+    expect(mib(limits.memory)).toBeGreaterThanOrEqual(mib(requests.memory));
   });
 
   it('KEDA scales the worker Deployment on queue depth from Prometheus', () => {

@@ -1,19 +1,42 @@
 /**
  * One scenario's world: a Postgres schema of its own (migrated, default settings), a queue
  * prefix of its own, the simulated provider in this process, and worker processes started as
- * children exactly as production starts them. `close()` stops and removes all of it.
+ * children exactly as production starts them: `node --import tsx worker/main.ts` with the
+ * environment the image gives them (the Dockerfile's ENV: NODE_ENV, and NODE_OPTIONS with V8's
+ * heap cap). `close()` stops and removes all of it.
  */
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { GenerationClient } from '../../producer/client.js';
 import { FALLBACK_QUEUE, PRIMARY_QUEUE } from '../../shared/queues.js';
 import { createTestDatabase, TEST_DATABASE_URL, TEST_REDIS_URL, type TestDatabase, uniqueName } from '../../test/helpers/database.js';
+import { heapCapMb, imageEnvironment } from '../../test/helpers/dockerfile.js';
 import { type RunningProcess, startTsProcess, waitForOutput } from '../../test/helpers/processes.js';
 import { type FaultConfig, type LatencyConfig, type Simulator, startSimulator } from '../../test/simulator/server.js';
 import { cpuTimeMs, peakRssMb } from './proc.js';
 
 export const BENCH_REDIS_URL = TEST_REDIS_URL;
 export const BENCH_DATABASE_URL = TEST_DATABASE_URL;
+
+/** BENCH_WORKER_NODE_OPTIONS, when set: the workers then do not run exactly as the image starts them. */
+export const WORKER_NODE_OPTIONS_EXTRA = process.env.BENCH_WORKER_NODE_OPTIONS?.trim() || undefined;
+
+/**
+ * What the production image sets for its processes (the Dockerfile's ENV), and so for every
+ * worker process here. BENCH_WORKER_NODE_OPTIONS is appended to the image's NODE_OPTIONS (for a
+ * profiler hook, or another `--max-old-space-size` to compare: the last one wins).
+ */
+export const IMAGE_ENV: Readonly<Record<string, string>> = (() => {
+  const env = imageEnvironment('app');
+  const extra = WORKER_NODE_OPTIONS_EXTRA;
+  return extra ? { ...env, NODE_OPTIONS: [env.NODE_OPTIONS, extra].filter(Boolean).join(' ') } : env;
+})();
+
+/**
+ * V8's heap cap in MB the workers run with: the image's, unless BENCH_WORKER_NODE_OPTIONS sets
+ * another (`--max-old-space-size=0` removes it, for a comparison); NaN when there is none.
+ */
+export const WORKER_HEAP_CAP_MB = ((cap) => (cap && cap > 0 ? cap : Number.NaN))(heapCapMb(IMAGE_ENV.NODE_OPTIONS));
 
 export interface BenchEnvOptions {
   readonly label: string;
@@ -56,6 +79,7 @@ export async function createBenchEnv(options: BenchEnvOptions): Promise<BenchEnv
   const sim = await startSimulator({ port: 0, seed: 42, faults: options.faults ?? {}, latencyMs: options.latencyMs ?? 0 });
   const prefix = uniqueName(`bench ${options.label}`);
   const env: Record<string, string> = {
+    ...IMAGE_ENV,
     REDIS_URL: BENCH_REDIS_URL,
     DATABASE_URL: BENCH_DATABASE_URL,
     DATABASE_SCHEMA: db.schemaName,
@@ -67,8 +91,6 @@ export async function createBenchEnv(options: BenchEnvOptions): Promise<BenchEnv
     METRICS_PORT: '0',
     // info is the production default; the fast path logs nothing at info, so this costs nothing there.
     LOG_LEVEL: 'info',
-    // e.g. BENCH_WORKER_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the workers.
-    ...(process.env.BENCH_WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS } : {}),
     ...options.workerEnv,
   };
   const redis = new Redis(BENCH_REDIS_URL, { maxRetriesPerRequest: null });
