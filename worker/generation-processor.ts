@@ -108,8 +108,23 @@ interface RequestContext {
   /** When the request was enqueued, and when this run picked it up: for writing its row again. */
   readonly enqueuedAt: number;
   readonly pickedUpAt: Date;
+  /** The pause check started alongside `begin`, for the model this run expects to call. */
+  readonly admission: EarlyAdmission | null;
   readonly log: Logger;
 }
+
+interface EarlyAdmission {
+  readonly modelId: string;
+  /** The answer, and performance.now() when it came. */
+  readonly answer: Promise<{ readonly remainingMs: number; readonly at: number }>;
+  used: boolean;
+}
+
+/**
+ * An early pause check older than this is asked again: a pause another job's 429 started while
+ * `begin` waited for the database (an outage makes it wait up to 30 s) must hold this call too.
+ */
+const EARLY_ADMISSION_MAX_AGE_MS = 50;
 
 export function createGenerationProcessor(input: GenerationProcessorDeps) {
   const random = input.random ?? Math.random;
@@ -195,7 +210,11 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
 
   /** Waits out a model's pause in the delayed set, so the slot serves other jobs meanwhile. */
   async function respectPause(ctx: RequestContext, model: ModelSpec): Promise<void> {
-    const left = await deps.pauses.remainingMs(model.id);
+    const early = ctx.admission;
+    const useEarly = early !== null && !early.used && early.modelId === model.id;
+    if (early) early.used = true;
+    const answer = useEarly ? await early.answer : null;
+    const left = answer && performance.now() - answer.at <= EARLY_ADMISSION_MAX_AGE_MS ? answer.remainingMs : await deps.pauses.remainingMs(model.id);
     if (left > 0) {
       // Waiting jobs come back spread over a window as long as the pause (within bounds), so the
       // vendor sees a trickle when it ends, not every waiting job in the same millisecond; if
@@ -319,7 +338,20 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
     return begun;
   }
 
-  function contextFor(job: Job, token: string | undefined, originJobId: string, request: GenerationRequest, enqueuedAt: number, stored: OrchestratorSettings): RequestContext {
+  /**
+   * Starts the pause check (and pacing turn) of the model a run expects to call while `begin`
+   * runs: one round trip less before the call. When the request turns out to need another model
+   * or no call (settings fixed earlier, a replay), the answer is dropped; an unused pacing turn
+   * only leaves the vendor a little under the pace.
+   */
+  function admitEarly(modelId: string | null): EarlyAdmission | null {
+    if (!modelId) return null;
+    const answer = deps.pauses.remainingMs(modelId).then((remainingMs) => ({ remainingMs, at: performance.now() }));
+    answer.catch(() => {}); // Awaited when used; an unused one must not surface as unhandled.
+    return { modelId, answer, used: false };
+  }
+
+  function contextFor(job: Job, token: string | undefined, originJobId: string, request: GenerationRequest, enqueuedAt: number, stored: OrchestratorSettings, admission: EarlyAdmission | null = null): RequestContext {
     return {
       job,
       token,
@@ -329,6 +361,7 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
       snapshot: { primaryModel: stored.primaryModel, fallbackModel: stored.fallbackModel, enableFallback: stored.enableFallback },
       enqueuedAt,
       pickedUpAt: new Date(deps.clock.now()),
+      admission,
       log: deps.log.child({ jobId: originJobId, queueJobId: job.id }),
     };
   }
@@ -358,9 +391,10 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
       throw err;
     }
     const originJobId = job.id!;
+    const admission = admitEarly(safe(() => resolveSettings(deps.settings.current()).primary.id));
     const begun = await begin(job, originJobId, request, job.timestamp);
     if (begun.final) return endWith({ job }, begun.final);
-    const ctx = contextFor(job, token, originJobId, request, job.timestamp, begun.settings);
+    const ctx = contextFor(job, token, originJobId, request, job.timestamp, begun.settings, admission);
     const nextNumber = (begun.attempts.at(-1)?.attemptNumber ?? 0) + 1;
     if (!ctx.settings.enableFallback) return runFinalModel(ctx, 'primary', ctx.settings.primary, null, begun.attempts, nextNumber);
 
@@ -385,9 +419,10 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
       // Only the worker writes fallback jobs: bad data is a bug, and retrying cannot fix it.
       throw new UnrecoverableError(`${FAILURE_CODES.rejected}: malformed fallback job: ${err instanceof Error ? err.message : String(err)}`);
     }
+    const admission = admitEarly(data.fallbackModel);
     const begun = await begin(job, data.originJobId, data.request, data.enqueuedAt);
     if (begun.final) return endWith({ job }, begun.final);
-    const ctx = contextFor(job, token, data.originJobId, data.request, data.enqueuedAt, begun.settings);
+    const ctx = contextFor(job, token, data.originJobId, data.request, data.enqueuedAt, begun.settings, admission);
     // Not awaited (like 'validating'): the fallback call need not wait for a watcher's update;
     // later writes of this job go through the same connection, so the order is kept.
     job.updateProgress({ stage: 'fallback_started', model: ctx.settings.fallbackModel }).catch(() => {});
