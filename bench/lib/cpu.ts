@@ -14,14 +14,17 @@ export interface CpuSample {
   readonly postgresMs: number;
 }
 
-/** CPU time of every process whose command name is `name` (Linux /proc). */
+/**
+ * CPU time of every process whose command name is `name` (Linux /proc), with that of their
+ * exited children: a Postgres backend whose connection closed (a worker stopped) counts on.
+ */
 function cpuOfProcessesNamed(name: string): number {
   let total = 0;
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === name) total += cpuTimeMs(Number(entry));
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === name) total += cpuTimeMs(Number(entry), true);
     } catch {
       // The process exited while we looked.
     }
@@ -53,11 +56,15 @@ export function cpuPerJob(before: CpuSample, after: CpuSample, jobs: number): Cp
 
 const TICK_MS = 10;
 
-/** Busy CPU time of the whole machine (every core), from /proc/stat. */
-function machineBusyMs(): number {
+/**
+ * Busy CPU time of the whole machine (every core), from /proc/stat: time charged to processes,
+ * interrupt handling (irq and softirq: mostly the loopback network traffic of the run itself,
+ * charged to no process), and steal (time the hypervisor gave other virtual machines).
+ */
+function machineBusyMs(): { processes: number; interrupts: number; steal: number } {
   const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
   const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields;
-  return (user + nice + system + irq + softirq + steal) * TICK_MS;
+  return { processes: (user + nice + system) * TICK_MS, interrupts: (irq + softirq) * TICK_MS, steal: steal * TICK_MS };
 }
 
 /** This process and its reaped children (the worker processes a scenario started and stopped). */
@@ -68,8 +75,12 @@ function ownTreeMs(): number {
 }
 
 export interface MachineShare {
-  /** CPU used by everything else on the machine, in % of all cores, over the interval. */
+  /** CPU used by processes other than this benchmark's, Redis and Postgres, in % of all cores. */
   readonly otherPercent: number;
+  /** Interrupt handling (irq + softirq), in % of all cores: mostly the run's own network traffic. */
+  readonly interruptPercent: number;
+  /** Time the hypervisor took for other machines, in % of all cores. */
+  readonly stealPercent: number;
 }
 
 /** Starts measuring how much CPU processes outside this benchmark (and Redis and Postgres) used. */
@@ -78,8 +89,13 @@ export function watchOtherCpu(cores: number): () => MachineShare {
   const busy0 = machineBusyMs();
   const own0 = ownTreeMs() + cpuOfProcessesNamed('postgres') + cpuOfProcessesNamed('redis-server');
   return () => {
-    const wallMs = performance.now() - t0;
-    const other = machineBusyMs() - busy0 - (ownTreeMs() + cpuOfProcessesNamed('postgres') + cpuOfProcessesNamed('redis-server') - own0);
-    return { otherPercent: Math.max(0, (other / (wallMs * cores)) * 100) };
+    const percent = (ms: number) => Math.max(0, (ms / ((performance.now() - t0) * cores)) * 100);
+    const busy = machineBusyMs();
+    const own = ownTreeMs() + cpuOfProcessesNamed('postgres') + cpuOfProcessesNamed('redis-server') - own0;
+    return {
+      otherPercent: percent(busy.processes - busy0.processes - own),
+      interruptPercent: percent(busy.interrupts - busy0.interrupts),
+      stealPercent: percent(busy.steal - busy0.steal),
+    };
   };
 }
