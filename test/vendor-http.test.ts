@@ -3,6 +3,12 @@
  * against the simulator: what the worker sees when the vendor answers, refuses, hangs, never
  * ends its body, or sends more than the client takes.
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createServer as createTlsServer } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findModel } from '../shared/models.js';
 import { AnthropicLlmClient } from '../worker/llm/anthropic-client.js';
@@ -95,4 +101,41 @@ it('a vendor that refuses the connection is an API error', async () => {
   });
   expect(r).toMatchObject({ kind: 'failure', outcome: 'api_error', httpStatus: null });
   expect(r.kind === 'failure' && r.message).toMatch(/ECONNREFUSED/);
+});
+
+it('speaks https to a vendor, trusting only certificates it should', async () => {
+  // A TLS front for the simulator with a throwaway self-signed certificate for 127.0.0.1.
+  const dir = mkdtempSync(path.join(tmpdir(), 'wo-tls-'));
+  const [keyFile, certFile] = [path.join(dir, 'key.pem'), path.join(dir, 'cert.pem')];
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  const cert = readFileSync(certFile, 'utf8');
+  const front = createTlsServer({ key: readFileSync(keyFile), cert }, (tls) => {
+    const upstream = connect(sim.port, '127.0.0.1');
+    tls.pipe(upstream).pipe(tls);
+    tls.on('error', () => upstream.destroy());
+    upstream.on('error', () => tls.destroy());
+  });
+  await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+  const baseURL = `https://127.0.0.1:${(front.address() as AddressInfo).port}/v1`;
+  const trusting = createNodeHttpFetch({ extraCaCertificates: [cert] });
+  const ask = (f: NodeHttpFetch) =>
+    new OpenAiLlmClient({ apiKey: 'sk-test', baseURL, fetch: f }).call({
+      model: findModel('gpt-4o-mini')!,
+      systemPrompt: SYSTEM_PROMPT,
+      userPrompt: userPrompt({ userId: 'u', agentId: 'a', userGoal: 'Email me new sheet rows', availablePlugins: PLUGINS }),
+      maxOutputTokens: 2_000,
+      signal: new AbortController().signal,
+      timeoutMs: 5_000,
+    });
+  try {
+    expect((await ask(trusting)).kind).toBe('answer');
+    // The default trust store does not know the certificate: a connection error that says why.
+    const refused = await ask(fetch);
+    expect(refused).toMatchObject({ kind: 'failure', outcome: 'api_error' });
+    expect(refused.kind === 'failure' && refused.message).toMatch(/self.signed|certificate/i);
+  } finally {
+    trusting.close();
+    await new Promise((resolve) => front.close(resolve));
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

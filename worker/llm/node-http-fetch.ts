@@ -30,6 +30,7 @@
 import type { NonSharedBuffer } from 'node:buffer';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { rootCertificates } from 'node:tls';
 import { brotliDecompressSync, gunzipSync, inflateSync, type ZlibOptions } from 'node:zlib';
 
 /** The `fetch` signature both SDKs accept (their `Fetch` type). */
@@ -40,6 +41,11 @@ export interface NodeHttpFetchOptions {
   readonly maxSockets?: number;
   /** Larger bodies abort the call (default 16 MiB, after decoding when compressed). */
   readonly maxResponseBytes?: number;
+  /**
+   * PEM certificates trusted for https on top of Node's bundle (and NODE_EXTRA_CA_CERTS): a
+   * private gateway's CA, or a test's own.
+   */
+  readonly extraCaCertificates?: readonly string[];
   /** Idle keep-alive sockets are closed after this (default 4000 ms, as undici; a shorter server Keep-Alive hint wins). */
   readonly idleSocketTimeoutMs?: number;
 }
@@ -64,7 +70,7 @@ export function createNodeHttpFetch(options: NodeHttpFetchOptions = {}): NodeHtt
   const maxBytes = options.maxResponseBytes ?? 16 * 1024 * 1024;
   const agentOptions = { keepAlive: true, maxSockets, maxFreeSockets: maxSockets, timeout: options.idleSocketTimeoutMs ?? 4000, scheduling: 'lifo' as const };
   const httpAgent = new HttpAgent(agentOptions);
-  const httpsAgent = new HttpsAgent(agentOptions);
+  const httpsAgent = new HttpsAgent(options.extraCaCertificates?.length ? { ...agentOptions, ca: [...rootCertificates, ...options.extraCaCertificates] } : agentOptions);
 
   const fetchFn = (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const body = init?.body;
