@@ -1,4 +1,5 @@
 /** The job contract at the edge, exact money, and configuration errors that name the variable. */
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { readWorkerConfig } from '../shared/config.js';
 import { InvalidRequestError } from '../shared/errors.js';
@@ -105,5 +106,18 @@ describe('configuration', () => {
   }
   it('accepts a Redis Cluster hash-tag prefix', () => {
     expect(readWorkerConfig({ QUEUE_PREFIX: '{wf}' }).redis.queuePrefix).toBe('{wf}');
+  });
+});
+
+describe('a service started with a bad setting', () => {
+  // As production starts them: the process exits 78 (EX_CONFIG) before touching Redis or Postgres.
+  it.each([
+    ['worker/main.ts', { WORKER_CONCURRENCY: 'lots' }, 'worker', 'WORKER_CONCURRENCY'],
+    ['producer/main.ts', { PORT: '-1', AUTH_DISABLED: 'true' }, 'producer', 'PORT'],
+  ])('%s exits 78 with a message naming the variable', (entry, env, service, variable) => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', entry], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+    expect(run.status).toBe(78);
+    expect(run.stderr).toContain(`${service}: configuration error:`);
+    expect(run.stderr).toContain(variable);
   });
 });
