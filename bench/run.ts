@@ -44,13 +44,14 @@ interface ScenarioReport extends Partial<ScenarioOutcome> {
   /** 1-minute load average when the scenario started and ended (the benchmark's own work included). */
   readonly loadAverage: readonly [number, number];
   /**
-   * CPU used meanwhile by processes outside this benchmark, Redis and Postgres, in % of all
-   * cores: anything above a few % competed with the numbers above.
+   * CPU used meanwhile by processes outside this benchmark, Redis and Postgres, and interrupt
+   * handling not charged to those, in % of all cores: anything above a few % competed with the
+   * numbers above.
    */
   readonly otherCpuPercent: number;
   /**
-   * Interrupt handling (irq + softirq) meanwhile, in % of all cores: charged to no process, and
-   * mostly the loopback traffic of the run itself (HTTP, Redis, Postgres).
+   * Interrupt handling (irq + softirq) meanwhile, in % of all cores, for information: mostly the
+   * loopback traffic of the run itself (HTTP, Redis, Postgres), partly inside its processes' time.
    */
   readonly interruptCpuPercent: number;
   /** Time the hypervisor gave to other virtual machines meanwhile, in % of all cores. */
@@ -118,7 +119,7 @@ for (const scenario of selected) {
     const pass = mode === 'smoke' || outcome.targets.length === 0 ? null : outcome.targets.every((t) => t.pass);
     const m = meta();
     reports.push({ name: scenario.name, title: scenario.title, targetText: scenario.targetText, ...outcome, pass, ...m });
-    progress(`${scenario.name}: ${outcome.summary} (meanwhile, of all CPU: other processes ${fmt(m.otherCpuPercent, 0)}%, interrupts ${fmt(m.interruptCpuPercent, 0)}%, steal ${fmt(m.stealCpuPercent, 0)}%)`);
+    progress(`${scenario.name}: ${outcome.summary} (meanwhile, of all CPU: others ${fmt(m.otherCpuPercent, 0)}% (interrupts ${fmt(m.interruptCpuPercent, 0)}% in all), steal ${fmt(m.stealCpuPercent, 0)}%)`);
   } catch (err) {
     const error = err instanceof Error ? (err.stack ?? err.message) : String(err);
     reports.push({ name: scenario.name, title: scenario.title, targetText: scenario.targetText, pass: mode === 'smoke' ? null : false, error, ...meta() });

@@ -247,7 +247,8 @@ export class DrizzleGenerationRepository implements GenerationRepository {
     if (row) return rowToResult({ ...row, workflow: o.workflow });
     // Another run of this request finished first: its row and audit stand (read afresh, after it committed).
     const existing = await this.db.select().from(workflowGenerations).where(eq(workflowGenerations.jobId, o.jobId));
-    if (!existing[0]) throw new RequestRowMissingError(o.jobId, 'finish');
+    // Still queued: a run that re-created a lost row committed it after this statement began.
+    if (!existing[0] || existing[0].status === 'queued') throw new RequestRowMissingError(o.jobId, 'finish');
     return rowToResult(existing[0]);
   }
 

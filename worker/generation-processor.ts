@@ -117,14 +117,17 @@ interface EarlyAdmission {
   readonly modelId: string;
   /** The answer, and performance.now() when it came. */
   readonly answer: Promise<{ readonly remainingMs: number; readonly at: number }>;
+  /** This process's count of 429 pauses of the model when the check started. */
+  readonly pausesBefore: number;
   used: boolean;
 }
 
 /**
- * An early pause check older than this is asked again: a pause another job's 429 started while
- * `begin` waited for the database (an outage makes it wait up to 30 s) must hold this call too.
+ * An early pause check older than this is asked again: a pause another replica's 429 started
+ * while `begin` waited for the database (an outage makes it wait up to 30 s) must hold this call
+ * too. A pause started in this process meanwhile always sends it back to Redis.
  */
-const EARLY_ADMISSION_MAX_AGE_MS = 50;
+const EARLY_ADMISSION_MAX_AGE_MS = 20;
 
 export function createGenerationProcessor(input: GenerationProcessorDeps) {
   const random = input.random ?? Math.random;
@@ -208,12 +211,17 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
     }
   }
 
+  /** 429 pauses this process started, per model: an early pause check taken before one is stale. */
+  const pauseCounts = new Map<string, number>();
+  const pausesOf = (modelId: string): number => pauseCounts.get(modelId) ?? 0;
+
   /** Waits out a model's pause in the delayed set, so the slot serves other jobs meanwhile. */
   async function respectPause(ctx: RequestContext, model: ModelSpec): Promise<void> {
     const early = ctx.admission;
     const useEarly = early !== null && !early.used && early.modelId === model.id;
     if (early) early.used = true;
-    const answer = useEarly ? await early.answer : null;
+    // A failed early check is asked again (Redis may be back); so is one a 429 here has overtaken.
+    const answer = useEarly && pausesOf(model.id) === early.pausesBefore ? await early.answer.catch(() => null) : null;
     const left = answer && performance.now() - answer.at <= EARLY_ADMISSION_MAX_AGE_MS ? answer.remainingMs : await deps.pauses.remainingMs(model.id);
     if (left > 0) {
       // Waiting jobs come back spread over a window as long as the pause (within bounds), so the
@@ -237,6 +245,7 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
     }
     deps.metrics.recordAttempt(role, r);
     if (r.outcome === 'rate_limit') {
+      pauseCounts.set(model.id, pausesOf(model.id) + 1);
       await deps.pauses.pause(model.id, r.retryAfterMs ?? DEFAULT_PAUSE_MS);
       deps.metrics.recordPause(model.id);
     }
@@ -346,9 +355,10 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
    */
   function admitEarly(modelId: string | null): EarlyAdmission | null {
     if (!modelId) return null;
+    const pausesBefore = pausesOf(modelId);
     const answer = deps.pauses.remainingMs(modelId).then((remainingMs) => ({ remainingMs, at: performance.now() }));
     answer.catch(() => {}); // Awaited when used; an unused one must not surface as unhandled.
-    return { modelId, answer, used: false };
+    return { modelId, answer, pausesBefore, used: false };
   }
 
   function contextFor(job: Job, token: string | undefined, originJobId: string, request: GenerationRequest, enqueuedAt: number, stored: OrchestratorSettings, admission: EarlyAdmission | null = null): RequestContext {

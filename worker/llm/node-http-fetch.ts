@@ -31,6 +31,7 @@ import type { NonSharedBuffer } from 'node:buffer';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { rootCertificates } from 'node:tls';
+import { readFileSync } from 'node:fs';
 import { brotliDecompressSync, gunzipSync, inflateSync, type ZlibOptions } from 'node:zlib';
 
 /** The `fetch` signature both SDKs accept (their `Fetch` type). */
@@ -42,8 +43,8 @@ export interface NodeHttpFetchOptions {
   /** Larger bodies abort the call (default 16 MiB, after decoding when compressed). */
   readonly maxResponseBytes?: number;
   /**
-   * PEM certificates trusted for https on top of Node's bundle (and NODE_EXTRA_CA_CERTS): a
-   * private gateway's CA, or a test's own.
+   * PEM certificates trusted for https on top of Node's bundle and the file NODE_EXTRA_CA_CERTS
+   * names: a private gateway's CA, or a test's own.
    */
   readonly extraCaCertificates?: readonly string[];
   /** Idle keep-alive sockets are closed after this (default 4000 ms, as undici; a shorter server Keep-Alive hint wins). */
@@ -51,7 +52,7 @@ export interface NodeHttpFetchOptions {
 }
 
 export interface NodeHttpFetch extends FetchFn {
-  /** Closes idle sockets and frees the agents; requests in flight continue. */
+  /** Destroys every socket, in use or idle: requests still in flight fail. Call it after the calls have ended. */
   close(): void;
 }
 
@@ -70,7 +71,8 @@ export function createNodeHttpFetch(options: NodeHttpFetchOptions = {}): NodeHtt
   const maxBytes = options.maxResponseBytes ?? 16 * 1024 * 1024;
   const agentOptions = { keepAlive: true, maxSockets, maxFreeSockets: maxSockets, timeout: options.idleSocketTimeoutMs ?? 4000, scheduling: 'lifo' as const };
   const httpAgent = new HttpAgent(agentOptions);
-  const httpsAgent = new HttpsAgent(options.extraCaCertificates?.length ? { ...agentOptions, ca: [...rootCertificates, ...options.extraCaCertificates] } : agentOptions);
+  // `ca` replaces the whole trust store, so it is rebuilt: Node's bundle, NODE_EXTRA_CA_CERTS, then ours.
+  const httpsAgent = new HttpsAgent(options.extraCaCertificates?.length ? { ...agentOptions, ca: [...rootCertificates, ...extraCaFromEnvironment(), ...options.extraCaCertificates] } : agentOptions);
 
   const fetchFn = (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const body = init?.body;
@@ -110,7 +112,8 @@ export function createNodeHttpFetch(options: NodeHttpFetchOptions = {}): NodeHtt
         req.destroy();
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      req.once('error', (err) => finish(new TypeError('fetch failed', { cause: err })));
+      // `on`, not `once`: a second 'error' with no listener would crash the process.
+      req.on('error', (err) => finish(new TypeError('fetch failed', { cause: err })));
       req.once('response', (res: IncomingMessage) => {
         const chunks: NonSharedBuffer[] = [];
         let size = 0;
@@ -151,6 +154,17 @@ export function createNodeHttpFetch(options: NodeHttpFetchOptions = {}): NodeHtt
       httpsAgent.destroy();
     },
   });
+}
+
+/** The certificates of the file NODE_EXTRA_CA_CERTS names (Node reads it only for its default store). */
+function extraCaFromEnvironment(): string[] {
+  const file = process.env.NODE_EXTRA_CA_CERTS;
+  if (!file) return [];
+  try {
+    return [readFileSync(file, 'utf8')];
+  } catch {
+    return []; // Node itself only warns about an unreadable file.
+  }
 }
 
 function abortReason(signal: AbortSignal): unknown {
