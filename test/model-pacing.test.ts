@@ -74,3 +74,41 @@ async function commandCalls(client: Redis, commands: readonly string[]): Promise
   const info = await client.info('commandstats');
   return commands.map((c) => Number(new RegExp(`^cmdstat_${c}:calls=(\\d+)`, 'm').exec(info)?.[1] ?? 0));
 }
+
+it('a check started ahead stands only while fresh and while no pause was noted since', async () => {
+  const own = await ownRedis();
+  const client = new Redis(own.url, { maxRetriesPerRequest: null, lazyConnect: true });
+  await client.connect();
+  let now = Date.now();
+  const clock = () => now;
+  try {
+    const pauses = new RedisModelPauses(client, prefix, clock);
+    const other = new RedisModelPauses(client, prefix);
+    const admits = async () => (await commandCalls(client, ['evalsha', 'eval'])).reduce((a, b) => a + b, 0);
+
+    await pauses.remainingMs('warm-up'); // Redis learns the script
+    // Fresh and unchanged: the answer checked ahead, with no second round trip.
+    const before = await admits();
+    const fresh = pauses.checkAhead('gpt-4o-mini');
+    expect(await fresh.remainingMs()).toBe(0);
+    expect(await admits()).toBe(before + 1);
+    // Redeemed once only: a second call asks again.
+    expect(await fresh.remainingMs()).toBe(0);
+    expect(await admits()).toBe(before + 2);
+
+    // A 429 in this process after the check started: the pause holds the call.
+    const ahead = pauses.checkAhead('claude-sonnet-4');
+    await pauses.pause('claude-sonnet-4', 60_000);
+    expect(await ahead.remainingMs()).toBeGreaterThan(50_000);
+
+    // Another replica's pause after an answer older than the trust window: seen.
+    const stale = pauses.checkAhead('gpt-4.1');
+    await new Promise((r) => setTimeout(r, 20)); // the check has its answer (0)
+    await other.pause('gpt-4.1', 60_000);
+    now += 1_000;
+    expect(await stale.remainingMs()).toBeGreaterThan(50_000);
+  } finally {
+    await client.quit();
+    await own.stop();
+  }
+});

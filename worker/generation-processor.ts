@@ -19,7 +19,7 @@ import type { Clock } from './clock.js';
 import type { FallbackJobData } from './fallback-job.js';
 import { parseFallbackJobData } from './fallback-job.js';
 import type { WorkerMetrics } from './metrics.js';
-import type { ModelPauses } from './model-pauses.js';
+import type { ModelPauses, PauseCheck } from './model-pauses.js';
 import type { SettingsSource } from './settings-source.js';
 
 export interface FallbackEnqueuer {
@@ -109,25 +109,9 @@ interface RequestContext {
   readonly enqueuedAt: number;
   readonly pickedUpAt: Date;
   /** The pause check started alongside `begin`, for the model this run expects to call. */
-  readonly admission: EarlyAdmission | null;
+  readonly admission: PauseCheck | null;
   readonly log: Logger;
 }
-
-interface EarlyAdmission {
-  readonly modelId: string;
-  /** The answer, and performance.now() when it came. */
-  readonly answer: Promise<{ readonly remainingMs: number; readonly at: number }>;
-  /** This process's count of 429 pauses of the model when the check started. */
-  readonly pausesBefore: number;
-  used: boolean;
-}
-
-/**
- * An early pause check older than this is asked again: a pause another replica's 429 started
- * while `begin` waited for the database (an outage makes it wait up to 30 s) must hold this call
- * too. A pause started in this process meanwhile always sends it back to Redis.
- */
-const EARLY_ADMISSION_MAX_AGE_MS = 20;
 
 export function createGenerationProcessor(input: GenerationProcessorDeps) {
   const random = input.random ?? Math.random;
@@ -211,18 +195,9 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
     }
   }
 
-  /** 429 pauses this process started, per model: an early pause check taken before one is stale. */
-  const pauseCounts = new Map<string, number>();
-  const pausesOf = (modelId: string): number => pauseCounts.get(modelId) ?? 0;
-
   /** Waits out a model's pause in the delayed set, so the slot serves other jobs meanwhile. */
   async function respectPause(ctx: RequestContext, model: ModelSpec): Promise<void> {
-    const early = ctx.admission;
-    const useEarly = early !== null && !early.used && early.modelId === model.id;
-    if (early) early.used = true;
-    // A failed early check is asked again (Redis may be back); so is one a 429 here has overtaken.
-    const answer = useEarly && pausesOf(model.id) === early.pausesBefore ? await early.answer.catch(() => null) : null;
-    const left = answer && performance.now() - answer.at <= EARLY_ADMISSION_MAX_AGE_MS ? answer.remainingMs : await deps.pauses.remainingMs(model.id);
+    const left = ctx.admission?.modelId === model.id ? await ctx.admission.remainingMs() : await deps.pauses.remainingMs(model.id);
     if (left > 0) {
       // Waiting jobs come back spread over a window as long as the pause (within bounds), so the
       // vendor sees a trickle when it ends, not every waiting job in the same millisecond; if
@@ -245,7 +220,6 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
     }
     deps.metrics.recordAttempt(role, r);
     if (r.outcome === 'rate_limit') {
-      pauseCounts.set(model.id, pausesOf(model.id) + 1);
       await deps.pauses.pause(model.id, r.retryAfterMs ?? DEFAULT_PAUSE_MS);
       deps.metrics.recordPause(model.id);
     }
@@ -347,21 +321,7 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
     return begun;
   }
 
-  /**
-   * Starts the pause check (and pacing turn) of the model a run expects to call while `begin`
-   * runs: one round trip less before the call. When the request turns out to need another model
-   * or no call (settings fixed earlier, a replay), the answer is dropped; an unused pacing turn
-   * only leaves the vendor a little under the pace.
-   */
-  function admitEarly(modelId: string | null): EarlyAdmission | null {
-    if (!modelId) return null;
-    const pausesBefore = pausesOf(modelId);
-    const answer = deps.pauses.remainingMs(modelId).then((remainingMs) => ({ remainingMs, at: performance.now() }));
-    answer.catch(() => {}); // Awaited when used; an unused one must not surface as unhandled.
-    return { modelId, answer, pausesBefore, used: false };
-  }
-
-  function contextFor(job: Job, token: string | undefined, originJobId: string, request: GenerationRequest, enqueuedAt: number, stored: OrchestratorSettings, admission: EarlyAdmission | null = null): RequestContext {
+  function contextFor(job: Job, token: string | undefined, originJobId: string, request: GenerationRequest, enqueuedAt: number, stored: OrchestratorSettings, admission: PauseCheck | null = null): RequestContext {
     return {
       job,
       token,
@@ -401,7 +361,12 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
       throw err;
     }
     const originJobId = job.id!;
-    const admission = admitEarly(safe(() => resolveSettings(deps.settings.current()).primary.id));
+    // The pause check (and pacing turn) of the primary the settings name now runs alongside
+    // `begin`: one round trip less before the call. When the request needs another model or no
+    // call (settings fixed earlier, a replay), it is dropped; an unused pacing turn only leaves
+    // the vendor a little under the pace.
+    const primaryNow = safe(() => resolveSettings(deps.settings.current()).primary.id);
+    const admission = primaryNow ? deps.pauses.checkAhead(primaryNow) : null;
     const begun = await begin(job, originJobId, request, job.timestamp);
     if (begun.final) return endWith({ job }, begun.final);
     const ctx = contextFor(job, token, originJobId, request, job.timestamp, begun.settings, admission);
@@ -429,7 +394,7 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
       // Only the worker writes fallback jobs: bad data is a bug, and retrying cannot fix it.
       throw new UnrecoverableError(`${FAILURE_CODES.rejected}: malformed fallback job: ${err instanceof Error ? err.message : String(err)}`);
     }
-    const admission = admitEarly(data.fallbackModel);
+    const admission = deps.pauses.checkAhead(data.fallbackModel);
     const begun = await begin(job, data.originJobId, data.request, data.enqueuedAt);
     if (begun.final) return endWith({ job }, begun.final);
     const ctx = contextFor(job, token, data.originJobId, data.request, data.enqueuedAt, begun.settings, admission);

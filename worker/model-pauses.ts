@@ -23,9 +23,27 @@ export interface ModelPauses {
   remainingMs(modelId: string): Promise<number>;
   /** Pauses the model for at least `ms`; a longer pause already in force is kept. */
   pause(modelId: string, ms: number): Promise<void>;
+  /**
+   * Starts `remainingMs` now, for a call that comes a little later (while other work of the job
+   * runs). The check's answer stands only if it is fresh and no pause of the model was noted in
+   * this process since; otherwise, or when it failed, the model is asked again.
+   */
+  checkAhead(modelId: string): PauseCheck;
+}
+
+export interface PauseCheck {
+  readonly modelId: string;
+  /** The answer of the check started ahead the first time; a fresh `remainingMs` after that. */
+  remainingMs(): Promise<number>;
 }
 
 const LOCAL_TRUST_MS = 1_000;
+
+/**
+ * How long an answer checked ahead stands: a pause another replica's 429 started meanwhile (while
+ * a database outage held the job for seconds, say) must hold the call too.
+ */
+const AHEAD_TRUST_MS = 20;
 
 /** A turn that starts within this many ms is waited for in the process. */
 const PACE_HORIZON_MS = 250;
@@ -130,6 +148,8 @@ export class RedisModelPauses implements ModelPauses {
    * round trip a second, and a pause lifted by an operator is seen within that second.
    */
   private readonly known = new Map<string, { until: number; checkedAt: number }>();
+  /** Pauses noted in this process, per model: an answer checked ahead of one no longer stands. */
+  private readonly pausesNoted = new Map<string, number>();
 
   constructor(
     private readonly redis: Redis,
@@ -170,9 +190,26 @@ export class RedisModelPauses implements ModelPauses {
     return 0;
   }
 
+  checkAhead(modelId: string): PauseCheck {
+    const pausesBefore = this.pausesNoted.get(modelId) ?? 0;
+    const early = this.remainingMs(modelId).then((ms) => ({ ms, at: this.now() }));
+    early.catch(() => {}); // Awaited when redeemed; an unused one must not surface as unhandled.
+    let redeemed = false;
+    return {
+      modelId,
+      remainingMs: async () => {
+        const first = !redeemed;
+        redeemed = true;
+        const answer = first && (this.pausesNoted.get(modelId) ?? 0) === pausesBefore ? await early.catch(() => null) : null;
+        return answer && this.now() - answer.at <= AHEAD_TRUST_MS ? answer.ms : this.remainingMs(modelId);
+      },
+    };
+  }
+
   async pause(modelId: string, ms: number): Promise<void> {
     const duration = Math.max(1, Math.ceil(ms));
     const now = this.now();
+    this.pausesNoted.set(modelId, (this.pausesNoted.get(modelId) ?? 0) + 1);
     this.known.set(modelId, { until: Math.max(this.known.get(modelId)?.until ?? 0, now + duration), checkedAt: now });
     await pauseScript.run(this.redis, this.keys(modelId), [String(duration), String(this.now() + duration)]);
   }
