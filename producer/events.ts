@@ -7,10 +7,11 @@
  */
 import type { ServerResponse } from 'node:http';
 import { QueueEvents } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { coerceError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { FALLBACK_QUEUE, PRIMARY_QUEUE } from '../shared/queues.js';
+import { blockingConnection } from '../shared/redis.js';
 import type { GenerationSnapshot, StageEvent } from './generation-status.js';
 import { stageRank } from './generation-status.js';
 
@@ -33,8 +34,8 @@ export class GenerationEventHub {
     // QueueEvents block on XREAD: each needs a connection of its own. Reading starts a little in
     // the past, so nothing between construction and the first read is lost.
     const lastEventId = `${Date.now() - 1_000}-0`;
-    // Blocking role (commands wait for a reconnect), named so CLIENT LIST shows whose they are.
-    this.connections = [0, 1].map(() => new Redis(options.redisUrl, { maxRetriesPerRequest: null, enableReadyCheck: true, connectionName: `${options.prefix}:producer-events` }));
+    // Named so CLIENT LIST shows whose they are.
+    this.connections = [0, 1].map(() => blockingConnection(options.redisUrl, `${options.prefix}:producer-events`));
     this.started = [PRIMARY_QUEUE, FALLBACK_QUEUE].map((name, i) => {
       const connection = this.connections[i]!;
       connection.on('error', (err) => this.logError(err, name));

@@ -1,9 +1,12 @@
 /** Redis connections by role. */
 import { Redis } from 'ioredis';
 
-/** For BullMQ workers and anything that may block: commands wait for a reconnect instead of failing. */
-export function blockingConnection(url: string): Redis {
-  return quiet(new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true }));
+/**
+ * For BullMQ workers and anything that may block: commands wait for a reconnect instead of
+ * failing. `name` is what CLIENT LIST shows for it.
+ */
+export function blockingConnection(url: string, name?: string): Redis {
+  return quiet(new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, ...(name ? { connectionName: name } : {}) }));
 }
 
 /** For producers answering callers: fail fast while Redis is away instead of queueing commands. */

@@ -3,11 +3,12 @@
  * own, the simulated provider on a free port, and workers built from the same code as production.
  */
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { GenerationClient } from '../../producer/client.js';
 import { type Env, readWorkerConfig, type WorkerConfig } from '../../shared/config.js';
 import { createLogger } from '../../shared/logger.js';
 import { FALLBACK_QUEUE, PRIMARY_QUEUE } from '../../shared/queues.js';
+import { blockingConnection } from '../../shared/redis.js';
 import { startWorkerRuntime, type WorkerRuntime } from '../../worker/runtime.js';
 import { startSimulator, type Simulator } from '../simulator/server.js';
 import type { FaultConfig } from '../simulator/faults.js';
@@ -57,8 +58,8 @@ export async function startHarness(label: string, options: HarnessOptions = {}):
     MODEL_TIMEOUTS_MS: 'gpt-4o-mini=1500,claude-sonnet-4=1500',
     ...options.env,
   };
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  redis.on('error', () => {}); // Fault tests stop Redis on purpose; commands report the errors that matter.
+  // Quiet while fault tests stop Redis on purpose: commands report the errors that matter.
+  const redis = blockingConnection(redisUrl);
   const client = new GenerationClient({ redisUrl, queuePrefix: prefix });
   const rawQueue = new Queue(PRIMARY_QUEUE, { connection: redisOptions(redisUrl), prefix });
   const fallbackQueue = new Queue(FALLBACK_QUEUE, { connection: redisOptions(redisUrl), prefix });
