@@ -134,7 +134,7 @@ const results = {
   machine: info.machine,
   versions: info.versions,
   /** How the worker processes were started: the image's NODE_OPTIONS (Dockerfile ENV), plus BENCH_WORKER_NODE_OPTIONS if set. */
-  workers: { nodeOptions: IMAGE_ENV.NODE_OPTIONS ?? '', heapCapMb: Number.isNaN(WORKER_HEAP_CAP_MB) ? null : WORKER_HEAP_CAP_MB, asInProduction: !WORKER_NODE_OPTIONS_EXTRA },
+  workers: { nodeOptions: IMAGE_ENV.NODE_OPTIONS ?? '', heapCapMb: WORKER_HEAP_CAP_MB, asInProduction: !WORKER_NODE_OPTIONS_EXTRA },
   scenarios: reports,
 };
 mkdirSync(dirname(out), { recursive: true });

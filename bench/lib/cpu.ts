@@ -5,7 +5,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
-import { cpuTimeMs } from './proc.js';
+import { CLOCK_TICKS_PER_SECOND, cpuTimeMs, statCpuMs } from './proc.js';
 
 export interface CpuSample {
   readonly workersMs: number;
@@ -15,21 +15,29 @@ export interface CpuSample {
 }
 
 /**
- * CPU time of every process whose command name is `name` (Linux /proc), with that of their
- * exited children: a Postgres backend whose connection closed (a worker stopped) counts on.
+ * CPU time of every process whose command name is one of `names` (Linux /proc), with that of
+ * their exited children: a Postgres backend whose connection closed (a worker stopped) counts on.
  */
-function cpuOfProcessesNamed(name: string): number {
+function cpuOfProcessesNamed(names: ReadonlySet<string>): number {
   let total = 0;
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === name) total += cpuTimeMs(Number(entry), true);
+      if (names.has(stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')))) total += statCpuMs(stat, true);
     } catch {
       // The process exited while we looked.
     }
   }
   return total;
+}
+
+const POSTGRES = new Set(['postgres']);
+const POSTGRES_AND_REDIS = new Set(['postgres', 'redis-server']);
+
+/** Sum of the CPU time of every party in a sample. */
+export function totalCpuMs(c: CpuSample): number {
+  return c.workersMs + c.benchMs + c.redisMs + c.postgresMs;
 }
 
 async function redisCpuMs(redis: Redis): Promise<number> {
@@ -44,7 +52,7 @@ export async function sampleCpu(redis: Redis, workerPids: readonly number[]): Pr
     workersMs: workerPids.reduce((s, pid) => s + cpuTimeMs(pid), 0),
     benchMs: (bench.user + bench.system) / 1000,
     redisMs: await redisCpuMs(redis),
-    postgresMs: cpuOfProcessesNamed('postgres'),
+    postgresMs: cpuOfProcessesNamed(POSTGRES),
   };
 }
 
@@ -54,7 +62,7 @@ export function cpuPerJob(before: CpuSample, after: CpuSample, jobs: number): Cp
   return { workersMs: per('workersMs'), benchMs: per('benchMs'), redisMs: per('redisMs'), postgresMs: per('postgresMs') };
 }
 
-const TICK_MS = 10;
+const ticksToMs = (ticks: number) => (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
 
 /**
  * Busy CPU time of the whole machine (every core), from /proc/stat: time charged to processes,
@@ -64,15 +72,11 @@ const TICK_MS = 10;
 function machineBusyMs(): { processes: number; interrupts: number; steal: number } {
   const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
   const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields;
-  return { processes: (user + nice + system) * TICK_MS, interrupts: (irq + softirq) * TICK_MS, steal: steal * TICK_MS };
+  return { processes: ticksToMs(user + nice + system), interrupts: ticksToMs(irq + softirq), steal: ticksToMs(steal) };
 }
 
 /** This process and its reaped children (the worker processes a scenario started and stopped). */
-function ownTreeMs(): number {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
-  return (f[11]! + f[12]! + f[13]! + f[14]!) * TICK_MS;
-}
+const ownTreeMs = () => cpuTimeMs(process.pid, true);
 
 export interface MachineShare {
   /**
@@ -90,11 +94,11 @@ export interface MachineShare {
 export function watchOtherCpu(cores: number): () => MachineShare {
   const t0 = performance.now();
   const busy0 = machineBusyMs();
-  const own0 = ownTreeMs() + cpuOfProcessesNamed('postgres') + cpuOfProcessesNamed('redis-server');
+  const own0 = ownTreeMs() + cpuOfProcessesNamed(POSTGRES_AND_REDIS);
   return () => {
     const percent = (ms: number) => Math.max(0, (ms / ((performance.now() - t0) * cores)) * 100);
     const busy = machineBusyMs();
-    const own = ownTreeMs() + cpuOfProcessesNamed('postgres') + cpuOfProcessesNamed('redis-server') - own0;
+    const own = ownTreeMs() + cpuOfProcessesNamed(POSTGRES_AND_REDIS) - own0;
     // Interrupts are in `other`: where the kernel does not account irq time apart
     // (CONFIG_IRQ_TIME_ACCOUNTING off), interrupts served while one of our processes ran are in
     // that process's CPU time too, so `own` includes part of them.

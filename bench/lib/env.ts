@@ -13,7 +13,7 @@ import { createTestDatabase, TEST_DATABASE_URL, TEST_REDIS_URL, type TestDatabas
 import { heapCapMb, imageEnvironment } from '../../test/helpers/dockerfile.js';
 import { type RunningProcess, startTsProcess, waitForOutput } from '../../test/helpers/processes.js';
 import { type FaultConfig, type LatencyConfig, type Simulator, startSimulator } from '../../test/simulator/server.js';
-import { cpuTimeMs, peakRssMb } from './proc.js';
+import { peakRssMb } from './proc.js';
 
 export const BENCH_REDIS_URL = TEST_REDIS_URL;
 export const BENCH_DATABASE_URL = TEST_DATABASE_URL;
@@ -34,9 +34,9 @@ export const IMAGE_ENV: Readonly<Record<string, string>> = (() => {
 
 /**
  * V8's heap cap in MB the workers run with: the image's, unless BENCH_WORKER_NODE_OPTIONS sets
- * another (`--max-old-space-size=0` removes it, for a comparison); NaN when there is none.
+ * another (`--max-old-space-size=0` removes it, for a comparison); null when there is none.
  */
-export const WORKER_HEAP_CAP_MB = ((cap) => (cap && cap > 0 ? cap : Number.NaN))(heapCapMb(IMAGE_ENV.NODE_OPTIONS));
+export const WORKER_HEAP_CAP_MB: number | null = ((cap) => (cap && cap > 0 ? cap : null))(heapCapMb(IMAGE_ENV.NODE_OPTIONS));
 
 export interface BenchEnvOptions {
   readonly label: string;
@@ -50,8 +50,6 @@ export interface WorkerProcess {
   readonly pid: number;
   /** VmHWM: the most memory the process ever held resident. */
   peakRssMb(): number;
-  /** User + system CPU time so far. */
-  cpuTimeMs(): number;
   output(): string;
   /** SIGTERM, then SIGKILL if it has not exited within 20 s. */
   stop(): Promise<void>;
@@ -106,7 +104,6 @@ export async function createBenchEnv(options: BenchEnvOptions): Promise<BenchEnv
     const worker: WorkerProcess = {
       pid,
       peakRssMb: () => peakRssMb(pid),
-      cpuTimeMs: () => cpuTimeMs(pid),
       output: () => proc.output(),
       stop: () =>
         (stopped ??= (async () => {

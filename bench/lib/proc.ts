@@ -12,7 +12,22 @@ export function peakRssMb(pid: number): number {
   }
 }
 
-const CLOCK_TICKS_PER_SECOND = 100;
+/** Clock ticks per second (USER_HZ), the unit of the CPU times in /proc/<pid>/stat and /proc/stat. */
+export const CLOCK_TICKS_PER_SECOND = 100;
+
+/**
+ * User + system CPU time in ms from the text of a /proc/<pid>/stat file; with `reapedChildren`,
+ * plus that of the children the process has waited for (cutime + cstime). NaN when the text
+ * does not have those fields.
+ */
+export function statCpuMs(statText: string, reapedChildren: boolean): number {
+  // The command name may contain spaces: fields are counted after its closing parenthesis.
+  const fields = statText.slice(statText.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  const children = reapedChildren ? Number(fields[13]) + Number(fields[14]) : 0;
+  return ((utime + stime + children) * 1000) / CLOCK_TICKS_PER_SECOND;
+}
 
 /**
  * User + system CPU time in ms, or NaN when /proc is not readable; with `reapedChildren`, plus
@@ -20,13 +35,7 @@ const CLOCK_TICKS_PER_SECOND = 100;
  */
 export function cpuTimeMs(pid: number, reapedChildren = false): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name may contain spaces: fields are counted after its closing parenthesis.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const utime = Number(fields[11]);
-    const stime = Number(fields[12]);
-    const children = reapedChildren ? Number(fields[13]) + Number(fields[14]) : 0;
-    return ((utime + stime + children) * 1000) / CLOCK_TICKS_PER_SECOND;
+    return statCpuMs(readFileSync(`/proc/${pid}/stat`, 'utf8'), reapedChildren);
   } catch {
     return Number.NaN;
   }

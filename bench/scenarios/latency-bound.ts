@@ -5,7 +5,7 @@
  * Dockerfile's ENV): without the cap it grows to ~450 MB resident, mostly garbage (README.md).
  */
 import os from 'node:os';
-import { type CpuSample, cpuPerJob, sampleCpu } from '../lib/cpu.js';
+import { type CpuSample, cpuPerJob, sampleCpu, totalCpuMs } from '../lib/cpu.js';
 import { createBenchEnv, IMAGE_ENV, WORKER_HEAP_CAP_MB, WORKER_NODE_OPTIONS_EXTRA } from '../lib/env.js';
 import { jobTimings, prefill, throughputOf, waitForFinalRows } from '../lib/load.js';
 import { fmt, type Mode, type Scenario, target } from '../lib/scenario.js';
@@ -58,10 +58,10 @@ export const latencyBound: Scenario = {
     const ideal = size.concurrency / (size.simulatorLatencyMs / 1000);
     const percentOfIdeal = (perSecond / ideal) * 100;
     // What the whole machine could sustain at this CPU cost per job (worker, simulator, Redis, Postgres).
-    const cpuMsPerJob = cpu.workersMs + cpu.benchMs + cpu.redisMs + cpu.postgresMs;
+    const cpuMsPerJob = totalCpuMs(cpu);
     const cpuCeiling = (os.cpus().length * 1000) / cpuMsPerJob;
     return {
-      params: { jobs: size.jobs, concurrency: size.concurrency, simulatorLatencyMs: size.simulatorLatencyMs, workerProcesses: 1, heapCapMb: Number.isNaN(WORKER_HEAP_CAP_MB) ? null : WORKER_HEAP_CAP_MB, workerNodeOptions: IMAGE_ENV.NODE_OPTIONS ?? '' },
+      params: { jobs: size.jobs, concurrency: size.concurrency, simulatorLatencyMs: size.simulatorLatencyMs, workerProcesses: 1, heapCapMb: WORKER_HEAP_CAP_MB, workerNodeOptions: IMAGE_ENV.NODE_OPTIONS ?? '' },
       metrics: {
         jobsPerSecond: round(perSecond),
         idealJobsPerSecond: ideal,
@@ -77,7 +77,7 @@ export const latencyBound: Scenario = {
         succeeded: run.succeeded,
       },
       targets: [target('percentOfIdeal', 'throughput ≥ 90% of ideal', percentOfIdeal, '>=', 90), target('peakRssMb', 'peak RSS ≤ 300 MB', rssMb, '<=', 300)],
-      summary: `${fmt(perSecond, 0)} jobs/s = ${fmt(percentOfIdeal)}% of ${fmt(ideal, 0)} (CPU allows ≈ ${fmt(cpuCeiling, 0)}); peak RSS ${fmt(rssMb, 0)} MB, ${Number.isNaN(WORKER_HEAP_CAP_MB) ? 'no heap cap' : `${fmt(WORKER_HEAP_CAP_MB, 0)} MB heap cap`}${WORKER_NODE_OPTIONS_EXTRA ? ` (BENCH_WORKER_NODE_OPTIONS=${WORKER_NODE_OPTIONS_EXTRA})` : ' (the image\'s)'}`,
+      summary: `${fmt(perSecond, 0)} jobs/s = ${fmt(percentOfIdeal)}% of ${fmt(ideal, 0)} (CPU allows ≈ ${fmt(cpuCeiling, 0)}); peak RSS ${fmt(rssMb, 0)} MB, ${WORKER_HEAP_CAP_MB === null ? 'no heap cap' : `${fmt(WORKER_HEAP_CAP_MB, 0)} MB heap cap`}${WORKER_NODE_OPTIONS_EXTRA ? ` (BENCH_WORKER_NODE_OPTIONS=${WORKER_NODE_OPTIONS_EXTRA})` : ' (the image\'s)'}`,
     };
   },
 };

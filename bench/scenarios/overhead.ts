@@ -3,7 +3,7 @@
  * persistence → metrics) against a plain BullMQ worker with a no-op processor: same Redis, same
  * concurrency, one process each, a pre-filled backlog released at once, in the same run.
  */
-import { type CpuSample, cpuPerJob, sampleCpu } from '../lib/cpu.js';
+import { type CpuSample, cpuPerJob, sampleCpu, totalCpuMs } from '../lib/cpu.js';
 import { createBenchEnv, type BenchEnv, type WorkerProcess } from '../lib/env.js';
 import { jobTimings, prefill, queuesIdle, throughputOf, waitForFinalRows, waitUntil } from '../lib/load.js';
 import { fmt, type Mode, type Scenario, target } from '../lib/scenario.js';
@@ -65,7 +65,6 @@ export const overhead: Scenario = {
       );
       const [statuses] = await env.db.sql<{ succeeded: number }[]>`select count(*) filter (where status = 'succeeded')::int as succeeded from workflow_generations`;
       const ratioPercent = (pipeline.perSecond / raw.perSecond) * 100;
-      const total = (c: CpuSample) => c.workersMs + c.benchMs + c.redisMs + c.postgresMs;
       return {
         params: { jobs: size.jobs, concurrency: size.concurrency, workerProcesses: 1, simulatorLatencyMs: 0 },
         metrics: {
@@ -78,12 +77,12 @@ export const overhead: Scenario = {
           pipelineCpuMsPerJobSimulator: round(pipeline.cpu.benchMs, 3),
           pipelineCpuMsPerJobRedis: round(pipeline.cpu.redisMs, 3),
           pipelineCpuMsPerJobPostgres: round(pipeline.cpu.postgresMs, 3),
-          pipelineCpuMsPerJobTotal: round(total(pipeline.cpu), 3),
-          rawCpuMsPerJobTotal: round(total(raw.cpu), 3),
+          pipelineCpuMsPerJobTotal: round(totalCpuMs(pipeline.cpu), 3),
+          rawCpuMsPerJobTotal: round(totalCpuMs(raw.cpu), 3),
           pipelineSucceeded: statuses?.succeeded ?? 0,
         },
         targets: [target('pipelinePercentOfRaw', 'pipeline ≥ 25% of raw', ratioPercent, '>=', 25)],
-        summary: `pipeline ${fmt(pipeline.perSecond, 0)} jobs/s vs raw ${fmt(raw.perSecond, 0)} jobs/s = ${fmt(ratioPercent)}% (CPU per job, all processes: ${fmt(total(pipeline.cpu), 2)} vs ${fmt(total(raw.cpu), 2)} ms)`,
+        summary: `pipeline ${fmt(pipeline.perSecond, 0)} jobs/s vs raw ${fmt(raw.perSecond, 0)} jobs/s = ${fmt(ratioPercent)}% (CPU per job, all processes: ${fmt(totalCpuMs(pipeline.cpu), 2)} vs ${fmt(totalCpuMs(raw.cpu), 2)} ms)`,
       };
     } finally {
       await env.close();

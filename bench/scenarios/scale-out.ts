@@ -4,7 +4,7 @@
  * processes × concurrency ÷ 0.2 s; the CPU count of the machine caps what extra processes add.
  */
 import os from 'node:os';
-import { cpuPerJob, sampleCpu } from '../lib/cpu.js';
+import { cpuPerJob, sampleCpu, totalCpuMs } from '../lib/cpu.js';
 import { createBenchEnv } from '../lib/env.js';
 import { jobTimings, prefill, throughputOf, waitForFinalRows } from '../lib/load.js';
 import { fmt, type Mode, type Scenario } from '../lib/scenario.js';
@@ -44,7 +44,7 @@ export const scaleOut: Scenario = {
         metrics[`ceilingJobsPerSecond_${n}`] = (n * size.concurrency) / (size.simulatorLatencyMs / 1000);
         // CPU of all worker processes together, in % of one core; and the whole machine's CPU per job.
         metrics[`workerCpuPercent_${n}`] = round(((cpu.workersMs * size.jobs) / 1000 / seconds) * 100);
-        metrics[`cpuMsPerJobAll_${n}`] = round(cpu.workersMs + cpu.benchMs + cpu.redisMs + cpu.postgresMs, 3);
+        metrics[`cpuMsPerJobAll_${n}`] = round(totalCpuMs(cpu), 3);
       } finally {
         await env.close();
       }
