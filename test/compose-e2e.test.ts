@@ -15,7 +15,6 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
 import { dirname, resolve } from 'node:path';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,7 +27,7 @@ import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from './helpers/databas
 import { imageEnvironment } from './helpers/dockerfile.js';
 import { eventually, goal, PLUGINS } from './helpers/harness.js';
 import { PROJECT_ROOT } from './helpers/processes.js';
-import { freePort, isFinite, type PrometheusServer, promtoolLintMetrics, startPrometheus } from './helpers/prometheus.js';
+import { freePort, isFinite, keepScraping, type PrometheusServer, promtoolLintMetrics, startPrometheus } from './helpers/prometheus.js';
 import { dashboardQueries, PROMETHEUS_CONFIG_FILE, readRules, substituteGrafanaVariables } from './helpers/promql.js';
 
 const REQUESTS = 120;
@@ -53,30 +52,6 @@ function start(name: string, file: string, args: string[], env: Record<string, s
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
   return { name, child, output: () => out, exited };
-}
-
-/** Scrapes back to back on one keep-alive connection, as Prometheus does at its interval, until stopped. */
-function keepScraping(port: number): () => void {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  let stopped = false;
-  void (async () => {
-    while (!stopped) {
-      const ok = await new Promise<boolean>((r) =>
-        http
-          .get({ host: '127.0.0.1', port, path: '/metrics', agent }, (res) => {
-            res.resume();
-            res.on('end', () => r(true));
-            res.on('error', () => r(false));
-          })
-          .on('error', () => r(false)),
-      );
-      if (!ok) await new Promise((r) => setTimeout(r, 50));
-    }
-  })();
-  return () => {
-    stopped = true;
-    agent.destroy();
-  };
 }
 
 async function httpOk(url: string, proc: Proc): Promise<boolean> {
@@ -283,8 +258,8 @@ describe('the compose stack, natively', () => {
     const running = procs.filter((p) => p.child.exitCode === null && p.child.signalCode === null);
     expect(running.map((p) => p.name).sort()).toEqual(['producer', 'sim', ...ports.workers.map((_, i) => `worker-${i + 1}`)].sort());
     // A scrape connection that never goes idle must not hold the stop up (Prometheus keeps one open).
-    const scrapers = [...ports.workers, ports.producer].map((port) => keepScraping(port));
-    await new Promise((r) => setTimeout(r, 300));
+    const scrapers = [...ports.workers, ports.producer].map((port) => keepScraping('127.0.0.1', port));
+    await eventually(async () => scrapers.every((s) => s.scrapes() > 0), { what: 'a first scrape of every process' });
     const results = await Promise.all(
       running.map(async (p) => {
         const service = p.name.replace(/-\d+$/, '');
@@ -297,7 +272,7 @@ describe('the compose stack, natively', () => {
         return { name: p.name, graceMs, tookMs: Date.now() - started, outcome, output: p.output().slice(-1_500) };
       }),
     );
-    for (const stop of scrapers) stop();
+    await Promise.all(scrapers.map((s) => s.stop()));
     for (const r of results) expect(r.outcome, `${r.name} after ${r.tookMs} ms (grace ${r.graceMs} ms):\n${r.output}`).toEqual({ code: 0, signal: null });
   }, 90_000);
 });

@@ -3,10 +3,10 @@
  * /metrics for scrapes over one keep-alive connection, and a stop that is not held up by that
  * connection (Prometheus reuses it every scrape interval, so it never goes idle).
  */
-import http from 'node:http';
 import { Gauge } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Harness, startHarness } from './helpers/harness.js';
+import { eventually, type Harness, startHarness } from './helpers/harness.js';
+import { keepScraping } from './helpers/prometheus.js';
 
 let h: Harness;
 
@@ -36,32 +36,12 @@ describe('worker metrics endpoint', () => {
         this.set(1);
       },
     });
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    let stopped = false;
-    let scrapes = 0;
-    const scraping = (async () => {
-      while (!stopped) {
-        const ok = await new Promise<boolean>((resolve) =>
-          http
-            .get({ host: url.hostname, port: url.port, path: '/metrics', agent }, (res) => {
-              res.resume();
-              res.on('end', () => resolve(true));
-              res.on('error', () => resolve(false));
-            })
-            .on('error', () => resolve(false)),
-        );
-        if (ok) scrapes++;
-        else await new Promise((r) => setTimeout(r, 20));
-      }
-    })();
-    await new Promise((r) => setTimeout(r, 250));
-    expect(scrapes).toBeGreaterThan(0);
+    const scraper = keepScraping(url.hostname, url.port);
+    await eventually(async () => scraper.scrapes() > 0, { what: 'a first scrape over the kept-alive connection' });
 
     const started = Date.now();
     const closed = await Promise.race([runtime.close().then(() => 'closed'), new Promise((r) => setTimeout(() => r('still open'), 8_000))]);
-    stopped = true;
-    agent.destroy();
-    await scraping;
+    await scraper.stop();
     expect(closed).toBe('closed');
     expect(Date.now() - started).toBeLessThan(8_000);
   });

@@ -4,6 +4,7 @@
  * checks. `.ci/run` installs the package.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +17,46 @@ const INSTALL_HINT = 'apt-get install -y prometheus docker-compose (as .ci/run d
 
 /** Node's default metrics that promtool's lint dislikes (gauges named *_total); see issue 5. */
 export const TOLERATED_LINT = /^nodejs_active_(handles|requests|resources)_total /;
+
+export interface Scraper {
+  /** Scrapes answered so far. */
+  scrapes(): number;
+  /** Stops after the scrape in flight (its connection is destroyed) and waits for the loop. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Scrapes `/metrics` back to back on one keep-alive connection, as Prometheus does at its
+ * interval (so the connection never goes idle), until stopped.
+ */
+export function keepScraping(host: string, port: number | string): Scraper {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  let stopped = false;
+  let scrapes = 0;
+  const loop = (async () => {
+    while (!stopped) {
+      const ok = await new Promise<boolean>((resolve) =>
+        http
+          .get({ host, port, path: '/metrics', agent }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(true));
+            res.on('error', () => resolve(false));
+          })
+          .on('error', () => resolve(false)),
+      );
+      if (ok) scrapes++;
+      else await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  return {
+    scrapes: () => scrapes,
+    async stop() {
+      stopped = true;
+      agent.destroy();
+      await loop;
+    },
+  };
+}
 
 export interface ToolResult {
   readonly code: number;
