@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidRequestError } from '../shared/errors.js';
 import type { RunningProducer } from '../producer/server.js';
 import { eventually, type Harness, PLUGINS, startHarness } from './helpers/harness.js';
-import { apiAuth, producerPool } from './helpers/producer.js';
+import { apiAuth, call, producerPool } from './helpers/producer.js';
 
 let h: Harness;
 let api: RunningProducer;
@@ -48,9 +48,8 @@ export const BAD_REQUESTS: Array<[string, unknown, string]> = [
   ['not an object at all', ['a', 'list'], ''],
 ];
 
-async function post(body: string | Blob, contentType = 'application/json') {
-  const res = await fetch(`${api.url}/v1/generations`, { method: 'POST', headers: { ...apiAuth, 'content-type': contentType }, body });
-  return { status: res.status, body: (await res.json()) as { error: { code: string; message: string; details?: Array<{ path: string }> } } };
+function post(body: string | Blob, contentType = 'application/json') {
+  return call<{ error: { code: string; message: string; details?: Array<{ path: string }> } }>(api.url, 'POST', '/v1/generations', { headers: { ...apiAuth, 'content-type': contentType }, raw: body });
 }
 
 describe('the HTTP API refuses bad requests at the edge', () => {

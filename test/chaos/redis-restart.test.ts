@@ -8,7 +8,7 @@ import { GenerationClient } from '../../producer/client.js';
 import { eventually, goal, type Harness, PLUGINS, startHarness } from '../helpers/harness.js';
 import { expectCleanLedger } from '../helpers/ledger.js';
 import { startTsProcess, waitForOutput } from '../helpers/processes.js';
-import { apiAuth, producerPool } from '../helpers/producer.js';
+import { apiAuth, call, producerPool } from '../helpers/producer.js';
 import { ownRedis, type OwnRedis } from '../helpers/redis-server.js';
 
 let redis: OwnRedis;
@@ -31,12 +31,11 @@ it('jobs enqueued before a Redis restart all complete; enqueue fails fast while 
   const api = await http.start();
   const postGeneration = async (agentId: string) => {
     const started = Date.now();
-    const res = await fetch(`${api.url}/v1/generations`, {
-      method: 'POST',
-      headers: { ...apiAuth, 'content-type': 'application/json' },
-      body: JSON.stringify({ userId: 'u', agentId, userGoal: 'Through the HTTP API', availablePlugins: PLUGINS }),
+    const res = await call<{ id?: string; error?: { code: string; message: string } }>(api.url, 'POST', '/v1/generations', {
+      headers: apiAuth,
+      json: { userId: 'u', agentId, userGoal: 'Through the HTTP API', availablePlugins: PLUGINS },
     });
-    return { status: res.status, body: (await res.json()) as { id?: string; error?: { code: string; message: string } }, ms: Date.now() - started };
+    return { status: res.status, body: res.body, ms: Date.now() - started };
   };
   try {
     await waitForOutput(worker, /worker started/);

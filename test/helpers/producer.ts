@@ -67,10 +67,10 @@ export async function call<T = any>(
   base: string,
   method: string,
   path: string,
-  options: { headers?: Record<string, string>; json?: unknown; raw?: string; redirect?: RequestRedirect } = {},
+  options: { headers?: Record<string, string>; json?: unknown; raw?: string | Blob; redirect?: RequestRedirect } = {},
 ): Promise<JsonResponse<T>> {
   const headers: Record<string, string> = { ...options.headers };
-  let body: string | undefined;
+  let body: string | Blob | undefined;
   if (options.json !== undefined) {
     body = JSON.stringify(options.json);
     headers['content-type'] ??= 'application/json';
