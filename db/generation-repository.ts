@@ -14,11 +14,18 @@ import type { Workflow } from '../shared/workflow-schema.js';
 import type { Database } from './client.js';
 import {
   attemptParams,
+  BEGIN_BATCH_SQL,
   BEGIN_SQL,
+  beginBatchParams,
   type BeginRow,
   beginParams,
+  type BeginValues,
+  FINISH_BATCH_SQL,
   FINISH_SQL,
   FINISH_WITHOUT_ATTEMPT_SQL,
+  finishBatchParams,
+  finishParams,
+  type FinishValues,
   type PriorAttemptJson,
   RECORD_ATTEMPT_SQL,
   RECORD_HANDOVER_SQL,
@@ -26,6 +33,8 @@ import {
   type SqlParam,
 } from './generation-statements.js';
 import { auditLogs, workflowGenerations } from './schema.js';
+import { isTransientDbError } from './transient-errors.js';
+import { type BatchReport, WriteBatcher } from './write-batcher.js';
 
 export interface AttemptRecord {
   readonly jobId: string;
@@ -166,14 +175,63 @@ export function rowToResult(row: Row | ResultColumns): GenerationResult {
 
 const FINAL_AUDIT_TARGET = sql`action in ('WORKFLOW_GENERATED', 'WORKFLOW_GENERATION_FAILED', 'WORKFLOW_GENERATION_REJECTED')`;
 
+export interface RepositoryOptions {
+  /**
+   * Group commit of `begin` and `finish` (write-batcher.ts): how many batches of each may be in
+   * flight at once (default 4), and the largest batch (default 50). `maxBatch: 1` turns it off.
+   */
+  readonly batching?: { readonly maxInFlight?: number; readonly maxBatch?: number };
+  /** Told of each batch of `begin` or `finish` sent (for metrics and tests). */
+  readonly onBatch?: (write: 'begin' | 'finish', report: BatchReport) => void;
+}
+
+interface FinishItem {
+  readonly values: FinishValues;
+  readonly attempt: AttemptRecord | null;
+}
+
+/** A lost connection or a database that is going away: every write of a batch would fail alone too. */
+function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return isTransientDbError(err) && code !== '40P01' && code !== '40001';
+}
+
+/** Rows of a batch statement in the order of its items (null where it returned none). */
+function byJobId<T extends { jobId: string }>(items: readonly { jobId: string }[], rows: readonly T[]): (T | null)[] {
+  const found = new Map(rows.map((r) => [r.jobId, r]));
+  return items.map((i) => found.get(i.jobId) ?? null);
+}
+
 export class DrizzleGenerationRepository implements GenerationRepository {
   /** The pool under the query builder: the hot-path statements run on it, prepared. */
   private readonly sql: postgres.Sql;
+  private readonly begins: WriteBatcher<BeginValues, BeginRow | null>;
+  private readonly finishes: WriteBatcher<FinishItem, ResultColumns | null>;
 
-  constructor(private readonly db: Database) {
+  constructor(
+    private readonly db: Database,
+    options: RepositoryOptions = {},
+  ) {
     const client = (db as Database & { $client?: postgres.Sql }).$client;
     if (!client) throw new Error('DrizzleGenerationRepository needs the database handle from connectDatabase (a transaction will not do)');
     this.sql = client;
+    const batching = options.batching ?? {};
+    this.begins = new WriteBatcher({
+      ...batching,
+      onBatch: (r) => options.onBatch?.('begin', r),
+      isTransient: isConnectionError,
+      key: (v) => v.jobId,
+      runOne: async (v) => (await this.run<BeginRow>(BEGIN_SQL, beginParams(v)))[0] ?? null,
+      runBatch: async (vs) => byJobId(vs, await this.run<BeginRow>(BEGIN_BATCH_SQL, beginBatchParams(vs))),
+    });
+    this.finishes = new WriteBatcher({
+      ...batching,
+      onBatch: (r) => options.onBatch?.('finish', r),
+      isTransient: isConnectionError,
+      key: (i) => i.values.jobId,
+      runOne: async (i) => (await this.run<ResultColumns>(i.attempt ? FINISH_SQL : FINISH_WITHOUT_ATTEMPT_SQL, finishParams(i.values, i.attempt)))[0] ?? null,
+      runBatch: async (is) => byJobId(is.map((i) => i.values), await this.run<ResultColumns>(FINISH_BATCH_SQL, finishBatchParams(is))),
+    });
   }
 
   private run<T>(text: string, params: SqlParam[]): Promise<T[]> {
@@ -181,9 +239,9 @@ export class DrizzleGenerationRepository implements GenerationRepository {
   }
 
   async begin(input: BeginInput): Promise<BeginResult> {
-    const params = beginParams({ ...input, primaryModel: input.settings.primaryModel });
+    const values: BeginValues = { ...input, primaryModel: input.settings.primaryModel };
     // Nothing comes back only when a concurrent pick-up committed the row during the statement.
-    const row = (await this.run<BeginRow>(BEGIN_SQL, params))[0] ?? (await this.run<BeginRow>(BEGIN_SQL, params))[0];
+    const row = (await this.begins.submit(values)) ?? (await this.run<BeginRow>(BEGIN_SQL, beginParams(values)))[0];
     if (!row) throw new Error(`begin(${input.jobId}) returned no row`);
     if (row.inserted) return { fresh: true, settings: input.settings, final: null, attempts: [] };
     const settings = (row.settings as OrchestratorSettings | null) ?? input.settings;
@@ -224,25 +282,25 @@ export class DrizzleGenerationRepository implements GenerationRepository {
           fallback_reason: o.fallbackReason,
         }
       : { reason: o.failureReason, primary_model: o.primaryModel, fallback_model: o.fallbackModel, fallback_reason: o.fallbackReason };
-    const params: SqlParam[] = [
-      o.jobId,
-      o.status,
-      o.workflow === null ? null : JSON.stringify(o.workflow),
-      o.stepsGenerated,
-      o.generatorUsed,
-      o.primaryModel,
-      o.fallbackReason,
-      o.validationPassed,
-      o.validationErrors === null ? null : JSON.stringify(o.validationErrors),
-      o.failureReason,
-      o.finishedAt.toISOString(),
-      generated ? AUDIT_ACTIONS.generated : AUDIT_ACTIONS.failed,
-      generated ? 'info' : 'error',
-      o.userId,
-      o.agentId,
-      JSON.stringify(details),
-    ];
-    const [row] = lastAttempt ? await this.run<ResultColumns>(FINISH_SQL, [...params, ...attemptParams(lastAttempt)]) : await this.run<ResultColumns>(FINISH_WITHOUT_ATTEMPT_SQL, params);
+    const values: FinishValues = {
+      jobId: o.jobId,
+      status: o.status,
+      workflow: o.workflow,
+      stepsGenerated: o.stepsGenerated,
+      generatorUsed: o.generatorUsed,
+      primaryModel: o.primaryModel,
+      fallbackReason: o.fallbackReason,
+      validationPassed: o.validationPassed,
+      validationErrors: o.validationErrors,
+      failureReason: o.failureReason,
+      finishedAt: o.finishedAt,
+      auditAction: generated ? AUDIT_ACTIONS.generated : AUDIT_ACTIONS.failed,
+      auditSeverity: generated ? 'info' : 'error',
+      userId: o.userId,
+      agentId: o.agentId,
+      auditDetails: details,
+    };
+    const row = await this.finishes.submit({ values, attempt: lastAttempt });
     // The statement leaves the workflow out of its answer: it is the one just written.
     if (row) return rowToResult({ ...row, workflow: o.workflow });
     // Another run of this request finished first: its row and audit stand (read afresh, after it committed).

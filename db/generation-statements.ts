@@ -10,6 +10,10 @@
  *
  * Parameters are passed as text with explicit casts: Drizzle replaces postgres.js' serializers
  * for timestamps and JSON on the shared client, so Dates and objects are never passed raw.
+ *
+ * `begin` and `finish` also come as batch statements (see write-batcher.ts): the same SQL with
+ * its input read from one JSON array (`jsonb_to_recordset`) instead of numbered parameters, so
+ * a batch of one and the single statement are the same statement.
  */
 import type { AttemptRecord } from './generation-repository.js';
 import { formatUsd } from '../shared/money.js';
@@ -18,7 +22,7 @@ export type SqlParam = string | number | boolean | null;
 
 const FINAL_ACTIONS = "action in ('WORKFLOW_GENERATED', 'WORKFLOW_GENERATION_FAILED', 'WORKFLOW_GENERATION_REJECTED')";
 
-const ATTEMPT_COLUMNS: readonly (readonly [column: string, cast: string])[] = [
+const ATTEMPT_COLUMNS: Columns = [
   ['job_id', 'text'],
   ['attempt_number', 'int'],
   ['model', 'text'],
@@ -40,51 +44,73 @@ const ATTEMPT_COLUMNS: readonly (readonly [column: string, cast: string])[] = [
   ['finished_at', 'timestamptz'],
 ];
 
+type Columns = readonly (readonly [column: string, cast: string])[];
+
+/** One input row from numbered parameters, `$first` onwards, named and cast as `columns`. */
+function paramsRow(columns: Columns, first: number): string {
+  return `select ${columns.map(([c, cast], i) => `$${first + i}::${cast} as ${c}`).join(', ')}`;
+}
+
+/** Input rows from one JSON array parameter of objects keyed by column name. */
+function jsonRows(columns: Columns, param: string): string {
+  return `select * from jsonb_to_recordset(${param}::jsonb) as r(${columns.map(([c, cast]) => `${c} ${cast}`).join(', ')})`;
+}
+
 /**
- * `insert into generation_attempts … on conflict do nothing`, its values numbered from `$first`;
- * with `onlyIfRequest`, nothing is inserted unless the request's row exists.
+ * `insert into generation_attempts … on conflict do nothing` of the rows `source` selects, each
+ * only when its request's row exists.
  */
-function insertAttempt(first: number, returning = '', onlyIfRequest = false): string {
+function insertAttempts(source: string, returning = ''): string {
   const columns = ATTEMPT_COLUMNS.map(([c]) => c).join(', ');
-  const values = ATTEMPT_COLUMNS.map(([, cast], i) => `$${first + i}::${cast}`).join(', ');
-  const guard = onlyIfRequest ? ` where exists (select 1 from workflow_generations where job_id = $${first}::text)` : '';
-  return `insert into generation_attempts (${columns}) select ${values}${guard} on conflict do nothing${returning ? ` returning ${returning}` : ''}`;
+  return `insert into generation_attempts (${columns}) select ${columns} from (${source}) a
+  where exists (select 1 from workflow_generations g where g.job_id = a.job_id) on conflict do nothing${returning ? ` returning ${returning}` : ''}`;
 }
 
 const json = (value: unknown): string | null => (value === null || value === undefined ? null : JSON.stringify(value));
 
-/** The attempt's values in the order of ATTEMPT_COLUMNS (the same mapping as the query-builder insert). */
+/** A record keyed by column name as numbered parameters, in the order of `columns` (JSON as text). */
+function paramsOf(columns: Columns, record: Record<string, unknown>): SqlParam[] {
+  return columns.map(([column, cast]) => (cast === 'jsonb' ? json(record[column]) : ((record[column] ?? null) as SqlParam)));
+}
+
+/** The attempt keyed by column name (the same mapping as the query-builder insert). */
+function attemptRecord(a: AttemptRecord): Record<string, unknown> {
+  return {
+    job_id: a.jobId,
+    attempt_number: a.attemptNumber,
+    model: a.model,
+    provider: a.provider,
+    role: a.role,
+    outcome: a.outcome,
+    validation_errors: a.validationErrors,
+    error_message: a.errorMessage?.slice(0, 2_000) ?? null,
+    http_status: a.httpStatus,
+    retry_after_ms: a.retryAfterMs,
+    input_tokens: a.usage.inputTokens,
+    output_tokens: a.usage.outputTokens,
+    cached_input_tokens: a.usage.cachedInputTokens,
+    cache_write_tokens: a.usage.cacheWriteTokens,
+    cost_usd: formatUsd(a.cost),
+    latency_ms: Math.round(a.latencyMs),
+    settings: a.settings,
+    started_at: a.startedAt.toISOString(),
+    finished_at: a.finishedAt.toISOString(),
+  };
+}
+
+/** The attempt as statement parameters, in the order of ATTEMPT_COLUMNS. */
 export function attemptParams(a: AttemptRecord): SqlParam[] {
-  return [
-    a.jobId,
-    a.attemptNumber,
-    a.model,
-    a.provider,
-    a.role,
-    a.outcome,
-    json(a.validationErrors),
-    a.errorMessage?.slice(0, 2_000) ?? null,
-    a.httpStatus,
-    a.retryAfterMs,
-    a.usage.inputTokens,
-    a.usage.outputTokens,
-    a.usage.cachedInputTokens,
-    a.usage.cacheWriteTokens,
-    formatUsd(a.cost),
-    Math.round(a.latencyMs),
-    json(a.settings),
-    a.startedAt.toISOString(),
-    a.finishedAt.toISOString(),
-  ];
+  return paramsOf(ATTEMPT_COLUMNS, attemptRecord(a));
 }
 
 /** The columns rowToResult reads, named as the query builder names them; `workflow` may be replaced. */
-function resultColumns(workflow = 'workflow'): string {
-  return `job_id as "jobId", status, ${workflow} as workflow, steps_generated as "stepsGenerated", generator_used as "generatorUsed",
-  primary_model as "primaryModel", fallback_reason as "fallbackReason", validation_passed as "validationPassed",
-  validation_errors as "validationErrors", failure_reason as "failureReason", attempts, input_tokens as "inputTokens",
-  output_tokens as "outputTokens", cached_input_tokens as "cachedInputTokens", cache_write_tokens as "cacheWriteTokens",
-  total_tokens as "totalTokens", cost_usd::text as "costUsd", generation_time_ms as "generationTimeMs"`;
+function resultColumns(workflow = 'workflow', table = ''): string {
+  const t = table ? `${table}.` : '';
+  return `${t}job_id as "jobId", ${t}status, ${workflow === 'workflow' ? `${t}workflow` : workflow} as workflow, ${t}steps_generated as "stepsGenerated", ${t}generator_used as "generatorUsed",
+  ${t}primary_model as "primaryModel", ${t}fallback_reason as "fallbackReason", ${t}validation_passed as "validationPassed",
+  ${t}validation_errors as "validationErrors", ${t}failure_reason as "failureReason", ${t}attempts, ${t}input_tokens as "inputTokens",
+  ${t}output_tokens as "outputTokens", ${t}cached_input_tokens as "cachedInputTokens", ${t}cache_write_tokens as "cacheWriteTokens",
+  ${t}total_tokens as "totalTokens", ${t}cost_usd::text as "costUsd", ${t}generation_time_ms as "generationTimeMs"`;
 }
 
 export interface ResultColumns {
@@ -125,21 +151,35 @@ export interface ResultColumns {
  * committed before it began: when a concurrent pick-up inserted the row after that, it returns
  * nothing and the caller runs it again.
  */
-export const BEGIN_SQL = `
-with ins as (
+const BEGIN_COLUMNS: Columns = [
+  ['job_id', 'text'],
+  ['user_id', 'text'],
+  ['agent_id', 'text'],
+  ['request', 'jsonb'],
+  ['settings', 'jsonb'],
+  ['primary_model', 'text'],
+  ['enqueued_at', 'timestamptz'],
+  ['started_at', 'timestamptz'],
+];
+
+function beginSql(input: string): string {
+  return `
+with input as (${input}),
+ins as (
   insert into workflow_generations (job_id, user_id, agent_id, request, settings, primary_model, enqueued_at, started_at)
-  values ($1::text, $2::text, $3::text, $4::jsonb, $5::jsonb, $6::text, $7::timestamptz, $8::timestamptz)
+  select job_id, user_id, agent_id, request, settings, primary_model, enqueued_at, started_at from input
   on conflict (job_id) do nothing
   returning settings, true as inserted, ${resultColumns()}
 ),
 picked as (
-  update workflow_generations g set started_at = $8::timestamptz
-  where g.job_id = $1::text and g.started_at is null and not exists (select 1 from ins)
-  returning g.settings, false as inserted, ${resultColumns()}
+  update workflow_generations g set started_at = i.started_at
+  from input i
+  where g.job_id = i.job_id and g.started_at is null and not exists (select 1 from ins where ins."jobId" = i.job_id)
+  returning g.settings, false as inserted, ${resultColumns('workflow', 'g')}
 ),
 existing as (
-  select g.settings, false as inserted, ${resultColumns()} from workflow_generations g
-  where g.job_id = $1::text and not exists (select 1 from ins) and not exists (select 1 from picked)
+  select g.settings, false as inserted, ${resultColumns('workflow', 'g')} from workflow_generations g join input i on i.job_id = g.job_id
+  where not exists (select 1 from ins where ins."jobId" = g.job_id) and not exists (select 1 from picked where picked."jobId" = g.job_id)
 ),
 up as (select * from ins union all select * from picked union all select * from existing)
 select up.*,
@@ -154,6 +194,28 @@ select up.*,
     from generation_attempts a where a.job_id = up."jobId")
   end as "priorAttempts"
 from up cross join (select set_config('synchronous_commit', 'off', true)) as commit_without_flush`;
+}
+
+/**
+ * begin: the request row (first pick-up wins `started_at`), whether this call inserted it, and,
+ * when it already existed unfinished, its recorded attempts oldest first: one round trip on
+ * every path. Params: job id, user, agent, request, settings, primary model, enqueued, started.
+ *
+ * An existing row that has its pick-up time is only read: the fallback job's `begin` (and a
+ * resumed job's) writes nothing, so its commit waits for no WAL flush.
+ *
+ * The pick-up row is committed with `synchronous_commit` off for this statement only: the
+ * commit does not wait for its WAL flush (the WAL writer flushes it within a few hundred ms).
+ * Nothing depends on that row surviving a database crash on its own: every later write of the
+ * request commits durably, and a durable commit flushes all WAL written before it, this row
+ * included; a write that finds the row gone raises RequestRowMissingError and the worker writes
+ * the row again from the job it holds (see generation-processor). The statement sees rows
+ * committed before it began: when a concurrent pick-up inserted the row after that, it returns
+ * nothing for that request and the caller runs it again.
+ */
+export const BEGIN_SQL = beginSql(paramsRow(BEGIN_COLUMNS, 1));
+/** begin for several requests (distinct job ids): `$1` is a JSON array of beginRecord objects; one row per request, as BEGIN_SQL. */
+export const BEGIN_BATCH_SQL = beginSql(jsonRows(BEGIN_COLUMNS, '$1'));
 
 export interface BeginRow extends ResultColumns {
   readonly settings: unknown;
@@ -184,13 +246,44 @@ export interface PriorAttemptJson {
   readonly finishedAt: string;
 }
 
-export function beginParams(i: { jobId: string; userId: string | null; agentId: string | null; request: unknown; settings: unknown; primaryModel: string; enqueuedAt: Date; startedAt: Date }): SqlParam[] {
-  return [i.jobId, i.userId, i.agentId, json(i.request), json(i.settings), i.primaryModel, i.enqueuedAt.toISOString(), i.startedAt.toISOString()];
+export interface BeginValues {
+  readonly jobId: string;
+  readonly userId: string | null;
+  readonly agentId: string | null;
+  readonly request: unknown;
+  readonly settings: unknown;
+  readonly primaryModel: string;
+  readonly enqueuedAt: Date;
+  readonly startedAt: Date;
+}
+
+/** One request of BEGIN_BATCH_SQL's input, keyed as BEGIN_COLUMNS. */
+function beginRecord(i: BeginValues): Record<string, unknown> {
+  return {
+    job_id: i.jobId,
+    user_id: i.userId,
+    agent_id: i.agentId,
+    request: i.request,
+    settings: i.settings,
+    primary_model: i.primaryModel,
+    enqueued_at: i.enqueuedAt.toISOString(),
+    started_at: i.startedAt.toISOString(),
+  };
+}
+
+/** BEGIN_SQL's parameters. */
+export function beginParams(i: BeginValues): SqlParam[] {
+  return paramsOf(BEGIN_COLUMNS, beginRecord(i));
+}
+
+/** BEGIN_BATCH_SQL's parameter. */
+export function beginBatchParams(items: readonly BeginValues[]): SqlParam[] {
+  return [JSON.stringify(items.map(beginRecord))];
 }
 
 /** recordAttempt: one attempt, only when the request's row exists (`hasRow` says whether it did). */
 export const RECORD_ATTEMPT_SQL = `
-with attempt as (${insertAttempt(1, 'job_id', true)})
+with attempt as (${insertAttempts(paramsRow(ATTEMPT_COLUMNS, 1), 'job_id')})
 select exists (select 1 from workflow_generations where job_id = $1::text) as "hasRow"`;
 
 /**
@@ -199,7 +292,7 @@ select exists (select 1 from workflow_generations where job_id = $1::text) as "h
  * Params: the attempt's 19, then user, agent, job id, details.
  */
 export const RECORD_HANDOVER_SQL = `
-with attempt as (${insertAttempt(1, 'job_id', true)}),
+with attempt as (${insertAttempts(paramsRow(ATTEMPT_COLUMNS, 1), 'job_id')}),
 audited as (
   insert into audit_logs (action, severity, user_id, agent_id, job_id, details)
   select 'WORKFLOW_GENERATION_FALLBACK', 'warning', $20::text, $21::text, $22::text, $23::jsonb
@@ -208,56 +301,138 @@ audited as (
 )
 select exists (select 1 from workflow_generations where job_id = $22::text) as "hasRow"`;
 
+const FINISH_COLUMNS: Columns = [
+  ['job_id', 'text'],
+  ['status', 'text'],
+  ['workflow', 'jsonb'],
+  ['steps_generated', 'int'],
+  ['generator_used', 'text'],
+  ['primary_model', 'text'],
+  ['fallback_reason', 'text'],
+  ['validation_passed', 'boolean'],
+  ['validation_errors', 'jsonb'],
+  ['failure_reason', 'text'],
+  ['finished_at', 'timestamptz'],
+  ['audit_action', 'text'],
+  ['audit_severity', 'text'],
+  ['user_id', 'text'],
+  ['agent_id', 'text'],
+  ['audit_details', 'jsonb'],
+];
+
 /**
  * finish: the last attempt (when given), the result row (only if still queued) with totals over
  * every attempt, and the final audit row (at most one per request), atomically. The audit
- * details are the caller's (`$16`) plus the totals and the generation time the row got. Without
- * the request's row nothing is written (as the transaction it replaces rolled back). Returns
- * the finished row (its workflow left out: the caller has it), or nothing when another run had
+ * details are the caller's plus the totals and the generation time the row got. Without the
+ * request's row nothing is written (as the transaction it replaces rolled back). Returns the
+ * finished row (its workflow left out: the caller has it), or nothing when another run had
  * finished the request already.
- *
- * Params: job id, status, workflow, steps, generator, primary model, fallback reason,
- * validation passed, validation errors, failure reason, finished at, audit action, severity,
- * user, agent, audit details; then the attempt's 19 when `withAttempt`.
  */
-function finishSql(withAttempt: boolean): string {
+function finishSql(input: string, attempts: string | null): string {
+  const tokens = 'input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cost_usd';
   return `
-with ${withAttempt ? `new_attempt as (${insertAttempt(17, 'input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cost_usd', true)}),` : ''}
+with input as (${input}),
+${attempts ? `new_attempt as (${insertAttempts(attempts, `job_id, ${tokens}`)}),` : ''}
 spent as (
-  select input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cost_usd from generation_attempts where job_id = $1::text
-  ${withAttempt ? 'union all select input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cost_usd from new_attempt' : ''}
+  select job_id, ${tokens} from generation_attempts where job_id in (select job_id from input)
+  ${attempts ? `union all select job_id, ${tokens} from new_attempt` : ''}
 ),
 totals as (
-  select count(*)::int as attempts,
-         coalesce(sum(input_tokens), 0)::int as input,
-         coalesce(sum(output_tokens), 0)::int as output,
-         coalesce(sum(cached_input_tokens), 0)::int as cached_input,
-         coalesce(sum(cache_write_tokens), 0)::int as cache_write,
-         coalesce(sum(cost_usd), 0) as cost
-  from spent
+  select job_id,
+         count(*)::int as attempts,
+         sum(input_tokens)::int as input,
+         sum(output_tokens)::int as output,
+         sum(cached_input_tokens)::int as cached_input,
+         sum(cache_write_tokens)::int as cache_write,
+         sum(cost_usd) as cost
+  from spent group by job_id
 ),
 finished as (
   update workflow_generations g set
-    status = $2::text, workflow = $3::jsonb, steps_generated = $4::int, generator_used = $5::text, primary_model = $6::text,
-    fallback_reason = $7::text, validation_passed = $8::boolean, validation_errors = $9::jsonb, failure_reason = $10::text,
-    attempts = t.attempts, input_tokens = t.input, output_tokens = t.output, cached_input_tokens = t.cached_input,
-    cache_write_tokens = t.cache_write, total_tokens = t.input + t.output + t.cached_input + t.cache_write, cost_usd = t.cost,
-    finished_at = $11::timestamptz,
-    generation_time_ms = greatest(0, round(extract(epoch from ($11::timestamptz - coalesce(g.started_at, g.created_at))) * 1000))::int,
+    status = i.status, workflow = i.workflow, steps_generated = i.steps_generated, generator_used = i.generator_used,
+    primary_model = i.primary_model, fallback_reason = i.fallback_reason, validation_passed = i.validation_passed,
+    validation_errors = i.validation_errors, failure_reason = i.failure_reason,
+    attempts = coalesce(t.attempts, 0), input_tokens = coalesce(t.input, 0), output_tokens = coalesce(t.output, 0),
+    cached_input_tokens = coalesce(t.cached_input, 0), cache_write_tokens = coalesce(t.cache_write, 0),
+    total_tokens = coalesce(t.input, 0) + coalesce(t.output, 0) + coalesce(t.cached_input, 0) + coalesce(t.cache_write, 0), cost_usd = coalesce(t.cost, 0),
+    finished_at = i.finished_at,
+    generation_time_ms = greatest(0, round(extract(epoch from (i.finished_at - coalesce(g.started_at, g.created_at))) * 1000))::int,
     updated_at = now()
-  from totals t
-  where g.job_id = $1::text and g.status = 'queued'
+  from input i left join totals t on t.job_id = i.job_id
+  where g.job_id = i.job_id and g.status = 'queued'
   returning g.*
 ),
 audited as (
   insert into audit_logs (action, severity, user_id, agent_id, job_id, details)
-  select $12::text, $13::text, $14::text, $15::text, $1::text,
-         $16::jsonb || jsonb_build_object('tokens_used', f.total_tokens, 'cost_usd', trim_scale(f.cost_usd), 'generation_time_ms', f.generation_time_ms, 'attempts', f.attempts)
-  from finished f
+  select i.audit_action, i.audit_severity, i.user_id, i.agent_id, i.job_id,
+         i.audit_details || jsonb_build_object('tokens_used', f.total_tokens, 'cost_usd', trim_scale(f.cost_usd), 'generation_time_ms', f.generation_time_ms, 'attempts', f.attempts)
+  from finished f join input i on i.job_id = f.job_id
   on conflict (job_id) where ${FINAL_ACTIONS} do nothing
 )
 select ${resultColumns('null::jsonb')} from finished`;
 }
 
-export const FINISH_SQL = finishSql(true);
-export const FINISH_WITHOUT_ATTEMPT_SQL = finishSql(false);
+/**
+ * Params: job id, status, workflow, steps, generator, primary model, fallback reason,
+ * validation passed, validation errors, failure reason, finished at, audit action, severity,
+ * user, agent, audit details (FINISH_COLUMNS); then, for FINISH_SQL, the attempt's 19.
+ */
+export const FINISH_SQL = finishSql(paramsRow(FINISH_COLUMNS, 1), paramsRow(ATTEMPT_COLUMNS, FINISH_COLUMNS.length + 1));
+export const FINISH_WITHOUT_ATTEMPT_SQL = finishSql(paramsRow(FINISH_COLUMNS, 1), null);
+/**
+ * finish for several requests (distinct job ids): `$1` is a JSON array of FINISH_COLUMNS objects,
+ * `$2` one of attemptRecord objects (at most one per request). Returns a row per request finished.
+ */
+export const FINISH_BATCH_SQL = finishSql(jsonRows(FINISH_COLUMNS, '$1'), jsonRows(ATTEMPT_COLUMNS, '$2'));
+
+export interface FinishValues {
+  readonly jobId: string;
+  readonly status: string;
+  readonly workflow: unknown;
+  readonly stepsGenerated: number;
+  readonly generatorUsed: string | null;
+  readonly primaryModel: string;
+  readonly fallbackReason: string | null;
+  readonly validationPassed: boolean | null;
+  readonly validationErrors: unknown;
+  readonly failureReason: string | null;
+  readonly finishedAt: Date;
+  readonly auditAction: string;
+  readonly auditSeverity: string;
+  readonly userId: string | null;
+  readonly agentId: string | null;
+  readonly auditDetails: unknown;
+}
+
+function finishRecord(v: FinishValues): Record<string, unknown> {
+  return {
+    job_id: v.jobId,
+    status: v.status,
+    workflow: v.workflow,
+    steps_generated: v.stepsGenerated,
+    generator_used: v.generatorUsed,
+    primary_model: v.primaryModel,
+    fallback_reason: v.fallbackReason,
+    validation_passed: v.validationPassed,
+    validation_errors: v.validationErrors,
+    failure_reason: v.failureReason,
+    finished_at: v.finishedAt.toISOString(),
+    audit_action: v.auditAction,
+    audit_severity: v.auditSeverity,
+    user_id: v.userId,
+    agent_id: v.agentId,
+    audit_details: v.auditDetails,
+  };
+}
+
+/** FINISH_SQL's parameters (with the attempt) or FINISH_WITHOUT_ATTEMPT_SQL's (without). */
+export function finishParams(v: FinishValues, attempt: AttemptRecord | null): SqlParam[] {
+  const params = paramsOf(FINISH_COLUMNS, finishRecord(v));
+  return attempt ? [...params, ...attemptParams(attempt)] : params;
+}
+
+/** FINISH_BATCH_SQL's two parameters. */
+export function finishBatchParams(items: readonly { readonly values: FinishValues; readonly attempt: AttemptRecord | null }[]): SqlParam[] {
+  const attempts = items.flatMap((i) => (i.attempt ? [attemptRecord(i.attempt)] : []));
+  return [JSON.stringify(items.map((i) => finishRecord(i.values))), JSON.stringify(attempts)];
+}

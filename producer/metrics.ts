@@ -43,6 +43,9 @@ export function createProducerMetrics(options: { queues: readonly QueueDepthSour
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers,
   });
+  // Both series exist at zero from the start: a burst of enqueues that falls between two
+  // scrapes would otherwise appear at its final count and never show in rate().
+  for (const outcome of ['ok', 'error'] as const) enqueue.zero({ outcome });
   return {
     registry,
     observeEnqueue(seconds, outcome) {

@@ -58,6 +58,7 @@ function workerRegistry(): Registry {
   m.recordFinal('failed', null, 'fallback', 9000);
   m.recordFinal('rejected', null, 'none', null);
   m.recordPause('gpt-4o-mini');
+  for (const write of ['begin', 'finish'] as const) for (const written of ['single', 'batched', 'one_by_one'] as const) m.recordWriteBatch(write, { size: written === 'single' ? 1 : 7, written });
   return registry;
 }
 

@@ -6,6 +6,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { MODEL_CATALOG } from '../shared/models.js';
 import { ATTEMPT_ROLES, type FailureReason, type FinalStatus, type AttemptRole } from '../shared/outcomes.js';
 import type { TokenUsage } from '../shared/money.js';
+import type { BatchReport } from '../db/write-batcher.js';
 import type { AttemptResult } from './attempt-runner.js';
 
 export interface QueueDepthSource {
@@ -21,6 +22,8 @@ export interface WorkerMetrics {
   /** `via`: which role produced the final outcome (none for rejected requests). */
   recordFinal(status: FinalStatus, generator: string | null, via: AttemptRole | 'none', durationMs: number | null): void;
   recordPause(modelId: string): void;
+  /** A batch of `begin` or `finish` writes sent to Postgres (db/write-batcher.ts). */
+  recordWriteBatch(write: 'begin' | 'finish', report: BatchReport): void;
 }
 
 export function createWorkerMetrics(registry: Registry, queues: readonly QueueDepthSource[] = []): WorkerMetrics {
@@ -89,6 +92,13 @@ export function createWorkerMetrics(registry: Registry, queues: readonly QueueDe
     buckets: [0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300],
     registers,
   });
+  const writeBatches = new Histogram({
+    name: 'orchestrator_db_write_batch_size',
+    help: 'Writes per statement of the group-committed request writes (begin, finish), by how the batch was written: single, batched, or one_by_one after the batch statement failed.',
+    labelNames: ['write', 'written'],
+    buckets: [1, 2, 5, 10, 20, 50],
+    registers,
+  });
   new Gauge({
     name: 'orchestrator_queue_jobs',
     help: 'Jobs in each queue by state, read from Redis at scrape time.',
@@ -133,6 +143,9 @@ export function createWorkerMetrics(registry: Registry, queues: readonly QueueDe
     },
     recordPause(modelId) {
       pauses.inc({ model: modelId });
+    },
+    recordWriteBatch(write, report) {
+      writeBatches.observe({ write, written: report.written }, report.size);
     },
   };
 }

@@ -64,7 +64,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
   const processor = createGenerationProcessor({
     attempts: new AttemptRunner({ clients: options.clients ?? createModelClients(config.providers, vendorFetch ?? undefined), clock, timeoutsMs: config.providers.modelTimeoutsMs }),
     settings,
-    repo: new DrizzleGenerationRepository(db.db),
+    repo: new DrizzleGenerationRepository(db.db, { onBatch: (write, report) => metrics.recordWriteBatch(write, report) }),
     pauses: new RedisModelPauses(redis, prefix),
     fallback: {
       async enqueue(jobId, data) {

@@ -111,7 +111,10 @@ class Provider {
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const controller = new AbortController();
     this.inFlight.add(controller);
-    res.once('close', () => controller.abort());
+    // Only a response cut short is an abort; aborting after every answer cost a DOMException each.
+    res.once('close', () => {
+      if (!res.writableFinished) controller.abort();
+    });
     try {
       await this.route(req, res, controller.signal);
     } catch (err) {
