@@ -22,7 +22,7 @@ export type SqlParam = string | number | boolean | null;
 
 const FINAL_ACTIONS = "action in ('WORKFLOW_GENERATED', 'WORKFLOW_GENERATION_FAILED', 'WORKFLOW_GENERATION_REJECTED')";
 
-const ATTEMPT_COLUMNS: Columns = [
+const ATTEMPT_COLUMNS = [
   ['job_id', 'text'],
   ['attempt_number', 'int'],
   ['model', 'text'],
@@ -42,9 +42,11 @@ const ATTEMPT_COLUMNS: Columns = [
   ['settings', 'jsonb'],
   ['started_at', 'timestamptz'],
   ['finished_at', 'timestamptz'],
-];
+] as const satisfies Columns;
 
 type Columns = readonly (readonly [column: string, cast: string])[];
+/** A row keyed by exactly the columns of `C`: a missing or misspelled key is a type error, not a NULL. */
+type RowOf<C extends Columns> = Record<C[number][0], unknown>;
 
 /** One input row from numbered parameters, `$first` onwards, named and cast as `columns`. */
 function paramsRow(columns: Columns, first: number): string {
@@ -69,12 +71,13 @@ function insertAttempts(source: string, returning = ''): string {
 const json = (value: unknown): string | null => (value === null || value === undefined ? null : JSON.stringify(value));
 
 /** A record keyed by column name as numbered parameters, in the order of `columns` (JSON as text). */
-function paramsOf(columns: Columns, record: Record<string, unknown>): SqlParam[] {
-  return columns.map(([column, cast]) => (cast === 'jsonb' ? json(record[column]) : ((record[column] ?? null) as SqlParam)));
+function paramsOf<C extends Columns>(columns: C, record: RowOf<C>): SqlParam[] {
+  const values = record as Record<string, unknown>;
+  return columns.map(([column, cast]) => (cast === 'jsonb' ? json(values[column]) : ((values[column] ?? null) as SqlParam)));
 }
 
 /** The attempt keyed by column name (the same mapping as the query-builder insert). */
-function attemptRecord(a: AttemptRecord): Record<string, unknown> {
+function attemptRecord(a: AttemptRecord): RowOf<typeof ATTEMPT_COLUMNS> {
   return {
     job_id: a.jobId,
     attempt_number: a.attemptNumber,
@@ -151,7 +154,7 @@ export interface ResultColumns {
  * committed before it began: when a concurrent pick-up inserted the row after that, it returns
  * nothing and the caller runs it again.
  */
-const BEGIN_COLUMNS: Columns = [
+const BEGIN_COLUMNS = [
   ['job_id', 'text'],
   ['user_id', 'text'],
   ['agent_id', 'text'],
@@ -160,7 +163,7 @@ const BEGIN_COLUMNS: Columns = [
   ['primary_model', 'text'],
   ['enqueued_at', 'timestamptz'],
   ['started_at', 'timestamptz'],
-];
+] as const satisfies Columns;
 
 function beginSql(input: string): string {
   return `
@@ -258,7 +261,7 @@ export interface BeginValues {
 }
 
 /** One request of BEGIN_BATCH_SQL's input, keyed as BEGIN_COLUMNS. */
-function beginRecord(i: BeginValues): Record<string, unknown> {
+function beginRecord(i: BeginValues): RowOf<typeof BEGIN_COLUMNS> {
   return {
     job_id: i.jobId,
     user_id: i.userId,
@@ -301,7 +304,7 @@ audited as (
 )
 select exists (select 1 from workflow_generations where job_id = $22::text) as "hasRow"`;
 
-const FINISH_COLUMNS: Columns = [
+const FINISH_COLUMNS = [
   ['job_id', 'text'],
   ['status', 'text'],
   ['workflow', 'jsonb'],
@@ -318,7 +321,7 @@ const FINISH_COLUMNS: Columns = [
   ['user_id', 'text'],
   ['agent_id', 'text'],
   ['audit_details', 'jsonb'],
-];
+] as const satisfies Columns;
 
 /**
  * finish: the last attempt (when given), the result row (only if still queued) with totals over
@@ -404,7 +407,7 @@ export interface FinishValues {
   readonly auditDetails: unknown;
 }
 
-function finishRecord(v: FinishValues): Record<string, unknown> {
+function finishRecord(v: FinishValues): RowOf<typeof FINISH_COLUMNS> {
   return {
     job_id: v.jobId,
     status: v.status,
