@@ -4,6 +4,7 @@
  * ends its body, or sends more than the client takes.
  */
 import { execFileSync } from 'node:child_process';
+import { getEventListeners } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,7 +18,7 @@ import { createNodeHttpFetch, type NodeHttpFetch } from '../worker/llm/node-http
 import { OpenAiLlmClient } from '../worker/llm/openai-client.js';
 import { SYSTEM_PROMPT, userPrompt } from '../worker/prompt.js';
 import { startSimulator, type Simulator } from './simulator/server.js';
-import { goal, PLUGINS } from './helpers/harness.js';
+import { eventually, goal, PLUGINS } from './helpers/harness.js';
 
 let sim: Simulator;
 let fetch: NodeHttpFetch;
@@ -80,6 +81,25 @@ describe.each(['gpt-4o-mini', 'claude-sonnet-4'])('%s through the lean HTTP clie
     const pending = call(modelId, 'hang', { signal: stop.signal });
     setTimeout(() => stop.abort(new Error('shutdown')), 100);
     expect(await pending).toMatchObject({ kind: 'failure', aborted: true });
+  });
+
+  it('calls in flight under one shutdown signal share one listener on it, and all stop with it', async () => {
+    const stop = new AbortController();
+    const many = createNodeHttpFetch({ maxSockets: 40 });
+    try {
+      const hung = () => sim.stats().byModel[modelId]?.hang ?? 0;
+      const before = hung();
+      const pending = Array.from({ length: 40 }, () => call(modelId, 'hang', { signal: stop.signal, fetch: many }));
+      expect(getEventListeners(stop.signal, 'abort')).toHaveLength(1);
+      // Every call reached the vendor before the stop.
+      await eventually(async () => hung() >= before + 40, { what: '40 calls in flight' });
+      stop.abort(new Error('shutdown'));
+      const results = await Promise.all(pending);
+      expect(results.every((r) => r.kind === 'failure' && r.aborted)).toBe(true);
+      expect(getEventListeners(stop.signal, 'abort')).toHaveLength(0);
+    } finally {
+      many.close();
+    }
   });
 
   it('an answer larger than the client takes fails as an API error without holding it', async () => {

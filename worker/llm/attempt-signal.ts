@@ -2,12 +2,29 @@
  * Runs one vendor call under the attempt's timeout and the caller's abort signal, and turns
  * whatever it throws into a classified failure.
  */
-import { setMaxListeners } from 'node:events';
 import { classifyCallError } from './classify-error.js';
 import type { LlmCall, LlmResult } from './llm-client.js';
 
-/** Caller signals already allowed any number of listeners (one per call in flight). */
-const unbounded = new WeakSet<AbortSignal>();
+/**
+ * The calls in flight under each caller signal (the worker's one shutdown signal), behind one
+ * listener per signal: an EventTarget scans its whole listener list on every add and remove, so
+ * a listener per call cost O(calls in flight) each, ~2% of the worker's CPU at a thousand.
+ */
+const inFlight = new WeakMap<AbortSignal, Set<() => void>>();
+
+function onAbortOf(signal: AbortSignal, callback: () => void): () => void {
+  let callbacks = inFlight.get(signal);
+  if (!callbacks) {
+    const set = new Set<() => void>();
+    callbacks = set;
+    inFlight.set(signal, set);
+    signal.addEventListener('abort', () => {
+      for (const cb of [...set]) cb();
+    }, { once: true });
+  }
+  callbacks.add(callback);
+  return () => callbacks.delete(callback);
+}
 
 export async function withAttemptSignal(call: LlmCall, run: (signal: AbortSignal) => Promise<LlmResult>): Promise<LlmResult> {
   // One controller for both causes, with a listener removed when the call ends. AbortSignal.any
@@ -20,18 +37,15 @@ export async function withAttemptSignal(call: LlmCall, run: (signal: AbortSignal
     controller.abort(new Error('attempt timed out'));
   }, call.timeoutMs);
   const onAbort = () => controller.abort(call.signal.reason);
-  if (!unbounded.has(call.signal)) {
-    setMaxListeners(0, call.signal);
-    unbounded.add(call.signal);
-  }
+  let forget = (): void => {};
   if (call.signal.aborted) onAbort();
-  else call.signal.addEventListener('abort', onAbort, { once: true });
+  else forget = onAbortOf(call.signal, onAbort);
   try {
     return await run(controller.signal);
   } catch (err) {
     return classifyCallError(err, { timedOut: timedOut && !call.signal.aborted, shutdown: call.signal.aborted });
   } finally {
     clearTimeout(timer);
-    call.signal.removeEventListener('abort', onAbort);
+    forget();
   }
 }

@@ -6,7 +6,8 @@
  * per call in the worker. The SDKs need much less: they always pass a string URL, a Headers
  * object, a string body and an AbortSignal, and read status, ok, headers and json()/text() of
  * the Response. This fetch sends the body in one write, buffers the whole response (up to a
- * limit) and resolves with a real `Response` over that buffer.
+ * limit) and resolves with a `Response` over that buffer (buffered-response.ts: no web stream
+ * unless an SDK asks for one).
  * Measured against the simulator (3000 calls, 50 in flight, client CPU only): about 0.3-0.6 ms
  * less CPU per OpenAI call and 0.2-0.3 ms per Anthropic call than the built-in fetch.
  *
@@ -33,6 +34,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { brotliDecompressSync, gunzipSync, inflateSync, type ZlibOptions } from 'node:zlib';
+import { BufferedResponse } from './buffered-response.js';
 
 /** The `fetch` signature both SDKs accept (their `Fetch` type). */
 export type FetchFn = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
@@ -134,10 +136,8 @@ export function createNodeHttpFetch(options: NodeHttpFetchOptions = {}): NodeHtt
             const status = res.statusCode ?? 0;
             const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
             const payload = method === 'HEAD' || NULL_BODY_STATUS.has(status) ? null : decode(raw, res.headers['content-encoding'], maxBytes);
-            const response = new Response(payload, { status, statusText: res.statusMessage ?? '', headers: toHeaders(res.rawHeaders) });
-            // The SDKs only log it; undici sets it to the request URL.
-            Object.defineProperty(response, 'url', { value: url.href });
-            finish(null, response);
+            // `url`: the SDKs only log it; undici sets it to the request URL.
+            finish(null, new BufferedResponse(payload, { status, statusText: res.statusMessage ?? '', headers: toHeaders(res.rawHeaders), url: url.href }));
           } catch (err) {
             finish(new TypeError('fetch failed', { cause: err }));
           }
