@@ -16,6 +16,8 @@ export interface ConnectOptions {
   /** Postgres schema to use instead of public (created by migrate). */
   readonly schemaName?: string;
   readonly maxConnections?: number;
+  /** Session settings every connection of the pool starts with (`SET name = value`). */
+  readonly sessionSettings?: Readonly<Record<string, string>>;
 }
 
 export function connectDatabase(url: string, options: ConnectOptions = {}): DbHandle {
@@ -23,7 +25,7 @@ export function connectDatabase(url: string, options: ConnectOptions = {}): DbHa
     max: options.maxConnections ?? 10,
     onnotice: () => {},
     connect_timeout: 10,
-    ...(options.schemaName ? { connection: { search_path: options.schemaName } } : {}),
+    connection: { ...options.sessionSettings, ...(options.schemaName ? { search_path: options.schemaName } : {}) },
   });
   const db = drizzle(sql, { schema });
   let closed = false;

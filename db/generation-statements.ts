@@ -60,13 +60,35 @@ function jsonRows(columns: Columns, param: string): string {
 
 /**
  * `insert into generation_attempts … on conflict do nothing` of the rows `source` selects, each
- * only when its request's row exists.
+ * only when its request's row exists (looked up by key, also as an array: see INPUT_KEYS).
  */
 function insertAttempts(source: string, returning = ''): string {
   const columns = ATTEMPT_COLUMNS.map(([c]) => c).join(', ');
   return `insert into generation_attempts (${columns}) select ${columns} from (${source}) a
-  where exists (select 1 from workflow_generations g where g.job_id = a.job_id) on conflict do nothing${returning ? ` returning ${returning}` : ''}`;
+  where exists (select 1 from workflow_generations g where g.job_id = a.job_id and g.job_id = any(array(select job_id from (${source}) k)))
+  on conflict do nothing${returning ? ` returning ${returning}` : ''}`;
 }
+
+/**
+ * Every statement here touches a handful of requests by primary key, and must keep doing so
+ * with an index however large the tables grow. Two things stood in the way of that, together:
+ *  - the planner guesses 100 rows for `jsonb_to_recordset`, and joined to a table that is still
+ *    small, or has no statistics yet (a new deployment; the benchmark's fresh schema), a hash
+ *    join over a sequential scan of the whole table looks cheaper than 100 index probes;
+ *  - a prepared statement's generic plan is made once per connection and kept, so the plan made
+ *    for a small table scanned all of it on every call as the table grew: the Postgres time of a
+ *    batch rose 3-5x over a 12,000-request run.
+ * So the statements also match the requests' keys as an array (`job_id = any(…)`, an index
+ * condition on its own), and the worker's connections plan with GENERATION_PLANNER_SETTINGS:
+ * a random page read costed as on SSDs, which is what Postgres' own docs suggest for storage
+ * that is not spinning disks. With both, the generic plans use the primary keys at any table
+ * size (test/statement-plans.test.ts). Planning every call afresh instead
+ * (`plan_cache_mode = force_custom_plan`) would have fixed it too, at +0.5 ms per statement.
+ */
+const INPUT_KEYS = 'any(array(select job_id from input))';
+
+/** Session settings for the connections that run these statements (see INPUT_KEYS). */
+export const GENERATION_PLANNER_SETTINGS: Readonly<Record<string, string>> = { random_page_cost: '1.1' };
 
 const json = (value: unknown): string | null => (value === null || value === undefined ? null : JSON.stringify(value));
 
@@ -177,12 +199,12 @@ ins as (
 picked as (
   update workflow_generations g set started_at = i.started_at
   from input i
-  where g.job_id = i.job_id and g.started_at is null and not exists (select 1 from ins where ins."jobId" = i.job_id)
+  where g.job_id = i.job_id and g.job_id = ${INPUT_KEYS} and g.started_at is null and not exists (select 1 from ins where ins."jobId" = i.job_id)
   returning g.settings, false as inserted, ${resultColumns('workflow', 'g')}
 ),
 existing as (
   select g.settings, false as inserted, ${resultColumns('workflow', 'g')} from workflow_generations g join input i on i.job_id = g.job_id
-  where not exists (select 1 from ins where ins."jobId" = g.job_id) and not exists (select 1 from picked where picked."jobId" = g.job_id)
+  where g.job_id = ${INPUT_KEYS} and not exists (select 1 from ins where ins."jobId" = g.job_id) and not exists (select 1 from picked where picked."jobId" = g.job_id)
 ),
 up as (select * from ins union all select * from picked union all select * from existing)
 select up.*,
@@ -337,7 +359,7 @@ function finishSql(input: string, attempts: string | null): string {
 with input as (${input}),
 ${attempts ? `new_attempt as (${insertAttempts(attempts, `job_id, ${tokens}`)}),` : ''}
 spent as (
-  select job_id, ${tokens} from generation_attempts where job_id in (select job_id from input)
+  select job_id, ${tokens} from generation_attempts where job_id = ${INPUT_KEYS}
   ${attempts ? `union all select job_id, ${tokens} from new_attempt` : ''}
 ),
 totals as (
@@ -362,7 +384,7 @@ finished as (
     generation_time_ms = greatest(0, round(extract(epoch from (i.finished_at - coalesce(g.started_at, g.created_at))) * 1000))::int,
     updated_at = now()
   from input i left join totals t on t.job_id = i.job_id
-  where g.job_id = i.job_id and g.status = 'queued'
+  where g.job_id = i.job_id and g.job_id = ${INPUT_KEYS} and g.status = 'queued'
   returning g.*
 ),
 audited as (

@@ -8,6 +8,7 @@ import { Queue, Worker } from 'bullmq';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { connectDatabase, type DbHandle } from '../db/client.js';
 import { DrizzleGenerationRepository } from '../db/generation-repository.js';
+import { GENERATION_PLANNER_SETTINGS } from '../db/generation-statements.js';
 import { SettingsStore } from '../db/settings-store.js';
 import type { WorkerConfig } from '../shared/config.js';
 import { createLogger, type Logger } from '../shared/logger.js';
@@ -45,7 +46,11 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
   const { config } = options;
   const log = options.log ?? createLogger({ name: 'worker', level: config.logLevel });
   const clock = options.clock ?? systemClock;
-  const db = connectDatabase(config.databaseUrl, { schemaName: config.databaseSchema, maxConnections: Math.min(20, Math.max(4, Math.ceil(config.concurrency / 10))) });
+  const db = connectDatabase(config.databaseUrl, {
+    schemaName: config.databaseSchema,
+    maxConnections: Math.min(20, Math.max(4, Math.ceil(config.concurrency / 10))),
+    sessionSettings: GENERATION_PLANNER_SETTINGS,
+  });
   const redis = blockingConnection(config.redis.url);
   const prefix = config.redis.queuePrefix;
   const registry = new Registry();

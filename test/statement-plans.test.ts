@@ -1,0 +1,74 @@
+/**
+ * The hot-path statements (db/generation-statements.ts) reach their rows through the primary keys
+ * at any table size, in the generic plans a prepared statement keeps per connection, when planned
+ * as the worker's connections plan them: a plan made while the tables were small (and without
+ * statistics) must not scan whole tables once they have grown.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  BEGIN_BATCH_SQL,
+  BEGIN_SQL,
+  FINISH_BATCH_SQL,
+  FINISH_SQL,
+  FINISH_WITHOUT_ATTEMPT_SQL,
+  GENERATION_PLANNER_SETTINGS,
+  RECORD_ATTEMPT_SQL,
+  RECORD_HANDOVER_SQL,
+} from '../db/generation-statements.js';
+import { createTestDatabase, type TestDatabase } from './helpers/database.js';
+
+const STATEMENTS = { BEGIN_SQL, BEGIN_BATCH_SQL, RECORD_ATTEMPT_SQL, RECORD_HANDOVER_SQL, FINISH_SQL, FINISH_WITHOUT_ATTEMPT_SQL, FINISH_BATCH_SQL };
+const TABLES = ['workflow_generations', 'generation_attempts', 'audit_logs'];
+
+let db: TestDatabase;
+let rows = 0;
+
+beforeAll(async () => {
+  db = await createTestDatabase('statement plans');
+});
+afterAll(async () => {
+  await db?.drop();
+});
+
+/** Requests with an attempt and a final audit row each, inserted without ANALYZE (as a new deployment has them). */
+async function growTo(n: number): Promise<void> {
+  if (n <= rows) return;
+  const range = `generate_series(${rows}, ${n - 1}) s`;
+  await db.sql.unsafe(`insert into workflow_generations (job_id, user_id, agent_id, request, settings, primary_model, status, workflow)
+    select 'plan-' || s, 'u', 'a', '{"userGoal": "g"}'::jsonb, '{}'::jsonb, 'gpt-4o-mini', 'succeeded', '{"workflow_steps": []}'::jsonb from ${range}`);
+  await db.sql.unsafe(`insert into generation_attempts (job_id, attempt_number, model, provider, role, outcome, input_tokens, output_tokens,
+      cached_input_tokens, cache_write_tokens, cost_usd, latency_ms, settings, started_at, finished_at)
+    select 'plan-' || s, 1, 'gpt-4o-mini', 'openai', 'primary', 'ok', 1000, 300, 0, 0, 0.0003, 800, '{}'::jsonb, now(), now() from ${range}`);
+  await db.sql.unsafe(`insert into audit_logs (action, severity, user_id, agent_id, job_id, details)
+    select 'WORKFLOW_GENERATED', 'info', 'u', 'a', 'plan-' || s, '{}'::jsonb from ${range}`);
+  rows = n;
+}
+
+/** The generic plan of `sql`, prepared on one connection with the given session settings. */
+async function genericPlan(sql: string, settings: Readonly<Record<string, string>>): Promise<string> {
+  const params = Math.max(0, ...[...sql.matchAll(/\$(\d+)/g)].map((m) => Number(m[1])));
+  const lines = await db.sql.begin(async (tx) => {
+    await tx.unsafe('set local plan_cache_mode = force_generic_plan');
+    for (const [name, value] of Object.entries(settings)) await tx.unsafe(`select set_config($1, $2, true)`, [name, value]);
+    await tx.unsafe(`prepare plan_probe as ${sql}`);
+    try {
+      return await tx.unsafe(`explain execute plan_probe(${Array.from({ length: params }, () => 'null').join(', ')})`);
+    } finally {
+      await tx.unsafe('deallocate plan_probe');
+    }
+  });
+  return lines.map((l) => String(Object.values(l)[0])).join('\n');
+}
+
+function fullScans(plan: string): string[] {
+  return TABLES.filter((t) => new RegExp(`Seq Scan on ${t}\\b`).test(plan));
+}
+
+describe('generic plans of the hot-path statements', () => {
+  it.each([0, 1_000, 10_000])('use the primary keys with %i requests stored', async (n) => {
+    await growTo(n);
+    for (const [name, sql] of Object.entries(STATEMENTS)) {
+      expect({ name, fullScans: fullScans(await genericPlan(sql, GENERATION_PLANNER_SETTINGS)) }).toEqual({ name, fullScans: [] });
+    }
+  });
+});
