@@ -79,16 +79,14 @@ function insertAttempts(source: string, returning = ''): string {
  *    for a small table scanned all of it on every call as the table grew: the Postgres time of a
  *    batch rose 3-5x over a 12,000-request run.
  * So the statements also match the requests' keys as an array (`job_id = any(…)`, an index
- * condition on its own), and the worker's connections plan with GENERATION_PLANNER_SETTINGS:
- * a random page read costed as on SSDs, which is what Postgres' own docs suggest for storage
- * that is not spinning disks. With both, the generic plans use the primary keys at any table
- * size (test/statement-plans.test.ts). Planning every call afresh instead
- * (`plan_cache_mode = force_custom_plan`) would have fixed it too, at +0.5 ms per statement.
+ * condition on its own), and the worker's connections plan with `random_page_cost` 1.1 (the
+ * `DATABASE_RANDOM_PAGE_COST` setting): a random page read costed as on SSDs, which is what
+ * Postgres' own docs suggest for storage that is not spinning disks. With both, the generic
+ * plans use the primary keys at any table size (test/statement-plans.test.ts). Planning every
+ * call afresh instead (`plan_cache_mode = force_custom_plan`) would have fixed it too, at
+ * +0.5 ms per statement.
  */
 const INPUT_KEYS = 'any(array(select job_id from input))';
-
-/** Session settings for the connections that run these statements (see INPUT_KEYS). */
-export const GENERATION_PLANNER_SETTINGS: Readonly<Record<string, string>> = { random_page_cost: '1.1' };
 
 const json = (value: unknown): string | null => (value === null || value === undefined ? null : JSON.stringify(value));
 
@@ -357,7 +355,8 @@ function finishSql(input: string, attempts: string | null): string {
   const tokens = 'input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cost_usd';
   return `
 with input as (${input}),
-${attempts ? `new_attempt as (${insertAttempts(attempts, `job_id, ${tokens}`)}),` : ''}
+${attempts ? `attempt_input as (${attempts}),
+new_attempt as (${insertAttempts('select * from attempt_input', `job_id, ${tokens}`)}),` : ''}
 spent as (
   select job_id, ${tokens} from generation_attempts where job_id = ${INPUT_KEYS}
   ${attempts ? `union all select job_id, ${tokens} from new_attempt` : ''}

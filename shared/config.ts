@@ -40,7 +40,15 @@ export interface WorkerConfig {
   readonly jobLockMs: number;
   /** How often workers look for jobs whose worker died. */
   readonly stalledIntervalMs: number;
+  /**
+   * `random_page_cost` the worker's Postgres connections start with (see INPUT_KEYS in
+   * db/generation-statements.ts); undefined: the server's (or role's) own value, nothing sent.
+   */
+  readonly databaseRandomPageCost: string | undefined;
 }
+
+/** What SSD storage calls for (Postgres' docs); the server default, 4, is for spinning disks. */
+export const DEFAULT_DATABASE_RANDOM_PAGE_COST = '1.1';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -151,5 +159,16 @@ export function readWorkerConfig(env: Env = process.env): WorkerConfig {
     retryBaseDelayMs: r.int('RETRY_BASE_DELAY_MS', 1_000, 1, 60_000),
     jobLockMs: r.int('JOB_LOCK_MS', 30_000, 1_000, 600_000),
     stalledIntervalMs: r.int('STALLED_INTERVAL_MS', 30_000, 500, 600_000),
+    databaseRandomPageCost: readRandomPageCost(r),
   };
+}
+
+/** `DATABASE_RANDOM_PAGE_COST`: a cost, or `server` to send none (behind PgBouncer, say). */
+function readRandomPageCost(r: EnvReader): string | undefined {
+  const raw = r.string('DATABASE_RANDOM_PAGE_COST', DEFAULT_DATABASE_RANDOM_PAGE_COST).trim();
+  if (raw === 'server') return undefined;
+  if (!/^\d{1,4}(\.\d{1,3})?$/.test(raw) || Number(raw) <= 0) {
+    throw new ConfigurationError('INVALID_CONFIG', `DATABASE_RANDOM_PAGE_COST must be a positive number such as 1.1, or "server", got ${JSON.stringify(raw)}`);
+  }
+  return raw;
 }

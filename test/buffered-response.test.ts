@@ -68,6 +68,10 @@ const SEQUENCES: readonly (readonly StepName[])[] = [
   ['bodyIsStream', 'bodyUsed', 'json', 'bodyUsed'],
   ['readStream', 'bodyUsed', 'text'],
   ['json', 'bodyIsStream', 'cloneThenJson'],
+  // What the Anthropic SDK does: look at the stream, then read the body.
+  ['bodyIsStream', 'json', 'bodyUsed', 'readStream', 'cloneThenJson'],
+  ['bodyIsStream', 'cloneThenJson', 'text', 'readStream'],
+  ['json', 'readStream', 'bodyUsed'],
 ];
 
 describe('BufferedResponse against the standard Response', () => {

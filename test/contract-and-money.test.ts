@@ -98,12 +98,19 @@ describe('configuration', () => {
     [{ METRICS_PORT: '70000' }, /METRICS_PORT must be between/],
     [{ MODEL_TIMEOUTS_MS: 'gpt-9=100' }, /MODEL_TIMEOUTS_MS names unknown model/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of/],
+    [{ DATABASE_RANDOM_PAGE_COST: 'fast' }, /DATABASE_RANDOM_PAGE_COST must be a positive number/],
+    [{ DATABASE_RANDOM_PAGE_COST: '0' }, /DATABASE_RANDOM_PAGE_COST must be a positive number/],
   ];
   for (const [env, message] of bad) {
     it(`stops on ${JSON.stringify(env)}`, () => {
       expect(() => readWorkerConfig(env)).toThrow(message);
     });
   }
+  it('plans with an SSD page cost unless told to leave it to the server', () => {
+    expect(readWorkerConfig({}).databaseRandomPageCost).toBe('1.1');
+    expect(readWorkerConfig({ DATABASE_RANDOM_PAGE_COST: '2' }).databaseRandomPageCost).toBe('2');
+    expect(readWorkerConfig({ DATABASE_RANDOM_PAGE_COST: 'server' }).databaseRandomPageCost).toBeUndefined();
+  });
   it('accepts a Redis Cluster hash-tag prefix', () => {
     expect(readWorkerConfig({ QUEUE_PREFIX: '{wf}' }).redis.queuePrefix).toBe('{wf}');
   });

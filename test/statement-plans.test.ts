@@ -11,14 +11,17 @@ import {
   FINISH_BATCH_SQL,
   FINISH_SQL,
   FINISH_WITHOUT_ATTEMPT_SQL,
-  GENERATION_PLANNER_SETTINGS,
   RECORD_ATTEMPT_SQL,
   RECORD_HANDOVER_SQL,
 } from '../db/generation-statements.js';
-import { createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { connectDatabase } from '../db/client.js';
+import { readWorkerConfig } from '../shared/config.js';
+import { createTestDatabase, TEST_DATABASE_URL, type TestDatabase } from './helpers/database.js';
 
 const STATEMENTS = { BEGIN_SQL, BEGIN_BATCH_SQL, RECORD_ATTEMPT_SQL, RECORD_HANDOVER_SQL, FINISH_SQL, FINISH_WITHOUT_ATTEMPT_SQL, FINISH_BATCH_SQL };
 const TABLES = ['workflow_generations', 'generation_attempts', 'audit_logs'];
+/** What a worker started with the default configuration plans with. */
+const WORKER_PLANNER = { random_page_cost: readWorkerConfig({}).databaseRandomPageCost! };
 
 let db: TestDatabase;
 let rows = 0;
@@ -44,18 +47,21 @@ async function growTo(n: number): Promise<void> {
   rows = n;
 }
 
+let probes = 0;
+
 /** The generic plan of `sql`, prepared on one connection with the given session settings. */
 async function genericPlan(sql: string, settings: Readonly<Record<string, string>>): Promise<string> {
   const params = Math.max(0, ...[...sql.matchAll(/\$(\d+)/g)].map((m) => Number(m[1])));
+  // A name per probe: a prepared statement outlives a failed transaction, and a failure here must
+  // surface as itself, not as the next probe's "already exists".
+  const name = `plan_probe_${++probes}`;
   const lines = await db.sql.begin(async (tx) => {
     await tx.unsafe('set local plan_cache_mode = force_generic_plan');
-    for (const [name, value] of Object.entries(settings)) await tx.unsafe(`select set_config($1, $2, true)`, [name, value]);
-    await tx.unsafe(`prepare plan_probe as ${sql}`);
-    try {
-      return await tx.unsafe(`explain execute plan_probe(${Array.from({ length: params }, () => 'null').join(', ')})`);
-    } finally {
-      await tx.unsafe('deallocate plan_probe');
-    }
+    for (const [setting, value] of Object.entries(settings)) await tx.unsafe(`select set_config($1, $2, true)`, [setting, value]);
+    await tx.unsafe(`prepare ${name} as ${sql}`);
+    const plan = await tx.unsafe(`explain execute ${name}(${Array.from({ length: params }, () => 'null').join(', ')})`);
+    await tx.unsafe(`deallocate ${name}`);
+    return plan;
   });
   return lines.map((l) => String(Object.values(l)[0])).join('\n');
 }
@@ -65,10 +71,20 @@ function fullScans(plan: string): string[] {
 }
 
 describe('generic plans of the hot-path statements', () => {
+  it('are made with the session settings the worker connects with', async () => {
+    const worker = connectDatabase(TEST_DATABASE_URL, { maxConnections: 1, sessionSettings: WORKER_PLANNER });
+    try {
+      const [row] = await worker.sql<{ random_page_cost: string }[]>`show random_page_cost`;
+      expect(row?.random_page_cost).toBe(WORKER_PLANNER.random_page_cost);
+    } finally {
+      await worker.close();
+    }
+  });
+
   it.each([0, 1_000, 10_000])('use the primary keys with %i requests stored', async (n) => {
     await growTo(n);
     for (const [name, sql] of Object.entries(STATEMENTS)) {
-      expect({ name, fullScans: fullScans(await genericPlan(sql, GENERATION_PLANNER_SETTINGS)) }).toEqual({ name, fullScans: [] });
+      expect({ name, fullScans: fullScans(await genericPlan(sql, WORKER_PLANNER)) }).toEqual({ name, fullScans: [] });
     }
   });
 });

@@ -89,7 +89,8 @@ describe.each(['gpt-4o-mini', 'claude-sonnet-4'])('%s through the lean HTTP clie
     try {
       const hung = () => sim.stats().byModel[modelId]?.hang ?? 0;
       const before = hung();
-      const pending = Array.from({ length: 40 }, () => call(modelId, 'hang', { signal: stop.signal, fetch: many }));
+      // A long attempt timeout: only the stop may end these calls, however slow the machine.
+      const pending = Array.from({ length: 40 }, () => call(modelId, 'hang', { signal: stop.signal, fetch: many, timeoutMs: 120_000 }));
       expect(getEventListeners(stop.signal, 'abort')).toHaveLength(1);
       // Every call reached the vendor before the stop.
       await eventually(async () => hung() >= before + 40, { what: '40 calls in flight' });

@@ -8,7 +8,6 @@ import { Queue, Worker } from 'bullmq';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { connectDatabase, type DbHandle } from '../db/client.js';
 import { DrizzleGenerationRepository } from '../db/generation-repository.js';
-import { GENERATION_PLANNER_SETTINGS } from '../db/generation-statements.js';
 import { SettingsStore } from '../db/settings-store.js';
 import type { WorkerConfig } from '../shared/config.js';
 import { createLogger, type Logger } from '../shared/logger.js';
@@ -49,7 +48,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
   const db = connectDatabase(config.databaseUrl, {
     schemaName: config.databaseSchema,
     maxConnections: Math.min(20, Math.max(4, Math.ceil(config.concurrency / 10))),
-    sessionSettings: GENERATION_PLANNER_SETTINGS,
+    sessionSettings: config.databaseRandomPageCost === undefined ? {} : { random_page_cost: config.databaseRandomPageCost },
   });
   const redis = blockingConnection(config.redis.url);
   const prefix = config.redis.queuePrefix;

@@ -8,22 +8,32 @@ import type { LlmCall, LlmResult } from './llm-client.js';
 /**
  * The calls in flight under each caller signal (the worker's one shutdown signal), behind one
  * listener per signal: an EventTarget scans its whole listener list on every add and remove, so
- * a listener per call cost O(calls in flight) each, ~2% of the worker's CPU at a thousand.
+ * a listener per call cost O(calls in flight) each, ~2% of the worker's CPU at a thousand. The
+ * listener goes when the last call under it ends, so a caller's short-lived signal is not kept.
  */
-const inFlight = new WeakMap<AbortSignal, Set<() => void>>();
+const inFlight = new WeakMap<AbortSignal, { readonly calls: Set<() => void>; readonly listener: () => void }>();
 
 function onAbortOf(signal: AbortSignal, callback: () => void): () => void {
-  let callbacks = inFlight.get(signal);
-  if (!callbacks) {
-    const set = new Set<() => void>();
-    callbacks = set;
-    inFlight.set(signal, set);
-    signal.addEventListener('abort', () => {
-      for (const cb of [...set]) cb();
-    }, { once: true });
+  let entry = inFlight.get(signal);
+  if (!entry) {
+    const calls = new Set<() => void>();
+    const listener = (): void => {
+      inFlight.delete(signal);
+      for (const cb of [...calls]) cb();
+    };
+    entry = { calls, listener };
+    inFlight.set(signal, entry);
+    signal.addEventListener('abort', listener, { once: true });
   }
-  callbacks.add(callback);
-  return () => callbacks.delete(callback);
+  const { calls, listener } = entry;
+  calls.add(callback);
+  return () => {
+    calls.delete(callback);
+    if (calls.size === 0 && inFlight.get(signal)?.calls === calls) {
+      inFlight.delete(signal);
+      signal.removeEventListener('abort', listener);
+    }
+  };
 }
 
 export async function withAttemptSignal(call: LlmCall, run: (signal: AbortSignal) => Promise<LlmResult>): Promise<LlmResult> {

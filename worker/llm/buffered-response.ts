@@ -5,9 +5,11 @@
  * reads it back through that stream: at a thousand calls in flight that was about 6% of the
  * worker's CPU and much of its garbage. Here `json()`, `text()`, `arrayBuffer()` and `clone()`
  * work on the buffer directly. Anything that needs the stream or another body type (`body`,
- * `blob()`, `formData()`, `bytes()`) builds the standard Response once, and from then on every
- * body operation goes to it, so an SDK that streams or inspects the body sees standard
- * behaviour. Reading the body twice fails as it does in undici (TypeError, "Body is unusable").
+ * `blob()`, `formData()`) builds the standard Response once and hands those to it. The
+ * Anthropic SDK looks at `body` on every answer (without reading it), so `json()` still reads
+ * the buffer while nobody has touched that stream, and then locks and cancels the stream, which
+ * leaves it as reading it would. Reading the body twice fails as it does in undici (TypeError, "Body
+ * is unusable").
  */
 import type { NonSharedBuffer } from 'node:buffer';
 
@@ -28,16 +30,15 @@ export class BufferedResponse implements Response {
   readonly redirected = false;
   readonly type: ResponseType = 'basic';
   /** Null for a response without a body (204, HEAD): it reads as empty, any number of times. */
-  #payload: NonSharedBuffer | null;
-  readonly #hasBody: boolean;
+  readonly #payload: NonSharedBuffer | null;
   #used = false;
   #standard: Response | null = null;
 
   constructor(payload: NonSharedBuffer | null, init: BufferedResponseInit) {
-    // As the standard constructor: the fetch turns this into a network error.
+    // As the standard constructor checks them: the fetch turns these into a network error.
     if (!(init.status >= 200 && init.status <= 599)) throw new RangeError(`response status ${init.status} is outside 200-599`);
+    if (!REASON_PHRASE.test(init.statusText)) throw new TypeError(`invalid response status text ${JSON.stringify(init.statusText)}`);
     this.#payload = payload;
-    this.#hasBody = payload !== null;
     this.status = init.status;
     this.statusText = init.statusText;
     this.headers = init.headers;
@@ -52,23 +53,26 @@ export class BufferedResponse implements Response {
     return this.#used || (this.#standard?.bodyUsed ?? false);
   }
 
-  /** The standard stream; building it hands every later body operation to a standard Response. */
+  /** The standard stream, built on first use. */
   get body(): ReadableStream<Uint8Array<ArrayBuffer>> | null {
     return this.#asStandard().body;
   }
 
   async json(): Promise<unknown> {
-    if (this.#standard) return this.#standard.json();
+    const standard = this.#readThroughStandard();
+    if (standard) return standard.json();
     return JSON.parse(this.#consumeText());
   }
 
   async text(): Promise<string> {
-    if (this.#standard) return this.#standard.text();
+    const standard = this.#readThroughStandard();
+    if (standard) return standard.text();
     return this.#consumeText();
   }
 
   async arrayBuffer(): Promise<ArrayBuffer> {
-    if (this.#standard) return this.#standard.arrayBuffer();
+    const standard = this.#readThroughStandard();
+    if (standard) return standard.arrayBuffer();
     const bytes = this.#consume();
     const copy = new ArrayBuffer(bytes.length);
     new Uint8Array(copy).set(bytes);
@@ -79,28 +83,38 @@ export class BufferedResponse implements Response {
     return new Uint8Array(await this.arrayBuffer());
   }
 
-  blob(): Promise<Blob> {
+  async blob(): Promise<Blob> {
+    if (this.#used) throw unusable();
     return this.#asStandard().blob();
   }
 
-  formData(): Promise<FormData> {
+  async formData(): Promise<FormData> {
+    if (this.#used) throw unusable();
     return this.#asStandard().formData();
   }
 
   clone(): Response {
-    if (this.#standard) return this.#standard.clone();
     if (this.#used) throw unusable();
+    if (this.#standard && (this.#standard.bodyUsed || this.#standard.body?.locked)) return this.#standard.clone();
     // The buffer is never written to, so the clone shares it.
     return new BufferedResponse(this.#payload, this);
   }
 
+  /** The standard Response when its stream is in use (being read, or read): it answers then. */
+  #readThroughStandard(): Response | null {
+    const standard = this.#standard;
+    if (!standard || this.#used || this.#payload === null) return null;
+    if (standard.bodyUsed || standard.body?.locked) return standard;
+    // Untouched: read the buffer here, and leave the stream locked and cancelled, as reading it would.
+    standard.body?.getReader().cancel().catch(() => {});
+    return null;
+  }
+
   #consume(): NonSharedBuffer {
-    if (!this.#hasBody) return EMPTY;
+    if (this.#payload === null) return EMPTY;
     if (this.#used) throw unusable();
     this.#used = true;
-    const payload = this.#payload ?? EMPTY;
-    this.#payload = null;
-    return payload;
+    return this.#payload;
   }
 
   /** UTF-8 with a leading byte-order mark dropped, as the standard body mixin decodes. */
@@ -112,13 +126,10 @@ export class BufferedResponse implements Response {
 
   #asStandard(): Response {
     if (!this.#standard) {
-      const standard = new Response(this.#hasBody ? (this.#payload ?? EMPTY) : null, { status: this.status, statusText: this.statusText, headers: this.headers });
+      const standard = new Response(this.#payload, { status: this.status, statusText: this.statusText, headers: this.headers });
       Object.defineProperty(standard, 'url', { value: this.url });
-      // A body already read here must read as used there too: reading starts at once (and
-      // marks the stream disturbed) even though its result is never awaited.
-      if (this.#used) standard.arrayBuffer().catch(() => {});
-      this.#payload = null;
-      this.#used = false;
+      // A body already read here must read as used there too.
+      if (this.#used) standard.body?.getReader().cancel().catch(() => {});
       this.#standard = standard;
     }
     return this.#standard;
@@ -126,6 +137,9 @@ export class BufferedResponse implements Response {
 }
 
 const EMPTY: NonSharedBuffer = Buffer.alloc(0);
+
+/** What the standard accepts as a status text: tab, space, visible ASCII and bytes 0x80-0xFF. */
+const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 function unusable(): TypeError {
   return new TypeError('Body is unusable: Body has already been read');
