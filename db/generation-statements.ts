@@ -59,17 +59,19 @@ function jsonRows(columns: Columns, param: string): string {
 }
 
 /**
- * `insert into generation_attempts … on conflict do nothing` of the rows `source` selects, each
- * only when its request's row exists (looked up by key, also as an array: see INPUT_KEYS).
+ * `insert into generation_attempts … on conflict do nothing` of the rows of the CTE `input`
+ * (ATTEMPT_COLUMNS), each only when its request's row exists (looked up as keysOf says).
  */
-function insertAttempts(source: string, returning = ''): string {
+function insertAttempts(input: string, returning = ''): string {
   const columns = ATTEMPT_COLUMNS.map(([c]) => c).join(', ');
-  return `insert into generation_attempts (${columns}) select ${columns} from (${source}) a
-  where exists (select 1 from workflow_generations g where g.job_id = a.job_id and g.job_id = any(array(select job_id from (${source}) k)))
+  return `insert into generation_attempts (${columns}) select ${columns} from ${input} a
+  where exists (select 1 from workflow_generations g where g.job_id = a.job_id and g.job_id = ${keysOf(input)})
   on conflict do nothing${returning ? ` returning ${returning}` : ''}`;
 }
 
 /**
+ * `= any(…)` of the job ids of the CTE `input`, beside each join on a request's job id.
+ *
  * Every statement here touches a handful of requests by primary key, and must keep doing so
  * with an index however large the tables grow. Two things stood in the way of that, together:
  *  - the planner guesses 100 rows for `jsonb_to_recordset`, and joined to a table that is still
@@ -86,7 +88,11 @@ function insertAttempts(source: string, returning = ''): string {
  * call afresh instead (`plan_cache_mode = force_custom_plan`) would have fixed it too, at
  * +0.5 ms per statement.
  */
-const INPUT_KEYS = 'any(array(select job_id from input))';
+function keysOf(input: string): string {
+  return `any(array(select job_id from ${input}))`;
+}
+
+const INPUT_KEYS = keysOf('input');
 
 const json = (value: unknown): string | null => (value === null || value === undefined ? null : JSON.stringify(value));
 
@@ -306,7 +312,8 @@ export function beginBatchParams(items: readonly BeginValues[]): SqlParam[] {
 
 /** recordAttempt: one attempt, only when the request's row exists (`hasRow` says whether it did). */
 export const RECORD_ATTEMPT_SQL = `
-with attempt as (${insertAttempts(paramsRow(ATTEMPT_COLUMNS, 1), 'job_id')})
+with attempt_input as (${paramsRow(ATTEMPT_COLUMNS, 1)}),
+attempt as (${insertAttempts('attempt_input', 'job_id')})
 select exists (select 1 from workflow_generations where job_id = $1::text) as "hasRow"`;
 
 /**
@@ -315,7 +322,8 @@ select exists (select 1 from workflow_generations where job_id = $1::text) as "h
  * Params: the attempt's 19, then user, agent, job id, details.
  */
 export const RECORD_HANDOVER_SQL = `
-with attempt as (${insertAttempts(paramsRow(ATTEMPT_COLUMNS, 1), 'job_id')}),
+with attempt_input as (${paramsRow(ATTEMPT_COLUMNS, 1)}),
+attempt as (${insertAttempts('attempt_input', 'job_id')}),
 audited as (
   insert into audit_logs (action, severity, user_id, agent_id, job_id, details)
   select 'WORKFLOW_GENERATION_FALLBACK', 'warning', $20::text, $21::text, $22::text, $23::jsonb
@@ -356,7 +364,7 @@ function finishSql(input: string, attempts: string | null): string {
   return `
 with input as (${input}),
 ${attempts ? `attempt_input as (${attempts}),
-new_attempt as (${insertAttempts('select * from attempt_input', `job_id, ${tokens}`)}),` : ''}
+new_attempt as (${insertAttempts('attempt_input', `job_id, ${tokens}`)}),` : ''}
 spent as (
   select job_id, ${tokens} from generation_attempts where job_id = ${INPUT_KEYS}
   ${attempts ? `union all select job_id, ${tokens} from new_attempt` : ''}

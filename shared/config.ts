@@ -48,7 +48,7 @@ export interface WorkerConfig {
 }
 
 /** What SSD storage calls for (Postgres' docs); the server default, 4, is for spinning disks. */
-export const DEFAULT_DATABASE_RANDOM_PAGE_COST = '1.1';
+const DEFAULT_DATABASE_RANDOM_PAGE_COST = '1.1';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 

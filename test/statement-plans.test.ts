@@ -14,9 +14,10 @@ import {
   RECORD_ATTEMPT_SQL,
   RECORD_HANDOVER_SQL,
 } from '../db/generation-statements.js';
-import { connectDatabase } from '../db/client.js';
 import { readWorkerConfig } from '../shared/config.js';
-import { createTestDatabase, TEST_DATABASE_URL, type TestDatabase } from './helpers/database.js';
+import type { WorkerRuntime } from '../worker/runtime.js';
+import { createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { startHarness } from './helpers/harness.js';
 
 const STATEMENTS = { BEGIN_SQL, BEGIN_BATCH_SQL, RECORD_ATTEMPT_SQL, RECORD_HANDOVER_SQL, FINISH_SQL, FINISH_WITHOUT_ATTEMPT_SQL, FINISH_BATCH_SQL };
 const TABLES = ['workflow_generations', 'generation_attempts', 'audit_logs'];
@@ -71,16 +72,18 @@ function fullScans(plan: string): string[] {
 }
 
 describe('generic plans of the hot-path statements', () => {
-  it('are made with the session settings the worker connects with', async () => {
-    const worker = connectDatabase(TEST_DATABASE_URL, { maxConnections: 1, sessionSettings: WORKER_PLANNER });
+  it('are made with the page cost a worker connects with, unless it is left to the server', async () => {
+    const h = await startHarness('planner settings');
     try {
-      const [row] = await worker.sql<{ random_page_cost: string }[]>`show random_page_cost`;
-      expect(row?.random_page_cost).toBe(WORKER_PLANNER.random_page_cost);
+      const show = async (runtime: WorkerRuntime) => (await runtime.db.sql<{ random_page_cost: string }[]>`show random_page_cost`)[0]?.random_page_cost;
+      const [server] = await db.sql<{ random_page_cost: string }[]>`show random_page_cost`;
+      expect(await show(await h.startWorker())).toBe(WORKER_PLANNER.random_page_cost);
+      expect(await show(await h.startWorker({ DATABASE_RANDOM_PAGE_COST: 'server' }))).toBe(server?.random_page_cost);
+      expect(server?.random_page_cost).not.toBe(WORKER_PLANNER.random_page_cost);
     } finally {
-      await worker.close();
+      await h.close();
     }
   });
-
   it.each([0, 1_000, 10_000])('use the primary keys with %i requests stored', async (n) => {
     await growTo(n);
     for (const [name, sql] of Object.entries(STATEMENTS)) {
