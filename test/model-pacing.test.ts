@@ -103,10 +103,56 @@ it('a check started ahead stands only while fresh and while no pause was noted s
 
     // Another replica's pause after an answer older than the trust window: seen.
     const stale = pauses.checkAhead('gpt-4.1');
-    await new Promise((r) => setTimeout(r, 20)); // the check has its answer (0)
+    await answered(client); // the check has its answer (0)
     await other.pause('gpt-4.1', 60_000);
     now += 1_000;
     expect(await stale.remainingMs()).toBeGreaterThan(50_000);
+  } finally {
+    await client.quit();
+    await own.stop();
+  }
+});
+
+/**
+ * Every reply sent on `client` so far has been handled: Redis answers one connection in order,
+ * and the continuations of earlier replies run before the next macrotask.
+ */
+async function answered(client: Redis): Promise<void> {
+  await client.ping();
+  await new Promise((r) => setImmediate(r));
+}
+
+it('a stale "go" checked ahead keeps its pacing turn: only the pause is asked again', async () => {
+  const own = await ownRedis();
+  const client = new Redis(own.url, { maxRetriesPerRequest: null, lazyConnect: true });
+  await client.connect();
+  let now = Date.now();
+  const clock = () => now;
+  const model = 'gpt-4o-mini';
+  const keys = { pace: paceKey(model), calls: `${prefix}:orchestrator:model-calls:${model}`, pause: `${prefix}:orchestrator:model-pause:${model}` };
+  try {
+    const pauses = new RedisModelPauses(client, prefix, clock);
+    // The model is paced at 20 calls a second: each admission takes a 50 ms turn.
+    await client.hset(keys.pace, 'rate', 20);
+    const ahead = pauses.checkAhead(model);
+    await answered(client);
+    const tat = Number(await client.hget(keys.pace, 'tat'));
+    expect(tat).toBeGreaterThan(0);
+
+    now += 1_000; // the answer is too old to stand
+    const before = await commandCalls(client, ['evalsha', 'eval', 'pttl']);
+    expect(await ahead.remainingMs()).toBe(0);
+    // One PTTL, no second admission: no second turn taken, the call counted once.
+    expect(await commandCalls(client, ['evalsha', 'eval', 'pttl'])).toEqual([before[0], before[1], before[2]! + 1]);
+    expect(Number(await client.hget(keys.pace, 'tat'))).toBe(tat);
+    expect(Number(await client.hget(keys.calls, 'cur'))).toBe(1);
+
+    // Paused since (another replica's 429): the stale "go" is held back all the same.
+    const second = pauses.checkAhead(model);
+    await answered(client);
+    await client.set(keys.pause, '1', 'PX', 60_000);
+    now += 1_000;
+    expect(await second.remainingMs()).toBeGreaterThan(50_000);
   } finally {
     await client.quit();
     await own.stop();

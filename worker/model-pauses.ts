@@ -26,7 +26,9 @@ export interface ModelPauses {
   /**
    * Starts `remainingMs` now, for a call that comes a little later (while other work of the job
    * runs). The check's answer stands only if it is fresh and no pause of the model was noted in
-   * this process since; otherwise, or when it failed, the model is asked again.
+   * this process since. Otherwise a "go" is checked against the model's pause alone (the call
+   * keeps the pacing turn it was given and is counted once); any other answer, or a failed
+   * check, asks the model again in full.
    */
   checkAhead(modelId: string): PauseCheck;
 }
@@ -181,13 +183,22 @@ export class RedisModelPauses implements ModelPauses {
     if (ms > 0) {
       await new Promise((resolve) => setTimeout(resolve, ms));
       // A 429 may have come while we waited for the turn: the pause it started holds for us too.
-      const left = await this.redis.pttl(this.key(modelId));
-      if (left > 0) {
-        this.known.set(modelId, { until: this.now() + left, checkedAt: this.now() });
-        return left;
-      }
+      return this.pauseLeft(modelId);
     }
     return 0;
+  }
+
+  /**
+   * The pause left on a model, and nothing else: for a call that already holds its pacing turn
+   * (and was counted), which a second admission would take again.
+   */
+  private async pauseLeft(modelId: string): Promise<number> {
+    const cached = this.known.get(modelId);
+    if (cached && this.now() - cached.checkedAt < LOCAL_TRUST_MS && cached.until > this.now()) return cached.until - this.now();
+    const left = await this.redis.pttl(this.key(modelId));
+    if (left <= 0) return 0;
+    this.known.set(modelId, { until: this.now() + left, checkedAt: this.now() });
+    return left;
   }
 
   checkAhead(modelId: string): PauseCheck {
@@ -200,8 +211,12 @@ export class RedisModelPauses implements ModelPauses {
       remainingMs: async () => {
         const first = !redeemed;
         redeemed = true;
-        const answer = first && (this.pausesNoted.get(modelId) ?? 0) === pausesBefore ? await early.catch(() => null) : null;
-        return answer && this.now() - answer.at <= AHEAD_TRUST_MS ? answer.ms : this.remainingMs(modelId);
+        const answer = first ? await early.catch(() => null) : null;
+        if (!answer) return this.remainingMs(modelId);
+        if (this.now() - answer.at <= AHEAD_TRUST_MS && (this.pausesNoted.get(modelId) ?? 0) === pausesBefore) return answer.ms;
+        // A "go" holds its pacing turn and was counted: asking Redis to admit it again would take
+        // a second turn (left unused) and count the call twice. Only a pause can have begun since.
+        return answer.ms === 0 ? this.pauseLeft(modelId) : this.remainingMs(modelId);
       },
     };
   }
