@@ -10,6 +10,7 @@ import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
+import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findModel } from '../shared/models.js';
 import { AnthropicLlmClient } from '../worker/llm/anthropic-client.js';
@@ -109,6 +110,26 @@ describe.each(['gpt-4o-mini', 'claude-sonnet-4'])('%s through the lean HTTP clie
     expect(r.kind === 'failure' && r.message).toMatch(/larger than 65536 bytes/);
     expect((await call(modelId, null, { fetch: small })).kind).toBe('answer');
   });
+});
+
+it('the OpenAI SDK formats request details only when it logs at debug (the postinstall guard)', async () => {
+  const logged = (level: 'debug' | 'warn') => {
+    const lines: { message: string; details: unknown }[] = [];
+    const log = (message: string, details?: unknown) => void lines.push({ message, details });
+    const sdk = new OpenAI({ apiKey: 'sk-test', baseURL: `${sim.url}/v1`, fetch, maxRetries: 0, logLevel: level, logger: { debug: log, info: log, warn: log, error: log } });
+    return { lines, sdk };
+  };
+  const ask = (sdk: OpenAI) => sdk.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: userPrompt({ userId: 'u', agentId: 'a', userGoal: goal('Email me a daily summary of new sheet rows'), availablePlugins: PLUGINS }) }] });
+
+  const debug = logged('debug');
+  await ask(debug.sdk);
+  const sending = debug.lines.find((l) => /sending request/.test(l.message));
+  expect(sending?.details).toMatchObject({ method: 'post', headers: { authorization: '***' } });
+  expect(debug.lines.some((l) => /response parsed/.test(l.message))).toBe(true);
+
+  const quiet = logged('warn');
+  await ask(quiet.sdk);
+  expect(quiet.lines).toEqual([]);
 });
 
 it('a vendor that refuses the connection is an API error', async () => {

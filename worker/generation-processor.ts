@@ -209,13 +209,15 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
 
   async function attempt(ctx: RequestContext, role: AttemptRole, model: ModelSpec, number: number): Promise<AttemptResult> {
     await respectPause(ctx, model);
-    const log = ctx.log.child({ attempt: number, model: model.id, role });
+    // Built only when something is logged: a pino child serialises (and redacts) its bindings,
+    // and the fast path logs nothing at info.
+    const log = () => ctx.log.child({ attempt: number, model: model.id, role });
     const r = await deps.attempts.run(model, ctx.request, deps.shutdownSignal, () => {
       // Progress for watchers (the HTTP API's event stream); not awaited: it must not slow the job.
       ctx.job.updateProgress({ stage: 'validating', role, model: model.id }).catch(() => {});
     });
     if (r.aborted) {
-      log.info('model call aborted by shutdown; returning the job to the queue');
+      log().info('model call aborted by shutdown; returning the job to the queue');
       await delayUntil(ctx.job, ctx.token, deps.clock.now());
     }
     deps.metrics.recordAttempt(role, r);
@@ -223,9 +225,9 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
       await deps.pauses.pause(model.id, r.retryAfterMs ?? DEFAULT_PAUSE_MS);
       deps.metrics.recordPause(model.id);
     }
-    if (r.outcome === 'auth_error') log.error({ httpStatus: r.httpStatus, err: r.errorMessage }, 'model call refused the credentials or the model name: check the API key, base URL and catalog');
-    else if (r.outcome !== 'ok') log.warn({ outcome: r.outcome, httpStatus: r.httpStatus, err: r.errorMessage }, 'model attempt failed');
-    else log.debug({ latencyMs: Math.round(r.latencyMs) }, 'model attempt succeeded');
+    if (r.outcome === 'auth_error') log().error({ httpStatus: r.httpStatus, err: r.errorMessage }, 'model call refused the credentials or the model name: check the API key, base URL and catalog');
+    else if (r.outcome !== 'ok') log().warn({ outcome: r.outcome, httpStatus: r.httpStatus, err: r.errorMessage }, 'model attempt failed');
+    else if (deps.log.isLevelEnabled('debug')) log().debug({ latencyMs: Math.round(r.latencyMs) }, 'model attempt succeeded');
     return r;
   }
 
@@ -322,6 +324,7 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
   }
 
   function contextFor(job: Job, token: string | undefined, originJobId: string, request: GenerationRequest, enqueuedAt: number, stored: OrchestratorSettings, admission: PauseCheck | null = null): RequestContext {
+    let log: Logger | undefined;
     return {
       job,
       token,
@@ -332,7 +335,10 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
       enqueuedAt,
       pickedUpAt: new Date(deps.clock.now()),
       admission,
-      log: deps.log.child({ jobId: originJobId, queueJobId: job.id }),
+      // On first use only, like the attempt's: most jobs log nothing.
+      get log() {
+        return (log ??= deps.log.child({ jobId: originJobId, queueJobId: job.id }));
+      },
     };
   }
 
