@@ -33,7 +33,7 @@ import {
   type SqlParam,
 } from './generation-statements.js';
 import { auditLogs, workflowGenerations } from './schema.js';
-import { isTransientDbError } from './transient-errors.js';
+import { isDbConnectionError } from './transient-errors.js';
 import { type BatchReport, WriteBatcher } from './write-batcher.js';
 
 export interface AttemptRecord {
@@ -190,11 +190,6 @@ interface FinishItem {
   readonly attempt: AttemptRecord | null;
 }
 
-/** A lost connection or a database that is going away: every write of a batch would fail alone too. */
-function isConnectionError(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return isTransientDbError(err) && code !== '40P01' && code !== '40001';
-}
 
 /** Rows of a batch statement in the order of its items (null where it returned none). */
 function byJobId<T extends { jobId: string }>(items: readonly { jobId: string }[], rows: readonly T[]): (T | null)[] {
@@ -219,7 +214,7 @@ export class DrizzleGenerationRepository implements GenerationRepository {
     this.begins = new WriteBatcher({
       ...batching,
       onBatch: (r) => options.onBatch?.('begin', r),
-      isTransient: isConnectionError,
+      isTransient: isDbConnectionError,
       key: (v) => v.jobId,
       runOne: async (v) => (await this.run<BeginRow>(BEGIN_SQL, beginParams(v)))[0] ?? null,
       runBatch: async (vs) => byJobId(vs, await this.run<BeginRow>(BEGIN_BATCH_SQL, beginBatchParams(vs))),
@@ -227,7 +222,7 @@ export class DrizzleGenerationRepository implements GenerationRepository {
     this.finishes = new WriteBatcher({
       ...batching,
       onBatch: (r) => options.onBatch?.('finish', r),
-      isTransient: isConnectionError,
+      isTransient: isDbConnectionError,
       key: (i) => i.values.jobId,
       runOne: async (i) => (await this.run<ResultColumns>(i.attempt ? FINISH_SQL : FINISH_WITHOUT_ATTEMPT_SQL, finishParams(i.values, i.attempt)))[0] ?? null,
       runBatch: async (is) => byJobId(is.map((i) => i.values), await this.run<ResultColumns>(FINISH_BATCH_SQL, finishBatchParams(is))),

@@ -1,35 +1,20 @@
 /**
  * Which database errors are worth waiting out: the connection went away or the server is not
- * accepting connections. Anything else (a constraint, a bug) is not retried.
+ * accepting connections (shared/connection-errors.ts), or the transaction lost a race that a
+ * retry wins. Anything else (a constraint, a bug) is not retried.
  */
-const TRANSIENT_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'CONNECTION_CLOSED',
-  'CONNECTION_ENDED',
-  'CONNECTION_DESTROYED',
-  'CONNECT_TIMEOUT',
-  '57P01', // admin_shutdown
-  '57P02', // crash_shutdown
-  '57P03', // cannot_connect_now
-  '08000',
-  '08001',
-  '08003',
-  '08004',
-  '08006',
+import { hasConnectionCodeInChain } from '../shared/connection-errors.js';
+
+const RETRYABLE_TRANSACTION_CODES: ReadonlySet<string> = new Set([
   '40001', // serialization_failure
   '40P01', // deadlock_detected
 ]);
 
 export function isTransientDbError(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && TRANSIENT_CODES.has(code)) return true;
-    const errno = (e as { errno?: unknown }).errno;
-    if (typeof errno === 'string' && TRANSIENT_CODES.has(errno)) return true;
-  }
-  return false;
+  return hasConnectionCodeInChain(err, RETRYABLE_TRANSACTION_CODES);
+}
+
+/** A lost connection or a database that is going away (not a lost race): every write of a batch would fail alone too. */
+export function isDbConnectionError(err: unknown): boolean {
+  return hasConnectionCodeInChain(err);
 }

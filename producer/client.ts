@@ -6,6 +6,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { type Job, Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { isConnectionFailure } from '../shared/connection-errors.js';
 import { OrchestratorError } from '../shared/errors.js';
 import type { GenerationResult, HandoverResult } from '../shared/generation-result.js';
 import { type GenerationRequest, parseGenerationRequest } from '../shared/job-contract.js';
@@ -49,9 +50,7 @@ async function whileReconnecting<T>(read: () => Promise<T>, deadline: number): P
     try {
       return await read();
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      const reconnecting = /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET/.test(message);
-      if (!reconnecting || Date.now() + delayMs > deadline) throw err;
+      if (!isConnectionFailure(err) || Date.now() + delayMs > deadline) throw err;
       await new Promise((r) => setTimeout(r, delayMs));
     }
   }
