@@ -16,7 +16,7 @@ import { findModel } from '../shared/models.js';
 import { AnthropicLlmClient } from '../worker/llm/anthropic-client.js';
 import type { LlmClient, LlmResult } from '../worker/llm/llm-client.js';
 import { createNodeHttpFetch, type NodeHttpFetch } from '../worker/llm/node-http-fetch.js';
-import { OpenAiLlmClient } from '../worker/llm/openai-client.js';
+import { chatCompletionBody, chatCompletionParams, OpenAiLlmClient } from '../worker/llm/openai-client.js';
 import { SYSTEM_PROMPT, userPrompt } from '../worker/prompt.js';
 import { startSimulator, type Simulator } from './simulator/server.js';
 import { eventually, goal, PLUGINS } from './helpers/harness.js';
@@ -110,6 +110,16 @@ describe.each(['gpt-4o-mini', 'claude-sonnet-4'])('%s through the lean HTTP clie
     expect(r.kind === 'failure' && r.message).toMatch(/larger than 65536 bytes/);
     expect((await call(modelId, null, { fetch: small })).kind).toBe('answer');
   });
+});
+
+it('the OpenAI request body, serialised ahead in part, is byte for byte what the SDK would send', () => {
+  const model = findModel('gpt-4o-mini')!;
+  const base = { model, maxOutputTokens: 2_000, signal: new AbortController().signal, timeoutMs: 5_000 };
+  const userGoal = 'Quote "this", a \\ back-slash, a new\nline, \u2028, emoji 🚀, a lone \ud800 surrogate and NUL-free text';
+  for (const systemPrompt of [SYSTEM_PROMPT, 'another system prompt "quoted"', SYSTEM_PROMPT]) {
+    const llmCall = { ...base, systemPrompt, userPrompt: userPrompt({ userId: 'u', agentId: 'a', userGoal, availablePlugins: PLUGINS }) };
+    expect(chatCompletionBody(llmCall)).toBe(JSON.stringify(chatCompletionParams(llmCall)));
+  }
 });
 
 it('the OpenAI SDK formats request details only when it logs at debug (the postinstall guard)', async () => {
