@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findModel } from '../shared/models.js';
 import { AnthropicLlmClient } from '../worker/llm/anthropic-client.js';
 import type { LlmClient, LlmResult } from '../worker/llm/llm-client.js';
-import { createNodeHttpFetch, type NodeHttpFetch } from '../worker/llm/node-http-fetch.js';
+import { createNodeHttpFetch, type NodeHttpFetch, ResponseBudget } from '../worker/llm/node-http-fetch.js';
 import { chatCompletionBody, chatCompletionParams, OpenAiLlmClient } from '../worker/llm/openai-client.js';
 import { SYSTEM_PROMPT, userPrompt } from '../worker/prompt.js';
 import { startSimulator, type Simulator } from './simulator/server.js';
@@ -140,6 +140,44 @@ it('the OpenAI SDK formats request details only when it logs at debug (the posti
   const quiet = logged('warn');
   await ask(quiet.sdk);
   expect(quiet.lines).toEqual([]);
+});
+
+it('answers that together pass the response budget wait for room instead of filling memory, and all arrive', async () => {
+  const mb = 1024 * 1024;
+  const budgeted = createNodeHttpFetch({ maxSockets: 8, maxBufferedBytes: 12 * mb });
+  try {
+    // Five 10 MB answers at once: 50 MB without the budget.
+    const results = await Promise.all(Array.from({ length: 5 }, () => call('gpt-4o-mini', 'huge', { fetch: budgeted, timeoutMs: 60_000 })));
+    for (const r of results) expect(r).toMatchObject({ kind: 'answer', usage: { outputTokens: expect.any(Number) } });
+    const { peakBytes, bytes, waiting } = budgeted.buffered();
+    // The budget, plus the one answer allowed to read on past it, plus a chunk per waiting answer.
+    expect(peakBytes).toBeLessThanOrEqual(12 * mb + 11 * mb + 5 * 64 * 1024);
+    expect(peakBytes).toBeGreaterThan(10 * mb);
+    expect({ bytes, waiting }).toEqual({ bytes: 0, waiting: 0 });
+  } finally {
+    budgeted.close();
+  }
+});
+
+it('the response budget resumes waiting answers in order, and always lets one read on', () => {
+  const budget = new ResponseBudget(100);
+  const stream = () => ({ paused: false, pause() { this.paused = true; }, resume() { this.paused = false; } });
+  const [a, b, c] = [stream(), stream(), stream()];
+  const [ha, hb, hc] = [budget.open(a), budget.open(b), budget.open(c)];
+  ha.add(60);
+  hb.add(60); // over the budget with no leader yet: b reads on as the leader
+  expect([a.paused, b.paused]).toEqual([false, false]);
+  ha.add(10); // over, and b leads: a waits
+  hc.add(10); // c too
+  expect([a.paused, b.paused, c.paused]).toEqual([true, false, true]);
+  expect(budget.stats()).toEqual({ bytes: 140, peakBytes: 140, waiting: 2 });
+  hb.release(); // 80 held, under the budget: the waiting resume in arrival order
+  expect([a.paused, c.paused]).toEqual([false, false]);
+  expect(budget.stats()).toMatchObject({ bytes: 80, waiting: 0 });
+  ha.release();
+  hc.release();
+  ha.release(); // twice is once
+  expect(budget.stats()).toMatchObject({ bytes: 0, waiting: 0 });
 });
 
 it('a vendor that refuses the connection is an API error', async () => {

@@ -64,7 +64,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
 
   // One HTTP client under both SDKs; the primary and the fallback worker may each have
   // `concurrency` calls in flight to the same vendor.
-  const vendorFetch = options.clients ? null : createNodeHttpFetch({ maxSockets: 2 * config.concurrency });
+  const vendorFetch = options.clients ? null : createNodeHttpFetch({ maxSockets: 2 * config.concurrency, maxBufferedBytes: config.vendorResponseBufferMb * 1024 * 1024 });
   const processor = createGenerationProcessor({
     attempts: new AttemptRunner({ clients: options.clients ?? createModelClients(config.providers, vendorFetch ?? undefined), clock, timeoutsMs: config.providers.modelTimeoutsMs }),
     settings,

@@ -45,6 +45,11 @@ export interface NodeHttpFetchOptions {
   /** Larger bodies abort the call (default 16 MiB, after decoding when compressed). */
   readonly maxResponseBytes?: number;
   /**
+   * Bytes of response bodies all calls together may hold while they arrive (default 64 MiB):
+   * past it, responses wait, read no further, until others are done (see ResponseBudget).
+   */
+  readonly maxBufferedBytes?: number;
+  /**
    * PEM certificates trusted for https on top of Node's bundle and the file NODE_EXTRA_CA_CERTS
    * names: a private gateway's CA, or a test's own.
    */
@@ -56,6 +61,86 @@ export interface NodeHttpFetchOptions {
 export interface NodeHttpFetch extends FetchFn {
   /** Destroys every socket, in use or idle: requests still in flight fail. Call it after the calls have ended. */
   close(): void;
+  /** Response bytes held now, the most ever held at once, and the responses waiting for room. */
+  buffered(): { readonly bytes: number; readonly peakBytes: number; readonly waiting: number };
+}
+
+/** What ResponseBudget needs of a response: IncomingMessage's flow control. */
+interface Pausable {
+  pause(): unknown;
+  resume(): unknown;
+}
+
+export interface BudgetHolder {
+  /** Counts `n` more bytes held by this response; pauses it when the budget is spent. */
+  add(n: number): void;
+  /** The response is done (handed over, failed or aborted): its bytes no longer count. */
+  release(): void;
+}
+
+/**
+ * Bounds the bytes of response bodies held at once by all calls of a process, whatever the
+ * concurrency: the per-response limit alone allows concurrency × 16 MiB (a storm of 10 MB
+ * answers at 50 calls in flight took a worker to 560 MB), outside V8's heap cap.
+ *
+ * A response that finds the budget spent pauses (TCP flow control holds the rest at the
+ * vendor) and is resumed, in arrival order, as others finish. One response, the leader, may
+ * always read on: so the responses paused with part of their bodies cannot wait for each other
+ * for ever. Paused calls still end at their attempt timeout. What is held at once stays under
+ * the budget plus one response (the leader's, up to maxResponseBytes) plus a chunk (up to
+ * 64 KiB) per paused response. Answers of a well-behaved vendor (a workflow is a few KB) never
+ * come near it.
+ */
+export class ResponseBudget {
+  private held = 0;
+  private peak = 0;
+  private leader: BudgetHolder | null = null;
+  private readonly waiting: { holder: BudgetHolder; res: Pausable }[] = [];
+
+  constructor(readonly limitBytes: number) {}
+
+  stats(): { bytes: number; peakBytes: number; waiting: number } {
+    return { bytes: this.held, peakBytes: this.peak, waiting: this.waiting.length };
+  }
+
+  open(res: Pausable): BudgetHolder {
+    let bytes = 0;
+    let released = false;
+    const holder: BudgetHolder = {
+      add: (n) => {
+        if (released) return;
+        bytes += n;
+        this.held += n;
+        if (this.held > this.peak) this.peak = this.held;
+        if (this.held <= this.limitBytes || this.leader === holder) return;
+        if (this.leader === null) {
+          this.leader = holder;
+          return;
+        }
+        res.pause();
+        this.waiting.push({ holder, res });
+      },
+      release: () => {
+        if (released) return;
+        released = true;
+        this.held -= bytes;
+        bytes = 0;
+        const at = this.waiting.findIndex((w) => w.holder === holder);
+        if (at >= 0) this.waiting.splice(at, 1);
+        if (this.leader === holder) this.leader = null;
+        this.resumeWaiting();
+      },
+    };
+    return holder;
+  }
+
+  private resumeWaiting(): void {
+    while (this.waiting.length > 0 && (this.held < this.limitBytes || this.leader === null)) {
+      const next = this.waiting.shift()!;
+      if (this.held >= this.limitBytes) this.leader = next.holder;
+      next.res.resume();
+    }
+  }
 }
 
 /** Statuses whose Response must have a null body (the Response constructor throws otherwise). */
@@ -75,6 +160,7 @@ export function createNodeHttpFetch(options: NodeHttpFetchOptions = {}): NodeHtt
   void new Headers();
   const maxSockets = options.maxSockets ?? 64;
   const maxBytes = options.maxResponseBytes ?? 16 * 1024 * 1024;
+  const budget = new ResponseBudget(options.maxBufferedBytes ?? 64 * 1024 * 1024);
   const agentOptions = { keepAlive: true, maxSockets, maxFreeSockets: maxSockets, timeout: options.idleSocketTimeoutMs ?? 4000, scheduling: 'lifo' as const };
   const httpAgent = new HttpAgent(agentOptions);
   // `ca` replaces the whole trust store, so it is rebuilt: Node's bundle, NODE_EXTRA_CA_CERTS, then ours.
@@ -97,9 +183,11 @@ export function createNodeHttpFetch(options: NodeHttpFetchOptions = {}): NodeHtt
 
     return new Promise<Response>((resolve, reject) => {
       let settled = false;
+      let held: BudgetHolder | undefined;
       const finish = (error: unknown, response?: Response): void => {
         if (settled) return;
         settled = true;
+        held?.release();
         signal?.removeEventListener('abort', onAbort);
         if (response) resolve(response);
         else reject(error);
@@ -123,12 +211,17 @@ export function createNodeHttpFetch(options: NodeHttpFetchOptions = {}): NodeHtt
       req.once('response', (res: IncomingMessage) => {
         const chunks: NonSharedBuffer[] = [];
         let size = 0;
+        if (settled) return res.resume(); // aborted meanwhile: the body is not wanted
+        const holder = (held = budget.open(res));
         res.on('data', (chunk: NonSharedBuffer) => {
           size += chunk.length;
           if (size > maxBytes) {
             finish(new TypeError('fetch failed', { cause: new ResponseTooLargeError(maxBytes) }));
             req.destroy();
-          } else chunks.push(chunk);
+          } else if (!settled) {
+            chunks.push(chunk);
+            holder.add(chunk.length);
+          }
         });
         res.once('error', (err) => finish(new TypeError('fetch failed', { cause: err })));
         res.once('close', () => {
@@ -157,6 +250,7 @@ export function createNodeHttpFetch(options: NodeHttpFetchOptions = {}): NodeHtt
       httpAgent.destroy();
       httpsAgent.destroy();
     },
+    buffered: () => budget.stats(),
   });
 }
 
