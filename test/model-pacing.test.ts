@@ -122,7 +122,7 @@ async function answered(client: Redis): Promise<void> {
   await new Promise((r) => setImmediate(r));
 }
 
-it('a stale "go" checked ahead keeps its pacing turn: only the pause is asked again', async () => {
+it('a stale "go" checked ahead keeps a near pacing turn: only the pause is asked again', async () => {
   const own = await ownRedis();
   const client = new Redis(own.url, { maxRetriesPerRequest: null, lazyConnect: true });
   await client.connect();
@@ -139,7 +139,7 @@ it('a stale "go" checked ahead keeps its pacing turn: only the pause is asked ag
     const tat = Number(await client.hget(keys.pace, 'tat'));
     expect(tat).toBeGreaterThan(0);
 
-    now += 1_000; // the answer is too old to stand
+    now += 100; // too old to stand, the turn still near
     const before = await commandCalls(client, ['evalsha', 'eval', 'pttl']);
     expect(await ahead.remainingMs()).toBe(0);
     // One PTTL, no second admission: no second turn taken, the call counted once.
@@ -147,12 +147,45 @@ it('a stale "go" checked ahead keeps its pacing turn: only the pause is asked ag
     expect(Number(await client.hget(keys.pace, 'tat'))).toBe(tat);
     expect(Number(await client.hget(keys.calls, 'cur'))).toBe(1);
 
+    // A turn left far behind (the job was held up): admitted again, on a fresh turn.
+    await client.hset(keys.pace, 'tat', 0); // each check below gets a turn at once
+    const late = pauses.checkAhead(model);
+    await answered(client);
+    now += 1_000;
+    const admitsBefore = (await commandCalls(client, ['evalsha', 'eval'])).reduce((a, b) => a + b, 0);
+    expect(await late.remainingMs()).toBeGreaterThanOrEqual(0);
+    expect((await commandCalls(client, ['evalsha', 'eval'])).reduce((a, b) => a + b, 0)).toBe(admitsBefore + 1);
+
     // Paused since (another replica's 429): the stale "go" is held back all the same.
+    await client.hset(keys.pace, 'tat', 0);
     const second = pauses.checkAhead(model);
     await answered(client);
     await client.set(keys.pause, '1', 'PX', 60_000);
-    now += 1_000;
+    now += 100;
     expect(await second.remainingMs()).toBeGreaterThan(50_000);
+  } finally {
+    await client.quit();
+    await own.stop();
+  }
+});
+
+it('a stale "go" given while the model was not paced is admitted again: pacing that began since holds it', async () => {
+  const own = await ownRedis();
+  const client = new Redis(own.url, { maxRetriesPerRequest: null, lazyConnect: true });
+  await client.connect();
+  let now = Date.now();
+  const model = 'claude-sonnet-4';
+  try {
+    const pauses = new RedisModelPauses(client, prefix, () => now);
+    const ahead = pauses.checkAhead(model);
+    await answered(client); // "go", no turn: the model is not paced
+    expect(await client.exists(paceKey(model))).toBe(0);
+    // A 429 elsewhere starts pacing at 20 calls a second, its next turn 200 ms away.
+    const redisNow = Number((await client.time())[0]) * 1000;
+    await client.hset(paceKey(model), 'rate', 20, 'tat', redisNow + 200_000);
+    now += 100;
+    // Admitted again: the turn is far off, so the call comes back later instead of going now.
+    expect(await ahead.remainingMs()).toBeGreaterThan(0);
   } finally {
     await client.quit();
     await own.stop();

@@ -26,9 +26,9 @@ export interface ModelPauses {
   /**
    * Starts `remainingMs` now, for a call that comes a little later (while other work of the job
    * runs). The check's answer stands only if it is fresh and no pause of the model was noted in
-   * this process since. Otherwise a "go" is checked against the model's pause alone (the call
-   * keeps the pacing turn it was given and is counted once); any other answer, or a failed
-   * check, asks the model again in full.
+   * this process since. Otherwise a "go" that holds a pacing turn less than PACE_HORIZON_MS old
+   * is checked against the model's pause alone (the call keeps its turn and is counted once);
+   * any other answer, or a failed check, asks the model again in full.
    */
   checkAhead(modelId: string): PauseCheck;
 }
@@ -60,8 +60,8 @@ const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 // KEYS: pause, pace (hash: rate, tat, grown, cut), calls (hash: sec, cur, prev). ARGV: horizon ms,
-// retry ms. Returns {0, wait}: go after `wait` ms (a turn is reserved); {1, ms}: paused; {2, ms}:
-// come back later. Waits are rounded up: a reply's numbers are integers, and a fraction rounded
+// retry ms. Returns {0, wait, turn}: go after `wait` ms (turn 1: a pacing turn is reserved; 0: the
+// model is not paced); {1, ms}: paused; {2, ms}: come back later. Waits are rounded up: a reply's numbers are integers, and a fraction rounded
 // down to 0 would read as "go" without a turn.
 const ADMIT_SCRIPT = `
 local left = redis.call('PTTL', KEYS[1])
@@ -78,7 +78,7 @@ end
 redis.call('PEXPIRE', KEYS[3], 5000)
 local pace = redis.call('HMGET', KEYS[2], 'rate', 'tat', 'grown')
 local rate = tonumber(pace[1])
-if not rate then return {0, 0} end
+if not rate then return {0, 0, 0} end
 local grown = tonumber(pace[3]) or now
 if now > grown then
   rate = rate * (1 + 0.05 * math.min(now - grown, 1000) / 1000)
@@ -88,7 +88,7 @@ local start = math.max(now, tonumber(pace[2]) or now)
 local horizon = tonumber(ARGV[1])
 if start - now > horizon then return {2, math.ceil(start - now - horizon) + tonumber(ARGV[2])} end
 redis.call('HSET', KEYS[2], 'tat', start + 1000 / rate)
-return {0, start - now}`;
+return {0, start - now, 1}`;
 
 // KEYS as ADMIT. ARGV: pause ms, pause value. Extends the pause only when the new one ends later,
 // then starts pacing (calls admitted at 20/s or more over the last second) or slows it down.
@@ -169,23 +169,28 @@ export class RedisModelPauses implements ModelPauses {
   }
 
   async remainingMs(modelId: string): Promise<number> {
+    return (await this.admit(modelId)).ms;
+  }
+
+  /** remainingMs, and whether a "go" holds a pacing turn (the model was paced). */
+  private async admit(modelId: string): Promise<{ ms: number; turn: boolean }> {
     const now = this.now();
     const cached = this.known.get(modelId);
-    if (cached && now - cached.checkedAt < LOCAL_TRUST_MS && cached.until > now) return cached.until - now;
-    const [status, ms] = (await admitScript.run(this.redis, this.keys(modelId), [String(PACE_HORIZON_MS), String(PACE_RETRY_MS)])) as [number, number];
+    if (cached && now - cached.checkedAt < LOCAL_TRUST_MS && cached.until > now) return { ms: cached.until - now, turn: false };
+    const [status, ms, turn] = (await admitScript.run(this.redis, this.keys(modelId), [String(PACE_HORIZON_MS), String(PACE_RETRY_MS)])) as [number, number, number?];
     if (status === 1) {
       this.known.set(modelId, { until: now + ms, checkedAt: now });
-      return ms;
+      return { ms, turn: false };
     }
     this.known.delete(modelId);
-    if (status === 2) return Math.max(1, ms);
+    if (status === 2) return { ms: Math.max(1, ms), turn: false };
     // Our turn comes within the horizon: wait for it here rather than through the queue.
     if (ms > 0) {
       await new Promise((resolve) => setTimeout(resolve, ms));
       // A 429 may have come while we waited for the turn: the pause it started holds for us too.
-      return this.pauseLeft(modelId);
+      return { ms: await this.pauseLeft(modelId), turn: turn === 1 };
     }
-    return 0;
+    return { ms: 0, turn: turn === 1 };
   }
 
   /**
@@ -203,7 +208,7 @@ export class RedisModelPauses implements ModelPauses {
 
   checkAhead(modelId: string): PauseCheck {
     const pausesBefore = this.pausesNoted.get(modelId) ?? 0;
-    const early = this.remainingMs(modelId).then((ms) => ({ ms, at: this.now() }));
+    const early = this.admit(modelId).then((a) => ({ ...a, at: this.now() }));
     early.catch(() => {}); // Awaited when redeemed; an unused one must not surface as unhandled.
     let redeemed = false;
     return {
@@ -213,10 +218,15 @@ export class RedisModelPauses implements ModelPauses {
         redeemed = true;
         const answer = first ? await early.catch(() => null) : null;
         if (!answer) return this.remainingMs(modelId);
-        if (this.now() - answer.at <= AHEAD_TRUST_MS && (this.pausesNoted.get(modelId) ?? 0) === pausesBefore) return answer.ms;
-        // A "go" holds its pacing turn and was counted: asking Redis to admit it again would take
-        // a second turn (left unused) and count the call twice. Only a pause can have begun since.
-        return answer.ms === 0 ? this.pauseLeft(modelId) : this.remainingMs(modelId);
+        const age = this.now() - answer.at;
+        if (age <= AHEAD_TRUST_MS && (this.pausesNoted.get(modelId) ?? 0) === pausesBefore) return answer.ms;
+        // A "go" holding a pacing turn that is still near keeps it: admitting the call again would
+        // take a second turn (left unused) and count it twice, and only a pause can have begun
+        // since. Any other answer is asked again in full: pacing may have begun after a "go"
+        // without a turn, and turns left far behind (a database outage held the jobs) would send
+        // the late calls all at once.
+        if (answer.ms === 0 && answer.turn && age <= PACE_HORIZON_MS) return this.pauseLeft(modelId);
+        return this.remainingMs(modelId);
       },
     };
   }
