@@ -53,10 +53,7 @@ it('a 429 while calls go out at a real rate paces the model for every replica', 
 
 it('sends its scripts by SHA, and again in full when Redis has forgotten them', async () => {
   // A Redis of its own: SCRIPT FLUSH would make every other test's scripts reload too.
-  const own = await ownRedis();
-  const client = new Redis(own.url, { maxRetriesPerRequest: null, lazyConnect: true });
-  await client.connect();
-  try {
+  await withOwnRedis(async (client) => {
     const pauses = new RedisModelPauses(client, prefix);
     for (let i = 0; i < 5; i++) expect(await pauses.remainingMs('gpt-4o-mini')).toBe(0);
     // The text went once (the first call found Redis without it), then only the SHA.
@@ -64,11 +61,21 @@ it('sends its scripts by SHA, and again in full when Redis has forgotten them', 
     await client.script('FLUSH');
     expect(await pauses.remainingMs('gpt-4o-mini')).toBe(0);
     expect(await commandCalls(client, ['evalsha', 'eval'])).toEqual([6, 2]);
+  });
+});
+
+/** Runs `run` against a Redis of its own, started for it and stopped after. */
+async function withOwnRedis(run: (client: Redis) => Promise<void>): Promise<void> {
+  const own = await ownRedis();
+  const client = new Redis(own.url, { maxRetriesPerRequest: null, lazyConnect: true });
+  await client.connect();
+  try {
+    await run(client);
   } finally {
     await client.quit();
     await own.stop();
   }
-});
+}
 
 async function commandCalls(client: Redis, commands: readonly string[]): Promise<number[]> {
   const info = await client.info('commandstats');
@@ -76,12 +83,9 @@ async function commandCalls(client: Redis, commands: readonly string[]): Promise
 }
 
 it('a check started ahead stands only while fresh and while no pause was noted since', async () => {
-  const own = await ownRedis();
-  const client = new Redis(own.url, { maxRetriesPerRequest: null, lazyConnect: true });
-  await client.connect();
-  let now = Date.now();
-  const clock = () => now;
-  try {
+  await withOwnRedis(async (client) => {
+    let now = Date.now();
+    const clock = () => now;
     const pauses = new RedisModelPauses(client, prefix, clock);
     const other = new RedisModelPauses(client, prefix);
     const admits = async () => (await commandCalls(client, ['evalsha', 'eval'])).reduce((a, b) => a + b, 0);
@@ -107,10 +111,7 @@ it('a check started ahead stands only while fresh and while no pause was noted s
     await other.pause('gpt-4.1', 60_000);
     now += 1_000;
     expect(await stale.remainingMs()).toBeGreaterThan(50_000);
-  } finally {
-    await client.quit();
-    await own.stop();
-  }
+  });
 });
 
 /**
@@ -123,15 +124,15 @@ async function answered(client: Redis): Promise<void> {
 }
 
 it('a stale "go" checked ahead keeps a near pacing turn: only the pause is asked again', async () => {
-  const own = await ownRedis();
-  const client = new Redis(own.url, { maxRetriesPerRequest: null, lazyConnect: true });
-  await client.connect();
-  let now = Date.now();
-  const clock = () => now;
-  const model = 'gpt-4o-mini';
-  const keys = { pace: paceKey(model), calls: `${prefix}:orchestrator:model-calls:${model}`, pause: `${prefix}:orchestrator:model-pause:${model}` };
-  try {
+  await withOwnRedis(async (client) => {
+    let now = Date.now();
+    const clock = () => now;
+    const model = 'gpt-4o-mini';
+    const keys = { pace: paceKey(model), calls: `${prefix}:orchestrator:model-calls:${model}`, pause: `${prefix}:orchestrator:model-pause:${model}` };
     const pauses = new RedisModelPauses(client, prefix, clock);
+    // Redis learns the script first: a check that finds it unknown sends it in a second round
+    // trip, after the one `answered` waits for.
+    await pauses.remainingMs('warm-up');
     // The model is paced at 20 calls a second: each admission takes a 50 ms turn.
     await client.hset(keys.pace, 'rate', 20);
     const ahead = pauses.checkAhead(model);
@@ -163,20 +164,15 @@ it('a stale "go" checked ahead keeps a near pacing turn: only the pause is asked
     await client.set(keys.pause, '1', 'PX', 60_000);
     now += 100;
     expect(await second.remainingMs()).toBeGreaterThan(50_000);
-  } finally {
-    await client.quit();
-    await own.stop();
-  }
+  });
 });
 
 it('a stale "go" given while the model was not paced is admitted again: pacing that began since holds it', async () => {
-  const own = await ownRedis();
-  const client = new Redis(own.url, { maxRetriesPerRequest: null, lazyConnect: true });
-  await client.connect();
-  let now = Date.now();
-  const model = 'claude-sonnet-4';
-  try {
+  await withOwnRedis(async (client) => {
+    let now = Date.now();
+    const model = 'claude-sonnet-4';
     const pauses = new RedisModelPauses(client, prefix, () => now);
+    await pauses.remainingMs('warm-up'); // Redis learns the script (see above)
     const ahead = pauses.checkAhead(model);
     await answered(client); // "go", no turn: the model is not paced
     expect(await client.exists(paceKey(model))).toBe(0);
@@ -186,8 +182,5 @@ it('a stale "go" given while the model was not paced is admitted again: pacing t
     now += 100;
     // Admitted again: the turn is far off, so the call comes back later instead of going now.
     expect(await ahead.remainingMs()).toBeGreaterThan(0);
-  } finally {
-    await client.quit();
-    await own.stop();
-  }
+  });
 });
