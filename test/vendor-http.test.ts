@@ -178,6 +178,23 @@ it('the response budget resumes waiting answers in order, and always lets one re
   hc.release();
   ha.release(); // twice is once
   expect(budget.stats()).toMatchObject({ bytes: 0, waiting: 0 });
+
+  // While a leader reads on, room that frees up resumes as many as it takes a chunk (64 KiB) each.
+  const k = 1024;
+  const wide = new ResponseBudget(200 * k);
+  const [s1, s2, s3, s4, s5] = [stream(), stream(), stream(), stream(), stream()];
+  const [h1, h2, h3, h4, h5] = [wide.open(s1), wide.open(s2), wide.open(s3), wide.open(s4), wide.open(s5)];
+  h1.add(150 * k);
+  h2.add(100 * k); // the leader
+  for (const h of [h3, h4, h5]) h.add(10 * k);
+  expect([s3.paused, s4.paused, s5.paused]).toEqual([true, true, true]);
+  h1.release(); // 70 KiB of room: two resume, the third waits for more
+  expect([s2.paused, s3.paused, s4.paused, s5.paused]).toEqual([false, false, false, true]);
+  expect(wide.stats().waiting).toBe(1);
+  h2.release(); // the leader is done: the last one goes on
+  expect(s5.paused).toBe(false);
+  for (const h of [h3, h4, h5]) h.release();
+  expect(wide.stats()).toMatchObject({ bytes: 0, waiting: 0 });
 });
 
 it('a vendor that refuses the connection is an API error', async () => {

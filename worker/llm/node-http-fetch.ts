@@ -87,10 +87,13 @@ export interface BudgetHolder {
  * vendor) and is resumed, in arrival order, as others finish. One response, the leader, may
  * always read on: so the responses paused with part of their bodies cannot wait for each other
  * for ever. Paused calls still end at their attempt timeout. What is held at once stays under
- * the budget plus one response (the leader's, up to maxResponseBytes) plus a chunk (up to
- * 64 KiB) per paused response. Answers of a well-behaved vendor (a workflow is a few KB) never
+ * the budget plus one response (the leader's, up to maxResponseBytes) plus about a chunk
+ * (up to 64 KiB) per answer resumed at once, and answers are resumed a chunk of room each. Answers of a well-behaved vendor (a workflow is a few KB) never
  * come near it.
  */
+/** The most a socket read hands a response at once (a stream's highWaterMark for sockets). */
+const CHUNK_BYTES = 64 * 1024;
+
 export class ResponseBudget {
   private held = 0;
   private peak = 0;
@@ -112,7 +115,12 @@ export class ResponseBudget {
         bytes += n;
         this.held += n;
         if (this.held > this.peak) this.peak = this.held;
-        if (this.held <= this.limitBytes || this.leader === holder) return;
+        if (this.held <= this.limitBytes) {
+          // Room left after all (answers read less than a chunk each): let more go on.
+          if (this.waiting.length > 0) this.resumeWaiting();
+          return;
+        }
+        if (this.leader === holder) return;
         if (this.leader === null) {
           this.leader = holder;
           return;
@@ -134,10 +142,16 @@ export class ResponseBudget {
     return holder;
   }
 
+  /**
+   * Resumes as many waiting answers as the room left takes a chunk each (so a thousand of them
+   * do not each read a chunk past the budget at once), and, with no leader, the next as leader.
+   */
   private resumeWaiting(): void {
-    while (this.waiting.length > 0 && (this.held < this.limitBytes || this.leader === null)) {
+    let room = this.limitBytes - this.held;
+    while (this.waiting.length > 0 && (room > 0 || this.leader === null)) {
       const next = this.waiting.shift()!;
-      if (this.held >= this.limitBytes) this.leader = next.holder;
+      if (room <= 0) this.leader = next.holder;
+      room -= CHUNK_BYTES;
       next.res.resume();
     }
   }
