@@ -176,7 +176,8 @@ it('a stale "go" given while the model was not paced is admitted again: pacing t
     const ahead = pauses.checkAhead(model);
     await answered(client); // "go", no turn: the model is not paced
     expect(await client.exists(paceKey(model))).toBe(0);
-    // A 429 elsewhere starts pacing at 20 calls a second, its next turn 200 ms away.
+    // A 429 elsewhere starts pacing at 20 calls a second, its next turn 200 s away (past the
+    // 250 ms horizon: the call must come back later).
     const redisNow = Number((await client.time())[0]) * 1000;
     await client.hset(paceKey(model), 'rate', 20, 'tat', redisNow + 200_000);
     now += 100;

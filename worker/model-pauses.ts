@@ -88,7 +88,7 @@ local start = math.max(now, tonumber(pace[2]) or now)
 local horizon = tonumber(ARGV[1])
 if start - now > horizon then return {2, math.ceil(start - now - horizon) + tonumber(ARGV[2])} end
 redis.call('HSET', KEYS[2], 'tat', start + 1000 / rate)
-return {0, start - now, 1}`;
+return {0, math.ceil(start - now), 1}`;
 
 // KEYS as ADMIT. ARGV: pause ms, pause value. Extends the pause only when the new one ends later,
 // then starts pacing (calls admitted at 20/s or more over the last second) or slows it down.

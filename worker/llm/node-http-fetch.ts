@@ -78,6 +78,9 @@ export interface BudgetHolder {
   release(): void;
 }
 
+/** The most a socket read hands a response at once (a stream's highWaterMark for sockets). */
+const CHUNK_BYTES = 64 * 1024;
+
 /**
  * Bounds the bytes of response bodies held at once by all calls of a process, whatever the
  * concurrency: the per-response limit alone allows concurrency × 16 MiB (a storm of 10 MB
@@ -86,19 +89,19 @@ export interface BudgetHolder {
  * A response that finds the budget spent pauses (TCP flow control holds the rest at the
  * vendor) and is resumed, in arrival order, as others finish. One response, the leader, may
  * always read on: so the responses paused with part of their bodies cannot wait for each other
- * for ever. Paused calls still end at their attempt timeout. What is held at once stays under
- * the budget plus one response (the leader's, up to maxResponseBytes) plus about a chunk
- * (up to 64 KiB) per answer resumed at once, and answers are resumed a chunk of room each. Answers of a well-behaved vendor (a workflow is a few KB) never
- * come near it.
+ * for ever. Paused calls still end at their attempt timeout. Room that frees up resumes as
+ * many answers as it holds a chunk (64 KiB) for each, counting the chunks promised to answers
+ * resumed but not yet read from. What is held at once stays under the budget plus one response
+ * (the leader's, up to maxResponseBytes) plus about a chunk. Answers of a well-behaved vendor
+ * (a workflow is a few KB) never come near it.
  */
-/** The most a socket read hands a response at once (a stream's highWaterMark for sockets). */
-const CHUNK_BYTES = 64 * 1024;
-
 export class ResponseBudget {
   private held = 0;
   private peak = 0;
+  /** A chunk for each answer resumed that has not read since: room already given away. */
+  private promised = 0;
   private leader: BudgetHolder | null = null;
-  private readonly waiting: { holder: BudgetHolder; res: Pausable }[] = [];
+  private readonly waiting: { holder: BudgetHolder; res: Pausable; settle(): void; promise(): void }[] = [];
 
   constructor(readonly limitBytes: number) {}
 
@@ -109,9 +112,20 @@ export class ResponseBudget {
   open(res: Pausable): BudgetHolder {
     let bytes = 0;
     let released = false;
+    let promisedChunk = false;
+    const settle = (): void => {
+      if (!promisedChunk) return;
+      promisedChunk = false;
+      this.promised -= CHUNK_BYTES;
+    };
+    const promise = (): void => {
+      promisedChunk = true;
+      this.promised += CHUNK_BYTES;
+    };
     const holder: BudgetHolder = {
       add: (n) => {
         if (released) return;
+        settle();
         bytes += n;
         this.held += n;
         if (this.held > this.peak) this.peak = this.held;
@@ -126,11 +140,12 @@ export class ResponseBudget {
           return;
         }
         res.pause();
-        this.waiting.push({ holder, res });
+        this.waiting.push({ holder, res, settle, promise });
       },
       release: () => {
         if (released) return;
         released = true;
+        settle();
         this.held -= bytes;
         bytes = 0;
         const at = this.waiting.findIndex((w) => w.holder === holder);
@@ -147,11 +162,12 @@ export class ResponseBudget {
    * do not each read a chunk past the budget at once), and, with no leader, the next as leader.
    */
   private resumeWaiting(): void {
-    let room = this.limitBytes - this.held;
-    while (this.waiting.length > 0 && (room > 0 || this.leader === null)) {
+    while (this.waiting.length > 0) {
+      const room = this.limitBytes - this.held - this.promised;
+      if (room <= 0 && this.leader !== null) return;
       const next = this.waiting.shift()!;
       if (room <= 0) this.leader = next.holder;
-      room -= CHUNK_BYTES;
+      next.promise();
       next.res.resume();
     }
   }
