@@ -190,7 +190,6 @@ interface FinishItem {
   readonly attempt: AttemptRecord | null;
 }
 
-
 /** Rows of a batch statement in the order of its items (null where it returned none). */
 function byJobId<T extends { jobId: string }>(items: readonly { jobId: string }[], rows: readonly T[]): (T | null)[] {
   const found = new Map(rows.map((r) => [r.jobId, r]));

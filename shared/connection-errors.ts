@@ -27,9 +27,9 @@ function* causeChain(err: unknown): Generator<Record<string, unknown>> {
   }
 }
 
-/** The code (or errno string) of the error itself names a lost or refused connection. */
-function hasConnectionCode(e: Record<string, unknown>): boolean {
-  return (typeof e.code === 'string' && CONNECTION_CODES.has(e.code)) || (typeof e.errno === 'string' && CONNECTION_CODES.has(e.errno));
+/** The code (or errno string) of the error itself is one of `codes`. */
+function hasCodeIn(e: Record<string, unknown>, codes: ReadonlySet<string>): boolean {
+  return (typeof e.code === 'string' && codes.has(e.code)) || (typeof e.errno === 'string' && codes.has(e.errno));
 }
 
 /** The message of the error itself is ioredis saying its connection is down. */
@@ -45,15 +45,14 @@ function saysRedisIsDown(e: Record<string, unknown>): boolean {
 export function unreachableDependency(err: unknown): 'redis' | 'postgres' | undefined {
   for (const e of causeChain(err)) {
     if (saysRedisIsDown(e)) return 'redis';
-    if (hasConnectionCode(e)) return 'postgres';
+    if (hasCodeIn(e, CONNECTION_CODES)) return 'postgres';
   }
   return undefined;
 }
 
 /** The error, or one of its causes, is a lost, refused or closed connection (of any kind). */
 export function isConnectionFailure(err: unknown): boolean {
-  for (const e of causeChain(err)) if (hasConnectionCode(e) || saysRedisIsDown(e)) return true;
-  return false;
+  return unreachableDependency(err) !== undefined;
 }
 
 /**
@@ -61,7 +60,6 @@ export function isConnectionFailure(err: unknown): boolean {
  * database driver's errors, which carry codes (ioredis' messages are not looked at).
  */
 export function hasConnectionCodeInChain(err: unknown, alsoCodes: ReadonlySet<string> = new Set()): boolean {
-  const has = (v: unknown) => typeof v === 'string' && alsoCodes.has(v);
-  for (const e of causeChain(err)) if (hasConnectionCode(e) || has(e.code) || has(e.errno)) return true;
+  for (const e of causeChain(err)) if (hasCodeIn(e, CONNECTION_CODES) || hasCodeIn(e, alsoCodes)) return true;
   return false;
 }

@@ -61,8 +61,8 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 // KEYS: pause, pace (hash: rate, tat, grown, cut), calls (hash: sec, cur, prev). ARGV: horizon ms,
 // retry ms. Returns {0, wait, turn}: go after `wait` ms (turn 1: a pacing turn is reserved; 0: the
-// model is not paced); {1, ms}: paused; {2, ms}: come back later. Waits are rounded up: a reply's numbers are integers, and a fraction rounded
-// down to 0 would read as "go" without a turn.
+// model is not paced); {1, ms}: paused; {2, ms}: come back later. Waits are rounded up: a reply's
+// numbers are integers, and a fraction rounded down to 0 would read as "go" without a turn.
 const ADMIT_SCRIPT = `
 local left = redis.call('PTTL', KEYS[1])
 if left > 0 then return {1, left} end
@@ -175,8 +175,8 @@ export class RedisModelPauses implements ModelPauses {
   /** remainingMs, and whether a "go" holds a pacing turn (the model was paced). */
   private async admit(modelId: string): Promise<{ ms: number; turn: boolean }> {
     const now = this.now();
-    const cached = this.known.get(modelId);
-    if (cached && now - cached.checkedAt < LOCAL_TRUST_MS && cached.until > now) return { ms: cached.until - now, turn: false };
+    const known = this.knownPauseLeft(modelId, now);
+    if (known !== undefined) return { ms: known, turn: false };
     const [status, ms, turn] = (await admitScript.run(this.redis, this.keys(modelId), [String(PACE_HORIZON_MS), String(PACE_RETRY_MS)])) as [number, number, number?];
     if (status === 1) {
       this.known.set(modelId, { until: now + ms, checkedAt: now });
@@ -198,12 +198,19 @@ export class RedisModelPauses implements ModelPauses {
    * (and was counted), which a second admission would take again.
    */
   private async pauseLeft(modelId: string): Promise<number> {
-    const cached = this.known.get(modelId);
-    if (cached && this.now() - cached.checkedAt < LOCAL_TRUST_MS && cached.until > this.now()) return cached.until - this.now();
+    const known = this.knownPauseLeft(modelId, this.now());
+    if (known !== undefined) return known;
     const left = await this.redis.pttl(this.key(modelId));
     if (left <= 0) return 0;
-    this.known.set(modelId, { until: this.now() + left, checkedAt: this.now() });
+    const now = this.now();
+    this.known.set(modelId, { until: now + left, checkedAt: now });
     return left;
+  }
+
+  /** The pause left as Redis said it within the last second, if it said one still running. */
+  private knownPauseLeft(modelId: string, now: number): number | undefined {
+    const cached = this.known.get(modelId);
+    return cached && now - cached.checkedAt < LOCAL_TRUST_MS && cached.until > now ? cached.until - now : undefined;
   }
 
   checkAhead(modelId: string): PauseCheck {
