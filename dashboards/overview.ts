@@ -436,10 +436,20 @@ export function buildOverviewDashboard(): Dashboard {
     )
     .withPanel(
       timeseries({
+        title: 'Model answers held while they arrive',
+        description: 'Bytes of model answers each worker holds while they arrive, against its budget (VENDOR_RESPONSE_BUFFER_MB). Answers that find the budget spent pause until others are done; workflows are a few KB, so held bytes near the limit mean answers far larger than a workflow.',
+        unit: 'bytes',
+        width: 12,
+        height: 6,
+        targets: [{ expr: 'orchestrator_vendor_response_buffer_bytes', legend: '{{instance}} {{kind}}' }],
+      }),
+    )
+    .withPanel(
+      timeseries({
         title: 'Restarts in the last hour',
         description: 'Process starts per instance over the last hour; a crash-looping replica shows here before anything else.',
         unit: 'short',
-        width: 24,
+        width: 12,
         height: 6,
         decimals: 0,
         targets: [{ expr: `changes(process_start_time_seconds{${PROCESSES}}[1h])`, legend: '{{job}} {{instance}}' }],

@@ -14,6 +14,7 @@ import YAML from 'yaml';
 import { DATASOURCE_UID, OVERVIEW_UID } from '../dashboards/overview.js';
 import { DASHBOARD_DIR, renderDashboards } from '../dashboards/render.js';
 import { createProducerMetrics, instrumentHttp } from '../producer/metrics.js';
+import { ResponseBudget } from '../worker/llm/node-http-fetch.js';
 import { createWorkerMetrics } from '../worker/metrics.js';
 import { PROJECT_ROOT } from './helpers/processes.js';
 import { run } from './helpers/prometheus.js';
@@ -23,7 +24,8 @@ import { dashboardPanels, dashboardQueries, metricNames, readRules, selectorsNot
 function exportedSeriesNames(): Set<string> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  createWorkerMetrics(registry, []);
+  const budget = new ResponseBudget(1);
+  createWorkerMetrics(registry, [], { buffered: () => budget.stats() });
   const producer = createProducerMetrics({ queues: [], processMetrics: false });
   instrumentHttp(Fastify(), producer.registry);
   const names = new Set(['up']);

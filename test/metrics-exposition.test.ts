@@ -13,6 +13,7 @@ import { createProducerMetrics, instrumentHttp } from '../producer/metrics.js';
 import { findModel } from '../shared/models.js';
 import { ATTEMPT_OUTCOMES, ATTEMPT_ROLES } from '../shared/outcomes.js';
 import type { AttemptResult } from '../worker/attempt-runner.js';
+import { ResponseBudget } from '../worker/llm/node-http-fetch.js';
 import { createWorkerMetrics, QUEUE_STATES, type QueueDepthSource } from '../worker/metrics.js';
 import { PROJECT_ROOT } from './helpers/processes.js';
 import { promtoolLintMetrics, TOLERATED_LINT } from './helpers/prometheus.js';
@@ -49,7 +50,8 @@ function attempt(modelId: string, outcome: AttemptResult['outcome']): AttemptRes
 function workerRegistry(): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const m = createWorkerMetrics(registry, [queue('workflow-generation'), queue('workflow-generation-fallback')]);
+  const budget = new ResponseBudget(64 * 1024 * 1024);
+  const m = createWorkerMetrics(registry, [queue('workflow-generation'), queue('workflow-generation-fallback')], { buffered: () => budget.stats() });
   for (const role of ATTEMPT_ROLES) for (const outcome of ATTEMPT_OUTCOMES) m.recordAttempt(role, attempt(role === 'primary' ? 'gpt-4o-mini' : 'claude-sonnet-4', outcome));
   m.recordFallback('gpt-4o-mini', 'claude-sonnet-4', 'schema');
   m.recordFallback('gpt-4o-mini', 'claude-sonnet-4', 'rate_limit');

@@ -11,12 +11,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
 import OpenAI from 'openai';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findModel } from '../shared/models.js';
 import { AnthropicLlmClient } from '../worker/llm/anthropic-client.js';
 import type { LlmClient, LlmResult } from '../worker/llm/llm-client.js';
 import { createNodeHttpFetch, type NodeHttpFetch, ResponseBudget } from '../worker/llm/node-http-fetch.js';
 import { chatCompletionBody, chatCompletionParams, OpenAiLlmClient } from '../worker/llm/openai-client.js';
+import { createWorkerMetrics } from '../worker/metrics.js';
 import { SYSTEM_PROMPT, userPrompt } from '../worker/prompt.js';
 import { startSimulator, type Simulator } from './simulator/server.js';
 import { eventually, goal, PLUGINS } from './helpers/harness.js';
@@ -149,11 +151,22 @@ it('answers that together pass the response budget wait for room instead of fill
     // Five 10 MB answers at once: 50 MB without the budget.
     const results = await Promise.all(Array.from({ length: 5 }, () => call('gpt-4o-mini', 'huge', { fetch: budgeted, timeoutMs: 60_000 })));
     for (const r of results) expect(r).toMatchObject({ kind: 'answer', usage: { outputTokens: expect.any(Number) } });
-    const { peakBytes, bytes, waiting } = budgeted.buffered();
+    const { peakBytes, bytes, waiting, waitedTotal } = budgeted.buffered();
     // The budget, plus the one answer allowed to read on past it, plus a chunk per waiting answer.
     expect(peakBytes).toBeLessThanOrEqual(12 * mb + 11 * mb + 5 * 64 * 1024);
     expect(peakBytes).toBeGreaterThan(10 * mb);
     expect({ bytes, waiting }).toEqual({ bytes: 0, waiting: 0 });
+    expect(waitedTotal).toBeGreaterThan(0);
+    // What an operator sees of it: the worker's metrics read the same numbers at scrape time.
+    const registry = new Registry();
+    createWorkerMetrics(registry, [], budgeted);
+    const text = await registry.metrics();
+    expect(text).toContain(`orchestrator_vendor_response_buffer_bytes{kind="limit"} ${12 * mb}`);
+    expect(text).toContain('orchestrator_vendor_response_buffer_bytes{kind="held"} 0');
+    expect(text).toContain('orchestrator_vendor_responses_waiting 0');
+    expect(text).toContain(`orchestrator_vendor_response_waits_total ${waitedTotal}`);
+    // A counter: a second scrape does not count the same waits again.
+    expect(await registry.metrics()).toContain(`orchestrator_vendor_response_waits_total ${waitedTotal}`);
   } finally {
     budgeted.close();
   }
@@ -170,7 +183,7 @@ it('the response budget resumes waiting answers in order, and always lets one re
   ha.add(10); // over, and b leads: a waits
   hc.add(10); // c too
   expect([a.paused, b.paused, c.paused]).toEqual([true, false, true]);
-  expect(budget.stats()).toEqual({ bytes: 140, peakBytes: 140, waiting: 2 });
+  expect(budget.stats()).toEqual({ limitBytes: 100, bytes: 140, peakBytes: 140, waiting: 2, waitedTotal: 2 });
   hb.release(); // 80 held, under the budget: the waiting resume in arrival order
   expect([a.paused, c.paused]).toEqual([false, false]);
   expect(budget.stats()).toMatchObject({ bytes: 80, waiting: 0 });

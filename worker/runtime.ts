@@ -57,14 +57,14 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
 
   const fallbackQueue = new Queue(FALLBACK_QUEUE, { connection: redis, prefix });
   const primaryQueue = new Queue(PRIMARY_QUEUE, { connection: redis, prefix });
-  const metrics = createWorkerMetrics(registry, [primaryQueue, fallbackQueue]);
+  // One HTTP client under both SDKs; the primary and the fallback worker may each have
+  // `concurrency` calls in flight to the same vendor.
+  const vendorFetch = options.clients ? null : createNodeHttpFetch({ maxSockets: 2 * config.concurrency, maxBufferedBytes: config.vendorResponseBufferMb * 1024 * 1024 });
+  const metrics = createWorkerMetrics(registry, [primaryQueue, fallbackQueue], vendorFetch ?? undefined);
   const settings = await PollingSettingsSource.start(new SettingsStore(db.db), { intervalMs: config.settingsRefreshMs, log });
   const shutdown = new AbortController();
   const stopping = new AbortController();
 
-  // One HTTP client under both SDKs; the primary and the fallback worker may each have
-  // `concurrency` calls in flight to the same vendor.
-  const vendorFetch = options.clients ? null : createNodeHttpFetch({ maxSockets: 2 * config.concurrency, maxBufferedBytes: config.vendorResponseBufferMb * 1024 * 1024 });
   const processor = createGenerationProcessor({
     attempts: new AttemptRunner({ clients: options.clients ?? createModelClients(config.providers, vendorFetch ?? undefined), clock, timeoutsMs: config.providers.modelTimeoutsMs }),
     settings,

@@ -61,8 +61,19 @@ export interface NodeHttpFetchOptions {
 export interface NodeHttpFetch extends FetchFn {
   /** Destroys every socket, in use or idle: requests still in flight fail. Call it after the calls have ended. */
   close(): void;
-  /** Response bytes held now, the most ever held at once, and the responses waiting for room. */
-  buffered(): { readonly bytes: number; readonly peakBytes: number; readonly waiting: number };
+  /** The response budget: see ResponseBudget.stats. */
+  buffered(): ResponseBudgetStats;
+}
+
+export interface ResponseBudgetStats {
+  /** The budget (maxBufferedBytes). */
+  readonly limitBytes: number;
+  /** Response bytes held now, and the most ever held at once. */
+  readonly bytes: number;
+  readonly peakBytes: number;
+  /** Responses waiting for room now, and how many times one had to wait (an answer may wait more than once). */
+  readonly waiting: number;
+  readonly waitedTotal: number;
 }
 
 /** What ResponseBudget needs of a response: IncomingMessage's flow control. */
@@ -98,6 +109,7 @@ const CHUNK_BYTES = 64 * 1024;
 export class ResponseBudget {
   private held = 0;
   private peak = 0;
+  private waited = 0;
   /** A chunk for each answer resumed that has not read since: room already given away. */
   private promised = 0;
   private leader: BudgetHolder | null = null;
@@ -105,8 +117,8 @@ export class ResponseBudget {
 
   constructor(readonly limitBytes: number) {}
 
-  stats(): { bytes: number; peakBytes: number; waiting: number } {
-    return { bytes: this.held, peakBytes: this.peak, waiting: this.waiting.length };
+  stats(): ResponseBudgetStats {
+    return { limitBytes: this.limitBytes, bytes: this.held, peakBytes: this.peak, waiting: this.waiting.length, waitedTotal: this.waited };
   }
 
   open(res: Pausable): BudgetHolder {
@@ -140,6 +152,7 @@ export class ResponseBudget {
           return;
         }
         res.pause();
+        this.waited++;
         this.waiting.push({ holder, res, settle, promise });
       },
       release: () => {
