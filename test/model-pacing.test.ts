@@ -185,3 +185,57 @@ it('a stale "go" given while the model was not paced is admitted again: pacing t
     expect(await ahead.remainingMs()).toBeGreaterThan(0);
   });
 });
+
+it('calls sent back to come later are not counted as calls made: pacing starts from the calls that went', async () => {
+  const model = 'gpt-4.1-mini';
+  const calls = `${prefix}:orchestrator:model-calls:${model}`;
+  const pauses = new RedisModelPauses(redis, prefix);
+  // Paced, its next turn 200 s away: every check is told to come back later.
+  const redisNow = Number((await redis.time())[0]) * 1000;
+  await redis.hset(paceKey(model), 'rate', 20, 'tat', redisNow + 200_000);
+  for (let i = 0; i < 30; i++) expect(await pauses.remainingMs(model)).toBeGreaterThan(0);
+  expect(await redis.hget(calls, 'cur')).toBeNull();
+  // Pacing over: the calls that go are counted again.
+  await redis.del(paceKey(model));
+  expect(await pauses.remainingMs(model)).toBe(0);
+  expect(await redis.hget(calls, 'cur')).toBe('1');
+});
+
+it('a check ahead that is never used gives its pacing turn back; one that was used, or held none, changes nothing', async () => {
+  await withOwnRedis(async (client) => {
+    const model = 'gpt-4o-mini';
+    const keys = { pace: paceKey(model), calls: `${prefix}:orchestrator:model-calls:${model}` };
+    const pauses = new RedisModelPauses(client, prefix);
+    const state = async () => ({ tat: Number(await client.hget(keys.pace, 'tat')), cur: Number(await client.hget(keys.calls, 'cur')) });
+
+    // Not paced: no turn to give back.
+    const unpaced = pauses.checkAhead(model);
+    await unpaced.release();
+    expect(await state()).toMatchObject({ tat: 0, cur: 1 });
+
+    // Paced at 1 call a second with the next turn now: the check takes it (the turn after moves a second on).
+    const redisNow = Number((await client.time())[0]) * 1000;
+    await client.hset(keys.pace, 'rate', 1, 'tat', redisNow, 'grown', redisNow + 60_000);
+    const unused = pauses.checkAhead(model);
+    await answered(client);
+    const taken = await state();
+    expect(taken.tat).toBeGreaterThanOrEqual(redisNow + 1_000);
+    expect(taken.cur).toBe(2);
+    await unused.release();
+    const back = await state();
+    // The next turn moved one interval back, or to now where that would be in the past.
+    const [sec, micros] = await client.time();
+    expect(back.tat).toBeLessThanOrEqual(Math.max(Number(sec) * 1000 + Number(micros) / 1000, taken.tat - 1_000));
+    expect(back.tat).toBeLessThan(taken.tat - 900);
+    expect(back.cur).toBe(1);
+    await unused.release(); // twice is once
+    expect(await state()).toEqual(back);
+
+    // Used: the call went on its turn, and release gives nothing back.
+    const used = pauses.checkAhead(model);
+    expect(await used.remainingMs()).toBe(0);
+    const afterCall = await state();
+    await used.release();
+    expect(await state()).toEqual(afterCall);
+  });
+});

@@ -290,6 +290,28 @@ describe('rate limits', () => {
       h.sim.setFaults({});
     }
   });
+
+  it('a request that needs no model call gives back the pacing turn its early pause check took', async () => {
+    const first = await h.client.generateWorkflow(request('Archive old invoices'), { timeoutMs: 20_000 });
+    expect(first.status).toBe('succeeded');
+    const paceKey = `${h.prefix}:orchestrator:model-pace:gpt-4o-mini`;
+    const callsBefore = h.sim.stats().totalRequests;
+    try {
+      // The primary is paced at one call in 10 s, its next turn now: an admission moves it 10 s on.
+      const [sec, micros] = await h.redis.time();
+      const now = Number(sec) * 1000 + Number(micros) / 1000;
+      await h.redis.hset(paceKey, 'rate', 0.1, 'tat', now, 'grown', now + 60_000);
+      // The same request delivered again (its job removed, then added with the same id): the
+      // stored result answers it; the pause check that ran alongside the pick-up row is unused.
+      await (await h.rawQueue.getJob(first.job_id))!.remove();
+      await h.rawQueue.add('generate', request('Archive old invoices'), { jobId: first.job_id });
+      await eventually(async () => (await h.rawQueue.getJob(first.job_id))?.isCompleted(), { what: 'the replay to complete' });
+      expect(h.sim.stats().totalRequests).toBe(callsBefore);
+      await eventually(async () => Number(await h.redis.hget(paceKey, 'tat')) < now + 5_000, { what: 'the pacing turn to be given back' });
+    } finally {
+      await h.redis.del(paceKey);
+    }
+  });
 });
 
 describe('settings', () => {

@@ -369,10 +369,18 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
     const originJobId = job.id!;
     // The pause check (and pacing turn) of the primary the settings name now runs alongside
     // `begin`: one round trip less before the call. When the request needs another model or no
-    // call (settings fixed earlier, a replay), it is dropped; an unused pacing turn only leaves
-    // the vendor a little under the pace.
+    // call (settings fixed earlier, a replay), it is released unused, and a pacing turn it holds
+    // goes back.
     const primaryNow = safe(() => resolveSettings(deps.settings.current()).primary.id);
     const admission = primaryNow ? deps.pauses.checkAhead(primaryNow) : null;
+    try {
+      return await runPrimary(job, token, originJobId, request, admission);
+    } finally {
+      void admission?.release();
+    }
+  }
+
+  async function runPrimary(job: Job, token: string | undefined, originJobId: string, request: GenerationRequest, admission: PauseCheck | null): Promise<ProcessorResult> {
     const begun = await begin(job, originJobId, request, job.timestamp);
     if (begun.final) return endWith({ job }, begun.final);
     const ctx = contextFor(job, token, originJobId, request, job.timestamp, begun.settings, admission);
@@ -401,14 +409,18 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
       throw new UnrecoverableError(`${FAILURE_CODES.rejected}: malformed fallback job: ${err instanceof Error ? err.message : String(err)}`);
     }
     const admission = deps.pauses.checkAhead(data.fallbackModel);
-    const begun = await begin(job, data.originJobId, data.request, data.enqueuedAt);
-    if (begun.final) return endWith({ job }, begun.final);
-    const ctx = contextFor(job, token, data.originJobId, data.request, data.enqueuedAt, begun.settings, admission);
-    // Not awaited (like 'validating'): the fallback call need not wait for a watcher's update;
-    // later writes of this job go through the same connection, so the order is kept.
-    job.updateProgress({ stage: 'fallback_started', model: ctx.settings.fallbackModel }).catch(() => {});
-    const nextNumber = (begun.attempts.at(-1)?.attemptNumber ?? 0) + 1;
-    return runFinalModel(ctx, 'fallback', ctx.settings.fallback, data.reason, begun.attempts, nextNumber);
+    try {
+      const begun = await begin(job, data.originJobId, data.request, data.enqueuedAt);
+      if (begun.final) return endWith({ job }, begun.final);
+      const ctx = contextFor(job, token, data.originJobId, data.request, data.enqueuedAt, begun.settings, admission);
+      // Not awaited (like 'validating'): the fallback call need not wait for a watcher's update;
+      // later writes of this job go through the same connection, so the order is kept.
+      job.updateProgress({ stage: 'fallback_started', model: ctx.settings.fallbackModel }).catch(() => {});
+      const nextNumber = (begun.attempts.at(-1)?.attemptNumber ?? 0) + 1;
+      return await runFinalModel(ctx, 'fallback', ctx.settings.fallback, data.reason, begun.attempts, nextNumber);
+    } finally {
+      void admission.release();
+    }
   }
 
   /**

@@ -37,6 +37,12 @@ export interface PauseCheck {
   readonly modelId: string;
   /** The answer of the check started ahead the first time; a fresh `remainingMs` after that. */
   remainingMs(): Promise<number>;
+  /**
+   * The job is done with the check. If its answer was never asked for (the request needed
+   * another model, or no call) and it holds a pacing turn, the turn goes back, so calls that are
+   * made can use it. Never rejects; a no-op after `remainingMs`. Callers need not wait for it.
+   */
+  release(): Promise<void>;
 }
 
 const LOCAL_TRUST_MS = 1_000;
@@ -62,11 +68,28 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 // KEYS: pause, pace (hash: rate, tat, grown, cut), calls (hash: sec, cur, prev). ARGV: horizon ms,
 // retry ms. Returns {0, wait, turn}: go after `wait` ms (turn 1: a pacing turn is reserved; 0: the
 // model is not paced); {1, ms}: paused; {2, ms}: come back later. Waits are rounded up: a reply's
-// numbers are integers, and a fraction rounded down to 0 would read as "go" without a turn.
+// numbers are integers, and a fraction rounded down to 0 would read as "go" without a turn. Only
+// calls that go are counted: the count is the rate pacing starts from, and calls sent back to the
+// queue were never made.
 const ADMIT_SCRIPT = `
 local left = redis.call('PTTL', KEYS[1])
 if left > 0 then return {1, left} end
 ${NOW}
+local wait, turn = 0, 0
+local pace = redis.call('HMGET', KEYS[2], 'rate', 'tat', 'grown')
+local rate = tonumber(pace[1])
+if rate then
+  local grown = tonumber(pace[3]) or now
+  if now > grown then
+    rate = rate * (1 + 0.05 * math.min(now - grown, 1000) / 1000)
+    redis.call('HSET', KEYS[2], 'rate', rate, 'grown', now)
+  end
+  local start = math.max(now, tonumber(pace[2]) or now)
+  local horizon = tonumber(ARGV[1])
+  if start - now > horizon then return {2, math.ceil(start - now - horizon) + tonumber(ARGV[2])} end
+  redis.call('HSET', KEYS[2], 'tat', start + 1000 / rate)
+  wait, turn = math.ceil(start - now), 1
+end
 local sec = math.floor(now / 1000)
 local calls = redis.call('HMGET', KEYS[3], 'sec', 'cur')
 local csec, cur = tonumber(calls[1]), tonumber(calls[2]) or 0
@@ -76,19 +99,20 @@ else
   redis.call('HSET', KEYS[3], 'sec', sec, 'cur', 1, 'prev', (csec == sec - 1) and cur or 0)
 end
 redis.call('PEXPIRE', KEYS[3], 5000)
-local pace = redis.call('HMGET', KEYS[2], 'rate', 'tat', 'grown')
-local rate = tonumber(pace[1])
-if not rate then return {0, 0, 0} end
-local grown = tonumber(pace[3]) or now
-if now > grown then
-  rate = rate * (1 + 0.05 * math.min(now - grown, 1000) / 1000)
-  redis.call('HSET', KEYS[2], 'rate', rate, 'grown', now)
+return {0, wait, turn}`;
+
+// KEYS as ADMIT. A call that was given a pacing turn and will not be made gives it back: the next
+// turn moves one interval earlier (never into the past), and the call is no longer counted.
+const RETURN_TURN_SCRIPT = `
+${NOW}
+local pace = redis.call('HMGET', KEYS[2], 'rate', 'tat')
+local rate, tat = tonumber(pace[1]), tonumber(pace[2])
+if rate and tat then redis.call('HSET', KEYS[2], 'tat', math.max(now, tat - 1000 / rate)) end
+local calls = redis.call('HMGET', KEYS[3], 'sec', 'cur')
+if tonumber(calls[1]) == math.floor(now / 1000) and (tonumber(calls[2]) or 0) > 0 then
+  redis.call('HINCRBY', KEYS[3], 'cur', -1)
 end
-local start = math.max(now, tonumber(pace[2]) or now)
-local horizon = tonumber(ARGV[1])
-if start - now > horizon then return {2, math.ceil(start - now - horizon) + tonumber(ARGV[2])} end
-redis.call('HSET', KEYS[2], 'tat', start + 1000 / rate)
-return {0, math.ceil(start - now), 1}`;
+return 1`;
 
 // KEYS as ADMIT. ARGV: pause ms, pause value. Extends the pause only when the new one ends later,
 // then starts pacing (calls admitted at 20/s or more over the last second) or slows it down.
@@ -143,6 +167,7 @@ class RedisScript {
 
 const admitScript = new RedisScript(ADMIT_SCRIPT);
 const pauseScript = new RedisScript(PAUSE_SCRIPT);
+const returnTurnScript = new RedisScript(RETURN_TURN_SCRIPT);
 
 export class RedisModelPauses implements ModelPauses {
   /**
@@ -220,6 +245,15 @@ export class RedisModelPauses implements ModelPauses {
     let redeemed = false;
     return {
       modelId,
+      release: async () => {
+        if (redeemed) return;
+        redeemed = true;
+        try {
+          if ((await early).turn) await returnTurnScript.run(this.redis, this.keys(modelId), []);
+        } catch {
+          // A turn left unused only leaves the vendor a little under the pace.
+        }
+      },
       remainingMs: async () => {
         const first = !redeemed;
         redeemed = true;
