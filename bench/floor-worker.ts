@@ -1,0 +1,55 @@
+/**
+ * The floor of the overhead scenario: the least any pipeline that meets issue 6 must do for a
+ * job. It calls the model through the official SDK over HTTP (the worker's own adapter and HTTP
+ * client) and writes the answer to Postgres in one durable row. It does nothing else: no contract
+ * check, pick-up row, pause check, validation, attempt or audit rows, money, metrics or progress
+ * events. It is not a product. It shows how far the overhead target is from what these parts
+ * allow on the machine. Run as a child process (`node --import tsx bench/floor-worker.ts`), like
+ * worker/main.ts and bench/raw-worker.ts.
+ */
+import { Worker } from 'bullmq';
+import postgres from 'postgres';
+import { readRedisConfig } from '../shared/config.js';
+import { findModel } from '../shared/models.js';
+import { PRIMARY_QUEUE } from '../shared/queues.js';
+import { blockingConnection } from '../shared/redis.js';
+import { createNodeHttpFetch } from '../worker/llm/node-http-fetch.js';
+import { OpenAiLlmClient } from '../worker/llm/openai-client.js';
+import { MAX_WORKFLOW_OUTPUT_TOKENS, SYSTEM_PROMPT, userPrompt } from '../worker/prompt.js';
+import type { GenerationRequest } from '../shared/job-contract.js';
+
+const { url, queuePrefix } = readRedisConfig(process.env);
+const concurrency = Number(process.env.WORKER_CONCURRENCY ?? 50);
+const schema = process.env.DATABASE_SCHEMA ?? 'public';
+// The pool the real worker opens for this concurrency (worker/runtime.ts).
+const sql = postgres(process.env.DATABASE_URL!, { max: Math.min(20, Math.max(4, Math.ceil(concurrency / 10))), connection: { search_path: schema }, onnotice: () => {} });
+await sql`create table if not exists floor_answers (job_id text primary key, answer text not null)`;
+const model = findModel('gpt-4o-mini')!;
+const openai = new OpenAiLlmClient({ apiKey: process.env.OPENAI_API_KEY!, baseURL: process.env.OPENAI_BASE_URL, fetch: createNodeHttpFetch({ maxSockets: concurrency }) });
+const never = new AbortController().signal;
+
+const worker = new Worker(
+  PRIMARY_QUEUE,
+  async (job) => {
+    const r = await openai.call({ model, systemPrompt: SYSTEM_PROMPT, userPrompt: userPrompt(job.data as GenerationRequest), maxOutputTokens: MAX_WORKFLOW_OUTPUT_TOKENS, signal: never, timeoutMs: 30_000 });
+    if (r.kind !== 'answer' || r.text === null) throw new Error(`no answer: ${r.kind === 'failure' ? r.message : 'empty'}`);
+    await sql`insert into floor_answers (job_id, answer) values (${job.id!}, ${r.text})`;
+    return { ok: true };
+  },
+  { connection: blockingConnection(url), prefix: queuePrefix, concurrency, maxStalledCount: 2 },
+);
+worker.on('error', (err) => console.error(JSON.stringify({ level: 50, msg: 'worker error', err: err.message })));
+await worker.waitUntilReady();
+console.log(JSON.stringify({ level: 30, msg: 'worker started', concurrency, prefix: queuePrefix }));
+
+let stopping = false;
+const stop = () => {
+  if (stopping) process.exit(130);
+  stopping = true;
+  worker.close().then(
+    () => sql.end().then(() => process.exit(0)),
+    () => process.exit(1),
+  );
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
