@@ -15,6 +15,7 @@ import { PRIMARY_QUEUE } from '../shared/queues.js';
 import { blockingConnection } from '../shared/redis.js';
 import { createNodeHttpFetch } from '../worker/llm/node-http-fetch.js';
 import { OpenAiLlmClient } from '../worker/llm/openai-client.js';
+import { runUntilStopped } from './lib/child-worker.js';
 import { MAX_WORKFLOW_OUTPUT_TOKENS, SYSTEM_PROMPT, userPrompt } from '../worker/prompt.js';
 import type { GenerationRequest } from '../shared/job-contract.js';
 
@@ -38,18 +39,6 @@ const worker = new Worker(
   },
   { connection: blockingConnection(url), prefix: queuePrefix, concurrency, maxStalledCount: 2 },
 );
-worker.on('error', (err) => console.error(JSON.stringify({ level: 50, msg: 'worker error', err: err.message })));
-await worker.waitUntilReady();
-console.log(JSON.stringify({ level: 30, msg: 'worker started', concurrency, prefix: queuePrefix }));
-
-let stopping = false;
-const stop = () => {
-  if (stopping) process.exit(130);
-  stopping = true;
-  worker.close().then(
-    () => sql.end().then(() => process.exit(0)),
-    () => process.exit(1),
-  );
-};
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
+await runUntilStopped(worker, { concurrency, prefix: queuePrefix }, async () => {
+  await sql.end();
+});

@@ -7,6 +7,7 @@ import { Worker } from 'bullmq';
 import { readRedisConfig } from '../shared/config.js';
 import { PRIMARY_QUEUE } from '../shared/queues.js';
 import { blockingConnection } from '../shared/redis.js';
+import { runUntilStopped } from './lib/child-worker.js';
 
 const { url, queuePrefix } = readRedisConfig(process.env);
 const concurrency = Number(process.env.WORKER_CONCURRENCY ?? 50);
@@ -16,18 +17,4 @@ const worker = new Worker(PRIMARY_QUEUE, async () => ({ ok: true }), {
   concurrency,
   maxStalledCount: 2,
 });
-worker.on('error', (err) => console.error(JSON.stringify({ level: 50, msg: 'worker error', err: err.message })));
-await worker.waitUntilReady();
-console.log(JSON.stringify({ level: 30, msg: 'worker started', concurrency, prefix: queuePrefix }));
-
-let stopping = false;
-const stop = () => {
-  if (stopping) process.exit(130);
-  stopping = true;
-  worker.close().then(
-    () => process.exit(0),
-    () => process.exit(1),
-  );
-};
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
+await runUntilStopped(worker, { concurrency, prefix: queuePrefix });

@@ -48,25 +48,23 @@ export const overhead: Scenario = {
     const env = await createBenchEnv({ label: 'overhead', latencyMs: 0 });
     try {
       const concurrency = { WORKER_CONCURRENCY: String(size.concurrency) };
+      /** A phase of one of the benchmark's own workers, done when BullMQ has completed every job. */
+      const benchWorkerPhase = async (idPrefix: string, entry: string): Promise<Phase> => {
+        const result = await phase(
+          env,
+          idPrefix,
+          size.jobs,
+          async () => (await env.startWorkers(1, concurrency, entry))[0]!,
+          () => waitUntil(async () => (await env.queue.getCompletedCount()) >= size.jobs && (await queuesIdle([env.queue])), `the ${idPrefix} jobs`, 120_000, 20),
+        );
+        await env.queue.obliterate({ force: true });
+        return result;
+      };
       log(`raw BullMQ, no-op processor: ${size.jobs} jobs, concurrency ${size.concurrency}`);
-      const raw = await phase(
-        env,
-        'raw',
-        size.jobs,
-        async () => (await env.startWorkers(1, concurrency, 'bench/raw-worker.ts'))[0]!,
-        () => waitUntil(async () => (await env.queue.getCompletedCount()) >= size.jobs && (await queuesIdle([env.queue])), 'the raw jobs', 120_000, 20),
-      );
-      await env.queue.obliterate({ force: true });
+      const raw = await benchWorkerPhase('raw', 'bench/raw-worker.ts');
       // What any pipeline must do (bench/floor-worker.ts): the SDK call and one durable row.
       log(`floor (SDK call + one durable row, nothing else): ${size.jobs} jobs, concurrency ${size.concurrency}`);
-      const floor = await phase(
-        env,
-        'floor',
-        size.jobs,
-        async () => (await env.startWorkers(1, concurrency, 'bench/floor-worker.ts'))[0]!,
-        () => waitUntil(async () => (await env.queue.getCompletedCount()) >= size.jobs && (await queuesIdle([env.queue])), 'the floor jobs', 120_000, 20),
-      );
-      await env.queue.obliterate({ force: true });
+      const floor = await benchWorkerPhase('floor', 'bench/floor-worker.ts');
       log(`full pipeline: ${size.jobs} jobs, concurrency ${size.concurrency}`);
       const pipeline = await phase(
         env,
