@@ -18,7 +18,8 @@ export function describePattern(pattern: string, message: string): string {
 }
 
 export function toFieldErrors(errors: readonly ErrorObject[] | null | undefined): FieldError[] {
-  return (errors ?? []).map((e) => {
+  // An `if` error only says its `then` failed; the errors of the `then` itself are listed too.
+  return (errors ?? []).filter((e) => e.keyword !== 'if').map((e) => {
     if (e.keyword === 'pattern') {
       const known = patternMessages.get(String((e.params as { pattern: string }).pattern));
       if (known) return { path: e.instancePath, code: 'pattern', message: known };

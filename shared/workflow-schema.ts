@@ -166,6 +166,46 @@ function strip(node: unknown): unknown {
   return out;
 }
 
+/**
+ * `workflowSchema` as the worker's Ajv checks it: the same documents pass, but each union is
+ * written so that Ajv walks one branch. With anyOf, and allErrors on, Ajv tries a step against
+ * every kind in turn and builds the error objects of each branch that fails, even when the step
+ * is valid (a loop step: three failed branches), then reports all of them when none fits. Here a
+ * step's `type` picks its kind (if/then), and a reference that may be null is one schema of type
+ * object or null. A test checks that both schemas agree on every document of the test corpora.
+ */
+export const validationWorkflowSchema = ((): Record<string, unknown> => {
+  const rewrite = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(rewrite);
+    if (node === null || typeof node !== 'object') return node;
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(node)) {
+      out[k] = k === 'properties' || k === '$defs' ? Object.fromEntries(Object.entries(v as object).map(([pk, pv]) => [pk, rewrite(pv)])) : rewrite(v);
+    }
+    const alternatives = out.anyOf as Array<Record<string, unknown>> | undefined;
+    if (!alternatives) return out;
+    const { anyOf: _anyOf, ...rest } = out;
+    // { anyOf: [S, { type: 'null' }] } with S an object schema: S with type object or null.
+    const objects = alternatives.filter((a) => a.type === 'object');
+    if (alternatives.length === 2 && objects.length === 1 && alternatives.some((a) => a.type === 'null' && Object.keys(a).length === 1)) {
+      return { ...rest, ...objects[0], type: ['object', 'null'] };
+    }
+    // Object schemas each with a constant `type` property: a tagged union.
+    const tags = alternatives.map((a) => ((a.properties as Record<string, { const?: unknown }> | undefined)?.type?.const));
+    if (objects.length === alternatives.length && tags.every((t) => typeof t === 'string') && new Set(tags).size === tags.length) {
+      return {
+        ...rest,
+        type: 'object',
+        required: ['type'],
+        properties: { type: { enum: tags } },
+        allOf: alternatives.map((a, i) => ({ if: { required: ['type'], properties: { type: { const: tags[i] } } }, then: a })),
+      };
+    }
+    throw new Error('validationWorkflowSchema: an anyOf it cannot rewrite; extend the rewrite or keep the anyOf out of the schema');
+  };
+  return { ...(rewrite(workflowSchema) as Record<string, unknown>), $id: workflowSchema.$id.replace(/\.json$/, '-validation.json') };
+})();
+
 /** The strict-compatible subset for OpenAI `response_format: { type: 'json_schema', strict: true }`. */
 export const strictWorkflowSchema = strip(workflowSchema) as Record<string, unknown>;
 

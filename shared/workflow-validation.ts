@@ -6,7 +6,7 @@ import { ajv, toFieldErrors } from './ajv.js';
 import type { FieldError } from './errors.js';
 import { pluginAllowList, type PluginOffer } from './job-contract.js';
 import type { ValidationFailureKind } from './outcomes.js';
-import { workflowSchema, type StepRef, type Workflow, type WorkflowStep } from './workflow-schema.js';
+import { validationWorkflowSchema, type StepRef, type Workflow, type WorkflowStep } from './workflow-schema.js';
 
 export const MAX_STEPS = 50;
 /** Nesting of conditionals and loops; deeper documents are refused before Ajv walks them. */
@@ -15,7 +15,7 @@ const MAX_REPORTED_ERRORS = 50;
 /** JSON nesting beyond this is not a workflow; checked iteratively so no stack can overflow. */
 const MAX_JSON_DEPTH = 64;
 
-const validateShape = ajv.compile<Workflow>(workflowSchema);
+const validateShape = ajv.compile<Workflow>(validationWorkflowSchema);
 
 export type WorkflowCheck =
   | { readonly ok: true; readonly workflow: Workflow; readonly stepCount: number }

@@ -1,7 +1,11 @@
 /** The workflow schema, the graph rules and the classification of raw model answers. */
 import { describe, expect, it } from 'vitest';
 import { checkModelText, checkWorkflow, parseModelText } from '../shared/workflow-validation.js';
-import { strictWorkflowSchema } from '../shared/workflow-schema.js';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { strictWorkflowSchema, workflowSchema } from '../shared/workflow-schema.js';
+import { breakSchema } from './simulator/bad-workflows.js';
+import { mulberry32 } from './simulator/random.js';
+import { writeWorkflow } from './simulator/workflow-writer.js';
 
 const plugins = ['google-mail', { key: 'slack', actions: ['post_message'] }];
 
@@ -111,5 +115,58 @@ describe('the strict-mode schema sent to OpenAI', () => {
       Object.values(n).forEach(walk);
     };
     walk(strictWorkflowSchema);
+  });
+});
+
+describe('the schema as the worker checks it', () => {
+  // The published schema, compiled on its own: the reference the rewritten one must agree with.
+  const reference = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true }).compile(workflowSchema);
+  const goals = ['Read my mail and post urgent ones to Slack', 'Each morning summarise new sheet rows, and if any mention a refund, email the team', 'For every open ticket, draft a reply and wait'];
+  const written = Array.from({ length: 60 }, (_, i) => writeWorkflow({ seed: i, goal: goals[i % goals.length]!, plugins }));
+
+  /** Every object and array in a document, with a way to replace what it holds. */
+  function slots(node: unknown, out: Array<{ holder: Record<string, unknown>; key: string }> = []) {
+    if (node && typeof node === 'object') {
+      for (const [key, value] of Object.entries(node)) {
+        out.push({ holder: node as Record<string, unknown>, key });
+        slots(value, out);
+      }
+    }
+    return out;
+  }
+  const REPLACEMENTS: unknown[] = [null, 42, 'text', true, [], {}, { step: 'a', path: '' }, { step: 'a' }, 'loop', 'plugin_action', 'conditional', -1, 1.5, { ref: null, value: 1 }];
+
+  it('accepts and refuses exactly what the published schema does', () => {
+    const rng = mulberry32(7);
+    const docs: unknown[] = [good, ...written];
+    for (const base of written) {
+      for (let i = 0; i < 40; i++) {
+        const doc = structuredClone(base);
+        const all = slots(doc);
+        const { holder, key } = all[Math.floor(rng() * all.length)]!;
+        const r = rng();
+        if (r < 0.2 && !Array.isArray(holder)) delete holder[key];
+        else if (r < 0.3 && !Array.isArray(holder)) holder.extra = 'x';
+        else holder[key] = structuredClone(REPLACEMENTS[Math.floor(rng() * REPLACEMENTS.length)]);
+        docs.push(doc);
+      }
+      docs.push(breakSchema(base, rng));
+    }
+    let refused = 0;
+    for (const doc of docs) {
+      const expected = reference(doc);
+      if (!expected) refused++;
+      expect(checkWorkflow(doc, plugins).ok === false && (checkWorkflow(doc, plugins) as { kind: string }).kind === 'schema', JSON.stringify(doc)).toBe(!expected);
+    }
+    // The corpus has both kinds, many of each.
+    expect(refused).toBeGreaterThan(500);
+    expect(docs.length - refused).toBeGreaterThan(300);
+  });
+
+  it('reports the error of the step kind a step names, not of every kind it is not', () => {
+    const r = checkWorkflow(wf([step('a', { name: 42 })]), plugins);
+    expect(r).toMatchObject({ ok: false, kind: 'schema', errors: [{ path: '/pilot_steps/0/name', code: 'type', message: 'must be string' }] });
+    const unknownKind = checkWorkflow(wf([step('a', { type: 'plugin_call' })]), plugins);
+    expect(unknownKind).toMatchObject({ ok: false, kind: 'schema', errors: [{ path: '/pilot_steps/0/type', code: 'enum' }] });
   });
 });
