@@ -185,6 +185,10 @@ export const validationWorkflowSchema = ((): Record<string, unknown> => {
     const alternatives = out.anyOf as Array<Record<string, unknown>> | undefined;
     if (!alternatives) return out;
     const { anyOf: _anyOf, ...rest } = out;
+    // The rewrites below set `type`, `required` and `properties`: beside the anyOf there may be
+    // annotations only, or they would be overwritten without a word.
+    const beside = Object.keys(rest).filter((k) => k !== 'description' && k !== 'title' && k !== '$comment');
+    if (beside.length > 0) throw new Error(`validationWorkflowSchema: an anyOf beside ${beside.join(', ')}; extend the rewrite`);
     // { anyOf: [S, { type: 'null' }] } with S an object schema: S with type object or null.
     const objects = alternatives.filter((a) => a.type === 'object');
     if (alternatives.length === 2 && objects.length === 1 && alternatives.some((a) => a.type === 'null' && Object.keys(a).length === 1)) {

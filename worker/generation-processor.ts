@@ -369,8 +369,8 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
     const originJobId = job.id!;
     // The pause check (and pacing turn) of the primary the settings name now runs alongside
     // `begin`: one round trip less before the call. When the request needs another model or no
-    // call (settings fixed earlier, a replay), it is released unused, and a pacing turn it holds
-    // goes back.
+    // call (settings fixed earlier, a replay), it is released unused, and the call it counted
+    // is taken back.
     const primaryNow = safe(() => resolveSettings(deps.settings.current()).primary.id);
     const admission = primaryNow ? deps.pauses.checkAhead(primaryNow) : null;
     try {

@@ -33,14 +33,22 @@ export interface ModelPauses {
   checkAhead(modelId: string): PauseCheck;
 }
 
+/** An answer of the ADMIT script, as `admit` hands it on. */
+interface Admission {
+  readonly ms: number;
+  readonly turn: boolean;
+  /** The Redis second a "go" was counted in; null when nothing was counted. */
+  readonly countedIn: number | null;
+}
+
 export interface PauseCheck {
   readonly modelId: string;
   /** The answer of the check started ahead the first time; a fresh `remainingMs` after that. */
   remainingMs(): Promise<number>;
   /**
    * The job is done with the check. If its answer was never asked for (the request needed
-   * another model, or no call) and it holds a pacing turn, the turn goes back, so calls that are
-   * made can use it. Never rejects; a no-op after `remainingMs`. Callers need not wait for it.
+   * another model, or no call) and was a "go", the call it counted is taken back. Never rejects;
+   * a no-op after `remainingMs`. Callers need not wait for it.
    */
   release(): Promise<void>;
 }
@@ -66,11 +74,11 @@ const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 // KEYS: pause, pace (hash: rate, tat, grown, cut), calls (hash: sec, cur, prev). ARGV: horizon ms,
-// retry ms. Returns {0, wait, turn}: go after `wait` ms (turn 1: a pacing turn is reserved; 0: the
-// model is not paced); {1, ms}: paused; {2, ms}: come back later. Waits are rounded up: a reply's
-// numbers are integers, and a fraction rounded down to 0 would read as "go" without a turn. Only
-// calls that go are counted: the count is the rate pacing starts from, and calls sent back to the
-// queue were never made.
+// retry ms. Returns {0, wait, turn, sec}: go after `wait` ms (turn 1: a pacing turn is reserved;
+// 0: the model is not paced), counted as a call in second `sec`; {1, ms}: paused; {2, ms}: come
+// back later. Waits are rounded up: a reply's numbers are integers, and a fraction rounded down to
+// 0 would read as "go" without a turn. Only a "go" is counted (the count is the rate pacing
+// starts from), and a "go" that ends without a call is taken back (UNCOUNT).
 const ADMIT_SCRIPT = `
 local left = redis.call('PTTL', KEYS[1])
 if left > 0 then return {1, left} end
@@ -99,19 +107,19 @@ else
   redis.call('HSET', KEYS[3], 'sec', sec, 'cur', 1, 'prev', (csec == sec - 1) and cur or 0)
 end
 redis.call('PEXPIRE', KEYS[3], 5000)
-return {0, wait, turn}`;
+return {0, wait, turn, sec}`;
 
-// KEYS as ADMIT. A call that was given a pacing turn and will not be made gives it back: the next
-// turn moves one interval earlier (never into the past), and the call is no longer counted.
-const RETURN_TURN_SCRIPT = `
-${NOW}
-local pace = redis.call('HMGET', KEYS[2], 'rate', 'tat')
-local rate, tat = tonumber(pace[1]), tonumber(pace[2])
-if rate and tat then redis.call('HSET', KEYS[2], 'tat', math.max(now, tat - 1000 / rate)) end
-local calls = redis.call('HMGET', KEYS[3], 'sec', 'cur')
-if tonumber(calls[1]) == math.floor(now / 1000) and (tonumber(calls[2]) or 0) > 0 then
-  redis.call('HINCRBY', KEYS[3], 'cur', -1)
-end
+// KEYS as ADMIT. ARGV: the second a "go" was counted in. The call will not be made: it no longer
+// counts, in that second's count (now `cur`, or `prev` once the next second began; older counts
+// are gone anyway). A pacing turn it held is not given back: its time has come by the time the job
+// knows (the call waited for it), and moving the next turn earlier would let a later call go
+// before its time, two at once.
+const UNCOUNT_SCRIPT = `
+local sec = tonumber(ARGV[1])
+local calls = redis.call('HMGET', KEYS[3], 'sec', 'cur', 'prev')
+local csec, cur, prev = tonumber(calls[1]), tonumber(calls[2]) or 0, tonumber(calls[3]) or 0
+if csec == sec and cur > 0 then redis.call('HINCRBY', KEYS[3], 'cur', -1)
+elseif csec == sec + 1 and prev > 0 then redis.call('HINCRBY', KEYS[3], 'prev', -1) end
 return 1`;
 
 // KEYS as ADMIT. ARGV: pause ms, pause value. Extends the pause only when the new one ends later,
@@ -167,7 +175,7 @@ class RedisScript {
 
 const admitScript = new RedisScript(ADMIT_SCRIPT);
 const pauseScript = new RedisScript(PAUSE_SCRIPT);
-const returnTurnScript = new RedisScript(RETURN_TURN_SCRIPT);
+const uncountScript = new RedisScript(UNCOUNT_SCRIPT);
 
 export class RedisModelPauses implements ModelPauses {
   /**
@@ -197,25 +205,47 @@ export class RedisModelPauses implements ModelPauses {
     return (await this.admit(modelId)).ms;
   }
 
-  /** remainingMs, and whether a "go" holds a pacing turn (the model was paced). */
-  private async admit(modelId: string): Promise<{ ms: number; turn: boolean }> {
+  /**
+   * remainingMs, with what a "go" (ms 0) reserved: whether it holds a pacing turn (the model was
+   * paced) and the second it was counted in. Anything but a "go" leaves nothing counted.
+   */
+  private async admit(modelId: string): Promise<Admission> {
     const now = this.now();
     const known = this.knownPauseLeft(modelId, now);
-    if (known !== undefined) return { ms: known, turn: false };
-    const [status, ms, turn] = (await admitScript.run(this.redis, this.keys(modelId), [String(PACE_HORIZON_MS), String(PACE_RETRY_MS)])) as [number, number, number?];
+    if (known !== undefined) return { ms: known, turn: false, countedIn: null };
+    const [status, ms, turn, sec] = (await admitScript.run(this.redis, this.keys(modelId), [String(PACE_HORIZON_MS), String(PACE_RETRY_MS)])) as [number, number, number?, number?];
     if (status === 1) {
       this.known.set(modelId, { until: now + ms, checkedAt: now });
-      return { ms, turn: false };
+      return { ms, turn: false, countedIn: null };
     }
     this.known.delete(modelId);
-    if (status === 2) return { ms: Math.max(1, ms), turn: false };
+    if (status === 2) return { ms: Math.max(1, ms), turn: false, countedIn: null };
+    const go: Admission = { ms: 0, turn: turn === 1, countedIn: sec ?? null };
     // Our turn comes within the horizon: wait for it here rather than through the queue.
     if (ms > 0) {
       await new Promise((resolve) => setTimeout(resolve, ms));
-      // A 429 may have come while we waited for the turn: the pause it started holds for us too.
-      return { ms: await this.pauseLeft(modelId), turn: turn === 1 };
+      // A 429 may have come while we waited for the turn: the pause it started holds for us too,
+      // and the call it counted will not be made.
+      const left = await this.pauseLeft(modelId);
+      if (left > 0) {
+        void this.uncount(modelId, go);
+        return { ms: left, turn: false, countedIn: null };
+      }
     }
-    return { ms: 0, turn: turn === 1 };
+    return go;
+  }
+
+  /**
+   * Takes back the call a "go" counted, when no call follows it. Never rejects, and callers on a
+   * job's path do not wait for it.
+   */
+  private async uncount(modelId: string, admission: Admission): Promise<void> {
+    if (admission.countedIn === null) return;
+    try {
+      await uncountScript.run(this.redis, this.keys(modelId), [String(admission.countedIn)]);
+    } catch {
+      // A call left counted only makes pacing start from a slightly higher rate.
+    }
   }
 
   /**
@@ -248,11 +278,8 @@ export class RedisModelPauses implements ModelPauses {
       release: async () => {
         if (redeemed) return;
         redeemed = true;
-        try {
-          if ((await early).turn) await returnTurnScript.run(this.redis, this.keys(modelId), []);
-        } catch {
-          // A turn left unused only leaves the vendor a little under the pace.
-        }
+        const answer = await early.catch(() => null);
+        if (answer) await this.uncount(modelId, answer);
       },
       remainingMs: async () => {
         const first = !redeemed;
@@ -265,8 +292,13 @@ export class RedisModelPauses implements ModelPauses {
         // take a second turn (left unused) and count it twice, and only a pause can have begun
         // since. Any other answer is asked again in full: pacing may have begun after a "go"
         // without a turn, and turns left far behind (a database outage held the jobs) would send
-        // the late calls all at once.
-        if (answer.ms === 0 && answer.turn && age <= PACE_HORIZON_MS) return this.pauseLeft(modelId);
+        // the late calls all at once. Either way a "go" that ends without its call is uncounted.
+        if (answer.ms === 0 && answer.turn && age <= PACE_HORIZON_MS) {
+          const left = await this.pauseLeft(modelId);
+          if (left > 0) void this.uncount(modelId, answer);
+          return left;
+        }
+        void this.uncount(modelId, answer);
         return this.remainingMs(modelId);
       },
     };
