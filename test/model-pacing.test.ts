@@ -235,10 +235,10 @@ it('a "go" that ends without a call is taken back from the count pacing starts f
     await used.release();
     expect(await counted()).toBe(1);
 
-    // Paced, the turn 100 ms away, and a pause begins while the call waits for it: no call, no count.
+    // Paced, the turn 200 ms away, and a pause begins while the call waits for it: no call, no count.
     const [sec, micros] = await client.time();
     const now = Number(sec) * 1000 + Number(micros) / 1000;
-    await client.hset(keys.pace, 'rate', 20, 'tat', now + 100, 'grown', now + 60_000);
+    await client.hset(keys.pace, 'rate', 20, 'tat', now + 200, 'grown', now + 60_000);
     const waiting = pauses.remainingMs(model);
     await answered(client);
     await client.set(`${prefix}:orchestrator:model-pause:${model}`, '1', 'PX', 60_000);

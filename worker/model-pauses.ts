@@ -226,13 +226,23 @@ export class RedisModelPauses implements ModelPauses {
       await new Promise((resolve) => setTimeout(resolve, ms));
       // A 429 may have come while we waited for the turn: the pause it started holds for us too,
       // and the call it counted will not be made.
-      const left = await this.pauseLeft(modelId);
+      const left = await this.pauseLeftOrUncount(modelId, go);
       if (left > 0) {
         void this.uncount(modelId, go);
         return { ms: left, turn: false, countedIn: null };
       }
     }
     return go;
+  }
+
+  /** pauseLeft for a counted "go": when Redis fails, the job fails, and the call it counted is taken back. */
+  private async pauseLeftOrUncount(modelId: string, go: Admission): Promise<number> {
+    try {
+      return await this.pauseLeft(modelId);
+    } catch (err) {
+      void this.uncount(modelId, go);
+      throw err;
+    }
   }
 
   /**
@@ -294,7 +304,7 @@ export class RedisModelPauses implements ModelPauses {
         // without a turn, and turns left far behind (a database outage held the jobs) would send
         // the late calls all at once. Either way a "go" that ends without its call is uncounted.
         if (answer.ms === 0 && answer.turn && age <= PACE_HORIZON_MS) {
-          const left = await this.pauseLeft(modelId);
+          const left = await this.pauseLeftOrUncount(modelId, answer);
           if (left > 0) void this.uncount(modelId, answer);
           return left;
         }
