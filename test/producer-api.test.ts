@@ -44,6 +44,11 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await pool?.closeAll();
+  if (h) {
+    // Producers started on prefixes of their own (`<prefix>_idle`, ...) leave BullMQ's queue metadata.
+    const left = await h.redis.keys(`${h.prefix}_*`);
+    if (left.length > 0) await h.redis.del(...left);
+  }
   await h?.close();
 });
 
