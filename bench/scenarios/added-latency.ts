@@ -28,7 +28,29 @@ interface PhaseStats {
   readonly endToEnd: Summary;
   readonly queueWait: Summary;
   readonly modelCall: Summary;
+  /** Where the added time goes, per request with one attempt: see SEGMENTS. */
+  readonly segments: Record<Segment, Summary>;
 }
+
+/**
+ * The orchestrator's share of a request, cut at the timestamps it stores: BullMQ's `timestamp`,
+ * `processedOn` and `finishedOn`, the request row's `started_at` (taken just before the `begin`
+ * statement) and `finished_at` (just before the result statement), the attempt's `started_at`
+ * and `finished_at` (around the vendor call). All are this machine's clock.
+ */
+const SEGMENTS = {
+  /** Enqueue → a worker asks BullMQ for the job. */
+  queue: 'queue',
+  /** BullMQ hands the job over, the processor starts, the contract check. */
+  pickUp: 'pick-up',
+  /** The `begin` statement, alongside the pause check, and the SDK starting the request. */
+  begin: 'begin',
+  /** The answer parsed and validated, the result row prepared. */
+  validation: 'validation',
+  /** The result statement (a durable commit), metrics, until BullMQ's completion. */
+  result: 'result',
+} as const;
+type Segment = keyof typeof SEGMENTS;
 
 /**
  * Sends `count` requests at `rate` after `warmup` more, waits until all `expectedTotal` requests
@@ -39,15 +61,18 @@ async function phase(env: BenchEnv, first: number, rate: number, warmup: number,
   await waitForFinalRows(env.db.sql, [env.queue, env.fallbackQueue], expectedTotal, 300_000);
   const measured = run.ids.slice(warmup);
   const timings = await jobTimings(env.queue, measured);
-  const calls = await env.db.sql<{ job_id: string; call_ms: number; status: string }[]>`
-    select g.job_id, g.status, coalesce(sum(a.latency_ms), 0)::int as call_ms
+  const calls = await env.db.sql<{ job_id: string; call_ms: number; status: string; attempts: number; started: number; finished: number; call_started: number; call_finished: number }[]>`
+    select g.job_id, g.status, coalesce(sum(a.latency_ms), 0)::int as call_ms, count(a.*)::int as attempts,
+      extract(epoch from g.started_at)::float8 * 1000 as started, extract(epoch from g.finished_at)::float8 * 1000 as finished,
+      extract(epoch from min(a.started_at))::float8 * 1000 as call_started, extract(epoch from max(a.finished_at))::float8 * 1000 as call_finished
     from workflow_generations g left join generation_attempts a on a.job_id = g.job_id
-    where g.job_id = any(${measured}) group by g.job_id, g.status`;
+    where g.job_id = any(${measured}) group by g.job_id, g.status, g.started_at, g.finished_at`;
   const byId = new Map(calls.map((c) => [c.job_id, c]));
   const added: number[] = [];
   const endToEnd: number[] = [];
   const queueWait: number[] = [];
   const callMs: number[] = [];
+  const segments: Record<Segment, number[]> = { queue: [], pickUp: [], begin: [], validation: [], result: [] };
   let notSucceeded = measured.length - timings.length;
   for (const t of timings) {
     const c = byId.get(t.id);
@@ -58,10 +83,32 @@ async function phase(env: BenchEnv, first: number, rate: number, warmup: number,
     endToEnd.push(t.finishedOn - t.enqueuedAt);
     added.push(t.finishedOn - t.enqueuedAt - c.call_ms);
     queueWait.push(t.processedOn - t.enqueuedAt);
+    if (c.attempts === 1) {
+      segments.queue.push(t.processedOn - t.enqueuedAt);
+      segments.pickUp.push(c.started - t.processedOn);
+      segments.begin.push(c.call_started - c.started);
+      segments.validation.push(c.finished - c.call_finished);
+      segments.result.push(t.finishedOn - c.finished);
+    }
     callMs.push(c.call_ms);
   }
-  return { achievedRate: run.achievedRate, notSucceeded, added: summarize(added), endToEnd: summarize(endToEnd), queueWait: summarize(queueWait), modelCall: summarize(callMs) };
+  const bySegment = Object.fromEntries(Object.entries(segments).map(([k, v]) => [k, summarize(v)])) as Record<Segment, Summary>;
+  return { achievedRate: run.achievedRate, notSucceeded, added: summarize(added), endToEnd: summarize(endToEnd), queueWait: summarize(queueWait), modelCall: summarize(callMs), segments: bySegment };
 }
+
+/** `segment<Name>P50Ms` (and P99 with `tails`), flat as the results' metrics are. */
+function segmentMetrics(stats: PhaseStats, prefix: string, tails: boolean): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, summary] of Object.entries(stats.segments)) {
+    const key = `${prefix}${name[0]!.toUpperCase()}${name.slice(1)}`;
+    out[`${key}P50Ms`] = round(summary.p50, 1);
+    if (tails) out[`${key}P99Ms`] = round(summary.p99, 1);
+  }
+  return out;
+}
+
+const describeSegments = (stats: PhaseStats) =>
+  (Object.keys(SEGMENTS) as Segment[]).map((k) => `${SEGMENTS[k]} ${fmt(stats.segments[k].p50)}/${fmt(stats.segments[k].p99)}`).join(', ');
 
 export const addedLatency: Scenario = {
   name: 'added-latency',
@@ -78,7 +125,9 @@ export const addedLatency: Scenario = {
       const refTotal = refWarmup + size.referenceRequests;
       const ref = await phase(env, 0, size.referenceRatePerSecond, refWarmup, size.referenceRequests, refTotal);
       log(`${size.warmupRequests + size.requests} requests at ${size.ratePerSecond}/s (the first ${size.warmupRequests} are warm-up)`);
+      log(`where the time goes at ${size.referenceRatePerSecond} req/s, p50/p99 ms: ${describeSegments(ref)}`);
       const run = await phase(env, 1_000_000, size.ratePerSecond, size.warmupRequests, size.requests, refTotal + size.warmupRequests + size.requests);
+      log(`where the time goes at ${size.ratePerSecond} req/s, p50/p99 ms: ${describeSegments(run)}`);
       const a = run.added;
       return {
         params: {
@@ -108,6 +157,8 @@ export const addedLatency: Scenario = {
           referenceAddedP50Ms: ref.added.p50,
           referenceAddedP99Ms: ref.added.p99,
           referenceQueueWaitP50Ms: ref.queueWait.p50,
+          ...segmentMetrics(run, 'segment', true),
+          ...segmentMetrics(ref, 'referenceSegment', false),
         },
         targets: [target('addedP50Ms', 'p50 ≤ 5 ms', a.p50, '<=', 5), target('addedP99Ms', 'p99 ≤ 25 ms', a.p99, '<=', 25)],
         summary: `p50 ${fmt(a.p50)} ms, p99 ${fmt(a.p99)} ms at ${fmt(run.achievedRate, 0)} req/s (at ${size.referenceRatePerSecond} req/s: p50 ${fmt(ref.added.p50)} ms, p99 ${fmt(ref.added.p99)} ms)`,
