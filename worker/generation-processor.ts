@@ -373,8 +373,13 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
     // is taken back.
     const primaryNow = safe(() => resolveSettings(deps.settings.current()).primary.id);
     const admission = primaryNow ? deps.pauses.checkAhead(primaryNow) : null;
+    return releasingAfter(admission, () => runPrimary(job, token, originJobId, request, admission));
+  }
+
+  /** Runs the job, then releases its pause check (a no-op when the call used it). */
+  async function releasingAfter<T>(admission: PauseCheck | null, run: () => Promise<T>): Promise<T> {
     try {
-      return await runPrimary(job, token, originJobId, request, admission);
+      return await run();
     } finally {
       void admission?.release();
     }
@@ -409,7 +414,7 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
       throw new UnrecoverableError(`${FAILURE_CODES.rejected}: malformed fallback job: ${err instanceof Error ? err.message : String(err)}`);
     }
     const admission = deps.pauses.checkAhead(data.fallbackModel);
-    try {
+    return releasingAfter(admission, async () => {
       const begun = await begin(job, data.originJobId, data.request, data.enqueuedAt);
       if (begun.final) return endWith({ job }, begun.final);
       const ctx = contextFor(job, token, data.originJobId, data.request, data.enqueuedAt, begun.settings, admission);
@@ -417,10 +422,8 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
       // later writes of this job go through the same connection, so the order is kept.
       job.updateProgress({ stage: 'fallback_started', model: ctx.settings.fallbackModel }).catch(() => {});
       const nextNumber = (begun.attempts.at(-1)?.attemptNumber ?? 0) + 1;
-      return await runFinalModel(ctx, 'fallback', ctx.settings.fallback, data.reason, begun.attempts, nextNumber);
-    } finally {
-      void admission.release();
-    }
+      return runFinalModel(ctx, 'fallback', ctx.settings.fallback, data.reason, begun.attempts, nextNumber);
+    });
   }
 
   /**

@@ -224,21 +224,22 @@ export class RedisModelPauses implements ModelPauses {
     // Our turn comes within the horizon: wait for it here rather than through the queue.
     if (ms > 0) {
       await new Promise((resolve) => setTimeout(resolve, ms));
-      // A 429 may have come while we waited for the turn: the pause it started holds for us too,
-      // and the call it counted will not be made.
-      const left = await this.pauseLeftOrUncount(modelId, go);
-      if (left > 0) {
-        void this.uncount(modelId, go);
-        return { ms: left, turn: false, countedIn: null };
-      }
+      // A 429 may have come while we waited for the turn: the pause it started holds for us too.
+      const left = await this.pauseLeftForGo(modelId, go);
+      if (left > 0) return { ms: left, turn: false, countedIn: null };
     }
     return go;
   }
 
-  /** pauseLeft for a counted "go": when Redis fails, the job fails, and the call it counted is taken back. */
-  private async pauseLeftOrUncount(modelId: string, go: Admission): Promise<number> {
+  /**
+   * pauseLeft for a counted "go" about to be made: when a pause holds it, or Redis fails (and the
+   * job with it), the call will not be made, and the one it counted is taken back.
+   */
+  private async pauseLeftForGo(modelId: string, go: Admission): Promise<number> {
     try {
-      return await this.pauseLeft(modelId);
+      const left = await this.pauseLeft(modelId);
+      if (left > 0) void this.uncount(modelId, go);
+      return left;
     } catch (err) {
       void this.uncount(modelId, go);
       throw err;
@@ -303,11 +304,7 @@ export class RedisModelPauses implements ModelPauses {
         // since. Any other answer is asked again in full: pacing may have begun after a "go"
         // without a turn, and turns left far behind (a database outage held the jobs) would send
         // the late calls all at once. Either way a "go" that ends without its call is uncounted.
-        if (answer.ms === 0 && answer.turn && age <= PACE_HORIZON_MS) {
-          const left = await this.pauseLeftOrUncount(modelId, answer);
-          if (left > 0) void this.uncount(modelId, answer);
-          return left;
-        }
+        if (answer.ms === 0 && answer.turn && age <= PACE_HORIZON_MS) return this.pauseLeftForGo(modelId, answer);
         void this.uncount(modelId, answer);
         return this.remainingMs(modelId);
       },
