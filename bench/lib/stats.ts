@@ -1,4 +1,5 @@
 /** Small numeric helpers for the benchmark: percentiles and rounding. */
+import { fmt } from './scenario.js';
 
 export interface Summary {
   readonly count: number;
@@ -34,4 +35,28 @@ export function summarize(values: readonly number[]): Summary {
 export function round(value: number, digits = 1): number {
   const f = 10 ** digits;
   return Math.round(value * f) / f;
+}
+
+/**
+ * Where a measured interval goes, as the results' flat metrics: `<prefix><Segment>P50Ms`, and
+ * `…P99Ms` with `tails`.
+ */
+export function segmentMetrics(prefix: string, segments: Readonly<Record<string, Summary>>, tails = true): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, summary] of Object.entries(segments)) {
+    const key = `${prefix}${name[0]!.toUpperCase()}${name.slice(1)}`;
+    out[`${key}P50Ms`] = round(summary.p50, 1);
+    if (tails) out[`${key}P99Ms`] = round(summary.p99, 1);
+  }
+  return out;
+}
+
+/** The same for the log: "label p50/p99, …" in the order of `labels`. */
+export function describeSegments<K extends string>(labels: Readonly<Record<K, string>>, segments: Readonly<Record<K, Summary>>): string {
+  return (Object.keys(labels) as K[]).map((k) => `${labels[k]} ${fmt(segments[k].p50)}/${fmt(segments[k].p99)}`).join(', ');
+}
+
+/** Summaries of each list of a record of lists. */
+export function summarizeEach<K extends string>(lists: Readonly<Record<K, readonly number[]>>): Record<K, Summary> {
+  return Object.fromEntries(Object.entries(lists).map(([k, v]) => [k, summarize(v as number[])])) as Record<K, Summary>;
 }

@@ -14,7 +14,7 @@
 import { type BenchEnv, createBenchEnv } from '../lib/env.js';
 import { benchRequest, enqueueAtRate, jobTimings, waitForFinalRows } from '../lib/load.js';
 import { fmt, type Mode, type Scenario, target } from '../lib/scenario.js';
-import { round, type Summary, summarize } from '../lib/stats.js';
+import { describeSegments, round, segmentMetrics, type Summary, summarize, summarizeEach } from '../lib/stats.js';
 
 const SIZES = {
   full: { ratePerSecond: 200, warmupRequests: 400, requests: 4_000, referenceRatePerSecond: 20, referenceRequests: 300, simulatorLatencyMs: 100 },
@@ -92,23 +92,8 @@ async function phase(env: BenchEnv, first: number, rate: number, warmup: number,
     }
     callMs.push(c.call_ms);
   }
-  const bySegment = Object.fromEntries(Object.entries(segments).map(([k, v]) => [k, summarize(v)])) as Record<Segment, Summary>;
-  return { achievedRate: run.achievedRate, notSucceeded, added: summarize(added), endToEnd: summarize(endToEnd), queueWait: summarize(queueWait), modelCall: summarize(callMs), segments: bySegment };
+  return { achievedRate: run.achievedRate, notSucceeded, added: summarize(added), endToEnd: summarize(endToEnd), queueWait: summarize(queueWait), modelCall: summarize(callMs), segments: summarizeEach(segments) };
 }
-
-/** `segment<Name>P50Ms` (and P99 with `tails`), flat as the results' metrics are. */
-function segmentMetrics(stats: PhaseStats, prefix: string, tails: boolean): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [name, summary] of Object.entries(stats.segments)) {
-    const key = `${prefix}${name[0]!.toUpperCase()}${name.slice(1)}`;
-    out[`${key}P50Ms`] = round(summary.p50, 1);
-    if (tails) out[`${key}P99Ms`] = round(summary.p99, 1);
-  }
-  return out;
-}
-
-const describeSegments = (stats: PhaseStats) =>
-  (Object.keys(SEGMENTS) as Segment[]).map((k) => `${SEGMENTS[k]} ${fmt(stats.segments[k].p50)}/${fmt(stats.segments[k].p99)}`).join(', ');
 
 export const addedLatency: Scenario = {
   name: 'added-latency',
@@ -124,10 +109,10 @@ export const addedLatency: Scenario = {
       const refWarmup = Math.min(20, size.referenceRequests);
       const refTotal = refWarmup + size.referenceRequests;
       const ref = await phase(env, 0, size.referenceRatePerSecond, refWarmup, size.referenceRequests, refTotal);
+      log(`where the time goes at ${size.referenceRatePerSecond} req/s, p50/p99 ms: ${describeSegments(SEGMENTS, ref.segments)}`);
       log(`${size.warmupRequests + size.requests} requests at ${size.ratePerSecond}/s (the first ${size.warmupRequests} are warm-up)`);
-      log(`where the time goes at ${size.referenceRatePerSecond} req/s, p50/p99 ms: ${describeSegments(ref)}`);
       const run = await phase(env, 1_000_000, size.ratePerSecond, size.warmupRequests, size.requests, refTotal + size.warmupRequests + size.requests);
-      log(`where the time goes at ${size.ratePerSecond} req/s, p50/p99 ms: ${describeSegments(run)}`);
+      log(`where the time goes at ${size.ratePerSecond} req/s, p50/p99 ms: ${describeSegments(SEGMENTS, run.segments)}`);
       const a = run.added;
       return {
         params: {
@@ -157,8 +142,8 @@ export const addedLatency: Scenario = {
           referenceAddedP50Ms: ref.added.p50,
           referenceAddedP99Ms: ref.added.p99,
           referenceQueueWaitP50Ms: ref.queueWait.p50,
-          ...segmentMetrics(run, 'segment', true),
-          ...segmentMetrics(ref, 'referenceSegment', false),
+          ...segmentMetrics('segment', run.segments),
+          ...segmentMetrics('referenceSegment', ref.segments, false),
         },
         targets: [target('addedP50Ms', 'p50 ≤ 5 ms', a.p50, '<=', 5), target('addedP99Ms', 'p99 ≤ 25 ms', a.p99, '<=', 25)],
         summary: `p50 ${fmt(a.p50)} ms, p99 ${fmt(a.p99)} ms at ${fmt(run.achievedRate, 0)} req/s (at ${size.referenceRatePerSecond} req/s: p50 ${fmt(ref.added.p50)} ms, p99 ${fmt(ref.added.p99)} ms)`,

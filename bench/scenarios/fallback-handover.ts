@@ -10,7 +10,7 @@ import { createBenchEnv } from '../lib/env.js';
 import { fallbackJobId } from '../../shared/queues.js';
 import { benchRequest, enqueueAtRate, jobTimings, waitForFinalRows } from '../lib/load.js';
 import { fmt, type Mode, type Scenario, target } from '../lib/scenario.js';
-import { round, summarize } from '../lib/stats.js';
+import { describeSegments, segmentMetrics, summarize, summarizeEach } from '../lib/stats.js';
 
 const SIZES = {
   full: { ratePerSecond: 50, requests: 600, simulatorLatencyMs: 50 },
@@ -52,8 +52,8 @@ export const fallbackHandover: Scenario = {
         segments.delivered.push(job.processedOn - job.enqueuedAt);
         segments.started.push(r.fallback_started - job.processedOn);
       }
-      const [added, delivered, started] = [summarize(segments.added), summarize(segments.delivered), summarize(segments.started)];
-      log(`where the time goes, p50/p99 ms: failure handled and fallback job added ${fmt(added.p50)}/${fmt(added.p99)}, delivered ${fmt(delivered.p50)}/${fmt(delivered.p99)}, picked up to the call ${fmt(started.p50)}/${fmt(started.p99)}`);
+      const bySegment = summarizeEach(segments);
+      log(`where the time goes, p50/p99 ms: ${describeSegments({ added: 'failure handled and fallback job added', delivered: 'delivered', started: 'picked up to the call' }, bySegment)}`);
       return {
         params: { ratePerSecond: size.ratePerSecond, requests: size.requests, simulatorLatencyMs: size.simulatorLatencyMs, workerProcesses: 1, primaryFaults: 'schema 50%, server_error 50%' },
         metrics: {
@@ -65,12 +65,7 @@ export const fallbackHandover: Scenario = {
           // By kind of primary failure; left out when a small run had none of a kind.
           ...(validation.count ? { afterValidationFailureP50Ms: validation.p50 } : {}),
           ...(callFailure.count ? { afterCallFailureP50Ms: callFailure.p50 } : {}),
-          segmentAddedP50Ms: round(added.p50, 1),
-          segmentAddedP99Ms: round(added.p99, 1),
-          segmentDeliveredP50Ms: round(delivered.p50, 1),
-          segmentDeliveredP99Ms: round(delivered.p99, 1),
-          segmentStartedP50Ms: round(started.p50, 1),
-          segmentStartedP99Ms: round(started.p99, 1),
+          ...segmentMetrics('segment', bySegment),
         },
         targets: [target('handoverP50Ms', 'p50 ≤ 10 ms', all.p50, '<=', 10)],
         summary: `p50 ${fmt(all.p50)} ms, p99 ${fmt(all.p99)} ms over ${all.count} hand-overs`,

@@ -39,6 +39,17 @@ async function phase(env: BenchEnv, idPrefix: string, jobs: number, start: () =>
   return { perSecond, seconds, cpu };
 }
 
+/** `<phase>CpuMsPerJob<Party>` for every party of a phase that calls the simulator and Postgres. */
+function cpuMetrics(phase: string, cpu: CpuSample): Record<string, number> {
+  return {
+    [`${phase}CpuMsPerJobWorker`]: round(cpu.workersMs, 3),
+    [`${phase}CpuMsPerJobSimulator`]: round(cpu.benchMs, 3),
+    [`${phase}CpuMsPerJobRedis`]: round(cpu.redisMs, 3),
+    [`${phase}CpuMsPerJobPostgres`]: round(cpu.postgresMs, 3),
+    [`${phase}CpuMsPerJobTotal`]: round(totalCpuMs(cpu), 3),
+  };
+}
+
 export const overhead: Scenario = {
   name: 'overhead',
   title: 'overhead (pipeline vs raw BullMQ)',
@@ -84,20 +95,12 @@ export const overhead: Scenario = {
           pipelinePercentOfRaw: round(ratioPercent),
           rawCpuMsPerJobWorker: round(raw.cpu.workersMs, 3),
           rawCpuMsPerJobRedis: round(raw.cpu.redisMs, 3),
-          pipelineCpuMsPerJobWorker: round(pipeline.cpu.workersMs, 3),
-          pipelineCpuMsPerJobSimulator: round(pipeline.cpu.benchMs, 3),
-          pipelineCpuMsPerJobRedis: round(pipeline.cpu.redisMs, 3),
-          pipelineCpuMsPerJobPostgres: round(pipeline.cpu.postgresMs, 3),
-          pipelineCpuMsPerJobTotal: round(totalCpuMs(pipeline.cpu), 3),
+          ...cpuMetrics('pipeline', pipeline.cpu),
           rawCpuMsPerJobTotal: round(totalCpuMs(raw.cpu), 3),
           floorJobsPerSecond: round(floor.perSecond),
           floorPercentOfRaw: round(floorPercent),
           pipelinePercentOfFloor: round((pipeline.perSecond / floor.perSecond) * 100),
-          floorCpuMsPerJobWorker: round(floor.cpu.workersMs, 3),
-          floorCpuMsPerJobSimulator: round(floor.cpu.benchMs, 3),
-          floorCpuMsPerJobRedis: round(floor.cpu.redisMs, 3),
-          floorCpuMsPerJobPostgres: round(floor.cpu.postgresMs, 3),
-          floorCpuMsPerJobTotal: round(totalCpuMs(floor.cpu), 3),
+          ...cpuMetrics('floor', floor.cpu),
           pipelineSucceeded: statuses?.succeeded ?? 0,
         },
         targets: [target('pipelinePercentOfRaw', 'pipeline ≥ 25% of raw', ratioPercent, '>=', 25)],
