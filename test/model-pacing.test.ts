@@ -12,6 +12,13 @@ import { ownRedis } from './helpers/redis-server.js';
 let redis: Redis;
 const prefix = uniqueName('pacing');
 const paceKey = (model: string) => `${prefix}:orchestrator:model-pace:${model}`;
+const callsKey = (model: string) => `${prefix}:orchestrator:model-calls:${model}`;
+
+/** Calls counted for a model: per Redis second, the last one kept as `prev`; the sum is what pacing reads. */
+async function countedCalls(client: Redis, model: string): Promise<number> {
+  const [cur, prev] = await client.hmget(callsKey(model), 'cur', 'prev');
+  return Number(cur ?? 0) + Number(prev ?? 0);
+}
 
 beforeAll(() => {
   redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
@@ -128,7 +135,7 @@ it('a stale "go" checked ahead keeps a near pacing turn: only the pause is asked
     let now = Date.now();
     const clock = () => now;
     const model = 'gpt-4o-mini';
-    const keys = { pace: paceKey(model), calls: `${prefix}:orchestrator:model-calls:${model}`, pause: `${prefix}:orchestrator:model-pause:${model}` };
+    const keys = { pace: paceKey(model), calls: callsKey(model), pause: `${prefix}:orchestrator:model-pause:${model}` };
     const pauses = new RedisModelPauses(client, prefix, clock);
     // Redis learns the script first: a check that finds it unknown sends it in a second round
     // trip, after the one `answered` waits for.
@@ -153,10 +160,7 @@ it('a stale "go" checked ahead keeps a near pacing turn: only the pause is asked
     const late = pauses.checkAhead(model);
     await answered(client);
     now += 1_000;
-    const counted = async () => {
-      const [cur, prev] = await client.hmget(keys.calls, 'cur', 'prev');
-      return Number(cur ?? 0) + Number(prev ?? 0);
-    };
+    const counted = () => countedCalls(client, model);
     const [countedBefore, tatBefore] = [await counted(), Number(await client.hget(keys.pace, 'tat'))];
     expect(await late.remainingMs()).toBeGreaterThanOrEqual(0);
     await answered(client);
@@ -195,7 +199,7 @@ it('a stale "go" given while the model was not paced is admitted again: pacing t
 
 it('calls sent back to come later are not counted as calls made: pacing starts from the calls that went', async () => {
   const model = 'gpt-4.1-mini';
-  const calls = `${prefix}:orchestrator:model-calls:${model}`;
+  const calls = callsKey(model);
   const pauses = new RedisModelPauses(redis, prefix);
   // Paced, its next turn 200 s away: every check is told to come back later.
   const redisNow = Number((await redis.time())[0]) * 1000;
@@ -211,14 +215,9 @@ it('calls sent back to come later are not counted as calls made: pacing starts f
 it('a "go" that ends without a call is taken back from the count pacing starts from', async () => {
   await withOwnRedis(async (client) => {
     const model = 'gpt-4o-mini';
-    const keys = { pace: paceKey(model), calls: `${prefix}:orchestrator:model-calls:${model}` };
     const pauses = new RedisModelPauses(client, prefix);
     await pauses.remainingMs('warm-up'); // Redis learns the script (see above)
-    // The count is per Redis second, the last one kept as `prev`: the sum is what pacing reads.
-    const counted = async () => {
-      const [cur, prev] = await client.hmget(keys.calls, 'cur', 'prev');
-      return Number(cur ?? 0) + Number(prev ?? 0);
-    };
+    const counted = () => countedCalls(client, model);
 
     // Checked ahead and never used (a replay, another model): counted, then taken back.
     const unused = pauses.checkAhead(model);
@@ -238,7 +237,7 @@ it('a "go" that ends without a call is taken back from the count pacing starts f
     // Paced, the turn 200 ms away, and a pause begins while the call waits for it: no call, no count.
     const [sec, micros] = await client.time();
     const now = Number(sec) * 1000 + Number(micros) / 1000;
-    await client.hset(keys.pace, 'rate', 20, 'tat', now + 200, 'grown', now + 60_000);
+    await client.hset(paceKey(model), 'rate', 20, 'tat', now + 200, 'grown', now + 60_000);
     const waiting = pauses.remainingMs(model);
     await answered(client);
     await client.set(`${prefix}:orchestrator:model-pause:${model}`, '1', 'PX', 60_000);
