@@ -9,7 +9,7 @@
 # exactly as in development, and there is no dist/ tree to keep in step. The cost is esbuild in
 # the image (~10 MB) and a one-off transpile at start-up (well under a second, then cached in /tmp).
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:26-trixie-slim
 
 # ---- production dependencies only -------------------------------------------------------------
 FROM ${NODE_IMAGE} AS deps
