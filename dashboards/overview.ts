@@ -2,7 +2,7 @@
  * The overview dashboard, as code (Grafana Foundation SDK). `npm run dashboards` writes it to
  * dashboards/grafana/dashboards/; never edit that JSON by hand, a test fails when it is stale.
  *
- * PromQL conventions used here (the README's Observability section explains them):
+ * PromQL conventions used here (docs/operations.md, Observability, explains them):
  * - Queue depth is exported by every worker replica and every producer, so it is always read
  *   with `max by (queue, state)`, never summed.
  * - Ratios divide two `increase()`s over the same window; the fallback rate counts WORKFLOW_GENERATED

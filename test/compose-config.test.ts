@@ -147,7 +147,7 @@ describe('Dockerfile', () => {
   it('the image caps V8\'s heap in NODE_OPTIONS, and compose runs the worker with that cap (nothing overrides it)', () => {
     const image = imageEnvironment('app');
     const cap = heapCapMb(image.NODE_OPTIONS);
-    // Without a cap a worker with 1,000 jobs in flight grows to ~450 MB of mostly garbage (README.md, Deployment).
+    // Without a cap a worker with 1,000 jobs in flight grows to ~450 MB of mostly garbage (docs/operations.md, The image).
     expect(cap, `NODE_OPTIONS=${image.NODE_OPTIONS}`).toBeGreaterThan(0);
     expect(image.NODE_OPTIONS).toContain('--enable-source-maps');
     // The Dockerfile's ENV is the one place the number is written: no service built from the image sets another.

@@ -1,7 +1,7 @@
 /**
  * What the worker and the producer serve on /metrics passes `promtool check metrics` (Node's three
  * `nodejs_active_*_total` gauges excepted), labels come from closed sets, and the metric table in
- * README.md lists exactly the metrics the code defines. The live endpoints of real
+ * docs/operations.md lists exactly the metrics the code defines. The live endpoints of real
  * worker and producer processes are checked again in compose-e2e.test.ts.
  */
 import { readFileSync } from 'node:fs';
@@ -135,9 +135,9 @@ describe('metrics exposition', () => {
     expect(has({ outcome: 'rejected', generator: 'none', via: 'none' })).toBe(true);
   });
 
-  it('README.md has a row for every metric, with its type and labels', async () => {
-    // The metric table lives in the README's Observability section (other tables name settings).
-    const readme = readFileSync(join(PROJECT_ROOT, 'README.md'), 'utf8');
+  it('docs/operations.md has a row for every metric, with its type and labels', async () => {
+    // The metric table lives in docs/operations.md's Observability section (other tables name settings).
+    const readme = readFileSync(join(PROJECT_ROOT, 'docs/operations.md'), 'utf8');
     const start = readme.indexOf('\n## Observability');
     const doc = readme.slice(start, readme.indexOf('\n## ', start + 1));
     const rows = new Map<string, string>();
@@ -150,7 +150,7 @@ describe('metrics exposition', () => {
       if (!m.name.startsWith('orchestrator_') || seen.has(m.name)) continue;
       seen.add(m.name);
       const row = rows.get(m.name);
-      expect(row, `README.md lacks ${m.name}`).toBeDefined();
+      expect(row, `docs/operations.md lacks ${m.name}`).toBeDefined();
       const type = (m as unknown as { type: string }).type;
       expect(row, m.name).toContain(type);
       for (const l of (m as unknown as { labelNames: string[] }).labelNames) expect(row, `${m.name} label ${l}`).toContain(`\`${l}\``);

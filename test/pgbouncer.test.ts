@@ -1,5 +1,5 @@
 /**
- * The worker behind PgBouncer, set up as the README says (Scaling, "Through PgBouncer"): the role
+ * The worker behind PgBouncer, set up as docs/operations.md says (Scaling, "Through PgBouncer"): the role
  * holds random_page_cost and search_path, the worker sends neither to PgBouncer's liking
  * (DATABASE_RANDOM_PAGE_COST=server, search_path listed in ignore_startup_parameters), and
  * session pooling keeps the statements it prepares. Debian 12's PgBouncer is 1.18, which has no
@@ -45,7 +45,7 @@ it('a session through PgBouncer gets the role\'s search_path and random_page_cos
   }
 });
 
-it('without search_path in ignore_startup_parameters, PgBouncer refuses the worker\'s connections, as the README warns', async () => {
+it('without search_path in ignore_startup_parameters, PgBouncer refuses the worker\'s connections, as docs/operations.md warns', async () => {
   const strict = await startPgBouncer(new URL(TEST_DATABASE_URL), { poolMode: 'session', users: [role] });
   const db = connectDatabase(`postgres://${role}@127.0.0.1:${strict.port}/test`, { schemaName: h.db.schemaName, maxConnections: 1 });
   try {

@@ -2,7 +2,7 @@
  * Latency-bound: a slow model (2 s), one worker process with a high concurrency. The worker
  * should keep every slot busy, so throughput approaches concurrency ÷ latency, in bounded memory.
  * The worker runs as the image starts it, with V8's heap capped by the image's NODE_OPTIONS (the
- * Dockerfile's ENV): without the cap it grows to ~450 MB resident, mostly garbage (README.md).
+ * Dockerfile's ENV): without the cap it grows to ~450 MB resident, mostly garbage (docs/benchmarks.md).
  */
 import os from 'node:os';
 import { type CpuSample, cpuPerJob, sampleCpu, totalCpuMs } from '../lib/cpu.js';
