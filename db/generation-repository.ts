@@ -8,6 +8,7 @@ import type postgres from 'postgres';
 import { type FieldError, RequestRowMissingError } from '../shared/errors.js';
 import type { GenerationResult } from '../shared/generation-result.js';
 import { formatUsd, parseUsd, type Picodollars, type TokenUsage, usdToNumber } from '../shared/money.js';
+import { storableJson } from '../shared/storable-text.js';
 import { AUDIT_ACTIONS, type AttemptOutcome, type AttemptRole, type FailureReason, type FinalStatus } from '../shared/outcomes.js';
 import type { OrchestratorSettings } from '../shared/settings.js';
 import type { Workflow } from '../shared/workflow-schema.js';
@@ -304,7 +305,9 @@ export class DrizzleGenerationRepository implements GenerationRepository {
     return rowToResult(existing[0]);
   }
 
-  async reject(input: RejectInput): Promise<GenerationResult> {
+  async reject(raw: RejectInput): Promise<GenerationResult> {
+    // The errors of a bad job may quote its keys, which may hold NUL or lone surrogates.
+    const input = { ...raw, request: storableJson(raw.request), errors: storableJson(raw.errors) };
     const reason = input.errors.map((e) => `${e.path || '/'} ${e.message}`).join('; ');
     return this.db.transaction(async (tx) => {
       const [row] = await tx

@@ -17,6 +17,7 @@
  */
 import type { AttemptRecord } from './generation-repository.js';
 import { formatUsd } from '../shared/money.js';
+import { storableJson, storableText } from '../shared/storable-text.js';
 
 export type SqlParam = string | number | boolean | null;
 
@@ -111,8 +112,9 @@ function attemptRecord(a: AttemptRecord): RowOf<typeof ATTEMPT_COLUMNS> {
     provider: a.provider,
     role: a.role,
     outcome: a.outcome,
-    validation_errors: a.validationErrors,
-    error_message: a.errorMessage?.slice(0, 2_000) ?? null,
+    // Our text about the answer may quote it: made storable, so the paid attempt always lands.
+    validation_errors: storableJson(a.validationErrors),
+    error_message: a.errorMessage == null ? null : storableText(a.errorMessage.slice(0, 2_000)),
     http_status: a.httpStatus,
     retry_after_ms: a.retryAfterMs,
     input_tokens: a.usage.inputTokens,
@@ -446,14 +448,14 @@ function finishRecord(v: FinishValues): RowOf<typeof FINISH_COLUMNS> {
     primary_model: v.primaryModel,
     fallback_reason: v.fallbackReason,
     validation_passed: v.validationPassed,
-    validation_errors: v.validationErrors,
-    failure_reason: v.failureReason,
+    validation_errors: storableJson(v.validationErrors),
+    failure_reason: v.failureReason == null ? null : storableText(v.failureReason),
     finished_at: v.finishedAt.toISOString(),
     audit_action: v.auditAction,
     audit_severity: v.auditSeverity,
     user_id: v.userId,
     agent_id: v.agentId,
-    audit_details: v.auditDetails,
+    audit_details: storableJson(v.auditDetails),
   };
 }
 

@@ -83,7 +83,7 @@ export const generationAttempts = pgTable(
     check('generation_attempts_role_check', sql`${t.role} in ('primary', 'fallback')`),
     check(
       'generation_attempts_outcome_check',
-      sql`${t.outcome} in ('ok', 'unparseable', 'truncated', 'refusal', 'empty', 'schema', 'semantic', 'rate_limit', 'timeout', 'api_error', 'auth_error')`,
+      sql`${t.outcome} in ('ok', 'unparseable', 'truncated', 'refusal', 'empty', 'schema', 'semantic', 'unstorable', 'rate_limit', 'timeout', 'api_error', 'auth_error')`,
     ),
     index('generation_attempts_model_time_idx').on(t.model, t.startedAt),
   ],

@@ -80,10 +80,13 @@ export class GenerationClient {
     return { primary: this.queue, fallback: this.fallbackQueue };
   }
 
-  /** Validates and enqueues; returns the job id. A repeated idempotency key returns the first id. */
-  async enqueue(request: GenerationRequest): Promise<string> {
+  /**
+   * Validates and enqueues; returns the job id. A repeated idempotency key returns the first id.
+   * `jobId` replaces the derived id (the HTTP API mints ids bound to the caller's token).
+   */
+  async enqueue(request: GenerationRequest, options: { readonly jobId?: string } = {}): Promise<string> {
     const valid = parseGenerationRequest(request);
-    const jobId = jobIdFor(valid);
+    const jobId = options.jobId ?? jobIdFor(valid);
     await this.queue.waitUntilReady();
     const job = await this.queue.add(GENERATE_JOB, valid, { ...PRIMARY_JOB_OPTIONS, jobId });
     return job.id ?? jobId;

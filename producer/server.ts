@@ -25,6 +25,7 @@ import { createProducerMetrics, instrumentHttp } from './metrics.js';
 import { registerDocsUi, registerOpenApi } from './openapi.js';
 import { RedisRateLimiter } from './rate-limit.js';
 import { adminApiRoutes, adminPageRoutes } from './routes/admin.js';
+import { IdempotencyClaims } from './idempotency.js';
 import { generationRoutes } from './routes/generations.js';
 import { healthRoutes } from './routes/health.js';
 import { queueBoardRoutes } from './routes/queues.js';
@@ -161,6 +162,7 @@ export async function buildProducerServer(options: ProducerServerOptions): Promi
       redis,
       auth,
       limiter: enqueueLimiter,
+      claims: new IdempotencyClaims(redis, prefix),
       metrics,
       dependencyTimeoutMs: config.dependencyTimeoutMs,
       sseHeartbeatMs: config.sseHeartbeatMs,

@@ -2,8 +2,11 @@
  * Closed sets used everywhere: audit rows, attempt rows, metrics labels and job results.
  */
 
-/** Why a model's answer was not a usable workflow. */
-export const VALIDATION_FAILURE_KINDS = ['unparseable', 'truncated', 'refusal', 'empty', 'schema', 'semantic'] as const;
+/**
+ * Why a model's answer was not a usable workflow. `unstorable`: it holds text Postgres cannot
+ * store (NUL, a lone surrogate; shared/storable-text.ts).
+ */
+export const VALIDATION_FAILURE_KINDS = ['unparseable', 'truncated', 'refusal', 'empty', 'schema', 'semantic', 'unstorable'] as const;
 export type ValidationFailureKind = (typeof VALIDATION_FAILURE_KINDS)[number];
 
 /** Why a model call produced no answer at all. */

@@ -6,6 +6,7 @@ import { ajv, toFieldErrors } from './ajv.js';
 import type { FieldError } from './errors.js';
 import { pluginAllowList, type PluginOffer } from './job-contract.js';
 import type { ValidationFailureKind } from './outcomes.js';
+import { findUnstorable } from './storable-text.js';
 import { validationWorkflowSchema, type StepRef, type Workflow, type WorkflowStep } from './workflow-schema.js';
 
 export const MAX_STEPS = 50;
@@ -93,11 +94,14 @@ function jsonDepthExceeds(value: unknown, limit: number): boolean {
   return false;
 }
 
-/** Structural schema first, then the graph rules. */
+/** Nesting and storable text first, then the structural schema, then the graph rules. */
 export function checkWorkflow(value: unknown, plugins: readonly PluginOffer[]): WorkflowCheck {
   if (jsonDepthExceeds(value, MAX_JSON_DEPTH)) {
     return failure('schema', [{ path: '', code: 'too_deep', message: `JSON nesting deeper than ${MAX_JSON_DEPTH} levels` }]);
   }
+  // Before the schema: its messages and the graph rules' quote ids, and all of it is written.
+  const unstorable = findUnstorable(value);
+  if (unstorable) return failure('unstorable', [unstorable]);
   if (!validateShape(value)) return failure('schema', toFieldErrors(validateShape.errors));
   const { errors, stepCount } = checkGraph(value, plugins);
   if (errors.length > 0) return failure('semantic', errors);

@@ -57,10 +57,10 @@ const post = (body: unknown, headers: Record<string, string> = apiAuth, base = a
 const get = (path: string, headers: Record<string, string> = apiAuth, base = api.url) => call(base, 'GET', path, { headers });
 
 /** Polls the status route until the request is finished. */
-async function finished(id: string, base = api.url) {
+async function finished(id: string, base = api.url, headers = apiAuth) {
   return eventually(
     async () => {
-      const r = await get(`/v1/generations/${id}`, apiAuth, base);
+      const r = await get(`/v1/generations/${id}`, headers, base);
       return r.body.stage === 'finished' ? r : undefined;
     },
     { timeoutMs: 20_000, what: `request ${id} to finish` },
@@ -87,7 +87,8 @@ describe('access control', () => {
 
   it('keeps the roles apart: the admin token on API routes and an API token on admin routes get 403', async () => {
     expectError(await post(request('x'), adminAuth), 403, 'FORBIDDEN');
-    expectError(await get('/v1/generations/some-id', adminAuth), 403, 'FORBIDDEN');
+    // The admin reads every request (404 here: there is none), but enqueues nothing.
+    expectError(await get('/v1/generations/some-id', adminAuth), 404, 'NOT_FOUND');
     expectError(await get('/v1/admin/settings', apiAuth), 403, 'FORBIDDEN');
     expectError(await call(api.url, 'PUT', '/v1/admin/settings', { headers: apiAuth, json: { primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4', enableFallback: true } }), 403, 'FORBIDDEN');
     expectError(await get('/v1/admin/stats', {}), 401, 'UNAUTHORIZED');
@@ -252,7 +253,9 @@ describe('GET /v1/generations/:id', () => {
     expect(f.body, JSON.stringify(f.body)).toMatchObject({ status: 'failed', result: { status: 'failed', generator_used: null } });
     expect(f.body.result.failure_reason).toMatch(/^auth_error/);
 
-    const rj = await finished('raw-bad-job-1');
+    // No API token made it: only the admin sees it.
+    expectError(await get('/v1/generations/raw-bad-job-1'), 404, 'NOT_FOUND');
+    const rj = await finished('raw-bad-job-1', api.url, adminAuth);
     expect(check(generationStatusSchema, rj.body)).toEqual([]);
     expect(rj.body).toMatchObject({ status: 'rejected', result: { status: 'rejected', attempts: 0, cost_usd: 0 } });
     expect(rj.body.result.validation_errors.map((e: { path: string }) => e.path)).toContain('/nonsense');
@@ -376,8 +379,8 @@ describe('readiness and dependencies', () => {
     expectError(r, 503, 'SERVICE_UNAVAILABLE');
     expect(r.body.error.details).toEqual({ dependency: 'redis' });
     expect(r.body.error.message).toMatch(/Redis/);
-    expectError(await get('/v1/generations/some-id', apiAuth, down.url), 503, 'SERVICE_UNAVAILABLE');
-    expectError(await get('/v1/generations/some-id/events', apiAuth, down.url), 503, 'SERVICE_UNAVAILABLE');
+    expectError(await get('/v1/generations/some-id', adminAuth, down.url), 503, 'SERVICE_UNAVAILABLE');
+    expectError(await get('/v1/generations/some-id/events', adminAuth, down.url), 503, 'SERVICE_UNAVAILABLE');
     // Admin pages that need only Postgres keep working.
     expect((await get('/v1/admin/settings', adminAuth, down.url)).status).toBe(200);
     await down.close();

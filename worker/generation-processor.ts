@@ -4,9 +4,10 @@
  * model attempt per run, then finish, hand over to the fallback, or retry later.
  */
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
-import type { AttemptRecord, GenerationRepository } from '../db/generation-repository.js';
+import type { AttemptRecord, FinalOutcome, GenerationRepository } from '../db/generation-repository.js';
 import { isTransientDbError } from '../db/transient-errors.js';
-import { InvalidRequestError, type FieldError, RequestRowMissingError } from '../shared/errors.js';
+import { coerceError, InvalidRequestError, type FieldError, RequestRowMissingError } from '../shared/errors.js';
+import { storableText } from '../shared/storable-text.js';
 import type { GenerationResult, HandoverResult } from '../shared/generation-result.js';
 import { type GenerationRequest, parseGenerationRequest } from '../shared/job-contract.js';
 import type { Logger } from '../shared/logger.js';
@@ -95,6 +96,9 @@ const DEFAULT_PAUSE_MS = 1_000;
 
 /** Stalls (a worker died holding the job) before a job is failed as poison; BullMQ's own limit sits above. */
 export const MAX_STALLS = 3;
+
+/** The failure reason of a request whose result the database refused (its attempt is recorded). */
+export const STORAGE_REFUSED = 'storage_refused';
 
 export const FAILURE_CODES = { invalid: 'GENERATION_INVALID', failed: 'GENERATION_FAILED', rejected: 'GENERATION_REJECTED' } as const;
 
@@ -231,6 +235,29 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
     return r;
   }
 
+  /**
+   * Finishes with the attempt just paid for. When the database refuses the result (not an
+   * outage: a constraint, text it cannot store), the attempt is recorded with a failure instead:
+   * a job retried by BullMQ would call the model again, and nothing would record either call.
+   */
+  async function finishRecording(ctx: RequestContext, record: AttemptRecord | null, outcome: FinalOutcome): Promise<GenerationResult> {
+    try {
+      return await withRequestRow(ctx, () => deps.repo.finish(outcome, record));
+    } catch (err) {
+      if (isTransientDbError(err) || err instanceof RequestRowMissingError) throw err;
+      const message = coerceError(err).message;
+      ctx.log.error({ err: message }, 'the database refused the result; recording the attempt and a failure instead');
+      const refused: FinalOutcome = { ...outcome, status: 'failed', workflow: null, stepsGenerated: 0, generatorUsed: null, validationPassed: null, failureReason: `${STORAGE_REFUSED}: ${message}` };
+      try {
+        return await withRequestRow(ctx, () => deps.repo.finish(refused, record));
+      } catch (again) {
+        if (isTransientDbError(again)) throw again;
+        // Refused twice: end the job here; another run would pay for another call.
+        throw new UnrecoverableError(`${FAILURE_CODES.failed}: ${STORAGE_REFUSED}: ${coerceError(again).message}`);
+      }
+    }
+  }
+
   async function finishFromAttempt(
     ctx: RequestContext,
     role: AttemptRole,
@@ -242,8 +269,7 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
     const ok = r.outcome === 'ok';
     const invalid = isValidationFailure(r.outcome);
     const status = ok ? 'succeeded' : invalid ? 'invalid' : 'failed';
-    const result = await withRequestRow(ctx, () => deps.repo.finish(
-      {
+    const result = await finishRecording(ctx, record, {
         jobId: ctx.originJobId,
         userId: ctx.request.userId,
         agentId: ctx.request.agentId,
@@ -258,9 +284,7 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
         validationErrors: r.validationErrors,
         failureReason: ok ? null : invalid ? r.outcome : `${r.outcome}${r.errorMessage ? `: ${r.errorMessage}` : ''}`,
         finishedAt: new Date(deps.clock.now()),
-      },
-      record,
-    ));
+      });
     deps.metrics.recordFinal(result.status, result.generator_used, role, result.generation_time_ms);
     return endWith(ctx, result);
   }
@@ -481,7 +505,7 @@ function previewOf(data: unknown): { invalid: true; preview: string } {
   } catch {
     text = String(data);
   }
-  return { invalid: true, preview: text.slice(0, 2_000).replace(/\u0000|\\u0000/g, '\uFFFD') };
+  return { invalid: true, preview: storableText(text.slice(0, 2_000)).replace(/\\u0000/g, '\uFFFD') };
 }
 
 export type { FieldError };

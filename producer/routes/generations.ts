@@ -3,10 +3,11 @@
  * read a request's state, and follow its progress as server-sent events.
  */
 import { performance } from 'node:perf_hooks';
-import { isDeepStrictEqual } from 'node:util';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
-import { type GenerationClient, jobIdFor } from '../client.js';
+import type { GenerationClient } from '../client.js';
+import { fingerprintOf, type IdempotencyClaims } from '../idempotency.js';
+import { mintRequestId, ownsRequest } from '../request-ownership.js';
 import type { GenerationRequest } from '../../shared/job-contract.js';
 import type { Logger } from '../../shared/logger.js';
 import { type Authenticator, requireRole } from '../auth.js';
@@ -25,6 +26,7 @@ export interface GenerationRoutesOptions {
   readonly redis: Redis;
   readonly auth: Authenticator;
   readonly limiter: RedisRateLimiter;
+  readonly claims: IdempotencyClaims;
   readonly metrics: ProducerMetrics;
   readonly dependencyTimeoutMs: number;
   readonly sseHeartbeatMs: number;
@@ -38,6 +40,16 @@ const SECURITY = [{ bearerAuth: [] }];
 
 export async function generationRoutes(app: FastifyInstance, o: GenerationRoutesOptions): Promise<void> {
   const authenticate = requireRole(o.auth, 'api');
+  const asAdmin = requireRole(o.auth, 'admin');
+  /** Reads take an API token (its own requests) or the admin's credentials (every request). */
+  const authenticateReader = async (request: FastifyRequest, reply: FastifyReply) => {
+    try {
+      await authenticate(request, reply);
+    } catch (err) {
+      if (!(err instanceof ApiError && err.statusCode === 403)) throw err;
+      await asAdmin(request, reply);
+    }
+  };
   const t = o.dependencyTimeoutMs;
 
   const rateLimit = async (request: FastifyRequest, reply: FastifyReply) => {
@@ -60,7 +72,7 @@ export async function generationRoutes(app: FastifyInstance, o: GenerationRoutes
         security: SECURITY,
         headers: {
           type: 'object',
-          properties: { 'idempotency-key': { type: 'string', description: 'Makes the request idempotent, scoped by userId.' } },
+          properties: { 'idempotency-key': { type: 'string', description: 'Makes the request idempotent, scoped by (token, userId, key).' } },
         },
         body: generationRequestSchema,
         response: { 202: { description: 'Accepted', ...enqueueResponseSchema }, ...errorResponses(400, 401, 403, 409, 413, 415, 429, 503) },
@@ -68,16 +80,13 @@ export async function generationRoutes(app: FastifyInstance, o: GenerationRoutes
     },
     async (request, reply) => {
       const req = withHeaderKey(request.body, request.headers['idempotency-key']);
-      if (req.idempotencyKey !== undefined) {
-        const id = jobIdFor(req);
-        const existing = await guarded('redis', t, async () => {
-          assertRedisReady(o.redis);
-          return o.status.submittedRequest(id);
-        });
-        if (existing) {
-          if (!isDeepStrictEqual(existing.request, req)) {
-            throw new ApiError(409, 'IDEMPOTENCY_CONFLICT', 'this idempotency key was used with a different request', { id });
-          }
+      const principal = request.principal!;
+      const id = mintRequestId(principal, req);
+      const fingerprint = req.idempotencyKey === undefined ? null : fingerprintOf(req);
+      if (fingerprint !== null) {
+        assertRedisReady(o.redis);
+        const replay = await guarded('redis', t, () => claimOrReplay(id, req, fingerprint));
+        if (replay) {
           const snap = await guarded('redis', t, () => o.status.read(id));
           return reply
             .code(202)
@@ -87,13 +96,13 @@ export async function generationRoutes(app: FastifyInstance, o: GenerationRoutes
         }
       }
       const started = performance.now();
-      let id: string;
       try {
         assertRedisReady(o.redis);
-        id = await guarded('redis', t, () => o.client.enqueue(req));
+        await guarded('redis', t, () => o.client.enqueue(req, { jobId: id }));
         o.metrics.observeEnqueue((performance.now() - started) / 1000, 'ok');
       } catch (err) {
         o.metrics.observeEnqueue((performance.now() - started) / 1000, 'error');
+        if (fingerprint !== null) await o.claims.release(id, fingerprint).catch(() => {});
         throw err;
       }
       request.log.info({ jobId: id, principal: request.principal?.id, userId: req.userId, agentId: req.agentId }, 'generation enqueued');
@@ -101,10 +110,36 @@ export async function generationRoutes(app: FastifyInstance, o: GenerationRoutes
     },
   );
 
+  /**
+   * True when this request repeats an earlier one with the same id (a replay); throws 409 when
+   * the earlier one had another body; false when this request is the first and must be enqueued.
+   */
+  const claimOrReplay = async (id: string, req: GenerationRequest, fingerprint: string): Promise<boolean> => {
+    const prior = await o.claims.claim(id, fingerprint);
+    if (prior === null) {
+      // Claimed; an older request may still hold the id after its claim expired.
+      const older = await o.status.submittedRequest(id);
+      if (!older) return false;
+      const olderFingerprint = fingerprintOf(older.request);
+      await o.claims.settle(id, olderFingerprint);
+      if (olderFingerprint !== fingerprint) throw conflict(id);
+      return true;
+    }
+    if (prior !== fingerprint) throw conflict(id);
+    return true;
+  };
+
+  /** Another principal's request answers exactly as a request that does not exist. */
+  const ownedId = (request: FastifyRequest<{ Params: { id: string } }>): string => {
+    const id = request.params.id;
+    if (!ownsRequest(request.principal!, id)) throw notFound(id);
+    return id;
+  };
+
   app.get<{ Params: { id: string } }>(
     '/v1/generations/:id',
     {
-      onRequest: authenticate,
+      onRequest: authenticateReader,
       schema: {
         summary: "A request's status, and its result once finished",
         tags: ['generations'],
@@ -114,9 +149,10 @@ export async function generationRoutes(app: FastifyInstance, o: GenerationRoutes
       },
     },
     async (request) => {
+      const id = ownedId(request);
       assertRedisReady(o.redis);
-      const snap = await guarded('postgres', t, () => o.status.read(request.params.id));
-      if (!snap) throw new ApiError(404, 'NOT_FOUND', `no generation request with id ${request.params.id}`);
+      const snap = await guarded('postgres', t, () => o.status.read(id));
+      if (!snap) throw notFound(id);
       return snap.view;
     },
   );
@@ -124,7 +160,7 @@ export async function generationRoutes(app: FastifyInstance, o: GenerationRoutes
   app.get<{ Params: { id: string } }>(
     '/v1/generations/:id/events',
     {
-      onRequest: authenticate,
+      onRequest: authenticateReader,
       schema: {
         summary: "A request's progress as server-sent events",
         description:
@@ -138,7 +174,7 @@ export async function generationRoutes(app: FastifyInstance, o: GenerationRoutes
       },
     },
     async (request, reply) => {
-      const id = request.params.id;
+      const id = ownedId(request);
       assertRedisReady(o.redis);
       try {
         await o.hub.ready(t);
@@ -167,7 +203,7 @@ export async function generationRoutes(app: FastifyInstance, o: GenerationRoutes
       }
       if (!snap) {
         stream.dispose();
-        throw new ApiError(404, 'NOT_FOUND', `no generation request with id ${id}`);
+        throw notFound(id);
       }
       o.streams.add(stream);
       reply.hijack();
@@ -180,6 +216,14 @@ export async function generationRoutes(app: FastifyInstance, o: GenerationRoutes
       stream.start(snap);
     },
   );
+}
+
+function notFound(id: string): ApiError {
+  return new ApiError(404, 'NOT_FOUND', `no generation request with id ${id}`);
+}
+
+function conflict(id: string): ApiError {
+  return new ApiError(409, 'IDEMPOTENCY_CONFLICT', 'this idempotency key was used with a different request', { id });
 }
 
 /** The request with the Idempotency-Key header merged in; the header and body must agree. */
