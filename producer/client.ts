@@ -7,10 +7,10 @@ import { createHash, randomUUID } from 'node:crypto';
 import { type Job, Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { isConnectionFailure } from '../shared/connection-errors.js';
-import { OrchestratorError } from '../shared/errors.js';
+import { InvalidRequestError, OrchestratorError } from '../shared/errors.js';
 import type { GenerationResult, HandoverResult } from '../shared/generation-result.js';
 import { type GenerationRequest, parseGenerationRequest } from '../shared/job-contract.js';
-import { FALLBACK_QUEUE, fallbackJobId, GENERATE_JOB, PRIMARY_JOB_OPTIONS, PRIMARY_QUEUE } from '../shared/queues.js';
+import { FALLBACK_QUEUE, fallbackJobId, GENERATE_JOB, isValidJobId, JOB_ID_RULE, PRIMARY_JOB_OPTIONS, PRIMARY_QUEUE } from '../shared/queues.js';
 import { blockingConnection, producerConnection } from '../shared/redis.js';
 
 export interface GenerationClientOptions {
@@ -86,6 +86,9 @@ export class GenerationClient {
    */
   async enqueue(request: GenerationRequest, options: { readonly jobId?: string } = {}): Promise<string> {
     const valid = parseGenerationRequest(request);
+    if (options.jobId !== undefined && !isValidJobId(options.jobId)) {
+      throw new InvalidRequestError([{ path: '', code: 'job_id', message: `the job id must be ${JOB_ID_RULE}` }]);
+    }
     const jobId = options.jobId ?? jobIdFor(valid);
     await this.queue.waitUntilReady();
     const job = await this.queue.add(GENERATE_JOB, valid, { ...PRIMARY_JOB_OPTIONS, jobId });

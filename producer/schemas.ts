@@ -5,6 +5,7 @@
  */
 import { generationRequestSchema } from '../shared/job-contract.js';
 import { ATTEMPT_OUTCOMES } from '../shared/outcomes.js';
+import { jobIdSchema } from '../shared/queues.js';
 import { workflowSchema } from '../shared/workflow-schema.js';
 import { errorBodySchema, fieldErrorSchema } from './errors.js';
 
@@ -96,7 +97,7 @@ export const generationIdParamsSchema = {
   type: 'object',
   required: ['id'],
   additionalProperties: false,
-  properties: { id: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.-]+$' } },
+  properties: { id: jobIdSchema },
 } as const;
 
 export const settingsBodySchema = {

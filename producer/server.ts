@@ -26,6 +26,7 @@ import { registerDocsUi, registerOpenApi } from './openapi.js';
 import { RedisRateLimiter } from './rate-limit.js';
 import { adminApiRoutes, adminPageRoutes } from './routes/admin.js';
 import { IdempotencyClaims } from './idempotency.js';
+import { LoginBackoff } from './login-backoff.js';
 import { generationRoutes } from './routes/generations.js';
 import { healthRoutes } from './routes/health.js';
 import { queueBoardRoutes } from './routes/queues.js';
@@ -93,7 +94,7 @@ export async function buildProducerServer(options: ProducerServerOptions): Promi
   const auth = new Authenticator({ apiTokens: config.apiTokens, adminToken: config.adminToken, authDisabled: config.authDisabled, sessionTtlS: config.adminSessionTtlS });
   const prefix = config.redis.queuePrefix;
   const enqueueLimiter = new RedisRateLimiter({ redis, prefix, name: 'enqueue', limit: config.enqueueRateLimitPerMinute, windowMs: 60_000 });
-  const loginLimiter = new RedisRateLimiter({ redis, prefix, name: 'admin-login', limit: config.loginRateLimitPerMinute, windowMs: 60_000 });
+  const loginBackoff = new LoginBackoff({ redis, prefix, freeFailures: config.loginFreeFailures, maxDelayMs: config.loginBackoffMaxMs });
   const metrics = createProducerMetrics({ queues: [queues.primary, queues.fallback], processMetrics: options.processMetrics ?? true });
   const streams = new Set<EventStream>();
   let shuttingDown = false;
@@ -116,7 +117,9 @@ export async function buildProducerServer(options: ProducerServerOptions): Promi
     // Requests that arrive while closing get the 503 below, in the one error shape.
     return503OnClosing: false,
     forceCloseConnections: 'idle',
-    routerOptions: { ignoreTrailingSlash: true },
+    // Ids up to JOB_ID_MAX_LENGTH must reach the routes (the router's default stops at 100 with
+    // a 414 of its own), and longer ones their schema's 400 in the one error shape.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2_048 },
   });
   try {
     app.setValidatorCompiler(sharedValidatorCompiler);
@@ -166,10 +169,11 @@ export async function buildProducerServer(options: ProducerServerOptions): Promi
       metrics,
       dependencyTimeoutMs: config.dependencyTimeoutMs,
       sseHeartbeatMs: config.sseHeartbeatMs,
+      maxStreamsPerPrincipal: config.sseMaxStreamsPerPrincipal,
       streams,
       log,
     });
-    const adminOptions = { db: db.db, settings, auth, redis, queues, loginLimiter, dependencyTimeoutMs: config.dependencyTimeoutMs, log };
+    const adminOptions = { db: db.db, settings, auth, redis, queues, loginBackoff, dependencyTimeoutMs: config.dependencyTimeoutMs, log };
     await app.register(adminApiRoutes, adminOptions);
     await app.register(adminPageRoutes, adminOptions);
     await app.register(queueBoardRoutes, { auth, queues: [queues.primary, queues.fallback] });

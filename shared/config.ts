@@ -30,6 +30,8 @@ export interface WorkerConfig {
   readonly providers: ProviderConfig;
   readonly concurrency: number;
   readonly metricsPort: number;
+  /** METRICS_HOST: the address /metrics listens on (default 0.0.0.0, for the scraper). */
+  readonly metricsHost: string;
   readonly logLevel: string;
   readonly shutdownGraceMs: number;
   readonly settingsRefreshMs: number;
@@ -154,6 +156,7 @@ export function readWorkerConfig(env: Env = process.env): WorkerConfig {
     providers: readProviderConfig(env),
     concurrency: r.int('WORKER_CONCURRENCY', 50, 1, 5_000),
     metricsPort: r.int('METRICS_PORT', 9464, 0, 65_535),
+    metricsHost: r.string('METRICS_HOST', '0.0.0.0'),
     logLevel: r.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
     shutdownGraceMs: r.int('SHUTDOWN_GRACE_MS', 25_000, 0, 600_000),
     settingsRefreshMs: r.int('SETTINGS_REFRESH_MS', 1_000, 50, 60_000),

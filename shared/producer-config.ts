@@ -24,13 +24,18 @@ export interface ProducerConfig {
   /** Enqueues per token per minute, shared by every replica through Redis; 0 turns the limit off. @defaultValue 600 */
   readonly enqueueRateLimitPerMinute: number;
   /** Admin login attempts per client address per minute. @defaultValue 20 */
-  readonly loginRateLimitPerMinute: number;
+  /** LOGIN_FREE_FAILURES: failed admin logins from one address before each one costs a wait. */
+  readonly loginFreeFailures: number;
+  /** LOGIN_BACKOFF_MAX_MS: the longest wait an address gets (it doubles from 1 s per failure). */
+  readonly loginBackoffMaxMs: number;
   /** Lifetime of an admin browser session cookie. @defaultValue 28_800 (8 h) */
   readonly adminSessionTtlS: number;
   /** Trust X-Forwarded-* headers (behind a reverse proxy): client address and https detection. @defaultValue false */
   readonly trustProxy: boolean;
   /** Interval of the comment lines that keep an event stream open through proxies. @defaultValue 15_000 */
   readonly sseHeartbeatMs: number;
+  /** SSE_MAX_STREAMS_PER_PRINCIPAL: event streams one token may hold open on one replica. */
+  readonly sseMaxStreamsPerPrincipal: number;
   /** How long a Redis or Postgres call of a request may take before the request gets 503. @defaultValue 2_000 */
   readonly dependencyTimeoutMs: number;
   /** How long shutdown waits for in-flight requests before closing connections. @defaultValue 10_000 */
@@ -89,10 +94,12 @@ export function readProducerConfig(env: Env = process.env): ProducerConfig {
     adminToken,
     authDisabled,
     enqueueRateLimitPerMinute: r.int('ENQUEUE_RATE_LIMIT_PER_MINUTE', 600, 0, 1_000_000),
-    loginRateLimitPerMinute: r.int('LOGIN_RATE_LIMIT_PER_MINUTE', 20, 1, 10_000),
+    loginFreeFailures: r.int('LOGIN_FREE_FAILURES', 5, 0, 1_000),
+    loginBackoffMaxMs: r.int('LOGIN_BACKOFF_MAX_MS', 30_000, 1_000, 3_600_000),
     adminSessionTtlS: r.int('ADMIN_SESSION_TTL_S', 28_800, 60, 30 * 24 * 3600),
     trustProxy: bool(env, 'TRUST_PROXY', false),
     sseHeartbeatMs: r.int('SSE_HEARTBEAT_MS', 15_000, 100, 300_000),
+    sseMaxStreamsPerPrincipal: r.int('SSE_MAX_STREAMS_PER_PRINCIPAL', 50, 1, 100_000),
     dependencyTimeoutMs: r.int('DEPENDENCY_TIMEOUT_MS', 2_000, 50, 60_000),
     shutdownGraceMs: r.int('SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     logLevel: r.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),

@@ -7,8 +7,18 @@ export const FALLBACK_QUEUE = 'workflow-generation-fallback';
 export const GENERATE_JOB = 'generate';
 export const GENERATE_FALLBACK_JOB = 'generate-fallback';
 
-/** Custom job ids: BullMQ forbids ':' in them, and ids end up in URLs and logs. */
+/**
+ * The one rule for request (job) ids, wherever one is made or read: the HTTP API's routes, the
+ * library and the worker. BullMQ forbids ':' in them, and ids end up in URLs and logs.
+ */
+export const JOB_ID_MAX_LENGTH = 128;
 export const JOB_ID_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
+export const jobIdSchema = { type: 'string', minLength: 1, maxLength: JOB_ID_MAX_LENGTH, pattern: '^[A-Za-z0-9_.-]+$' } as const;
+export const JOB_ID_RULE = `1-${JOB_ID_MAX_LENGTH} characters of A-Z, a-z, 0-9, '_', '.' and '-'`;
+
+export function isValidJobId(id: unknown): id is string {
+  return typeof id === 'string' && JOB_ID_PATTERN.test(id);
+}
 
 /** The fallback job's id derives from the original, so a retried primary can never enqueue two. */
 export function fallbackJobId(originJobId: string): string {

@@ -13,7 +13,7 @@ import { type GenerationRequest, parseGenerationRequest } from '../shared/job-co
 import type { Logger } from '../shared/logger.js';
 import type { ModelSpec } from '../shared/models.js';
 import { type AttemptRole, type FailureReason, isValidationFailure, TRANSIENT_OUTCOMES } from '../shared/outcomes.js';
-import { fallbackJobId, GENERATE_FALLBACK_JOB as GENERATE_FALLBACK_JOB_NAME } from '../shared/queues.js';
+import { fallbackJobId, GENERATE_FALLBACK_JOB as GENERATE_FALLBACK_JOB_NAME, isValidJobId, JOB_ID_RULE } from '../shared/queues.js';
 import { resolveSettings, type OrchestratorSettings, type ResolvedSettings } from '../shared/settings.js';
 import type { AttemptResult, AttemptRunner } from './attempt-runner.js';
 import type { Clock } from './clock.js';
@@ -135,7 +135,7 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
     const data = (job.data ?? {}) as Record<string, unknown>;
     const id = (v: unknown) => (typeof v === 'string' && v.length <= 128 && !v.includes('\u0000') ? v : null);
     const result = await deps.repo.reject({
-      jobId: job.id!,
+      jobId: storableText(job.id!),
       userId: id(data.userId),
       agentId: id(data.agentId),
       request: previewOf(job.data),
@@ -386,11 +386,13 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
     let request: GenerationRequest;
     try {
       request = parseGenerationRequest(job.data);
+      // A raw BullMQ client can pick any id; the id rule is the contract's too (shared/queues.ts).
+      if (!isValidJobId(job.id)) throw new InvalidRequestError([{ path: '', code: 'job_id', message: `the job id must be ${JOB_ID_RULE}` }]);
     } catch (err) {
       if (err instanceof InvalidRequestError) return reject(job, err);
       throw err;
     }
-    const originJobId = job.id!;
+    const originJobId = job.id;
     // The pause check (and pacing turn) of the primary the settings name now runs alongside
     // `begin`: one round trip less before the call. When the request needs another model or no
     // call (settings fixed earlier, a replay), it is released unused, and the call it counted

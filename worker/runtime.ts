@@ -109,7 +109,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
 
-  const server = config.metricsPort >= 0 ? await serveMetrics(registry, config.metricsPort) : null;
+  const server = config.metricsPort >= 0 ? await serveMetrics(registry, config.metricsPort, config.metricsHost) : null;
   const address = server?.address() as AddressInfo | undefined;
   log.info({ concurrency: config.concurrency, metricsPort: address?.port, prefix }, 'worker started');
 
@@ -139,10 +139,10 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
       log.info('worker stopped');
     })());
 
-  return { metricsUrl: address ? `http://127.0.0.1:${address.port}/metrics` : null, registry, settings, db, close };
+  return { metricsUrl: address ? `http://${metricsHostForUrl(config.metricsHost)}:${address.port}/metrics` : null, registry, settings, db, close };
 }
 
-async function serveMetrics(registry: Registry, port: number): Promise<http.Server> {
+async function serveMetrics(registry: Registry, port: number, host: string): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     if (req.url === '/metrics') {
       registry.metrics().then(
@@ -166,7 +166,13 @@ async function serveMetrics(registry: Registry, port: number): Promise<http.Serv
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '0.0.0.0', () => resolve());
+    server.listen(port, host, () => resolve());
   });
   return server;
+}
+
+/** Where this process reaches its own /metrics: a wildcard address is reached on loopback. */
+function metricsHostForUrl(host: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
 }

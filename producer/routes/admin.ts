@@ -19,7 +19,7 @@ import { adminAsset, loginPage, ADMIN_PAGE_HEADERS, consolePage } from '../admin
 import { type Authenticator, requireRole, sessionCookie } from '../auth.js';
 import { guarded } from '../dependencies.js';
 import { ApiError, toApiError } from '../errors.js';
-import type { RedisRateLimiter } from '../rate-limit.js';
+import type { LoginBackoff } from '../login-backoff.js';
 import { catalogResponseSchema, errorResponses, settingsBodySchema, settingsResponseSchema, statsQuerySchema } from '../schemas.js';
 
 export interface AdminRoutesOptions {
@@ -28,7 +28,7 @@ export interface AdminRoutesOptions {
   readonly auth: Authenticator;
   readonly redis: Redis;
   readonly queues: { readonly primary: Queue; readonly fallback: Queue };
-  readonly loginLimiter: RedisRateLimiter;
+  readonly loginBackoff: LoginBackoff;
   readonly dependencyTimeoutMs: number;
   readonly log: Logger;
 }
@@ -202,21 +202,24 @@ export async function adminPageRoutes(app: FastifyInstance, o: AdminRoutesOption
 
   app.post<{ Body: { token?: unknown } }>('/admin/login', { schema: { hide: true } }, async (request: FastifyRequest<{ Body: { token?: unknown } }>, reply) => {
     if (o.auth.disabled) return reply.redirect('/admin', 303);
+    const redisWithin = <T,>(run: () => Promise<T>): Promise<T> => guarded('redis', Math.min(o.dependencyTimeoutMs, 1_000), run);
     try {
-      const d = await guarded('redis', Math.min(o.dependencyTimeoutMs, 1_000), () => o.loginLimiter.hit(request.ip));
-      if (!d.allowed) {
-        reply.header('retry-after', String(Math.max(1, Math.ceil(d.resetMs / 1000))));
-        return html(reply, 429, loginPage('Too many attempts: wait a minute and try again.'));
+      const waitMs = await redisWithin(() => o.loginBackoff.waitMs(request.ip));
+      if (waitMs > 0) {
+        reply.header('retry-after', String(Math.max(1, Math.ceil(waitMs / 1000))));
+        return html(reply, 429, loginPage(`Too many failed attempts from this address: try again in ${Math.ceil(waitMs / 1000)} s.`));
       }
     } catch (err) {
       // Tokens are long random secrets: without Redis the login stays open rather than locking admins out.
-      o.log.warn({ err: coerceError(err).message }, 'login rate limit unavailable');
+      o.log.warn({ err: coerceError(err).message }, 'login backoff unavailable');
     }
     const token = typeof request.body?.token === 'string' ? request.body.token.trim() : '';
     if (!token || !o.auth.isAdminToken(token)) {
       request.log.warn({ ip: request.ip }, 'admin login refused');
+      await redisWithin(() => o.loginBackoff.failed(request.ip)).catch((err: unknown) => o.log.warn({ err: coerceError(err).message }, 'login backoff unavailable'));
       return html(reply, 401, loginPage('That is not the admin token.'));
     }
+    await redisWithin(() => o.loginBackoff.succeeded(request.ip)).catch(() => {});
     const session = o.auth.issueSession();
     reply.header('set-cookie', sessionCookie(request, session.value, session.maxAgeS));
     request.log.info({ principal: o.auth.classify(token)?.id }, 'admin logged in');

@@ -30,6 +30,8 @@ export interface GenerationRoutesOptions {
   readonly metrics: ProducerMetrics;
   readonly dependencyTimeoutMs: number;
   readonly sseHeartbeatMs: number;
+  /** Event streams one principal may hold open at once on this replica. */
+  readonly maxStreamsPerPrincipal: number;
   /** Open event streams, ended at shutdown. */
   readonly streams: Set<EventStream>;
   readonly log: Logger;
@@ -51,6 +53,14 @@ export async function generationRoutes(app: FastifyInstance, o: GenerationRoutes
     }
   };
   const t = o.dependencyTimeoutMs;
+
+  /** Open event streams by principal id, on this replica: each holds memory and a socket. */
+  const openStreams = new Map<string, number>();
+  const countStream = (principalId: string, delta: 1 | -1) => {
+    const n = (openStreams.get(principalId) ?? 0) + delta;
+    if (n > 0) openStreams.set(principalId, n);
+    else openStreams.delete(principalId);
+  };
 
   const rateLimit = async (request: FastifyRequest, reply: FastifyReply) => {
     if (!o.limiter.enabled) return;
@@ -170,7 +180,7 @@ export async function generationRoutes(app: FastifyInstance, o: GenerationRoutes
         tags: ['generations'],
         security: SECURITY,
         params: generationIdParamsSchema,
-        response: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errorResponses(401, 403, 404, 503) },
+        response: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errorResponses(401, 403, 404, 429, 503) },
       },
     },
     async (request, reply) => {
@@ -181,6 +191,17 @@ export async function generationRoutes(app: FastifyInstance, o: GenerationRoutes
       } catch (err) {
         throw unavailable('redis', 'queue events are not connected', err);
       }
+      const principalId = request.principal!.id;
+      if ((openStreams.get(principalId) ?? 0) >= o.maxStreamsPerPrincipal) {
+        throw new ApiError(429, 'RATE_LIMITED', `at most ${o.maxStreamsPerPrincipal} event streams may be open at once per token: close one first`, { limit: o.maxStreamsPerPrincipal }, { 'retry-after': '1' });
+      }
+      // Counted from here, before any await, so concurrent opens cannot all pass the check.
+      countStream(principalId, 1);
+      let counted = true;
+      const uncount = () => {
+        if (counted) countStream(principalId, -1);
+        counted = false;
+      };
       const lastEventId = Number.parseInt(String(request.headers['last-event-id'] ?? ''), 10);
       const read = () => o.status.read(id);
       // Subscribed before the first read, so nothing between the read and the stream is lost.
@@ -192,17 +213,22 @@ export async function generationRoutes(app: FastifyInstance, o: GenerationRoutes
         heartbeatMs: o.sseHeartbeatMs,
         lastEventId: Number.isInteger(lastEventId) && lastEventId >= 0 && lastEventId <= 6 ? lastEventId : -1,
         log: o.log,
-        onEnd: () => o.streams.delete(stream),
+        onEnd: () => {
+          o.streams.delete(stream);
+          uncount();
+        },
       });
       let snap;
       try {
         snap = await guarded('redis', t, read);
       } catch (err) {
         stream.dispose();
+        uncount();
         throw err;
       }
       if (!snap) {
         stream.dispose();
+        uncount();
         throw notFound(id);
       }
       o.streams.add(stream);
