@@ -135,6 +135,16 @@ describe('workflow writer', () => {
     return Array.from({ length: 3 + Math.floor(rng() * 40) }, () => pick(rng, WORDS)).join(pick(rng, [' ', ' ', '\n', '. ']));
   }
 
+  it('cuts a surrogate pair in its excerpt of a goal of 200 emoji, as a model may: the answer holds a lone surrogate', () => {
+    const plugins = ['google-mail', 'slack'];
+    const workflow = writeWorkflow({ seed: 1, goal: '😀'.repeat(200), plugins });
+    const check = checkWorkflow(workflow, plugins);
+    expect(check).toMatchObject({ ok: false, kind: 'unstorable', errors: [{ code: 'unstorable_text' }] });
+    const pointer = check.ok ? '' : check.errors[0]!.path;
+    const at = pointer.split('/').slice(1).reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], workflow);
+    expect(at).toMatch(/[\ud800-\udbff](?![\udc00-\udfff])/);
+  });
+
   it('always writes a workflow that passes checkWorkflow, with 3 to 8 steps', () => {
     const rng = mulberry32(2024);
     for (let i = 0; i < 1500; i++) {

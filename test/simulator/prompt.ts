@@ -1,9 +1,15 @@
 /**
  * What the simulated model reads from a request: the system prompt (for caching) and the goal
- * and plugins from the user message, written by the orchestrator as
+ * and plugins from the user message, written by the orchestrator as two delimited JSON fields
  *
- *   GOAL: <goal text, possibly on the following lines>
- *   AVAILABLE_PLUGINS_JSON: <one line of JSON>
+ *   <user_goal>
+ *   "<the goal as a JSON string>"
+ *   </user_goal>
+ *   <available_plugins>
+ *   [<the plugins as JSON>]
+ *   </available_plugins>
+ *
+ * or, from older clients, as `GOAL: <text…>` then `AVAILABLE_PLUGINS_JSON: <one line of JSON>`.
  */
 import type { PluginOffer } from '../../shared/job-contract.js';
 
@@ -19,7 +25,24 @@ const PLUGINS_HEADER = 'AVAILABLE_PLUGINS_JSON:';
 const PLUGIN_KEY = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const ACTION_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
+/** The JSON value of `<name>…</name>`: the first such field, as a strict reader takes it. */
+export function fieldValue(userText: string, name: string): { found: boolean; value: unknown } {
+  const m = new RegExp(`<${name}>\\n([^\\n]*)\\n</${name}>`).exec(userText);
+  if (!m) return { found: false, value: undefined };
+  try {
+    return { found: true, value: JSON.parse(m[1]!) };
+  } catch {
+    return { found: true, value: undefined };
+  }
+}
+
 export function parseGenerationPrompt(userText: string): GenerationPrompt {
+  const goalField = fieldValue(userText, 'user_goal');
+  if (goalField.found) {
+    const plugins = fieldValue(userText, 'available_plugins');
+    const offers = Array.isArray(plugins.value) ? parsePlugins(JSON.stringify(plugins.value)) : [];
+    return { goal: typeof goalField.value === 'string' ? goalField.value : '', plugins: offers.length > 0 ? offers : FALLBACK_PLUGINS };
+  }
   const lines = userText.split(/\r?\n/);
   const goalAt = lines.findIndex((l) => l.startsWith(GOAL_HEADER));
   // The last plugins header: the goal above it is user text and may contain anything.

@@ -38,6 +38,16 @@ export type { LatencyConfig } from './latency.js';
 export type { SimulatorStats } from './stats.js';
 export type { Answer } from './answers.js';
 
+/** A model call as the simulator received it: for tests of what the orchestrator sends. */
+export interface ReceivedCall {
+  /** Catalog id. */
+  readonly model: string;
+  readonly systemText: string | null;
+  readonly userText: string;
+}
+
+const MAX_RECEIVED = 1_000;
+
 export interface SimulatorOptions {
   /** 0 (the default) picks a free port. */
   port?: number;
@@ -62,6 +72,8 @@ export interface Simulator {
    * the faults say. For corpora of bad outputs.
    */
   setScript(modelId: string, answers: readonly Answer[]): void;
+  /** The last calls received (up to 1,000), oldest first, as the model read them; cleared by resetStats. */
+  received(): readonly ReceivedCall[];
   /** Stops listening and drops every connection, hanging ones included. */
   close(): Promise<void>;
 }
@@ -84,6 +96,7 @@ class Provider {
   /** One per request in flight; aborted when its client goes away or the server closes. */
   private readonly inFlight = new Set<AbortController>();
   private readonly scripts = new Map<string, Answer[]>();
+  readonly received: ReceivedCall[] = [];
 
   constructor(private readonly seed: number, faults: FaultConfig, latency: LatencyConfig) {
     this.faults = parseFaultConfig(faults);
@@ -182,6 +195,8 @@ class Provider {
       this.stats.reject('unknown_model');
       return fail('not_found', vendor.provider === 'openai' ? `The model \`${String(call.model)}\` does not exist or you do not have access to it.` : `model: ${String(call.model)}`);
     }
+    this.received.push({ model: model.id, systemText: call.cacheablePrefix, userText: call.userText });
+    if (this.received.length > MAX_RECEIVED) this.received.shift();
     const prompt = parseGenerationPrompt(call.userText);
     let directives: Directive[];
     try {
@@ -273,7 +288,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     setLatency: (latency) => provider.setLatency(latency),
     stats: () => provider.stats.snapshot(),
     setScript: (modelId, answers) => provider.setScript(modelId, answers),
-    resetStats: () => provider.stats.reset(),
+    resetStats: () => {
+      provider.stats.reset();
+      provider.received.length = 0;
+    },
+    received: () => [...provider.received],
     close: () =>
       (closing ??= new Promise<void>((resolve) => {
         provider.abortAll();
