@@ -3,11 +3,14 @@
  * ADMIN_API_TOKEN as a bearer token, or a browser session cookie issued by the login form.
  *
  * Tokens are compared in constant time (SHA-256 digests through timingSafeEqual, every configured
- * token checked), never logged, and never stored: the session cookie carries an expiry and an
- * HMAC keyed by the admin token, so rotating the token ends every session.
+ * token checked), never logged, and never stored. Admin sessions live in Redis (admin-sessions.ts):
+ * the cookie is a random id, logout revokes it, and a session opened with a token that is no
+ * longer configured (the admin token was rotated) is refused.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AdminSessionStore } from './admin-sessions.js';
+import { unavailable } from './dependencies.js';
 import { ApiError } from './errors.js';
 
 export type Role = 'api' | 'admin';
@@ -28,14 +31,14 @@ declare module 'fastify' {
 }
 
 export const SESSION_COOKIE = 'wo_admin_session';
-const SESSION_VERSION = 'v1';
 
 export interface AuthOptions {
   readonly apiTokens: readonly string[];
   readonly adminToken: string | undefined;
   readonly authDisabled: boolean;
   readonly sessionTtlS: number;
-  readonly now?: () => number;
+  /** Where admin sessions live; without it, the login form cannot open one. */
+  readonly sessions?: AdminSessionStore;
 }
 
 function sha256(text: string): Buffer {
@@ -80,15 +83,10 @@ const CHALLENGE = { 'www-authenticate': 'Bearer realm="workflow-orchestrator"' }
 export class Authenticator {
   private readonly apiDigests: readonly Buffer[];
   private readonly adminDigest: Buffer | undefined;
-  private readonly sessionKey: Buffer | undefined;
-  private readonly now: () => number;
 
   constructor(private readonly options: AuthOptions) {
     this.apiDigests = options.apiTokens.map(sha256);
     this.adminDigest = options.adminToken === undefined ? undefined : sha256(options.adminToken);
-    // A key of its own for sessions, derived from the admin token: the cookie never holds the token.
-    this.sessionKey = options.adminToken === undefined ? undefined : createHmac('sha256', options.adminToken).update('workflow-orchestrator admin session key').digest();
-    this.now = options.now ?? Date.now;
   }
 
   get disabled(): boolean {
@@ -107,7 +105,7 @@ export class Authenticator {
   }
 
   /** The principal of a request that must hold `role`; throws 401 (no or unknown credentials) or 403 (the other role's token). */
-  authorize(request: FastifyRequest, role: Role): Principal {
+  async authorize(request: FastifyRequest, role: Role): Promise<Principal> {
     if (this.options.authDisabled) return { role: 'anonymous', id: 'anonymous', keyHash: 'anonymous', via: 'none' };
     const token = bearerToken(request);
     if (token !== undefined) {
@@ -119,7 +117,7 @@ export class Authenticator {
       return p;
     }
     if (role === 'admin') {
-      const session = this.sessionOf(request);
+      const session = await this.sessionOf(request);
       if (session) return session;
     }
     throw new ApiError(401, 'UNAUTHORIZED', role === 'admin' ? 'admin credentials required: Authorization: Bearer <ADMIN_API_TOKEN>, or log in at /admin/login' : 'missing bearer token: send Authorization: Bearer <token>', undefined, CHALLENGE);
@@ -130,29 +128,43 @@ export class Authenticator {
     return this.classify(token)?.role === 'admin';
   }
 
-  private sign(expiresAtS: number): string {
-    return createHmac('sha256', this.sessionKey!).update(`${SESSION_VERSION}.${expiresAtS}`).digest('base64url');
+  /** Opens a session for the admin token; the cookie value is its random id. */
+  async issueSession(): Promise<{ value: string; maxAgeS: number }> {
+    const { sessions, sessionTtlS } = this.options;
+    if (!sessions || !this.adminDigest) throw new Error('no admin token or session store configured: sessions cannot be issued');
+    const id = await this.withSessions(() => sessions.create(this.adminDigest!.toString('hex'), sessionTtlS));
+    return { value: id, maxAgeS: sessionTtlS };
   }
 
-  /** A session cookie value that expires after the configured TTL. */
-  issueSession(): { value: string; maxAgeS: number } {
-    if (!this.sessionKey) throw new Error('no admin token configured: sessions cannot be issued');
-    const expiresAtS = Math.floor(this.now() / 1000) + this.options.sessionTtlS;
-    return { value: `${SESSION_VERSION}.${expiresAtS}.${this.sign(expiresAtS)}`, maxAgeS: this.options.sessionTtlS };
+  /** Ends the session the request's cookie names, if any. */
+  async revokeSession(request: FastifyRequest): Promise<void> {
+    const id = parseCookies(request.headers.cookie).get(SESSION_COOKIE);
+    if (id && this.options.sessions) await this.withSessions(() => this.options.sessions!.revoke(id));
   }
 
-  private sessionOf(request: FastifyRequest): Principal | null {
-    if (!this.sessionKey || !this.options.adminToken) return null;
-    const raw = parseCookies(request.headers.cookie).get(SESSION_COOKIE);
-    if (!raw) return null;
-    const m = /^v1\.(\d{1,12})\.([A-Za-z0-9_-]{43})$/.exec(raw);
-    if (!m) return null;
-    const expiresAtS = Number(m[1]);
-    if (expiresAtS * 1000 <= this.now()) return null;
-    const expected = Buffer.from(this.sign(expiresAtS));
-    const given = Buffer.from(m[2]!);
-    if (expected.length !== given.length || !timingSafeEqual(expected, given)) return null;
-    return { role: 'admin', id: identityOf('admin', this.options.adminToken), keyHash: sha256(this.options.adminToken).toString('hex'), via: 'cookie' };
+  private async sessionOf(request: FastifyRequest): Promise<Principal | null> {
+    const { sessions, adminToken } = this.options;
+    if (!sessions || !this.adminDigest || adminToken === undefined) return null;
+    const id = parseCookies(request.headers.cookie).get(SESSION_COOKIE);
+    if (!id) return null;
+    const digest = await this.withSessions(() => sessions.lookup(id));
+    if (digest === null) return null;
+    const given = Buffer.from(digest, 'hex');
+    // Opened with a token that is no longer the admin token: the token was rotated.
+    if (given.length !== this.adminDigest.length || !timingSafeEqual(given, this.adminDigest)) {
+      await this.withSessions(() => sessions.revoke(id));
+      return null;
+    }
+    return { role: 'admin', id: identityOf('admin', adminToken), keyHash: digest, via: 'cookie' };
+  }
+
+  /** A session store that cannot answer is a 503 naming Redis, not a 500 or a silent logout. */
+  private async withSessions<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      throw unavailable('redis', 'the admin session store is not reachable', err);
+    }
   }
 }
 
@@ -181,7 +193,7 @@ export function assertSameOrigin(request: FastifyRequest): void {
 
 export function requireRole(auth: Authenticator, role: Role) {
   return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
-    const principal = auth.authorize(request, role);
+    const principal = await auth.authorize(request, role);
     if (principal.via === 'cookie' && !['GET', 'HEAD', 'OPTIONS'].includes(request.method)) assertSameOrigin(request);
     request.principal = principal;
   };

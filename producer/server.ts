@@ -25,6 +25,7 @@ import { createProducerMetrics, instrumentHttp } from './metrics.js';
 import { registerDocsUi, registerOpenApi } from './openapi.js';
 import { RedisRateLimiter } from './rate-limit.js';
 import { adminApiRoutes, adminPageRoutes } from './routes/admin.js';
+import { RedisAdminSessions } from './admin-sessions.js';
 import { IdempotencyClaims } from './idempotency.js';
 import { LoginBackoff } from './login-backoff.js';
 import { generationRoutes } from './routes/generations.js';
@@ -91,8 +92,14 @@ export async function buildProducerServer(options: ProducerServerOptions): Promi
   const hub = new GenerationEventHub({ redisUrl: config.redis.url, prefix: config.redis.queuePrefix, log });
   const status = new GenerationStatusReader(db.db, queues.primary, queues.fallback);
   const settings = new SettingsStore(db.db);
-  const auth = new Authenticator({ apiTokens: config.apiTokens, adminToken: config.adminToken, authDisabled: config.authDisabled, sessionTtlS: config.adminSessionTtlS });
   const prefix = config.redis.queuePrefix;
+  const auth = new Authenticator({
+    apiTokens: config.apiTokens,
+    adminToken: config.adminToken,
+    authDisabled: config.authDisabled,
+    sessionTtlS: config.adminSessionTtlS,
+    sessions: new RedisAdminSessions(redis, prefix),
+  });
   const enqueueLimiter = new RedisRateLimiter({ redis, prefix, name: 'enqueue', limit: config.enqueueRateLimitPerMinute, windowMs: 60_000 });
   const loginBackoff = new LoginBackoff({ redis, prefix, freeFailures: config.loginFreeFailures, maxDelayMs: config.loginBackoffMaxMs });
   const metrics = createProducerMetrics({ queues: [queues.primary, queues.fallback], processMetrics: options.processMetrics ?? true });

@@ -186,7 +186,7 @@ export async function adminPageRoutes(app: FastifyInstance, o: AdminRoutesOption
 
   app.get('/admin', { schema: { hide: true } }, async (request, reply) => {
     try {
-      o.auth.authorize(request, 'admin');
+      await o.auth.authorize(request, 'admin');
     } catch (err) {
       const e = toApiError(err);
       if (e.statusCode === 401) return reply.redirect('/admin/login', 303);
@@ -220,13 +220,15 @@ export async function adminPageRoutes(app: FastifyInstance, o: AdminRoutesOption
       return html(reply, 401, loginPage('That is not the admin token.'));
     }
     await redisWithin(() => o.loginBackoff.succeeded(request.ip)).catch(() => {});
-    const session = o.auth.issueSession();
+    const session = await o.auth.issueSession();
     reply.header('set-cookie', sessionCookie(request, session.value, session.maxAgeS));
     request.log.info({ principal: o.auth.classify(token)?.id }, 'admin logged in');
     return reply.redirect('/admin', 303);
   });
 
   app.post('/admin/logout', { schema: { hide: true } }, async (request, reply) => {
+    // Revoked on the server: a copy of the cookie kept elsewhere stops working too.
+    await o.auth.revokeSession(request);
     reply.header('set-cookie', sessionCookie(request, '', 0));
     return reply.redirect('/admin/login', 303);
   });
