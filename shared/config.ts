@@ -4,6 +4,7 @@
  */
 import { ConfigurationError } from './errors.js';
 import { findModel } from './models.js';
+import { MAX_DEADLINE_MS, MIN_DEADLINE_MS } from './job-contract.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -35,9 +36,16 @@ export interface WorkerConfig {
   readonly logLevel: string;
   readonly shutdownGraceMs: number;
   readonly settingsRefreshMs: number;
-  /** Calls of the last-resort model for one request, transient failures included. */
+  /**
+   * FINAL_MODEL_MAX_ATTEMPTS: an optional cap on calls of the last-resort model for one request,
+   * transient failures included; 0 (the default): none, transient failures retry until the deadline.
+   */
   readonly finalModelMaxAttempts: number;
   readonly retryBaseDelayMs: number;
+  /** RETRY_MAX_DELAY_MS: the longest backoff between two tries of a model. */
+  readonly retryMaxDelayMs: number;
+  /** REQUEST_DEADLINE_MS: the deadline of a request without `deadlineMs`, from its enqueue. */
+  readonly requestDeadlineMs: number;
   /** How long a worker holds a job before another may take it over (renewed while alive). */
   readonly jobLockMs: number;
   /** How often workers look for jobs whose worker died. */
@@ -160,8 +168,10 @@ export function readWorkerConfig(env: Env = process.env): WorkerConfig {
     logLevel: r.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
     shutdownGraceMs: r.int('SHUTDOWN_GRACE_MS', 25_000, 0, 600_000),
     settingsRefreshMs: r.int('SETTINGS_REFRESH_MS', 1_000, 50, 60_000),
-    finalModelMaxAttempts: r.int('FINAL_MODEL_MAX_ATTEMPTS', 3, 1, 10),
+    finalModelMaxAttempts: r.int('FINAL_MODEL_MAX_ATTEMPTS', 0, 0, 1_000),
     retryBaseDelayMs: r.int('RETRY_BASE_DELAY_MS', 1_000, 1, 60_000),
+    retryMaxDelayMs: r.int('RETRY_MAX_DELAY_MS', 30_000, 1, 3_600_000),
+    requestDeadlineMs: r.int('REQUEST_DEADLINE_MS', 600_000, MIN_DEADLINE_MS, MAX_DEADLINE_MS),
     jobLockMs: r.int('JOB_LOCK_MS', 30_000, 1_000, 600_000),
     stalledIntervalMs: r.int('STALLED_INTERVAL_MS', 30_000, 500, 600_000),
     databaseRandomPageCost: readRandomPageCost(r),

@@ -14,6 +14,10 @@ const PRINTABLE_ID = describePattern('^[^\\u0000-\\u001f\\u007f\\ud800-\\udfff]+
 const TEXT = describePattern('^[^\\u0000\\ud800-\\udfff]*$', 'must not contain NUL bytes or invalid Unicode');
 const NOT_BLANK = describePattern('\\S', 'must not be blank');
 
+/** Bounds of a request's `deadlineMs`: a second, and a day. */
+export const MIN_DEADLINE_MS = 1_000;
+export const MAX_DEADLINE_MS = 86_400_000;
+
 export const pluginKeySchema = {
   type: 'string',
   minLength: 1,
@@ -66,6 +70,12 @@ export const generationRequestSchema = {
       },
     },
     idempotencyKey: { type: 'string', minLength: 1, maxLength: 255, pattern: PRINTABLE_ID },
+    deadlineMs: {
+      type: 'integer',
+      minimum: MIN_DEADLINE_MS,
+      maximum: MAX_DEADLINE_MS,
+      description: "How long the request may take, from its enqueue, in ms: transient failures are retried until then. Default: the worker's REQUEST_DEADLINE_MS (10 minutes).",
+    },
   },
 } as const;
 

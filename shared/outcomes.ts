@@ -41,3 +41,16 @@ export const AUDIT_ACTIONS = {
   settingsUpdated: 'SETTINGS_UPDATED',
 } as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[keyof typeof AUDIT_ACTIONS];
+
+/**
+ * Why a request failed when no attempt's outcome says it; each is the start of its
+ * `failure_reason` (`deadline_exceeded: …`). Attempts failing end a request with their outcome.
+ */
+export const REQUEST_FAILURE_REASONS = {
+  /** Its deadline passed while transient failures were being retried (every attempt recorded). */
+  deadlineExceeded: 'deadline_exceeded',
+  /** The database refused its result; the paid attempt is recorded, no model is called again. */
+  storageRefused: 'storage_refused',
+  /** The queue gave up on it (infrastructure retries spent, or its worker died on it too often). */
+  abandoned: 'abandoned',
+} as const;

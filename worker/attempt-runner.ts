@@ -46,7 +46,8 @@ export class AttemptRunner {
     return this.options.timeoutsMs?.[model.id] ?? model.timeoutMs;
   }
 
-  async run(model: ModelSpec, request: GenerationRequest, signal: AbortSignal, onAnswer?: () => void): Promise<AttemptResult> {
+  /** `maxTimeoutMs` shortens the model's timeout (to the time left before the request's deadline). */
+  async run(model: ModelSpec, request: GenerationRequest, signal: AbortSignal, onAnswer?: () => void, maxTimeoutMs = Infinity): Promise<AttemptResult> {
     const { clock, clients } = this.options;
     const startedAt = clock.now();
     const t0 = performance.now();
@@ -56,7 +57,7 @@ export class AttemptRunner {
       userPrompt: userPrompt(request),
       maxOutputTokens: Math.min(model.maxOutputTokens, MAX_WORKFLOW_OUTPUT_TOKENS),
       signal,
-      timeoutMs: this.timeoutFor(model),
+      timeoutMs: Math.max(1, Math.min(this.timeoutFor(model), Math.ceil(maxTimeoutMs))),
     });
     const latencyMs = performance.now() - t0;
     const base = { model, usage: result.usage, cost: costOf(model, result.usage), latencyMs, startedAt: new Date(startedAt), finishedAt: new Date(clock.now()) };

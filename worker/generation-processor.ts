@@ -12,7 +12,7 @@ import type { GenerationResult, HandoverResult } from '../shared/generation-resu
 import { type GenerationRequest, parseGenerationRequest } from '../shared/job-contract.js';
 import type { Logger } from '../shared/logger.js';
 import type { ModelSpec } from '../shared/models.js';
-import { type AttemptRole, type FailureReason, isValidationFailure, TRANSIENT_OUTCOMES } from '../shared/outcomes.js';
+import { type AttemptRole, type FailureReason, isValidationFailure, REQUEST_FAILURE_REASONS, TRANSIENT_OUTCOMES } from '../shared/outcomes.js';
 import { fallbackJobId, GENERATE_FALLBACK_JOB as GENERATE_FALLBACK_JOB_NAME, isValidJobId, JOB_ID_RULE } from '../shared/queues.js';
 import { resolveSettings, type OrchestratorSettings, type ResolvedSettings } from '../shared/settings.js';
 import type { AttemptResult, AttemptRunner } from './attempt-runner.js';
@@ -29,7 +29,7 @@ export interface FallbackEnqueuer {
 }
 
 export interface RetryPolicy {
-  /** Calls of the last-resort model per request, transient failures included. */
+  /** An optional cap on calls of the last-resort model per request; 0: none, retry until the deadline. */
   readonly finalModelMaxAttempts: number;
   readonly baseDelayMs: number;
   readonly maxDelayMs: number;
@@ -53,6 +53,8 @@ export interface GenerationProcessorDeps {
   readonly random?: () => number;
   /** How long repository calls keep retrying while the database is unreachable. */
   readonly dbRetry?: DbRetryPolicy;
+  /** The deadline of a request without `deadlineMs`, from its enqueue (default DEFAULT_DEADLINE_MS). */
+  readonly defaultDeadlineMs?: number;
 }
 
 export interface DbRetryPolicy {
@@ -97,8 +99,9 @@ const DEFAULT_PAUSE_MS = 1_000;
 /** Stalls (a worker died holding the job) before a job is failed as poison; BullMQ's own limit sits above. */
 export const MAX_STALLS = 3;
 
-/** The failure reason of a request whose result the database refused (its attempt is recorded). */
-export const STORAGE_REFUSED = 'storage_refused';
+const { storageRefused: STORAGE_REFUSED, deadlineExceeded: DEADLINE_EXCEEDED } = REQUEST_FAILURE_REASONS;
+/** A request's deadline when neither it nor the deployment names one. */
+export const DEFAULT_DEADLINE_MS = 600_000;
 
 export const FAILURE_CODES = { invalid: 'GENERATION_INVALID', failed: 'GENERATION_FAILED', rejected: 'GENERATION_REJECTED' } as const;
 
@@ -114,6 +117,8 @@ interface RequestContext {
   readonly pickedUpAt: Date;
   /** The pause check started alongside `begin`, for the model this run expects to call. */
   readonly admission: PauseCheck | null;
+  /** When the request must be finished (epoch ms): its enqueue plus its deadlineMs. */
+  readonly deadlineAt: number;
   readonly log: Logger;
 }
 
@@ -207,7 +212,8 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
       // vendor sees a trickle when it ends, not every waiting job in the same millisecond; if
       // the first ones are refused again, the rest find the new pause.
       const spread = Math.min(5_000, Math.max(250, left));
-      await delayUntil(ctx.job, ctx.token, deps.clock.now() + left + random() * spread);
+      // Never past the deadline: the job wakes up then and ends as deadline_exceeded.
+      await delayUntil(ctx.job, ctx.token, Math.min(ctx.deadlineAt, deps.clock.now() + left + random() * spread));
     }
   }
 
@@ -216,10 +222,12 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
     // Built only when something is logged: a pino child serialises (and redacts) its bindings,
     // and the fast path logs nothing at info.
     const log = () => ctx.log.child({ attempt: number, model: model.id, role });
-    const r = await deps.attempts.run(model, ctx.request, deps.shutdownSignal, () => {
+    const onAnswer = () => {
       // Progress for watchers (the HTTP API's event stream); not awaited: it must not slow the job.
       ctx.job.updateProgress({ stage: 'validating', role, model: model.id }).catch(() => {});
-    });
+    };
+    // A call never outlasts the request's deadline.
+    const r = await deps.attempts.run(model, ctx.request, deps.shutdownSignal, onAnswer, ctx.deadlineAt - deps.clock.now());
     if (r.aborted) {
       log().info('model call aborted by shutdown; returning the job to the queue');
       await delayUntil(ctx.job, ctx.token, deps.clock.now());
@@ -310,27 +318,59 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
 
   /**
    * The last-resort model of a request (the fallback, or the primary when fallback is off):
-   * transient failures retry with backoff up to the policy's bound; anything else is final.
+   * transient failures retry with backoff and jitter, waiting in the delayed set, until the
+   * request's deadline (or the optional attempt cap); anything else is final.
    */
   async function runFinalModel(ctx: RequestContext, role: AttemptRole, model: ModelSpec, fallbackReason: FailureReason | null, previous: readonly AttemptRecord[], nextNumber: number): Promise<GenerationResult> {
     const mine = previous.filter((a) => a.role === role);
     const last = mine.at(-1);
-    if (last && (mine.length >= deps.retry.finalModelMaxAttempts || !TRANSIENT_OUTCOMES.has(last.outcome))) {
+    if (last && (capReached(mine.length) || !TRANSIENT_OUTCOMES.has(last.outcome))) {
       // A crash came between recording the last attempt and finishing: finish from the record.
       return finishFromAttempt(ctx, role, model, fallbackReason, { outcome: last.outcome, workflow: null, stepCount: 0, validationErrors: last.validationErrors, errorMessage: last.errorMessage }, null);
     }
+    if (deps.clock.now() >= ctx.deadlineAt) return finishDeadlineExceeded(ctx, role, fallbackReason, previous.length, null);
     const r = await attempt(ctx, role, model, nextNumber);
     const record = attemptRecord(ctx, role, nextNumber, r);
     const tries = mine.length + 1;
-    if (TRANSIENT_OUTCOMES.has(r.outcome) && tries < deps.retry.finalModelMaxAttempts) {
+    if (TRANSIENT_OUTCOMES.has(r.outcome) && !capReached(tries)) {
+      const now = deps.clock.now();
+      if (now >= ctx.deadlineAt) return finishDeadlineExceeded(ctx, role, fallbackReason, previous.length + 1, record);
       await withRequestRow(ctx, () => deps.repo.recordAttempt(record));
-      const backoff = Math.min(deps.retry.maxDelayMs, deps.retry.baseDelayMs * 2 ** (tries - 1));
-      // Full jitter; a vendor's retry-after is a floor, never shortened.
+      const backoff = Math.min(deps.retry.maxDelayMs, deps.retry.baseDelayMs * 2 ** Math.min(tries - 1, 30));
+      // Full jitter; a vendor's retry-after is a floor, never shortened; the deadline a ceiling.
       const delay = Math.max(r.retryAfterMs ?? 0, backoff * (0.5 + random() * 0.5));
       ctx.log.info({ outcome: r.outcome, retryInMs: Math.round(delay), tries }, 'retrying the last-resort model later');
-      return delayUntil(ctx.job, ctx.token, deps.clock.now() + delay);
+      return delayUntil(ctx.job, ctx.token, Math.min(ctx.deadlineAt, now + delay));
     }
     return finishFromAttempt(ctx, role, model, fallbackReason, r, record);
+  }
+
+  function capReached(tries: number): boolean {
+    return deps.retry.finalModelMaxAttempts > 0 && tries >= deps.retry.finalModelMaxAttempts;
+  }
+
+  /** The deadline passed while transient failures were retried: failed, with every attempt recorded. */
+  async function finishDeadlineExceeded(ctx: RequestContext, role: AttemptRole, fallbackReason: FailureReason | null, attempts: number, record: AttemptRecord | null): Promise<GenerationResult> {
+    const deadlineMs = ctx.deadlineAt - ctx.enqueuedAt;
+    const result = await finishRecording(ctx, record, {
+      jobId: ctx.originJobId,
+      userId: ctx.request.userId,
+      agentId: ctx.request.agentId,
+      status: 'failed',
+      workflow: null,
+      stepsGenerated: 0,
+      generatorUsed: null,
+      primaryModel: ctx.settings.primaryModel,
+      fallbackModel: ctx.settings.enableFallback ? ctx.settings.fallbackModel : null,
+      fallbackReason,
+      validationPassed: null,
+      validationErrors: null,
+      failureReason: `${DEADLINE_EXCEEDED}: the request's deadline of ${deadlineMs} ms passed after ${attempts} attempt${attempts === 1 ? '' : 's'}`,
+      finishedAt: new Date(deps.clock.now()),
+    });
+    deps.metrics.recordFinal(result.status, null, role, result.generation_time_ms);
+    ctx.log.warn({ deadlineMs, attempts }, 'deadline exceeded');
+    return endWith(ctx, result);
   }
 
   async function begin(job: Job, originJobId: string, request: GenerationRequest, enqueuedAt: number) {
@@ -359,6 +399,7 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
       enqueuedAt,
       pickedUpAt: new Date(deps.clock.now()),
       admission,
+      deadlineAt: enqueuedAt + (request.deadlineMs ?? deps.defaultDeadlineMs ?? DEFAULT_DEADLINE_MS),
       // On first use only, like the attempt's: most jobs log nothing.
       get log() {
         return (log ??= deps.log.child({ jobId: originJobId, queueJobId: job.id }));
@@ -417,6 +458,8 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
     const ctx = contextFor(job, token, originJobId, request, job.timestamp, begun.settings, admission);
     const nextNumber = (begun.attempts.at(-1)?.attemptNumber ?? 0) + 1;
     if (!ctx.settings.enableFallback) return runFinalModel(ctx, 'primary', ctx.settings.primary, null, begun.attempts, nextNumber);
+    // Waited in the queue past its deadline: no call.
+    if (begun.attempts.length === 0 && deps.clock.now() >= ctx.deadlineAt) return finishDeadlineExceeded(ctx, 'primary', null, 0, null);
 
     const recorded = begun.attempts.find((a) => a.role === 'primary');
     if (recorded && recorded.outcome !== 'ok') {
@@ -479,7 +522,7 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
         fallbackReason: data?.reason ?? null,
         validationPassed: null,
         validationErrors: null,
-        failureReason: `abandoned: ${reason}`,
+        failureReason: `${REQUEST_FAILURE_REASONS.abandoned}: ${reason}`,
         finishedAt: new Date(deps.clock.now()),
       },
       null,

@@ -78,7 +78,8 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
     metrics,
     clock,
     log,
-    retry: { finalModelMaxAttempts: config.finalModelMaxAttempts, baseDelayMs: config.retryBaseDelayMs, maxDelayMs: 60_000 },
+    retry: { finalModelMaxAttempts: config.finalModelMaxAttempts, baseDelayMs: config.retryBaseDelayMs, maxDelayMs: config.retryMaxDelayMs },
+    defaultDeadlineMs: config.requestDeadlineMs,
     shutdownSignal: shutdown.signal,
     stoppingSignal: stopping.signal,
   });

@@ -54,6 +54,9 @@ export async function startHarness(label: string, options: HarnessOptions = {}):
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     SETTINGS_REFRESH_MS: '100',
     RETRY_BASE_DELAY_MS: '20',
+    // Tests that force a fault on every call of a request expect it to end after three tries,
+    // not at its deadline; the deadline tests lift the cap.
+    FINAL_MODEL_MAX_ATTEMPTS: '3',
     SHUTDOWN_GRACE_MS: '2000',
     MODEL_TIMEOUTS_MS: 'gpt-4o-mini=1500,claude-sonnet-4=1500',
     ...options.env,
