@@ -8,6 +8,9 @@ import { auditLogs, generationAttempts, workflowGenerations } from '../db/schema
 import { costOf, formatUsd, parseUsd } from '../shared/money.js';
 import { findModel } from '../shared/models.js';
 import { findUnstorable, isStorableText, storableText } from '../shared/storable-text.js';
+import { AttemptRunner } from '../worker/attempt-runner.js';
+import type { LlmCall, LlmClient, LlmResult } from '../worker/llm/llm-client.js';
+import { systemClock } from '../worker/clock.js';
 import type { Answer } from './simulator/server.js';
 import { eventually, type Harness, PLUGINS, startHarness } from './helpers/harness.js';
 
@@ -136,5 +139,35 @@ describe('storable text', () => {
     expect(findUnstorable({ a: [{ 'b/c': 'ok' }, { d: 'x\ud800' }] })).toMatchObject({ path: '/a/1/d', code: 'unstorable_text' });
     expect(findUnstorable({ 'k~\u0000': 1 })).toMatchObject({ path: '/k~0\ufffd' });
     expect(findUnstorable(deep)).toBeNull();
+  });
+});
+
+describe('the attempt runner', () => {
+  const usage = { inputTokens: 1_000, outputTokens: 500, cachedInputTokens: 0, cacheWriteTokens: 0 };
+  const calls: LlmCall[] = [];
+  /** Our own port, answering with a value no check foresaw: reading it throws. */
+  const client: LlmClient = {
+    async call(call): Promise<LlmResult> {
+      calls.push(call);
+      const structured = Object.defineProperty({}, 'pilot_steps', { enumerable: true, get: () => { throw new Error('a value that cannot be read'); } });
+      return { kind: 'answer', text: null, structured, hasStructured: true, finish: 'complete', refusal: null, usage, requestId: null };
+    },
+  };
+  const runner = new AttemptRunner({ clients: { openai: client, anthropic: client }, clock: systemClock });
+  const model = findModel('gpt-4o-mini')!;
+  const request = { userId: 'u', agentId: 'a', userGoal: 'Check', availablePlugins: ['slack'] };
+
+  it('prices an answer whose check throws, as a schema failure, instead of losing the attempt', async () => {
+    const r = await runner.run(model, request, new AbortController().signal);
+    expect(r).toMatchObject({ outcome: 'schema', validationErrors: [{ code: 'check_failed' }] });
+    expect(r.cost).toBe(costOf(model, usage));
+    expect(r.cost).toBeGreaterThan(0n);
+  });
+
+  it("shortens a call's timeout to the time left before the request's deadline", async () => {
+    await runner.run(model, request, new AbortController().signal, undefined, 1_234.5);
+    expect(calls.at(-1)!.timeoutMs).toBe(1_235);
+    await runner.run(model, request, new AbortController().signal);
+    expect(calls.at(-1)!.timeoutMs).toBe(model.timeoutMs);
   });
 });

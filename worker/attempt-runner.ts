@@ -2,7 +2,7 @@
  * One model attempt: call, classify, validate, price. Whatever happens, the result carries the
  * usage the vendor reported and its exact cost, so failed attempts are paid for too.
  */
-import type { FieldError } from '../shared/errors.js';
+import { coerceError, type FieldError } from '../shared/errors.js';
 import type { GenerationRequest } from '../shared/job-contract.js';
 import { costOf, type Picodollars, type TokenUsage } from '../shared/money.js';
 import type { ModelSpec, ProviderName } from '../shared/models.js';
@@ -75,7 +75,7 @@ export class AttemptRunner {
       };
     }
     onAnswer?.();
-    const check = checkAnswer(result, request);
+    const check = checkAnswerSafely(result, request);
     return {
       ...base,
       outcome: check.ok ? 'ok' : check.kind,
@@ -87,6 +87,18 @@ export class AttemptRunner {
       retryAfterMs: null,
       aborted: false,
     };
+  }
+}
+
+/**
+ * The answer is paid for whatever it holds: a check that throws on it (a validator bug, an
+ * answer no rule foresaw) is a schema failure of the answer, so the attempt is still recorded.
+ */
+function checkAnswerSafely(answer: LlmAnswer, request: GenerationRequest): WorkflowCheck {
+  try {
+    return checkAnswer(answer, request);
+  } catch (err) {
+    return { ok: false, kind: 'schema', errors: [{ path: '', code: 'check_failed', message: `the answer could not be checked: ${coerceError(err).message.slice(0, 300)}` }] };
   }
 }
 

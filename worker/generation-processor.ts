@@ -234,8 +234,14 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
     }
     deps.metrics.recordAttempt(role, r);
     if (r.outcome === 'rate_limit') {
-      await deps.pauses.pause(model.id, r.retryAfterMs ?? DEFAULT_PAUSE_MS);
-      deps.metrics.recordPause(model.id);
+      // Best effort: the answered call must reach the ledger first, and a pause not written only
+      // costs another 429 (recorded too), where a throw here would lose this attempt's record.
+      try {
+        await deps.pauses.pause(model.id, r.retryAfterMs ?? DEFAULT_PAUSE_MS);
+        deps.metrics.recordPause(model.id);
+      } catch (err) {
+        log().warn({ err: coerceError(err).message }, 'could not record the model pause');
+      }
     }
     if (r.outcome === 'auth_error') log().error({ httpStatus: r.httpStatus, err: r.errorMessage }, 'model call refused the credentials or the model name: check the API key, base URL and catalog');
     else if (r.outcome !== 'ok') log().warn({ outcome: r.outcome, httpStatus: r.httpStatus, err: r.errorMessage }, 'model attempt failed');
