@@ -38,6 +38,18 @@ describe('deadlines', () => {
     expect(row.attempts).toBe(attempts.length);
   });
 
+  it('does not retry a request the vendor refuses as malformed (400) until the deadline', async () => {
+    // The simulator answers 400 to a goal with a malformed directive, as a vendor answers a bad request.
+    const id = await h.client.enqueue({ userId: 'u', agentId: 'a', userGoal: goal('Malformed', 'gpt-4o-mini=bogus'), availablePlugins: PLUGINS, deadlineMs: 60_000 });
+    const row = await finalRow(id);
+    expect(row.status).toBe('failed');
+    const attempts = await h.db.db.select().from(generationAttempts).where(eq(generationAttempts.jobId, id)).orderBy(generationAttempts.attemptNumber);
+    expect(attempts.map((a) => [a.role, a.outcome, a.httpStatus])).toEqual([
+      ['primary', 'api_error', 400],
+      ['fallback', 'api_error', 400],
+    ]);
+  });
+
   it('ends a request that waited in the queue past its deadline without calling a model', async () => {
     h.sim.resetStats();
     const id = 'deadline-passed-in-queue';

@@ -330,7 +330,7 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
   async function runFinalModel(ctx: RequestContext, role: AttemptRole, model: ModelSpec, fallbackReason: FailureReason | null, previous: readonly AttemptRecord[], nextNumber: number): Promise<GenerationResult> {
     const mine = previous.filter((a) => a.role === role);
     const last = mine.at(-1);
-    if (last && (capReached(mine.length) || !TRANSIENT_OUTCOMES.has(last.outcome))) {
+    if (last && (capReached(mine.length) || !isTransient(last))) {
       // A crash came between recording the last attempt and finishing: finish from the record.
       return finishFromAttempt(ctx, role, model, fallbackReason, { outcome: last.outcome, workflow: null, stepCount: 0, validationErrors: last.validationErrors, errorMessage: last.errorMessage }, null);
     }
@@ -338,7 +338,7 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
     const r = await attempt(ctx, role, model, nextNumber);
     const record = attemptRecord(ctx, role, nextNumber, r);
     const tries = mine.length + 1;
-    if (TRANSIENT_OUTCOMES.has(r.outcome) && !capReached(tries)) {
+    if (isTransient(r) && !capReached(tries)) {
       const now = deps.clock.now();
       if (now >= ctx.deadlineAt) return finishDeadlineExceeded(ctx, role, fallbackReason, previous.length + 1, record);
       await withRequestRow(ctx, () => deps.repo.recordAttempt(record));
@@ -538,6 +538,17 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
   }
 
   return { processPrimary, processFallback, recordAbandoned };
+}
+
+/**
+ * Worth another try of the same model later. A 4xx other than 408, 409 and 429 is a request the
+ * vendor will never accept, even though it is classified `api_error`: retrying it until the
+ * deadline would only repeat the refusal.
+ */
+function isTransient(a: Pick<AttemptRecord, 'outcome' | 'httpStatus'>): boolean {
+  if (!TRANSIENT_OUTCOMES.has(a.outcome)) return false;
+  const s = a.httpStatus;
+  return !(a.outcome === 'api_error' && s !== null && s >= 400 && s < 500 && s !== 408 && s !== 409);
 }
 
 function safe<T>(read: () => T): T | null {
