@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningProducer } from '../producer/server.js';
 import { goal, type Harness, PLUGINS, startHarness } from './helpers/harness.js';
-import { adminAuth, API_TOKEN_2, apiAuth, call, openEvents, producerPool } from './helpers/producer.js';
+import { adminAuth, API_TOKEN_2, apiAuth, call, closedPort, openEvents, producerPool } from './helpers/producer.js';
 
 let h: Harness;
 let pool: ReturnType<typeof producerPool>;
@@ -47,6 +47,17 @@ describe('atomic idempotency', () => {
     expect(new Set(answers.map((a) => a.body.id)).size).toBe(1);
     expect(answers.filter((a) => a.headers.get('idempotent-replayed') === 'true')).toHaveLength(19);
     expect(await jobsWithKey('race-same')).toHaveLength(1);
+  });
+  it('releases the claim of a request that could not be enqueued: the retry runs it, it does not replay nothing', async () => {
+    const noPostgres = await pool.start({ DATABASE_URL: `postgres://postgres@127.0.0.1:${await closedPort()}/test` });
+    const headers = { ...apiAuth, 'idempotency-key': 'claim-then-outage' };
+    const failed = await call(noPostgres.url, 'POST', '/v1/generations', { headers, json: request('Claimed during an outage') });
+    expect(failed.status).toBe(503);
+    expect(await jobsWithKey('claim-then-outage')).toHaveLength(0);
+    const retried = await post(request('Claimed during an outage'), headers);
+    expect(retried.status).toBe(202);
+    expect(retried.headers.get('idempotent-replayed')).toBeNull();
+    expect(await jobsWithKey('claim-then-outage')).toHaveLength(1);
   });
 });
 

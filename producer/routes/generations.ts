@@ -128,7 +128,14 @@ export async function generationRoutes(app: FastifyInstance, o: GenerationRoutes
     const prior = await o.claims.claim(id, fingerprint);
     if (prior === null) {
       // Claimed; an older request may still hold the id after its claim expired.
-      const older = await o.status.submittedRequest(id);
+      let older: { request: unknown } | undefined;
+      try {
+        older = await o.status.submittedRequest(id);
+      } catch (err) {
+        // Nothing enqueued: a retry must be able to claim the key, not replay a request that never ran.
+        await o.claims.release(id, fingerprint).catch(() => {});
+        throw err;
+      }
       if (!older) return false;
       const olderFingerprint = fingerprintOf(older.request);
       await o.claims.settle(id, olderFingerprint);
