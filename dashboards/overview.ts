@@ -26,7 +26,7 @@ import {
 import { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus';
 import { PanelBuilder as StatPanel } from '@grafana/grafana-foundation-sdk/stat';
 import { PanelBuilder as TimeseriesPanel } from '@grafana/grafana-foundation-sdk/timeseries';
-import { MODEL_CATALOG } from '../shared/models.js';
+import { MODEL_CATALOG } from '../shared/default-catalog.js';
 
 /** The uid of the provisioned Prometheus datasource (grafana/provisioning/datasources). */
 export const DATASOURCE_UID = 'orchestrator-prometheus';

@@ -8,7 +8,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PluginOffer } from '../shared/job-contract.js';
-import { findModel, type ModelSpec } from '../shared/models.js';
+import { findModel } from '../shared/default-catalog.js';
+import { type ModelSpec } from '../shared/models.js';
 import { checkModelText, checkWorkflow, parseModelText } from '../shared/workflow-validation.js';
 import { strictWorkflowSchema, toolWorkflowSchema, WORKFLOW_FORMAT_NAME, WORKFLOW_TOOL_NAME } from '../shared/workflow-schema.js';
 import { FAULT_KINDS, parseDirectives, parseFaultConfig, pickFault } from './simulator/faults.js';
@@ -18,7 +19,7 @@ import { startSimulator, type Simulator } from './simulator/server.js';
 import { writeWorkflow } from './simulator/workflow-writer.js';
 
 const OPENAI_MODEL = findModel('gpt-4o-mini')!;
-const ANTHROPIC_MODEL = findModel('claude-sonnet-4')!;
+const ANTHROPIC_MODEL = findModel('claude-sonnet-4-6')!;
 
 /** About the size of the orchestrator's instructions. */
 const SYSTEM_PROMPT = [
@@ -306,7 +307,7 @@ describe('simulated provider', () => {
     it('unparseable: prose without a JSON object', async () => {
       const oa = await askOpenAi(openai, `${GOAL} [sim:gpt-4o-mini=unparseable]`);
       expect(parseModelText(oa.choices[0]!.message.content)).toMatchObject({ ok: false, kind: 'unparseable' });
-      const an = await askAnthropic(anthropic, `${GOAL} [sim:claude-sonnet-4=unparseable]`);
+      const an = await askAnthropic(anthropic, `${GOAL} [sim:claude-sonnet-4-6=unparseable]`);
       expect(an.stop_reason).toBe('end_turn');
       expect(toolInput(an)).toBeUndefined();
       expect(parseModelText(textOf(an))).toMatchObject({ ok: false, kind: 'unparseable' });
@@ -330,7 +331,7 @@ describe('simulated provider', () => {
       expect(cut.length).toBeGreaterThan(full.length * 0.3);
       expect(cut.length).toBeLessThan(full.length * 0.7);
       expect(parseModelText(cut)).toMatchObject({ ok: false, kind: 'truncated' });
-      const an = await askAnthropic(anthropic, `${GOAL} [sim:claude-sonnet-4=truncated]`);
+      const an = await askAnthropic(anthropic, `${GOAL} [sim:claude-sonnet-4-6=truncated]`);
       expect(an.stop_reason).toBe('max_tokens');
       expect(an.content).toEqual([{ type: 'text', text: expect.any(String) }]);
       expect(parseModelText(textOf(an))).toMatchObject({ ok: false, kind: 'truncated' });
@@ -339,7 +340,7 @@ describe('simulated provider', () => {
     it('refusal: OpenAI message.refusal, Anthropic stop_reason refusal', async () => {
       const oa = await askOpenAi(openai, `${GOAL} [sim:gpt-4o-mini=refusal]`);
       expect(oa.choices[0]).toMatchObject({ finish_reason: 'stop', message: { content: null, refusal: expect.stringMatching(/\S/) } });
-      const an = await askAnthropic(anthropic, `${GOAL} [sim:claude-sonnet-4=refusal]`);
+      const an = await askAnthropic(anthropic, `${GOAL} [sim:claude-sonnet-4-6=refusal]`);
       expect(an.stop_reason).toBe('refusal');
       expect(an.content).toEqual([{ type: 'text', text: expect.stringMatching(/\S/) }]);
     });
@@ -347,7 +348,7 @@ describe('simulated provider', () => {
     it('empty: OpenAI content "", Anthropic no content blocks', async () => {
       const oa = await askOpenAi(openai, `${GOAL} [sim:gpt-4o-mini=empty]`);
       expect(oa.choices[0]).toMatchObject({ finish_reason: 'stop', message: { content: '' } });
-      const an = await askAnthropic(anthropic, `${GOAL} [sim:claude-sonnet-4=empty]`);
+      const an = await askAnthropic(anthropic, `${GOAL} [sim:claude-sonnet-4-6=empty]`);
       expect(an).toMatchObject({ content: [], stop_reason: 'end_turn' });
     });
 
@@ -389,7 +390,7 @@ describe('simulated provider', () => {
       expect(oa.error).toMatchObject({ type: 'requests', code: 'rate_limit_exceeded', param: null });
 
       sim.setFaults({});
-      const an = await caught(askAnthropic(anthropic, `${GOAL} [sim:claude-sonnet-4=rate_limit]`));
+      const an = await caught(askAnthropic(anthropic, `${GOAL} [sim:claude-sonnet-4-6=rate_limit]`));
       expect(an).toBeInstanceOf(Anthropic.RateLimitError);
       expect(an.status).toBe(429);
       expect(an.headers?.get('retry-after')).toBe('1');
@@ -401,7 +402,7 @@ describe('simulated provider', () => {
       const oa = await caught(askOpenAi(openai, `${GOAL} [sim:gpt-4o-mini=server_error]`));
       expect(oa).toBeInstanceOf(OpenAI.InternalServerError);
       expect(oa.status).toBe(500);
-      const an = await caught(askAnthropic(anthropic, `${GOAL} [sim:claude-sonnet-4=server_error]`));
+      const an = await caught(askAnthropic(anthropic, `${GOAL} [sim:claude-sonnet-4-6=server_error]`));
       expect(an.status).toBe(500);
       expect(an.error).toMatchObject({ error: { type: 'api_error' } });
     });
@@ -409,7 +410,7 @@ describe('simulated provider', () => {
     it('overloaded: OpenAI 503, Anthropic 529 overloaded_error', async () => {
       const oa = await caught(askOpenAi(openai, `${GOAL} [sim:gpt-4o-mini=overloaded]`));
       expect(oa.status).toBe(503);
-      const an = await caught(askAnthropic(anthropic, `${GOAL} [sim:claude-sonnet-4=overloaded]`));
+      const an = await caught(askAnthropic(anthropic, `${GOAL} [sim:claude-sonnet-4-6=overloaded]`));
       expect(an).toBeInstanceOf(Anthropic.InternalServerError);
       expect(an.status).toBe(529);
       expect(an.error).toMatchObject({ type: 'error', error: { type: 'overloaded_error' } });
@@ -418,7 +419,7 @@ describe('simulated provider', () => {
     it('auth: 401', async () => {
       const oa = await caught(askOpenAi(openai, `${GOAL} [sim:gpt-4o-mini=auth]`));
       expect(oa).toBeInstanceOf(OpenAI.AuthenticationError);
-      const an = await caught(askAnthropic(anthropic, `${GOAL} [sim:claude-sonnet-4=auth]`));
+      const an = await caught(askAnthropic(anthropic, `${GOAL} [sim:claude-sonnet-4-6=auth]`));
       expect(an).toBeInstanceOf(Anthropic.AuthenticationError);
       expect(an.error).toMatchObject({ error: { type: 'authentication_error' } });
     });
@@ -434,7 +435,7 @@ describe('simulated provider', () => {
     it('hang: no answer until the client gives up', async () => {
       const oa = await caught(askOpenAi(openAiClient(sim, { timeout: 300 }), `${GOAL} [sim:gpt-4o-mini=hang]`));
       expect(oa).toBeInstanceOf(OpenAI.APIConnectionTimeoutError);
-      const an = await caught(askAnthropic(anthropicClient(sim, { timeout: 300 }), `${GOAL} [sim:claude-sonnet-4=hang]`));
+      const an = await caught(askAnthropic(anthropicClient(sim, { timeout: 300 }), `${GOAL} [sim:claude-sonnet-4-6=hang]`));
       expect(an).toBeInstanceOf(Anthropic.APIConnectionTimeoutError);
     });
 
@@ -469,7 +470,7 @@ describe('simulated provider', () => {
     });
 
     it('several directives: each model gets its own, a specific one beats "*"', async () => {
-      const goal = `${GOAL} [sim:gpt-4o-mini=schema] [sim:claude-sonnet-4=rate_limit] [sim:*=empty]`;
+      const goal = `${GOAL} [sim:gpt-4o-mini=schema] [sim:claude-sonnet-4-6=rate_limit] [sim:*=empty]`;
       expect(checkModelText((await askOpenAi(openai, goal)).choices[0]!.message.content, PLUGINS)).toMatchObject({ kind: 'schema' });
       expect((await caught(askAnthropic(anthropic, goal))).status).toBe(429);
       const haiku = await askAnthropic(anthropic, goal, { model: 'claude-3-5-haiku-20241022' });
@@ -557,7 +558,7 @@ describe('simulated provider', () => {
       expect(haiku.cache_creation_input_tokens).toBe(systemTokens);
     });
 
-    it('a typical generation costs about $0.001 on gpt-4o-mini and $0.03 on claude-sonnet-4', async () => {
+    it('a typical generation costs about $0.001 on gpt-4o-mini and $0.03 on claude-sonnet-4-6', async () => {
       const system = freshSystem();
       const oa = (await askOpenAi(openai, GOAL, { system })).usage!;
       const oaCost = costUsd(OPENAI_MODEL, { input: oa.prompt_tokens, output: oa.completion_tokens });
@@ -568,8 +569,8 @@ describe('simulated provider', () => {
       console.log(
         [
           `gpt-4o-mini:     prompt ${oa.prompt_tokens}, completion ${oa.completion_tokens} -> $${oaCost.toFixed(5)}`,
-          `claude-sonnet-4: input ${an.input_tokens} + cache write ${an.cache_creation_input_tokens}, output ${an.output_tokens} -> $${anCost.toFixed(4)}`,
-          `claude-sonnet-4 (warm cache): input ${anWarm.input_tokens} + cache read ${anWarm.cache_read_input_tokens}, output ${anWarm.output_tokens} -> $${anWarmCost.toFixed(4)}`,
+          `claude-sonnet-4-6: input ${an.input_tokens} + cache write ${an.cache_creation_input_tokens}, output ${an.output_tokens} -> $${anCost.toFixed(4)}`,
+          `claude-sonnet-4-6 (warm cache): input ${anWarm.input_tokens} + cache read ${anWarm.cache_read_input_tokens}, output ${anWarm.output_tokens} -> $${anWarmCost.toFixed(4)}`,
         ].join('\n'),
       );
       expect(oa.prompt_tokens).toBeGreaterThanOrEqual(1500);
@@ -632,8 +633,8 @@ describe('simulated provider', () => {
         expect(stats).toMatchObject({ totalRequests: 3, byModel: { 'gpt-4o-mini': { schema: 1, ok: 1 } }, rejected: { unknown_model: 1 } });
         expect(s.stats()).toEqual(stats);
 
-        expect((await put('/_sim/latency', '{"claude-sonnet-4": 50, "*": 5}')).status).toBe(200);
-        expect(await (await fetch(`${s.url}/_sim/latency`)).json()).toEqual({ latencyMs: { 'claude-sonnet-4': 50, '*': 5 } });
+        expect((await put('/_sim/latency', '{"claude-sonnet-4-6": 50, "*": 5}')).status).toBe(200);
+        expect(await (await fetch(`${s.url}/_sim/latency`)).json()).toEqual({ latencyMs: { 'claude-sonnet-4-6': 50, '*': 5 } });
         expect((await put('/_sim/latency', '-1')).status).toBe(400);
 
         const reset = await fetch(`${s.url}/_sim/reset`, { method: 'POST' });
@@ -653,7 +654,7 @@ describe('simulated provider', () => {
 
   describe('rate-limit mode', () => {
     it('admits rateLimitPerSecond calls, then answers 429 with the time until capacity', async () => {
-      const s = await startSimulator({ faults: { 'claude-sonnet-4': { rateLimitPerSecond: 2 } } });
+      const s = await startSimulator({ faults: { 'claude-sonnet-4-6': { rateLimitPerSecond: 2 } } });
       try {
         const client = anthropicClient(s);
         const results = await Promise.allSettled([1, 2, 3, 4].map(() => askAnthropic(client, GOAL)));
@@ -668,7 +669,7 @@ describe('simulated provider', () => {
         await askOpenAi(openAiClient(s), GOAL);
         await new Promise((r) => setTimeout(r, waitMs + 20));
         expect((await askAnthropic(client, GOAL)).stop_reason).toBe('tool_use');
-        expect(s.stats().byModel['claude-sonnet-4']).toEqual({ ok: 3, rate_limit: 2 });
+        expect(s.stats().byModel['claude-sonnet-4-6']).toEqual({ ok: 3, rate_limit: 2 });
       } finally {
         await s.close();
       }

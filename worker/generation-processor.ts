@@ -168,6 +168,7 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
       retryAfterMs: r.retryAfterMs,
       usage: r.usage,
       cost: r.cost,
+      pricing: r.model.pricing,
       latencyMs: r.latencyMs,
       settings: ctx.snapshot,
       startedAt: r.startedAt,
@@ -354,7 +355,7 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
       token,
       originJobId,
       request,
-      settings: resolveSettings(stored),
+      settings: resolveSettings(stored, deps.settings.current().catalog),
       snapshot: { primaryModel: stored.primaryModel, fallbackModel: stored.fallbackModel, enableFallback: stored.enableFallback },
       enqueuedAt,
       pickedUpAt: new Date(deps.clock.now()),
@@ -395,7 +396,7 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
     // `begin`: one round trip less before the call. When the request needs another model or no
     // call (settings fixed earlier, a replay), it is released unused, and the call it counted
     // is taken back.
-    const primaryNow = safe(() => resolveSettings(deps.settings.current()).primary.id);
+    const primaryNow = safe(() => deps.settings.current().primary.id);
     const admission = primaryNow ? deps.pauses.checkAhead(primaryNow) : null;
     return releasingAfter(admission, () => runPrimary(job, token, originJobId, request, admission));
   }

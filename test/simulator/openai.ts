@@ -12,6 +12,7 @@ const ERRORS: Record<ErrorKind, { status: number; type: string; code: string | n
   auth: { status: 401, type: 'invalid_request_error', code: 'invalid_api_key' },
   not_found: { status: 404, type: 'invalid_request_error', code: 'model_not_found' },
   invalid_request: { status: 400, type: 'invalid_request_error', code: null },
+  quota: { status: 429, type: 'insufficient_quota', code: 'insufficient_quota' },
 };
 
 export const openAiVendor: Vendor = {
@@ -41,6 +42,7 @@ export const openAiVendor: Vendor = {
       cacheablePrefix: system === '' ? null : system,
       maxOutputTokens: typeof limit === 'number' ? limit : null,
       toolName: null,
+      hasTemperature: body.temperature !== undefined && body.temperature !== null,
     };
   },
 
