@@ -50,7 +50,7 @@ function anthropicClient(sim: Simulator, options: { timeout?: number } = {}): An
   return new Anthropic({ baseURL: sim.url, apiKey: 'sk-ant-sim', maxRetries: 0, timeout: options.timeout ?? 10_000 });
 }
 
-function askOpenAi(client: OpenAI, goal: string, opts: { model?: string; system?: string; maxTokens?: number; plugins?: readonly PluginOffer[] } = {}) {
+function askOpenAi(client: OpenAI, goal: string, opts: { model?: string; system?: string; maxTokens?: number; plugins?: readonly PluginOffer[]; temperature?: number } = {}) {
   return client.chat.completions.create({
     model: opts.model ?? OPENAI_MODEL.apiModel,
     messages: [
@@ -59,14 +59,16 @@ function askOpenAi(client: OpenAI, goal: string, opts: { model?: string; system?
     ],
     response_format: { type: 'json_schema', json_schema: { name: WORKFLOW_FORMAT_NAME, strict: true, schema: strictWorkflowSchema } },
     max_completion_tokens: opts.maxTokens ?? 8192,
+    ...(opts.temperature !== undefined ? { temperature: opts.temperature } : {}),
     temperature: 0.2,
   });
 }
 
-function askAnthropic(client: Anthropic, goal: string, opts: { model?: string; system?: string; maxTokens?: number; plugins?: readonly PluginOffer[] } = {}) {
+function askAnthropic(client: Anthropic, goal: string, opts: { model?: string; system?: string; maxTokens?: number; plugins?: readonly PluginOffer[]; temperature?: number } = {}) {
   return client.messages.create({
     model: opts.model ?? ANTHROPIC_MODEL.apiModel,
     max_tokens: opts.maxTokens ?? 8192,
+    ...(opts.temperature !== undefined ? { temperature: opts.temperature } : {}),
     system: [{ type: 'text', text: opts.system ?? SYSTEM_PROMPT, cache_control: { type: 'ephemeral' } }],
     messages: [{ role: 'user', content: userMessage(goal, opts.plugins) }],
     tools: [{ name: WORKFLOW_TOOL_NAME, description: 'Submit the generated workflow.', input_schema: toolWorkflowSchema as Anthropic.Tool.InputSchema }],
@@ -196,7 +198,9 @@ describe('prompt parsing and fault selection', () => {
       { model: '*', outcome: 'rate_limit' },
       { model: 'claude-sonnet-4-20250514', outcome: 'ok' },
     ]);
-    expect(() => parseDirectives('[sim:gpt-5=schema]')).toThrow(/unknown model "gpt-5"/);
+    // Any model name: the simulator serves models it has no row for (openai-compatible ones).
+    expect(parseDirectives('[sim:gpt-9=schema]')).toEqual([{ model: 'gpt-9', outcome: 'schema' }]);
+    expect(() => parseDirectives('[sim:-bad=schema]')).toThrow(/unknown model "-bad"/);
     expect(() => parseDirectives('[sim:*=explode]')).toThrow(/unknown fault "explode"/);
   });
 
@@ -208,7 +212,7 @@ describe('prompt parsing and fault selection', () => {
   });
 
   it('validates fault configs, naming the bad entry', () => {
-    expect(() => parseFaultConfig({ 'gpt-5': { schema: 0.1 } })).toThrow(/unknown model "gpt-5"/);
+    expect(() => parseFaultConfig({ 'no such model': { schema: 0.1 } })).toThrow(/unknown model "no such model"/);
     expect(() => parseFaultConfig({ '*': { schema: 1.5 } })).toThrow(/"\*"\.schema must be a probability/);
     expect(() => parseFaultConfig({ '*': { schema: 0.6, empty: 0.6 } })).toThrow(/add up to/);
     expect(() => parseFaultConfig({ '*': { typo: 0.1 } })).toThrow(/unknown key "typo"/);
@@ -264,13 +268,31 @@ describe('simulated provider', () => {
   });
 
   describe('request validation', () => {
-    it('404 for an unknown model, in each vendor shape', async () => {
-      const oa = await caught(askOpenAi(openai, GOAL, { model: 'gpt-9' }));
+    it('serves any model name, but a retired one gets the vendor 404, in each vendor shape', async () => {
+      expect((await askOpenAi(openai, GOAL, { model: 'acme-small-2026-11' })).model).toBe('acme-small-2026-11');
+      const oa = await caught(askOpenAi(openai, `${GOAL} [sim:*=model_unavailable]`));
       expect(oa).toBeInstanceOf(OpenAI.NotFoundError);
       expect(oa.error).toMatchObject({ type: 'invalid_request_error', code: 'model_not_found', param: null });
-      const an = await caught(askAnthropic(anthropic, GOAL, { model: 'gpt-4o-mini-2024-07-18' }));
+      const an = await caught(askAnthropic(anthropic, GOAL, { model: 'claude-sonnet-4-20250514' }));
       expect(an).toBeInstanceOf(Anthropic.NotFoundError);
-      expect(an.error).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
+      expect(an.error).toMatchObject({ type: 'error', error: { type: 'not_found_error', message: 'model: claude-sonnet-4-20250514' } });
+    });
+
+    it('reasoning models refuse temperature with the vendor 400', async () => {
+      const oa = await caught(askOpenAi(openai, GOAL, { model: 'gpt-6-luna', temperature: 0.2 }));
+      expect(oa).toBeInstanceOf(OpenAI.BadRequestError);
+      expect(oa.message).toMatch(/temperature/);
+      const an = await caught(askAnthropic(anthropic, GOAL, { model: 'claude-opus-4-8', temperature: 0.2 }));
+      expect(an).toBeInstanceOf(Anthropic.BadRequestError);
+    });
+
+    it('quota: OpenAI 429 insufficient_quota, Anthropic 400 credit balance', async () => {
+      const oa = await caught(askOpenAi(openai, `${GOAL} [sim:*=quota]`));
+      expect(oa.status).toBe(429);
+      expect((oa as unknown as { error: unknown }).error).toMatchObject({ code: 'insufficient_quota', type: 'insufficient_quota' });
+      const an = await caught(askAnthropic(anthropic, `${GOAL} [sim:*=quota]`));
+      expect(an.status).toBe(400);
+      expect(an.message).toMatch(/credit balance is too low/);
     });
 
     it('401 without an API key header', async () => {
@@ -473,7 +495,7 @@ describe('simulated provider', () => {
       const goal = `${GOAL} [sim:gpt-4o-mini=schema] [sim:claude-sonnet-4-6=rate_limit] [sim:*=empty]`;
       expect(checkModelText((await askOpenAi(openai, goal)).choices[0]!.message.content, PLUGINS)).toMatchObject({ kind: 'schema' });
       expect((await caught(askAnthropic(anthropic, goal))).status).toBe(429);
-      const haiku = await askAnthropic(anthropic, goal, { model: 'claude-3-5-haiku-20241022' });
+      const haiku = await askAnthropic(anthropic, goal, { model: 'claude-haiku-4-5-20251001' });
       expect(haiku.content).toEqual([]);
     });
 
@@ -487,7 +509,7 @@ describe('simulated provider', () => {
 
   describe('random faults', () => {
     it('follow the configured probabilities per model, looked up by id, apiModel, then "*"', async () => {
-      sim.setFaults({ 'gpt-4o-mini': { empty: 1 }, 'claude-sonnet-4-20250514': { refusal: 1 }, '*': { server_error: 1 } });
+      sim.setFaults({ 'gpt-4o-mini': { empty: 1 }, 'claude-sonnet-4-6': { refusal: 1 }, '*': { server_error: 1 } });
       expect((await askOpenAi(openai, GOAL)).choices[0]!.message.content).toBe('');
       expect((await askAnthropic(anthropic, GOAL)).stop_reason).toBe('refusal');
       expect((await caught(askOpenAi(openai, GOAL, { model: 'gpt-4o-2024-08-06' }))).status).toBe(500);
@@ -554,7 +576,7 @@ describe('simulated provider', () => {
       expect(u2.cache_read_input_tokens).toBe(systemTokens);
       expect(u2.input_tokens).toBe(u1.input_tokens);
       // The cache is per model, as the vendor's is.
-      const haiku = (await askAnthropic(anthropic, GOAL, { system, model: 'claude-3-5-haiku-20241022' })).usage;
+      const haiku = (await askAnthropic(anthropic, GOAL, { system, model: 'claude-haiku-4-5-20251001' })).usage;
       expect(haiku.cache_creation_input_tokens).toBe(systemTokens);
     });
 
@@ -628,7 +650,7 @@ describe('simulated provider', () => {
         const client = openAiClient(s);
         await askOpenAi(client, GOAL);
         await askOpenAi(client, `${GOAL} [sim:*=ok]`);
-        await caught(askOpenAi(client, GOAL, { model: 'nope' }));
+        await caught(askOpenAi(client, GOAL, { model: '' }));
         const stats = await (await fetch(`${s.url}/_sim/stats`)).json();
         expect(stats).toMatchObject({ totalRequests: 3, byModel: { 'gpt-4o-mini': { schema: 1, ok: 1 } }, rejected: { unknown_model: 1 } });
         expect(s.stats()).toEqual(stats);
@@ -714,7 +736,7 @@ describe('CLI (npm run sim)', { timeout: 30_000 }, () => {
     ['SIM_SEED', '1.5'],
     ['SIM_FAULTS', '{"gpt-4o-mini":{"schema":3}}'],
     ['SIM_FAULTS', 'not json'],
-    ['SIM_LATENCY_MS', '{"nobody":5}'],
+    ['SIM_LATENCY_MS', '{"no body":5}'],
   ])('exits with a message naming %s when it is %s', async (name, value) => {
     const { code, output } = await run({ [name]: value });
     expect(code).toBe(2);
@@ -737,5 +759,5 @@ describe('CLI (npm run sim)', { timeout: 30_000 }, () => {
 
 // Every fault kind is exercised above; this keeps that list honest when a kind is added.
 it('covers every fault kind', () => {
-  expect([...FAULT_KINDS].sort()).toEqual(['auth', 'empty', 'endless', 'hang', 'huge', 'overloaded', 'prose_wrapped', 'rate_limit', 'refusal', 'schema', 'semantic', 'server_error', 'slow', 'truncated', 'unparseable']);
+  expect([...FAULT_KINDS].sort()).toEqual(['auth', 'bad_request', 'empty', 'endless', 'hang', 'huge', 'model_unavailable', 'overloaded', 'prose_wrapped', 'quota', 'rate_limit', 'refusal', 'schema', 'semantic', 'server_error', 'slow', 'truncated', 'unparseable']);
 });
