@@ -44,7 +44,7 @@ const datasource = { type: 'prometheus', uid: DATASOURCE_UID };
 const GENERATED = 'orchestrator_workflow_requests_total{outcome=~"succeeded|invalid"}';
 const GENERATED_VIA_FALLBACK = 'orchestrator_workflow_requests_total{outcome=~"succeeded|invalid",via="fallback"}';
 /** Call failures: no answer, so nothing to validate and (almost) nothing billed. */
-const CALL_FAILURES = 'rate_limit|timeout|api_error|auth_error';
+const CALL_FAILURES = 'rate_limit|timeout|api_error|auth_error|model_unavailable|quota_exhausted|bad_request';
 const PROCESSES = 'job=~"worker|producer"';
 
 export const promql = {

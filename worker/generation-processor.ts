@@ -230,7 +230,8 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
       await deps.pauses.pause(model.id, r.retryAfterMs ?? DEFAULT_PAUSE_MS);
       deps.metrics.recordPause(model.id);
     }
-    if (r.outcome === 'auth_error') log().error({ httpStatus: r.httpStatus, err: r.errorMessage }, 'model call refused the credentials or the model name: check the API key, base URL and catalog');
+    if (r.outcome === 'auth_error') log().error({ httpStatus: r.httpStatus, err: r.errorMessage }, 'model call refused the credentials: check the API key variable and base URL of the catalog row');
+    else if (r.outcome === 'model_unavailable' || r.outcome === 'quota_exhausted') log().error({ outcome: r.outcome, httpStatus: r.httpStatus, err: r.errorMessage }, 'model cannot serve any request (retired, unknown, or out of quota): handing over, never retried on it');
     else if (r.outcome !== 'ok') log().warn({ outcome: r.outcome, httpStatus: r.httpStatus, err: r.errorMessage }, 'model attempt failed');
     else if (deps.log.isLevelEnabled('debug')) log().debug({ latencyMs: Math.round(r.latencyMs) }, 'model attempt succeeded');
     return r;
