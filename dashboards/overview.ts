@@ -34,7 +34,7 @@ export const OVERVIEW_UID = 'orchestrator-overview';
 /** Targets from the seed design. */
 export const FALLBACK_RATE_TARGET = 0.05;
 export const VALIDATION_PASS_TARGET = 0.95;
-const DEFAULT_FALLBACK_MODEL = 'claude-sonnet-4';
+const DEFAULT_FALLBACK_MODEL = 'claude-sonnet-4-6';
 
 const datasource = { type: 'prometheus', uid: DATASOURCE_UID };
 

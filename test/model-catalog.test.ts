@@ -77,7 +77,7 @@ describe('migrate and init', () => {
     const old = mkdtempSync(join(tmpdir(), 'migrations-'));
     cpSync(MIGRATIONS_FOLDER, old, { recursive: true });
     const journal = JSON.parse(readFileSync(join(old, 'meta/_journal.json'), 'utf8')) as { entries: { tag: string }[] };
-    journal.entries = journal.entries.filter((e) => e.tag < '0002');
+    journal.entries = journal.entries.filter((e) => e.tag < '0003');
     writeFileSync(join(old, 'meta/_journal.json'), JSON.stringify(journal));
     for (const schemaName of [uniqueName('mig_empty'), uniqueName('mig_upgrade')]) {
       const handle = connectDatabase(TEST_DATABASE_URL, { schemaName, maxConnections: 2 });

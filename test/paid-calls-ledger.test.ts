@@ -6,7 +6,7 @@ import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { auditLogs, generationAttempts, workflowGenerations } from '../db/schema.js';
 import { costOf, formatUsd, parseUsd } from '../shared/money.js';
-import { findModel } from '../shared/models.js';
+import { findModel } from '../shared/default-catalog.js';
 import { findUnstorable, isStorableText, storableText } from '../shared/storable-text.js';
 import type { Answer } from './simulator/server.js';
 import { eventually, type Harness, PLUGINS, startHarness } from './helpers/harness.js';
@@ -82,7 +82,7 @@ describe('the ledger of bad model answers', () => {
   for (const [what, answer, status, outcomes] of CORPUS) {
     it(`${what}: ${status}, one priced attempt per call (${outcomes.join(', ')}), one final audit row`, async () => {
       h.sim.setScript('gpt-4o-mini', [answer]);
-      h.sim.setScript('claude-sonnet-4', what.includes('nesting') ? [] : [answer]);
+      h.sim.setScript('claude-sonnet-4-6', what.includes('nesting') ? [] : [answer]);
       const id = await enqueue(`Ledger corpus: ${what}`);
       const { row, attempts } = await expectExactLedger(id);
       expect(row.status).toBe(status);

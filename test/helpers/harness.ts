@@ -55,7 +55,7 @@ export async function startHarness(label: string, options: HarnessOptions = {}):
     SETTINGS_REFRESH_MS: '100',
     RETRY_BASE_DELAY_MS: '20',
     SHUTDOWN_GRACE_MS: '2000',
-    MODEL_TIMEOUTS_MS: 'gpt-4o-mini=1500,claude-sonnet-4=1500',
+    MODEL_TIMEOUTS_MS: 'gpt-4o-mini=1500,claude-sonnet-4-6=1500',
     ...options.env,
   };
   // Quiet while fault tests stop Redis on purpose: commands report the errors that matter.
