@@ -96,7 +96,7 @@ describe('configuration', () => {
     [{ DATABASE_URL: 'not a url' }, /DATABASE_URL is not a valid URL/],
     [{ QUEUE_PREFIX: 'a:b' }, /QUEUE_PREFIX/],
     [{ METRICS_PORT: '70000' }, /METRICS_PORT must be between/],
-    [{ MODEL_TIMEOUTS_MS: 'gpt-9=100' }, /MODEL_TIMEOUTS_MS names unknown model/],
+    [{ MODEL_TIMEOUTS_MS: 'gpt-9=10' }, /MODEL_TIMEOUTS_MS for gpt-9 must be between 100 and 600000/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of/],
     [{ DATABASE_RANDOM_PAGE_COST: 'fast' }, /DATABASE_RANDOM_PAGE_COST must be a positive number/],
     [{ DATABASE_RANDOM_PAGE_COST: '0' }, /DATABASE_RANDOM_PAGE_COST must be a positive number/],

@@ -64,6 +64,11 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
   const metrics = createWorkerMetrics(registry, [primaryQueue, fallbackQueue], vendorFetch ?? undefined);
   const settings = await PollingSettingsSource.start(new SettingsStore(db.db), { intervalMs: config.settingsRefreshMs, log });
   warnAboutMissingKeys(settings.current(), config.providers.env, log);
+  // The catalog lives in the database, so MODEL_TIMEOUTS_MS cannot be checked against it when the
+  // environment is read: a name it does not hold is reported here instead.
+  for (const id of Object.keys(config.providers.modelTimeoutsMs)) {
+    if (!settings.current().catalog.has(id)) log.warn({ model: id }, `MODEL_TIMEOUTS_MS names ${id}, which is not in the model catalog`);
+  }
   settings.onRefresh((s) => metrics.recordConfiguredModels(s));
   const shutdown = new AbortController();
   const stopping = new AbortController();
