@@ -462,7 +462,7 @@ describe('admin settings API', () => {
   it('lists the catalog with each model’s cost per workflow on a stated basis', async () => {
     const r = await get('/v1/admin/catalog', adminAuth);
     expect(r.status).toBe(200);
-    expect(r.body.models.map((m: { id: string }) => m.id)).toEqual(MODEL_CATALOG.map((m) => m.id));
+    expect(r.body.models.map((m: { id: string }) => m.id).sort()).toEqual(MODEL_CATALOG.map((m) => m.id).sort());
     expect(['typical', 'measured']).toContain(r.body.basis);
     for (const m of r.body.models) {
       expect(m.costPerWorkflowUsd).toBeGreaterThan(0);
