@@ -148,9 +148,9 @@ describe("the seed's Admin UI Tests checklist", () => {
     expect(await page.getByTestId('settings-meta').textContent()).toContain('by ops:seed');
     await closePage(page);
 
-    await h.db.settings.update({ primaryModel: 'claude-3-5-haiku', fallbackModel: 'gpt-4o', enableFallback: false }, 'ops:seed');
+    await h.db.settings.update({ primaryModel: 'claude-opus-4-8', fallbackModel: 'gpt-4o', enableFallback: false }, 'ops:seed');
     const again = await openConsole();
-    expect(await again.getByTestId('primary-model').inputValue()).toBe('claude-3-5-haiku');
+    expect(await again.getByTestId('primary-model').inputValue()).toBe('claude-opus-4-8');
     expect(await again.getByTestId('fallback-model').inputValue()).toBe('gpt-4o');
     expect(await again.getByTestId('fallback-toggle').isChecked()).toBe(false);
     await closePage(again);
@@ -160,7 +160,9 @@ describe("the seed's Admin UI Tests checklist", () => {
     it(`${which === 'primary' ? 'Primary' : 'Fallback'} model dropdown displays correct options`, async () => {
       const page = await openConsole();
       const options = await page.getByTestId(`${which}-model`).locator('option').evaluateAll((els) => els.map((o) => ({ value: (o as HTMLOptionElement).value, text: o.textContent })));
-      expect(options).toEqual(MODEL_CATALOG.map((m) => ({ value: m.id, text: `${m.label} (~${fmtUsd(perWorkflow(m.id))}/workflow)` })));
+      // The table lists models by provider, then id.
+      const inTableOrder = [...MODEL_CATALOG].sort((a, b) => (a.provider === b.provider ? (a.id < b.id ? -1 : 1) : a.provider < b.provider ? -1 : 1));
+      expect(options).toEqual(inTableOrder.map((m) => ({ value: m.id, text: `${m.label} (~${fmtUsd(perWorkflow(m.id))}/workflow)` })));
       expect(await page.getByTestId(`${which}-model`).inputValue()).toBe(which === 'primary' ? 'gpt-4o-mini' : 'claude-sonnet-4-6');
       await closePage(page);
     });
@@ -220,13 +222,13 @@ describe("the seed's Admin UI Tests checklist", () => {
   it('Save button updates all 3 settings', async () => {
     const page = await openConsole();
     await page.getByTestId('primary-model').selectOption('gpt-4.1-mini');
-    await page.getByTestId('fallback-model').selectOption('claude-3-5-haiku');
+    await page.getByTestId('fallback-model').selectOption('claude-opus-4-8');
     await page.getByTestId('fallback-toggle-track').click();
     await page.getByTestId('save-settings').click();
     await expect.poll(() => page.getByTestId('save-status').getAttribute('class')).toContain('success');
     expect(await storedSettings()).toEqual({
       orchestrator_primary_model: { value: 'gpt-4.1-mini', updatedBy: ADMIN_IDENTITY },
-      orchestrator_fallback_model: { value: 'claude-3-5-haiku', updatedBy: ADMIN_IDENTITY },
+      orchestrator_fallback_model: { value: 'claude-opus-4-8', updatedBy: ADMIN_IDENTITY },
       orchestrator_enable_fallback: { value: false, updatedBy: ADMIN_IDENTITY },
     });
     const audits = await h.db.db.select().from(auditLogs).where(eq(auditLogs.action, 'SETTINGS_UPDATED'));
@@ -234,7 +236,7 @@ describe("the seed's Admin UI Tests checklist", () => {
     expect(mine.details).toEqual({
       updated_by: ADMIN_IDENTITY,
       old: { primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4-6', enableFallback: true },
-      new: { primaryModel: 'gpt-4.1-mini', fallbackModel: 'claude-3-5-haiku', enableFallback: false },
+      new: { primaryModel: 'gpt-4.1-mini', fallbackModel: 'claude-opus-4-8', enableFallback: false },
     });
     await closePage(page);
   });
