@@ -107,6 +107,12 @@ describe('vendor errors are classified', () => {
     expect(await ask(anthropic, { ...findModel('claude-opus-4-8')!, temperature: 0.2 }, null)).toMatchObject({ outcome: 'bad_request' });
   });
 
+  it('forced function calling: the arguments are the answer', async () => {
+    const r = await ask(openai, row({ structuredOutput: 'tool' }), null);
+    expect(r).toMatchObject({ kind: 'answer', finish: 'complete' });
+    expect(r.kind === 'answer' && JSON.parse(r.text!)).toHaveProperty('pilot_steps');
+  });
+
   it('an openai-compatible model in prompt mode answers text that the checker reads', async () => {
     const r = await ask(openai, row({ id: 'acme', provider: 'openai-compatible', apiModel: 'acme-small', structuredOutput: 'prompt', temperature: null }), null);
     expect(r).toMatchObject({ kind: 'answer', finish: 'complete' });
