@@ -17,6 +17,10 @@ import type { RunningProducer } from '../producer/server.js';
 import { MODEL_CATALOG } from '../shared/default-catalog.js';
 import { costOf, formatUsd } from '../shared/money.js';
 import type { WorkerRuntime } from '../worker/runtime.js';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { readWorkerConfig } from '../shared/config.js';
+import { startWorkerRuntime } from '../worker/runtime.js';
 import { TEST_DATABASE_URL, uniqueName } from './helpers/database.js';
 import { eventually, goal, type Harness, PLUGINS, startHarness } from './helpers/harness.js';
 import { ADMIN_IDENTITY, adminAuth, call, producerPool } from './helpers/producer.js';
@@ -240,6 +244,38 @@ describe('new call failures', () => {
     });
   }
 
+  it('a billing 429 does not pause the model: the next request calls it at once', async () => {
+    const pauses = async () => Number(/orchestrator_rate_limit_pauses_total\{model="gpt-4o-mini"\} (\d+)/.exec(await (await fetch(worker.metricsUrl!)).text())?.[1] ?? 0);
+    const before = await pauses();
+    await h.client.generateWorkflow(request('Quota again', 'gpt-4o-mini=quota'), { timeoutMs: 20_000 });
+    const next = await h.client.generateWorkflow(request('Right after'), { timeoutMs: 20_000 });
+    expect(next.generator_used).toBe('gpt-4o-mini');
+    expect(await pauses()).toBe(before);
+  });
+
+  it('a reasoning model runs without temperature; a row that sends one gets bad_request, handed over and not retried', async () => {
+    await put('/v1/admin/settings', { primaryModel: 'gpt-6-luna', fallbackModel: 'claude-sonnet-4-6', enableFallback: true });
+    await eventually(async () => worker.settings.current().primaryModel === 'gpt-6-luna', { what: 'settings to reach the worker' });
+    try {
+      const ok = await h.client.generateWorkflow(request('Reasoning primary'), { timeoutMs: 20_000 });
+      expect(ok).toMatchObject({ status: 'succeeded', generator_used: 'gpt-6-luna' });
+      const luna = (await call(api.url, 'GET', '/v1/admin/models', { headers: adminAuth })).body.models.find((m: { id: string }) => m.id === 'gpt-6-luna');
+      const { status: _s, updated_at: _u, updated_by: _b, id: _i, ...doc } = luna;
+      expect((await put('/v1/admin/models/gpt-6-luna', { ...doc, temperature: 0.2 })).status).toBe(200);
+      await eventually(async () => worker.settings.current().primary.temperature === 0.2, { what: 'the catalog change to reach the worker' });
+      const handed = await h.client.generateWorkflow(request('Reasoning primary with temperature'), { timeoutMs: 20_000 });
+      expect(handed).toMatchObject({ status: 'succeeded', generator_used: 'claude-sonnet-4-6', fallback_reason: 'bad_request' });
+      expect((await attemptsOf(handed.job_id)).map((a) => [a.model, a.outcome, a.httpStatus])).toEqual([
+        ['gpt-6-luna', 'bad_request', 400],
+        ['claude-sonnet-4-6', 'ok', 200],
+      ]);
+      await put('/v1/admin/models/gpt-6-luna', doc);
+    } finally {
+      await put('/v1/admin/settings', { primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4-6', enableFallback: true });
+      await eventually(async () => worker.settings.current().primaryModel === 'gpt-4o-mini', { what: 'settings restored' });
+    }
+  });
+
   it('a retired model configured in an existing database gets the vendor 404: model_unavailable, handed over', async () => {
     // Written as an old database would hold it, past the API's check.
     await h.db.db.execute(sql`update system_settings_config set value = '"claude-3-5-haiku"' where key = 'orchestrator_primary_model'`);
@@ -255,5 +291,44 @@ describe('new call failures', () => {
       await put('/v1/admin/settings', { primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4-6', enableFallback: true });
       await eventually(async () => worker.settings.current().primaryModel === 'gpt-4o-mini', { what: 'settings restored' });
     }
+  });
+});
+
+describe('the catalog in the worker', () => {
+  it('keeps the last good catalog while a stored row is bad', async () => {
+    const price = () => worker.settings.current().catalog.find('claude-haiku-4-5')!.pricing.inputPerMTok;
+    const reads = async (n: number) => {
+      const start = worker.settings.refreshes;
+      await eventually(async () => worker.settings.refreshes >= start + n, { what: `${n} reads of the tables` });
+    };
+    expect(price()).toBe('1');
+    // Written past the API, as a hand-edited row would be: a key where the variable name goes.
+    await h.db.db.execute(sql`insert into model_catalog (id, provider, api_model, label, structured_output, token_limit_param, price_input_per_mtok, price_output_per_mtok,
+      price_cached_input_per_mtok, price_cache_write_per_mtok, context_window_tokens, max_output_tokens, timeout_ms, api_key_env)
+      values ('hand-edited', 'openai', 'x', 'x', 'json_schema', 'max_tokens', 1, 1, 0, 0, 8000, 1000, 1000, 'sk-live-abc')`);
+    await h.db.db.update(modelCatalog).set({ priceInputPerMTok: '1.5' }).where(eq(modelCatalog.id, 'claude-haiku-4-5'));
+    try {
+      await reads(2);
+      expect(price()).toBe('1');
+    } finally {
+      await h.db.db.delete(modelCatalog).where(eq(modelCatalog.id, 'hand-edited'));
+    }
+    await eventually(async () => price() === '1.5', { what: 'the good catalog to be read again' });
+    await h.db.db.update(modelCatalog).set({ priceInputPerMTok: '1' }).where(eq(modelCatalog.id, 'claude-haiku-4-5'));
+  });
+
+  it('warns at start-up for each configured model whose key variable is unset', async () => {
+    const lines: { msg: string; model?: string; variable?: string; level: number }[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l));
+        done();
+      },
+    });
+    const env = { ...h.env, ANTHROPIC_API_KEY: '', METRICS_PORT: '0' };
+    const config = readWorkerConfig(env);
+    const runtime = await startWorkerRuntime({ config, log: pino({ level: 'warn' }, sink), processMetrics: false });
+    await runtime.close();
+    expect(lines.filter((l) => l.variable)).toEqual([expect.objectContaining({ level: 40, model: 'claude-sonnet-4-6', variable: 'ANTHROPIC_API_KEY', msg: expect.stringMatching(/ANTHROPIC_API_KEY is not set/) })]);
   });
 });
