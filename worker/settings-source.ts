@@ -7,6 +7,7 @@ import type { SettingsStore } from '../db/settings-store.js';
 import { coerceError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { DEFAULT_CATALOG } from '../shared/default-catalog.js';
+import { modelDocument } from '../shared/model-catalog-input.js';
 import { ModelCatalog } from '../shared/models.js';
 import { DEFAULT_SETTINGS, resolveSettings, type ResolvedSettings } from '../shared/settings.js';
 
@@ -58,7 +59,8 @@ export class PollingSettingsSource implements SettingsSource {
   private async refreshCatalog(): Promise<ModelCatalog> {
     try {
       const entries = await this.store.catalog.entries();
-      const version = entries.map((e) => `${e.model.id}@${e.updatedAt.getTime()}`).join(',');
+      // The rows themselves, not their updated_at: a hand edit in SQL need not touch it.
+      const version = JSON.stringify(entries.map((e) => modelDocument(e.model)));
       if (version !== this.catalogVersion) {
         if (this.catalogVersion !== '') this.log.info({ models: entries.length }, 'model catalog changed');
         this.catalog = new ModelCatalog(entries.map((e) => e.model));
