@@ -122,7 +122,10 @@ describe('migrate and init', () => {
   });
 
   it('db:init never overwrites a row an operator changed', async () => {
-    await put('/v1/admin/models/gpt-4.1', { ...(await call(api.url, 'GET', '/v1/admin/models', { headers: adminAuth })).body.models.find((m: { id: string }) => m.id === 'gpt-4.1'), status: undefined, updated_at: undefined, updated_by: undefined, price_input_per_mtok: '2.5' });
+    // A row as GET returns it goes back as it is, with one change.
+    const read = (await call(api.url, 'GET', '/v1/admin/models', { headers: adminAuth })).body.models.find((m: { id: string }) => m.id === 'gpt-4.1');
+    expect(read).toMatchObject({ status: 'available', updated_by: 'test' });
+    expect((await put('/v1/admin/models/gpt-4.1', { ...read, price_input_per_mtok: '2.5' })).status).toBe(200);
     expect(await h.db.settings.catalog.initDefaults('test')).toEqual([]);
     const [row] = await h.db.db.select().from(modelCatalog).where(eq(modelCatalog.id, 'gpt-4.1'));
     expect(row!.priceInputPerMTok).toBe('2.500000');
@@ -137,6 +140,9 @@ describe('admin API', () => {
     ['a base URL that is not http(s)', { base_url: 'ftp://acme.example/v1' }, '/base_url'],
     ['an unknown replacement', { replacement_id: 'gpt-99' }, '/replacement_id'],
     ['a key where the variable name goes', { api_key_env: 'sk-proj-abc123DEF' }, '/api_key_env'],
+    ['a field the catalog does not have', { price_per_call: '0.01' }, '/price_per_call'],
+    ['a price with more than 6 decimals', { price_input_per_mtok: '0.1234567' }, '/price_input_per_mtok'],
+    ['a shutdown date that is not a date', { shutdown_at: 'next spring' }, '/shutdown_at'],
   ];
   for (const [what, change, path] of cases) {
     it(`refuses ${what} with a 400 naming the field, storing nothing`, async () => {

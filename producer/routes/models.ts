@@ -16,12 +16,23 @@ export interface ModelRoutesOptions {
   readonly security: { [scheme: string]: string[] }[];
 }
 
+/** What GET adds to a row; a row read with GET can be sent back as it is. */
+const READ_ONLY_FIELDS = ['status', 'updated_at', 'updated_by'] as const;
+
+// Unknown fields are refused by the catalog's own parser, as INVALID_MODEL naming each one.
 const modelSchema = {
   type: 'object',
-  additionalProperties: false,
-  properties: Object.fromEntries(MODEL_DOCUMENT_FIELDS.map((f) => [f, {}])),
-  description: 'One catalog row. Prices are exact decimal strings in USD per 1M tokens; dates are YYYY-MM-DD or ISO timestamps; api_key_env is the NAME of an environment variable.',
+  additionalProperties: true,
+  properties: Object.fromEntries([...MODEL_DOCUMENT_FIELDS, ...READ_ONLY_FIELDS].map((f) => [f, {}])),
+  description: 'One catalog row. Prices are exact decimal strings in USD per 1M tokens; dates are YYYY-MM-DD or ISO timestamps; api_key_env is the NAME of an environment variable. status, updated_at and updated_by (as GET returns them) are ignored.',
 } as const;
+
+function withoutReadOnly(body: unknown): unknown {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return body;
+  const copy: Record<string, unknown> = { ...(body as Record<string, unknown>) };
+  for (const f of READ_ONLY_FIELDS) delete copy[f];
+  return copy;
+}
 
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 100 } } } as const;
 
@@ -69,7 +80,7 @@ export function modelRoutes(app: FastifyInstance, o: ModelRoutesOptions): void {
       const who = request.principal!.id;
       let created: boolean;
       try {
-        ({ created } = await guarded('postgres', t, () => o.catalog.put(request.params.id, request.body, who)));
+        ({ created } = await guarded('postgres', t, () => o.catalog.put(request.params.id, withoutReadOnly(request.body), who)));
       } catch (err) {
         if (err instanceof InvalidModelError) throw invalid(err);
         throw err;
