@@ -361,6 +361,16 @@ export function buildOverviewDashboard(): Dashboard {
     )
     .withPanel(
       timeseries({
+        title: 'Days until the configured models retire',
+        description: 'Days left before the vendor stops serving each configured model (shutdown_at in the model catalog), by role; 0 or below: retired, every call fails with model_unavailable and hands over. Alerts: ConfiguredModelRetiringSoon (under 30 days), ConfiguredModelRetired.',
+        unit: 'd',
+        decimals: 0,
+        threshold: { value: 30, good: 'above' },
+        targets: [{ expr: '(max by (role, model, replacement) (orchestrator_configured_model_shutdown_timestamp_seconds) - time()) / 86400', legend: '{{role}} {{model}} → {{replacement}}' }],
+      }),
+    )
+    .withPanel(
+      timeseries({
         title: 'Rate-limit pauses per minute',
         description: 'Model pauses started because a vendor answered 429; every replica honours a pause through Redis.',
         unit: 'short',
