@@ -162,6 +162,18 @@ describe('admin API', () => {
     expect((await h.db.settings.read()).fallbackModel).toBe('claude-sonnet-4-6');
   });
 
+  it('refuses to configure a disabled model, naming its replacement', async () => {
+    const read = (await call(api.url, 'GET', '/v1/admin/models', { headers: adminAuth })).body.models.find((m: { id: string }) => m.id === 'gpt-4o');
+    expect((await put('/v1/admin/models/gpt-4o', { ...read, enabled: false })).status).toBe(200);
+    try {
+      const r = await put('/v1/admin/settings', { primaryModel: 'gpt-4o', fallbackModel: 'claude-sonnet-4-6', enableFallback: true });
+      expect(r.status).toBe(400);
+      expect(r.body.error.details).toEqual([expect.objectContaining({ path: '/primaryModel', code: 'model_unavailable', message: expect.stringMatching(/"gpt-4o" is disabled in the catalog; its replacement is "gpt-6-luna"/) })]);
+    } finally {
+      await put('/v1/admin/models/gpt-4o', read);
+    }
+  });
+
   it('does not delete a model with attempts', async () => {
     await h.client.generateWorkflow(request('Summarise my inbox'), { timeoutMs: 20_000 });
     const r = await call(api.url, 'DELETE', '/v1/admin/models/gpt-4o-mini', { headers: adminAuth });
