@@ -10,7 +10,7 @@
 import { Worker } from 'bullmq';
 import postgres from 'postgres';
 import { readRedisConfig } from '../shared/config.js';
-import { findModel } from '../shared/models.js';
+import { findModel } from '../shared/default-catalog.js';
 import { PRIMARY_QUEUE } from '../shared/queues.js';
 import { blockingConnection } from '../shared/redis.js';
 import { createNodeHttpFetch } from '../worker/llm/node-http-fetch.js';

@@ -26,7 +26,7 @@ import {
 import { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus';
 import { PanelBuilder as StatPanel } from '@grafana/grafana-foundation-sdk/stat';
 import { PanelBuilder as TimeseriesPanel } from '@grafana/grafana-foundation-sdk/timeseries';
-import { MODEL_CATALOG } from '../shared/models.js';
+import { MODEL_CATALOG } from '../shared/default-catalog.js';
 
 /** The uid of the provisioned Prometheus datasource (grafana/provisioning/datasources). */
 export const DATASOURCE_UID = 'orchestrator-prometheus';
@@ -34,7 +34,7 @@ export const OVERVIEW_UID = 'orchestrator-overview';
 /** Targets from the seed design. */
 export const FALLBACK_RATE_TARGET = 0.05;
 export const VALIDATION_PASS_TARGET = 0.95;
-const DEFAULT_FALLBACK_MODEL = 'claude-sonnet-4';
+const DEFAULT_FALLBACK_MODEL = 'claude-sonnet-4-6';
 
 const datasource = { type: 'prometheus', uid: DATASOURCE_UID };
 
@@ -44,7 +44,7 @@ const datasource = { type: 'prometheus', uid: DATASOURCE_UID };
 const GENERATED = 'orchestrator_workflow_requests_total{outcome=~"succeeded|invalid"}';
 const GENERATED_VIA_FALLBACK = 'orchestrator_workflow_requests_total{outcome=~"succeeded|invalid",via="fallback"}';
 /** Call failures: no answer, so nothing to validate and (almost) nothing billed. */
-const CALL_FAILURES = 'rate_limit|timeout|api_error|auth_error';
+const CALL_FAILURES = 'rate_limit|timeout|api_error|auth_error|model_unavailable|quota_exhausted|bad_request';
 const PROCESSES = 'job=~"worker|producer"';
 
 export const promql = {
@@ -357,6 +357,16 @@ export function buildOverviewDashboard(): Dashboard {
         min: 0,
         decimals: 0,
         targets: [{ expr: `sum by (job) (up{${PROCESSES}})`, legend: '{{job}}' }],
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: 'Days until the configured models retire',
+        description: 'Days left before the vendor stops serving each configured model (shutdown_at in the model catalog), by role; 0 or below: retired, every call fails with model_unavailable and hands over. Alerts: ConfiguredModelRetiringSoon (under 30 days), ConfiguredModelRetired.',
+        unit: 'd',
+        decimals: 0,
+        threshold: { value: 30, good: 'above' },
+        targets: [{ expr: '(max by (role, model, replacement) (orchestrator_configured_model_shutdown_timestamp_seconds) - time()) / 86400', legend: '{{role}} {{model}} → {{replacement}}' }],
       }),
     )
     .withPanel(

@@ -11,6 +11,7 @@ import { formatUsd, parseUsd, type Picodollars, type TokenUsage, usdToNumber } f
 import { storableJson } from '../shared/storable-text.js';
 import { AUDIT_ACTIONS, type AttemptOutcome, type AttemptRole, type FailureReason, type FinalStatus } from '../shared/outcomes.js';
 import type { OrchestratorSettings } from '../shared/settings.js';
+import type { ModelPricing } from '../shared/models.js';
 import type { Workflow } from '../shared/workflow-schema.js';
 import type { Database } from './client.js';
 import {
@@ -50,6 +51,8 @@ export interface AttemptRecord {
   readonly retryAfterMs: number | null;
   readonly usage: TokenUsage;
   readonly cost: Picodollars;
+  /** The prices `cost` was computed at (null when read back: only the cost is needed then). */
+  readonly pricing?: ModelPricing | null;
   readonly latencyMs: number;
   readonly settings: OrchestratorSettings;
   readonly startedAt: Date;

@@ -39,6 +39,10 @@ const ATTEMPT_COLUMNS = [
   ['cached_input_tokens', 'int'],
   ['cache_write_tokens', 'int'],
   ['cost_usd', 'numeric'],
+  ['price_input_per_mtok', 'numeric'],
+  ['price_output_per_mtok', 'numeric'],
+  ['price_cached_input_per_mtok', 'numeric'],
+  ['price_cache_write_per_mtok', 'numeric'],
   ['latency_ms', 'int'],
   ['settings', 'jsonb'],
   ['started_at', 'timestamptz'],
@@ -122,6 +126,11 @@ function attemptRecord(a: AttemptRecord): RowOf<typeof ATTEMPT_COLUMNS> {
     cached_input_tokens: a.usage.cachedInputTokens,
     cache_write_tokens: a.usage.cacheWriteTokens,
     cost_usd: formatUsd(a.cost),
+    // The prices charged, so that a later price change never rewrites what this attempt cost.
+    price_input_per_mtok: a.pricing?.inputPerMTok ?? null,
+    price_output_per_mtok: a.pricing?.outputPerMTok ?? null,
+    price_cached_input_per_mtok: a.pricing?.cachedInputPerMTok ?? null,
+    price_cache_write_per_mtok: a.pricing?.cacheWritePerMTok ?? null,
     latency_ms: Math.round(a.latencyMs),
     settings: a.settings,
     started_at: a.startedAt.toISOString(),
@@ -321,18 +330,19 @@ select exists (select 1 from workflow_generations where job_id = $1::text) as "h
 /**
  * recordHandover: the failed primary attempt and the FALLBACK audit row (at most one per
  * request), atomically, and only when the request's row exists (`hasRow` says whether it did).
- * Params: the attempt's 19, then user, agent, job id, details.
+ * Params: the attempt's (ATTEMPT_COLUMNS), then user, agent, job id, details.
  */
+const A = ATTEMPT_COLUMNS.length;
 export const RECORD_HANDOVER_SQL = `
 with attempt_input as (${paramsRow(ATTEMPT_COLUMNS, 1)}),
 attempt as (${insertAttempts('attempt_input', 'job_id')}),
 audited as (
   insert into audit_logs (action, severity, user_id, agent_id, job_id, details)
-  select 'WORKFLOW_GENERATION_FALLBACK', 'warning', $20::text, $21::text, $22::text, $23::jsonb
-  where exists (select 1 from workflow_generations where job_id = $22::text)
+  select 'WORKFLOW_GENERATION_FALLBACK', 'warning', $${A + 1}::text, $${A + 2}::text, $${A + 3}::text, $${A + 4}::jsonb
+  where exists (select 1 from workflow_generations where job_id = $${A + 3}::text)
   on conflict (job_id) where action = 'WORKFLOW_GENERATION_FALLBACK' do nothing
 )
-select exists (select 1 from workflow_generations where job_id = $22::text) as "hasRow"`;
+select exists (select 1 from workflow_generations where job_id = $${A + 3}::text) as "hasRow"`;
 
 const FINISH_COLUMNS = [
   ['job_id', 'text'],
@@ -409,7 +419,7 @@ select ${resultColumns('null::jsonb')} from finished`;
 /**
  * Params: job id, status, workflow, steps, generator, primary model, fallback reason,
  * validation passed, validation errors, failure reason, finished at, audit action, severity,
- * user, agent, audit details (FINISH_COLUMNS); then, for FINISH_SQL, the attempt's 19.
+ * user, agent, audit details (FINISH_COLUMNS); then, for FINISH_SQL, the attempt's (ATTEMPT_COLUMNS).
  */
 export const FINISH_SQL = finishSql(paramsRow(FINISH_COLUMNS, 1), paramsRow(ATTEMPT_COLUMNS, FINISH_COLUMNS.length + 1));
 export const FINISH_WITHOUT_ATTEMPT_SQL = finishSql(paramsRow(FINISH_COLUMNS, 1), null);

@@ -1,15 +1,18 @@
 /**
- * `npm run db:init`: inserts the orchestrator settings that are missing (values already set are
- * left alone) and prints the table, like the seed's initialize-orchestrator-config script.
+ * `npm run db:init`: inserts the catalog models and orchestrator settings that are missing (rows
+ * and values already there are left alone, whoever changed them) and prints the table, like the seed's initialize-orchestrator-config script.
  */
 import { readDatabaseSchema, readDatabaseUrl } from '../shared/config.js';
 import { coerceError } from '../shared/errors.js';
 import { connectDatabase } from './client.js';
+import { unavailableMessage } from '../shared/settings.js';
 import { SettingsStore } from './settings-store.js';
 
 const handle = connectDatabase(readDatabaseUrl(process.env), { maxConnections: 2, schemaName: readDatabaseSchema(process.env) });
 try {
   const store = new SettingsStore(handle.db);
+  const models = await store.catalog.initDefaults();
+  console.log(models.length > 0 ? `inserted catalog models: ${models.join(', ')}` : 'every default catalog model already present; nothing changed');
   const inserted = await store.initDefaults();
   const rows = await store.rows();
   console.log(inserted.length > 0 ? `inserted defaults: ${inserted.join(', ')}` : 'all orchestrator settings already present; nothing changed');
@@ -17,6 +20,10 @@ try {
   try {
     const s = await store.read();
     console.log(`in force: primary=${s.primaryModel} fallback=${s.fallbackModel} enable_fallback=${s.enableFallback}`);
+    for (const m of [s.primary, s.fallback]) {
+      const problem = unavailableMessage(m === s.primary ? 'primary' : 'fallback', m, s.catalog, new Date());
+      if (problem) console.error(`WARNING: ${problem}: requests to it fail and hand over; change the setting in the admin console`);
+    }
   } catch (err) {
     console.error(`WARNING: stored settings are invalid: ${coerceError(err).message}`);
     process.exitCode = 2;

@@ -1,10 +1,12 @@
 /** Drizzle schema: settings, one result row per request, one row per model attempt, audit rows. */
 import { sql } from 'drizzle-orm';
-import { bigserial, boolean, check, index, integer, jsonb, numeric, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigserial, boolean, check, date, doublePrecision, index, integer, jsonb, numeric, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 
 /** USD with 12 decimals: exact for any per-token price with up to six decimals per 1M tokens. */
 const usd = (name: string) => numeric(name, { precision: 20, scale: 12 });
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+/** USD per 1M tokens, up to six decimals: what money.ts prices exactly. */
+const perMTok = (name: string) => numeric(name, { precision: 20, scale: 6 });
 
 export const systemSettingsConfig = pgTable('system_settings_config', {
   key: text('key').primaryKey(),
@@ -72,6 +74,11 @@ export const generationAttempts = pgTable(
     cachedInputTokens: integer('cached_input_tokens').notNull().default(0),
     cacheWriteTokens: integer('cache_write_tokens').notNull().default(0),
     costUsd: usd('cost_usd').notNull(),
+    /** The prices the attempt was charged at (null on rows older than the catalog table). */
+    priceInputPerMTok: perMTok('price_input_per_mtok'),
+    priceOutputPerMTok: perMTok('price_output_per_mtok'),
+    priceCachedInputPerMTok: perMTok('price_cached_input_per_mtok'),
+    priceCacheWritePerMTok: perMTok('price_cache_write_per_mtok'),
     latencyMs: integer('latency_ms').notNull(),
     /** The settings in force for the whole request: one consistent set per job. */
     settings: jsonb('settings').notNull(),
@@ -83,7 +90,7 @@ export const generationAttempts = pgTable(
     check('generation_attempts_role_check', sql`${t.role} in ('primary', 'fallback')`),
     check(
       'generation_attempts_outcome_check',
-      sql`${t.outcome} in ('ok', 'unparseable', 'truncated', 'refusal', 'empty', 'schema', 'semantic', 'unstorable', 'rate_limit', 'timeout', 'api_error', 'auth_error')`,
+      sql`${t.outcome} in ('ok', 'unparseable', 'truncated', 'refusal', 'empty', 'schema', 'semantic', 'unstorable', 'rate_limit', 'timeout', 'api_error', 'auth_error', 'model_unavailable', 'quota_exhausted', 'bad_request')`,
     ),
     index('generation_attempts_model_time_idx').on(t.model, t.startedAt),
   ],
@@ -110,5 +117,49 @@ export const auditLogs = pgTable(
       .on(t.jobId)
       .where(sql`action in ('WORKFLOW_GENERATED', 'WORKFLOW_GENERATION_FAILED', 'WORKFLOW_GENERATION_REJECTED')`),
     uniqueIndex('audit_logs_one_fallback_per_job').on(t.jobId).where(sql`action = 'WORKFLOW_GENERATION_FALLBACK'`),
+  ],
+);
+
+/** The model catalog: one row per model the orchestrator may call (see shared/models.ts). */
+export const modelCatalog = pgTable(
+  'model_catalog',
+  {
+    id: text('id').primaryKey(),
+    provider: text('provider').notNull(),
+    apiModel: text('api_model').notNull(),
+    label: text('label').notNull(),
+    description: text('description').notNull().default(''),
+    baseUrl: text('base_url'),
+    /** The NAME of the environment variable holding the key; keys never go into the database. */
+    apiKeyEnv: text('api_key_env'),
+    structuredOutput: text('structured_output').notNull(),
+    temperature: doublePrecision('temperature'),
+    tokenLimitParam: text('token_limit_param').notNull(),
+    reasoningEffort: text('reasoning_effort'),
+    priceInputPerMTok: perMTok('price_input_per_mtok').notNull(),
+    priceOutputPerMTok: perMTok('price_output_per_mtok').notNull(),
+    priceCachedInputPerMTok: perMTok('price_cached_input_per_mtok').notNull(),
+    priceCacheWritePerMTok: perMTok('price_cache_write_per_mtok').notNull(),
+    priceSourceUrl: text('price_source_url'),
+    priceReadAt: date('price_read_at', { mode: 'string' }),
+    contextWindowTokens: integer('context_window_tokens').notNull(),
+    maxOutputTokens: integer('max_output_tokens').notNull(),
+    timeoutMs: integer('timeout_ms').notNull(),
+    deprecatedAt: ts('deprecated_at'),
+    shutdownAt: ts('shutdown_at'),
+    replacementId: text('replacement_id'),
+    lifecycleSourceUrl: text('lifecycle_source_url'),
+    enabled: boolean('enabled').notNull().default(true),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+    updatedBy: text('updated_by'),
+  },
+  (t) => [
+    check('model_catalog_provider_check', sql`${t.provider} in ('openai', 'anthropic', 'openai-compatible')`),
+    check('model_catalog_structured_output_check', sql`${t.structuredOutput} in ('json_schema', 'tool', 'json_object', 'prompt')`),
+    check('model_catalog_token_limit_param_check', sql`${t.tokenLimitParam} in ('max_tokens', 'max_completion_tokens')`),
+    check(
+      'model_catalog_prices_check',
+      sql`${t.priceInputPerMTok} > 0 and ${t.priceOutputPerMTok} > 0 and ${t.priceCachedInputPerMTok} >= 0 and ${t.priceCacheWritePerMTok} >= 0`,
+    ),
   ],
 );

@@ -1,7 +1,10 @@
 /** Reads and writes the orchestrator's rows of system_settings_config. */
 import { eq, inArray, sql } from 'drizzle-orm';
+import { ConfigurationError } from '../shared/errors.js';
+import type { ModelCatalog } from '../shared/models.js';
 import { AUDIT_ACTIONS } from '../shared/outcomes.js';
-import { type OrchestratorSettings, resolveSettings, SETTING_DEFINITIONS, SETTING_KEYS, type ResolvedSettings } from '../shared/settings.js';
+import { type OrchestratorSettings, resolveSettings, SETTING_DEFINITIONS, SETTING_KEYS, type ResolvedSettings, unavailableMessage } from '../shared/settings.js';
+import { CatalogStore } from './catalog-store.js';
 import type { Database } from './client.js';
 import { auditLogs, systemSettingsConfig } from './schema.js';
 
@@ -17,7 +20,11 @@ export interface SettingRow {
 }
 
 export class SettingsStore {
-  constructor(private readonly db: Database) {}
+  readonly catalog: CatalogStore;
+
+  constructor(private readonly db: Database) {
+    this.catalog = new CatalogStore(db);
+  }
 
   async rows(): Promise<SettingRow[]> {
     return this.db.select().from(systemSettingsConfig).where(eq(systemSettingsConfig.category, 'orchestrator')).orderBy(systemSettingsConfig.key);
@@ -32,8 +39,10 @@ export class SettingsStore {
     return { primaryModel: get(SETTING_KEYS.primaryModel), fallbackModel: get(SETTING_KEYS.fallbackModel), enableFallback: get(SETTING_KEYS.enableFallback) };
   }
 
-  async read(): Promise<ResolvedSettings> {
-    return resolveSettings(await this.readRaw());
+  /** The stored settings resolved in `catalog` (default: the table's). A retired model resolves: it is reported, not switched. */
+  async read(catalog?: ModelCatalog): Promise<ResolvedSettings> {
+    const [raw, models] = await Promise.all([this.readRaw(), catalog ?? this.catalog.load()]);
+    return resolveSettings(raw, models);
   }
 
   /** Inserts the defaults that are missing; values already set are left alone. Returns the keys inserted. */
@@ -50,11 +59,20 @@ export class SettingsStore {
    * Validates and writes all three settings at once, with a SETTINGS_UPDATED audit row holding
    * the old and new values and who changed them.
    */
-  async update(next: OrchestratorSettings, updatedBy: string): Promise<ResolvedSettings> {
-    const resolved = resolveSettings(next);
+  async update(next: OrchestratorSettings, updatedBy: string, now: Date = new Date()): Promise<ResolvedSettings> {
+    const catalog = await this.catalog.load();
+    const resolved = resolveSettings(next, catalog);
     await this.db.transaction(async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(7314202)`);
       const before = await new SettingsStore(tx as unknown as Database).readRaw();
+      // A model newly named must be one the vendor still serves; one already configured is left
+      // to the operator (reported on the admin page and by an alert), never switched here.
+      for (const [key, field] of [[SETTING_KEYS.primaryModel, 'primary'], [SETTING_KEYS.fallbackModel, 'fallback']] as const) {
+        const model = resolved[field];
+        if (model.id === before[`${field}Model`]) continue;
+        const problem = unavailableMessage(key, model, catalog, now);
+        if (problem) throw new ConfigurationError('UNKNOWN_MODEL', problem);
+      }
       const values: Record<string, unknown> = {
         [SETTING_KEYS.primaryModel]: resolved.primaryModel,
         [SETTING_KEYS.fallbackModel]: resolved.fallbackModel,

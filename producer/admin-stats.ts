@@ -6,7 +6,7 @@
 import type { Database } from '../db/client.js';
 import * as q from '../db/stats-queries.js';
 import { costOf, formatUsd, parseUsd, type TokenUsage, usdToNumber } from '../shared/money.js';
-import { MODEL_CATALOG, findModel, type ModelSpec } from '../shared/models.js';
+import { type ModelCatalog, type ModelSpec } from '../shared/models.js';
 import { VALIDATION_FAILURE_KINDS, type ValidationFailureKind } from '../shared/outcomes.js';
 
 /** A typical workflow request: prompt with the plugin list in, a workflow of a dozen steps out. */
@@ -27,6 +27,10 @@ export interface CatalogModel {
   readonly maxOutputTokens: number;
   readonly costPerWorkflowUsd: number;
   readonly costPerWorkflowExact: string;
+  readonly enabled: boolean;
+  readonly deprecatedAt: string | null;
+  readonly shutdownAt: string | null;
+  readonly replacementId: string | null;
 }
 
 export interface CatalogView {
@@ -38,13 +42,13 @@ export interface CatalogView {
 }
 
 /** Every model priced on the same workload: the last 30 days' average when there is enough data. */
-export async function catalogView(db: Database): Promise<CatalogView> {
+export async function catalogView(db: Database, catalog: ModelCatalog): Promise<CatalogView> {
   const measured = await q.averageWorkflowUsage(db, CATALOG_WINDOW_DAYS);
   const useMeasured = measured.samples >= MEASURED_MIN_SAMPLES;
   const usage: TokenUsage = useMeasured
     ? { inputTokens: measured.inputTokens, outputTokens: measured.outputTokens, cachedInputTokens: measured.cachedInputTokens, cacheWriteTokens: measured.cacheWriteTokens }
     : TYPICAL_USAGE;
-  return { basis: useMeasured ? 'measured' : 'typical', sampleSize: measured.samples, windowDays: CATALOG_WINDOW_DAYS, usage, models: MODEL_CATALOG.map((m) => catalogModel(m, usage)) };
+  return { basis: useMeasured ? 'measured' : 'typical', sampleSize: measured.samples, windowDays: CATALOG_WINDOW_DAYS, usage, models: catalog.models.map((m) => catalogModel(m, usage)) };
 }
 
 function catalogModel(m: ModelSpec, usage: TokenUsage): CatalogModel {
@@ -58,6 +62,10 @@ function catalogModel(m: ModelSpec, usage: TokenUsage): CatalogModel {
     contextWindowTokens: m.contextWindowTokens,
     maxOutputTokens: m.maxOutputTokens,
     costPerWorkflowUsd: usdToNumber(cost),
+    enabled: m.enabled,
+    deprecatedAt: m.deprecatedAt?.toISOString() ?? null,
+    shutdownAt: m.shutdownAt?.toISOString() ?? null,
+    replacementId: m.replacementId,
     costPerWorkflowExact: formatUsd(cost),
   };
 }
@@ -165,7 +173,7 @@ export async function statsView(i: StatsInputs): Promise<StatsView> {
   const usableWorkflows = generated?.usable ?? 0;
   const spend = parseUsd(roundTo12(generated?.costUsd ?? '0')) + parseUsd(roundTo12(failed?.costUsd ?? '0'));
 
-  const baselineFromCatalog = i.catalog.models.find((m) => m.id === i.baselineModel) ?? catalogModel(findModel(i.baselineModel) ?? MODEL_CATALOG[0]!, i.catalog.usage);
+  const baselineFromCatalog = i.catalog.models.find((m) => m.id === i.baselineModel) ?? i.catalog.models[0]!;
   const measured = baselineMeasured.samples > 0;
   const baselinePer = measured ? parseUsd(roundTo12(baselineMeasured.avgCostUsd)) : parseUsd(baselineFromCatalog.costPerWorkflowExact);
   const baseline = baselinePer * BigInt(finishedRequests);

@@ -9,6 +9,8 @@ import type { Logger } from '../shared/logger.js';
 export const API_ERROR_CODES = [
   'INVALID_REQUEST',
   'INVALID_SETTINGS',
+  'INVALID_MODEL',
+  'MODEL_IN_USE',
   'MALFORMED_JSON',
   'PAYLOAD_TOO_LARGE',
   'UNSUPPORTED_MEDIA_TYPE',

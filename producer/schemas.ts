@@ -126,6 +126,23 @@ export const settingsResponseSchema = {
     problem: nullable({ type: 'string' }),
     updatedAt: isoTime,
     updatedBy: nullable({ type: 'string' }),
+    lifecycle: {
+      type: 'array',
+      description: 'Each configured model the vendor has retired or will retire within 30 days, with its replacement.',
+      items: {
+        type: 'object',
+        required: ['role', 'model', 'shutdownAt', 'retired', 'daysLeft', 'replacementId'],
+        properties: {
+          role: { type: 'string', enum: ['primary', 'fallback'] },
+          model: { type: 'string' },
+          shutdownAt: { type: 'string', format: 'date-time' },
+          retired: { type: 'boolean' },
+          daysLeft: { type: 'integer' },
+          replacementId: nullable({ type: 'string' }),
+          replacementLabel: nullable({ type: 'string' }),
+        },
+      },
+    },
   },
 } as const;
 
@@ -159,6 +176,10 @@ export const catalogResponseSchema = {
           maxOutputTokens: { type: 'integer' },
           costPerWorkflowUsd: { type: 'number' },
           costPerWorkflowExact: { type: 'string' },
+          enabled: { type: 'boolean' },
+          deprecatedAt: nullable({ type: 'string' }),
+          shutdownAt: nullable({ type: 'string' }),
+          replacementId: nullable({ type: 'string' }),
         },
       },
     },

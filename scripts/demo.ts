@@ -10,7 +10,7 @@ import { SEED_COST_BY_GENERATOR, SEED_FALLBACK_RATE, SEED_VALIDATION_SUCCESS_RAT
 import { SettingsStore } from '../db/settings-store.js';
 import { GenerationClient, GenerationFailedError } from '../producer/client.js';
 import { readDatabaseSchema, readDatabaseUrl, readRedisConfig } from '../shared/config.js';
-import { findModel } from '../shared/models.js';
+import { findModel } from '../shared/default-catalog.js';
 import { startSimulator } from '../test/simulator/server.js';
 import { startTsProcess, waitForOutput } from '../test/helpers/processes.js';
 import { sampleRequestParts } from '../test/helpers/sample-requests.js';
@@ -43,8 +43,8 @@ console.log('2/5 starting the simulated model provider (about 5% of primary answ
 const sim = await startSimulator({
   port: 0,
   seed: 7,
-  latencyMs: { 'gpt-4o-mini': 300, 'claude-sonnet-4': 800 },
-  faults: { 'gpt-4o-mini': { schema: 0.02, semantic: 0.01, unparseable: 0.005, truncated: 0.005, server_error: 0.005, rate_limit: 0.005 }, 'claude-sonnet-4': { server_error: 0.01 } },
+  latencyMs: { 'gpt-4o-mini': 300, 'claude-sonnet-4-6': 800 },
+  faults: { 'gpt-4o-mini': { schema: 0.02, semantic: 0.01, unparseable: 0.005, truncated: 0.005, server_error: 0.005, rate_limit: 0.005 }, 'claude-sonnet-4-6': { server_error: 0.01 } },
 });
 
 console.log('3/5 starting two worker processes');

@@ -3,7 +3,6 @@
  * start-up with a message naming the variable.
  */
 import { ConfigurationError } from './errors.js';
-import { findModel } from './models.js';
 import { MAX_DEADLINE_MS, MIN_DEADLINE_MS } from './job-contract.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -19,8 +18,10 @@ export interface ProviderConfig {
   readonly openaiBaseUrl: string | undefined;
   readonly anthropicApiKey: string | undefined;
   readonly anthropicBaseUrl: string | undefined;
-  /** Per-model attempt timeout overrides, by catalog id. */
+  /** Per-model attempt timeout overrides, by catalog id (the catalog is in the database: not checked here). */
   readonly modelTimeoutsMs: Readonly<Record<string, number>>;
+  /** The environment at start, where each model's key variable (its catalog row's api_key_env) is looked up. */
+  readonly env: Env;
 }
 
 export interface WorkerConfig {
@@ -136,7 +137,6 @@ function parseModelTimeouts(raw: string | undefined): Record<string, number> {
   for (const part of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
     const m = /^([^=\s]+)=(\d+)$/.exec(part);
     if (!m) throw new ConfigurationError('INVALID_CONFIG', `MODEL_TIMEOUTS_MS entries must look like model=milliseconds, got ${JSON.stringify(part)}`);
-    if (!findModel(m[1]!)) throw new ConfigurationError('INVALID_CONFIG', `MODEL_TIMEOUTS_MS names unknown model ${JSON.stringify(m[1])}`);
     const ms = Number(m[2]);
     if (ms < 100 || ms > 600_000) throw new ConfigurationError('INVALID_CONFIG', `MODEL_TIMEOUTS_MS for ${m[1]} must be between 100 and 600000`);
     out[m[1]!] = ms;
@@ -152,6 +152,7 @@ export function readProviderConfig(env: Env): ProviderConfig {
     anthropicApiKey: r.optional('ANTHROPIC_API_KEY'),
     anthropicBaseUrl: r.url('ANTHROPIC_BASE_URL', undefined, ['http:', 'https:']),
     modelTimeoutsMs: parseModelTimeouts(r.optional('MODEL_TIMEOUTS_MS')),
+    env: Object.freeze({ ...env }),
   };
 }
 

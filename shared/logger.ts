@@ -12,6 +12,9 @@ export const REDACT_PATHS = [
   '*.anthropicApiKey',
   'config.providers.openaiApiKey',
   'config.providers.anthropicApiKey',
+  // The environment a worker keeps for the catalog's key variables (api_key_env).
+  'config.providers.env',
+  'providers.env',
   // The producer's bearer tokens, admin session cookie and login form.
   'req.headers.cookie',
   'headers.cookie',

@@ -1,9 +1,23 @@
 /**
- * The model catalog: every model the orchestrator may be configured to use, with its price.
+ * The model catalog: every model the orchestrator may be configured to use, with its price, its
+ * request parameters and its lifecycle. The catalog is data (the `model_catalog` table, filled
+ * from db/model-catalog.json by `npm run db:init` and changed through the admin API); this module
+ * holds its types and the immutable catalog object the rest of the code reads.
  * Prices are decimal strings in USD per million tokens so that cost arithmetic stays exact
- * (see money.ts); a model that is not here cannot be configured.
+ * (see money.ts); a model that is not in the catalog cannot be configured.
  */
-export type ProviderName = 'openai' | 'anthropic';
+export const PROVIDERS = ['openai', 'anthropic', 'openai-compatible'] as const;
+export type ProviderName = (typeof PROVIDERS)[number];
+
+/** How the workflow's shape is asked for; Ajv checks the answer whatever the mode. */
+export const STRUCTURED_OUTPUT_MODES = ['json_schema', 'tool', 'json_object', 'prompt'] as const;
+export type StructuredOutputMode = (typeof STRUCTURED_OUTPUT_MODES)[number];
+
+export const TOKEN_LIMIT_PARAMS = ['max_tokens', 'max_completion_tokens'] as const;
+export type TokenLimitParam = (typeof TOKEN_LIMIT_PARAMS)[number];
+
+export const REASONING_EFFORTS = ['none', 'minimal', 'low', 'medium', 'high', 'xhigh'] as const;
+export type ReasoningEffort = (typeof REASONING_EFFORTS)[number];
 
 export interface ModelPricing {
   /** USD per 1M uncached input tokens. */
@@ -12,125 +26,77 @@ export interface ModelPricing {
   readonly outputPerMTok: string;
   /** USD per 1M input tokens served from the vendor's prompt cache. */
   readonly cachedInputPerMTok: string;
-  /** USD per 1M input tokens written to the prompt cache (Anthropic only; OpenAI caches for free). */
+  /** USD per 1M input tokens written to the prompt cache. */
   readonly cacheWritePerMTok: string;
 }
 
 export interface ModelSpec {
+  /** The orchestrator's name, used in settings, attempt and audit rows. */
   readonly id: string;
   readonly provider: ProviderName;
   /** The name the vendor's API expects. */
   readonly apiModel: string;
   readonly label: string;
+  readonly description: string;
+  /** Null: the provider's URL from the environment (OPENAI_BASE_URL, ANTHROPIC_BASE_URL). */
+  readonly baseUrl: string | null;
+  /** The environment variable holding the key; null: the provider's (OPENAI_API_KEY, ANTHROPIC_API_KEY). */
+  readonly apiKeyEnv: string | null;
+  readonly structuredOutput: StructuredOutputMode;
+  /** Null: not sent (reasoning models refuse it). */
+  readonly temperature: number | null;
+  readonly tokenLimitParam: TokenLimitParam;
+  readonly reasoningEffort: ReasoningEffort | null;
   readonly pricing: ModelPricing;
+  /** Where the prices were read, and on which day (YYYY-MM-DD). */
+  readonly priceSourceUrl: string | null;
+  readonly priceReadAt: string | null;
   readonly contextWindowTokens: number;
   readonly maxOutputTokens: number;
   /** Default per-attempt timeout; MODEL_TIMEOUTS_MS overrides it. */
   readonly timeoutMs: number;
-  readonly description: string;
+  readonly deprecatedAt: Date | null;
+  /** When the vendor stops serving the model; from then on it cannot be configured. */
+  readonly shutdownAt: Date | null;
+  readonly replacementId: string | null;
+  /** Where the lifecycle dates were read. */
+  readonly lifecycleSourceUrl: string | null;
+  readonly enabled: boolean;
 }
 
-const catalog = [
-  {
-    id: 'gpt-4o-mini',
-    provider: 'openai',
-    apiModel: 'gpt-4o-mini-2024-07-18',
-    label: 'GPT-4o mini',
-    pricing: { inputPerMTok: '0.15', outputPerMTok: '0.60', cachedInputPerMTok: '0.075', cacheWritePerMTok: '0.15' },
-    contextWindowTokens: 128_000,
-    maxOutputTokens: 16_384,
-    timeoutMs: 30_000,
-    description: 'Cheap and fast; the recommended primary. Structured outputs keep it on the schema most of the time.',
-  },
-  {
-    id: 'gpt-4o',
-    provider: 'openai',
-    apiModel: 'gpt-4o-2024-08-06',
-    label: 'GPT-4o',
-    pricing: { inputPerMTok: '2.50', outputPerMTok: '10.00', cachedInputPerMTok: '1.25', cacheWritePerMTok: '2.50' },
-    contextWindowTokens: 128_000,
-    maxOutputTokens: 16_384,
-    timeoutMs: 45_000,
-    description: 'Stronger OpenAI model at about 17x the price of GPT-4o mini.',
-  },
-  {
-    id: 'gpt-4.1-mini',
-    provider: 'openai',
-    apiModel: 'gpt-4.1-mini-2025-04-14',
-    label: 'GPT-4.1 mini',
-    pricing: { inputPerMTok: '0.40', outputPerMTok: '1.60', cachedInputPerMTok: '0.10', cacheWritePerMTok: '0.40' },
-    contextWindowTokens: 1_047_576,
-    maxOutputTokens: 32_768,
-    timeoutMs: 30_000,
-    description: 'Newer small OpenAI model; better instruction following than GPT-4o mini at about 2.7x the price.',
-  },
-  {
-    id: 'gpt-4.1',
-    provider: 'openai',
-    apiModel: 'gpt-4.1-2025-04-14',
-    label: 'GPT-4.1',
-    pricing: { inputPerMTok: '2.00', outputPerMTok: '8.00', cachedInputPerMTok: '0.50', cacheWritePerMTok: '2.00' },
-    contextWindowTokens: 1_047_576,
-    maxOutputTokens: 32_768,
-    timeoutMs: 60_000,
-    description: 'Large OpenAI model; a possible fallback when staying with one vendor.',
-  },
-  {
-    id: 'claude-sonnet-4',
-    provider: 'anthropic',
-    apiModel: 'claude-sonnet-4-20250514',
-    label: 'Claude Sonnet 4',
-    pricing: { inputPerMTok: '3.00', outputPerMTok: '15.00', cachedInputPerMTok: '0.30', cacheWritePerMTok: '3.75' },
-    contextWindowTokens: 200_000,
-    maxOutputTokens: 64_000,
-    timeoutMs: 60_000,
-    description: 'High quality, about 30x the price of GPT-4o mini; the recommended fallback.',
-  },
-  {
-    id: 'claude-3-5-haiku',
-    provider: 'anthropic',
-    apiModel: 'claude-3-5-haiku-20241022',
-    label: 'Claude 3.5 Haiku',
-    pricing: { inputPerMTok: '0.80', outputPerMTok: '4.00', cachedInputPerMTok: '0.08', cacheWritePerMTok: '1.00' },
-    contextWindowTokens: 200_000,
-    maxOutputTokens: 8_192,
-    timeoutMs: 30_000,
-    description: 'Fast Anthropic model; a cheaper fallback when Sonnet is more than needed.',
-  },
-  {
-    id: 'claude-haiku-4-5',
-    provider: 'anthropic',
-    apiModel: 'claude-haiku-4-5-20251001',
-    label: 'Claude Haiku 4.5',
-    pricing: { inputPerMTok: '1.00', outputPerMTok: '5.00', cachedInputPerMTok: '0.10', cacheWritePerMTok: '1.25' },
-    contextWindowTokens: 200_000,
-    maxOutputTokens: 64_000,
-    timeoutMs: 30_000,
-    description: 'Current small Anthropic model, near Sonnet 4 quality on structured tasks.',
-  },
-  {
-    id: 'claude-opus-4-1',
-    provider: 'anthropic',
-    apiModel: 'claude-opus-4-1-20250805',
-    label: 'Claude Opus 4.1',
-    pricing: { inputPerMTok: '15.00', outputPerMTok: '75.00', cachedInputPerMTok: '1.50', cacheWritePerMTok: '18.75' },
-    contextWindowTokens: 200_000,
-    maxOutputTokens: 32_000,
-    timeoutMs: 120_000,
-    description: 'Most capable and most expensive; rarely worth it for workflow generation.',
-  },
-] as const satisfies readonly ModelSpec[];
-
-export type ModelId = (typeof catalog)[number]['id'];
-
-export const MODEL_CATALOG: readonly ModelSpec[] = catalog;
-
-const byId = new Map<string, ModelSpec>(catalog.map((m) => [m.id, m]));
-
-export function findModel(id: string): ModelSpec | undefined {
-  return byId.get(id);
+/** Why a model cannot be newly configured at `now`, or null when it can. */
+export function unavailability(model: ModelSpec, now: Date): 'disabled' | 'retired' | null {
+  if (!model.enabled) return 'disabled';
+  if (model.shutdownAt && model.shutdownAt.getTime() <= now.getTime()) return 'retired';
+  return null;
 }
 
-export function isKnownModel(id: unknown): id is ModelId {
-  return typeof id === 'string' && byId.has(id);
+/** An immutable set of models, looked up by id. */
+export class ModelCatalog {
+  private readonly byId: ReadonlyMap<string, ModelSpec>;
+
+  constructor(readonly models: readonly ModelSpec[]) {
+    this.byId = new Map(models.map((m) => [m.id, m]));
+  }
+
+  find(id: string): ModelSpec | undefined {
+    return this.byId.get(id);
+  }
+
+  has(id: unknown): boolean {
+    return typeof id === 'string' && this.byId.has(id);
+  }
+
+  get size(): number {
+    return this.models.length;
+  }
+
+  /** The model's replacement, followed while it is retired itself (bounded against cycles). */
+  replacementOf(model: ModelSpec): ModelSpec | undefined {
+    let next = model.replacementId ? this.find(model.replacementId) : undefined;
+    for (let i = 0; next && next.replacementId && next.shutdownAt && next.shutdownAt.getTime() <= Date.now() && i < 5; i++) {
+      next = this.find(next.replacementId) ?? next;
+    }
+    return next;
+  }
 }

@@ -10,7 +10,7 @@ export const VALIDATION_FAILURE_KINDS = ['unparseable', 'truncated', 'refusal', 
 export type ValidationFailureKind = (typeof VALIDATION_FAILURE_KINDS)[number];
 
 /** Why a model call produced no answer at all. */
-export const CALL_FAILURE_KINDS = ['rate_limit', 'timeout', 'api_error', 'auth_error'] as const;
+export const CALL_FAILURE_KINDS = ['rate_limit', 'timeout', 'api_error', 'auth_error', 'model_unavailable', 'quota_exhausted', 'bad_request'] as const;
 export type CallFailureKind = (typeof CALL_FAILURE_KINDS)[number];
 
 /** The classified outcome of one model attempt. */
@@ -18,7 +18,11 @@ export const ATTEMPT_OUTCOMES = ['ok', ...VALIDATION_FAILURE_KINDS, ...CALL_FAIL
 export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
 export type FailureReason = Exclude<AttemptOutcome, 'ok'>;
 
-/** Call failures worth another try of the same model after a pause. */
+/**
+ * Call failures worth another try of the same model after a pause. Never `model_unavailable`
+ * (404, retired), `quota_exhausted` (billing) or `bad_request` (a 400 the vendor refuses again):
+ * those hand over at once.
+ */
 export const TRANSIENT_OUTCOMES: ReadonlySet<AttemptOutcome> = new Set<AttemptOutcome>(['rate_limit', 'timeout', 'api_error']);
 
 export function isValidationFailure(o: AttemptOutcome): o is ValidationFailureKind {
@@ -39,6 +43,7 @@ export const AUDIT_ACTIONS = {
   failed: 'WORKFLOW_GENERATION_FAILED',
   rejected: 'WORKFLOW_GENERATION_REJECTED',
   settingsUpdated: 'SETTINGS_UPDATED',
+  modelCatalogUpdated: 'MODEL_CATALOG_UPDATED',
 } as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[keyof typeof AUDIT_ACTIONS];
 

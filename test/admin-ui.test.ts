@@ -14,7 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { auditLogs, generationAttempts, systemSettingsConfig, workflowGenerations } from '../db/schema.js';
 import type { RunningProducer } from '../producer/server.js';
 import { costOf, type TokenUsage, usdToNumber } from '../shared/money.js';
-import { findModel, MODEL_CATALOG } from '../shared/models.js';
+import { findModel, MODEL_CATALOG } from '../shared/default-catalog.js';
 import { DEFAULT_SETTINGS, type OrchestratorSettings } from '../shared/settings.js';
 import { type Harness, startHarness } from './helpers/harness.js';
 import { ADMIN_IDENTITY, ADMIN_TOKEN, adminAuth, call, producerPool } from './helpers/producer.js';
@@ -148,9 +148,9 @@ describe("the seed's Admin UI Tests checklist", () => {
     expect(await page.getByTestId('settings-meta').textContent()).toContain('by ops:seed');
     await closePage(page);
 
-    await h.db.settings.update({ primaryModel: 'claude-3-5-haiku', fallbackModel: 'gpt-4o', enableFallback: false }, 'ops:seed');
+    await h.db.settings.update({ primaryModel: 'claude-opus-4-8', fallbackModel: 'gpt-4o', enableFallback: false }, 'ops:seed');
     const again = await openConsole();
-    expect(await again.getByTestId('primary-model').inputValue()).toBe('claude-3-5-haiku');
+    expect(await again.getByTestId('primary-model').inputValue()).toBe('claude-opus-4-8');
     expect(await again.getByTestId('fallback-model').inputValue()).toBe('gpt-4o');
     expect(await again.getByTestId('fallback-toggle').isChecked()).toBe(false);
     await closePage(again);
@@ -160,8 +160,10 @@ describe("the seed's Admin UI Tests checklist", () => {
     it(`${which === 'primary' ? 'Primary' : 'Fallback'} model dropdown displays correct options`, async () => {
       const page = await openConsole();
       const options = await page.getByTestId(`${which}-model`).locator('option').evaluateAll((els) => els.map((o) => ({ value: (o as HTMLOptionElement).value, text: o.textContent })));
-      expect(options).toEqual(MODEL_CATALOG.map((m) => ({ value: m.id, text: `${m.label} (~${fmtUsd(perWorkflow(m.id))}/workflow)` })));
-      expect(await page.getByTestId(`${which}-model`).inputValue()).toBe(which === 'primary' ? 'gpt-4o-mini' : 'claude-sonnet-4');
+      // The table lists models by provider, then id.
+      const inTableOrder = [...MODEL_CATALOG].sort((a, b) => (a.provider === b.provider ? (a.id < b.id ? -1 : 1) : a.provider < b.provider ? -1 : 1));
+      expect(options).toEqual(inTableOrder.map((m) => ({ value: m.id, text: `${m.label} (~${fmtUsd(perWorkflow(m.id))}/workflow)` })));
+      expect(await page.getByTestId(`${which}-model`).inputValue()).toBe(which === 'primary' ? 'gpt-4o-mini' : 'claude-sonnet-4-6');
       await closePage(page);
     });
   }
@@ -220,21 +222,21 @@ describe("the seed's Admin UI Tests checklist", () => {
   it('Save button updates all 3 settings', async () => {
     const page = await openConsole();
     await page.getByTestId('primary-model').selectOption('gpt-4.1-mini');
-    await page.getByTestId('fallback-model').selectOption('claude-3-5-haiku');
+    await page.getByTestId('fallback-model').selectOption('claude-opus-4-8');
     await page.getByTestId('fallback-toggle-track').click();
     await page.getByTestId('save-settings').click();
     await expect.poll(() => page.getByTestId('save-status').getAttribute('class')).toContain('success');
     expect(await storedSettings()).toEqual({
       orchestrator_primary_model: { value: 'gpt-4.1-mini', updatedBy: ADMIN_IDENTITY },
-      orchestrator_fallback_model: { value: 'claude-3-5-haiku', updatedBy: ADMIN_IDENTITY },
+      orchestrator_fallback_model: { value: 'claude-opus-4-8', updatedBy: ADMIN_IDENTITY },
       orchestrator_enable_fallback: { value: false, updatedBy: ADMIN_IDENTITY },
     });
     const audits = await h.db.db.select().from(auditLogs).where(eq(auditLogs.action, 'SETTINGS_UPDATED'));
     const mine = audits.filter((a) => a.userId === ADMIN_IDENTITY).at(-1)!;
     expect(mine.details).toEqual({
       updated_by: ADMIN_IDENTITY,
-      old: { primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4', enableFallback: true },
-      new: { primaryModel: 'gpt-4.1-mini', fallbackModel: 'claude-3-5-haiku', enableFallback: false },
+      old: { primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4-6', enableFallback: true },
+      new: { primaryModel: 'gpt-4.1-mini', fallbackModel: 'claude-opus-4-8', enableFallback: false },
     });
     await closePage(page);
   });
@@ -294,7 +296,7 @@ describe("the seed's Admin UI Tests checklist", () => {
     const primaryHelp = page.getByTestId('primary-help');
     const fallbackHelp = page.getByTestId('fallback-help');
     expect(await primaryHelp.textContent()).toContain(findModel('gpt-4o-mini')!.description);
-    expect(await fallbackHelp.textContent()).toContain(findModel('claude-sonnet-4')!.description);
+    expect(await fallbackHelp.textContent()).toContain(findModel('claude-sonnet-4-6')!.description);
     for (const id of ['gpt-4o', 'claude-opus-4-1', 'gpt-4.1-mini']) {
       await page.getByTestId('primary-model').selectOption(id);
       const text = await primaryHelp.textContent();
@@ -333,7 +335,7 @@ describe("the seed's Admin UI Tests checklist", () => {
     };
     expect(await page.getByTestId('cost-basis').getAttribute('data-basis')).toBe('typical');
     // The seed's scenario: 10,000 workflows a month, 5% fallback.
-    await check('gpt-4o-mini', 'claude-sonnet-4', 10_000, 5);
+    await check('gpt-4o-mini', 'claude-sonnet-4-6', 10_000, 5);
     expect(await page.getByTestId('cost-row-blended').getByTestId('monthly').textContent()).toBe('$23.70');
     expect(await page.getByTestId('cost-row-fallback-only').getByTestId('monthly').textContent()).toBe('$255.00');
     await page.getByTestId('primary-model').selectOption('gpt-4.1-mini');
@@ -347,7 +349,7 @@ describe('projections', () => {
   it('recompute monthly and annual cost and savings from the inputs in real time', async () => {
     const page = await openConsole();
     const p = perWorkflow('gpt-4o-mini');
-    const f = perWorkflow('claude-sonnet-4');
+    const f = perWorkflow('claude-sonnet-4-6');
     const expectProjection = async (volume: number, rate: number, fallbackOn: boolean) => {
       const per = fallbackOn ? p + rate * f : p;
       expect(await figure(page, 'projection-monthly')).toBeCloseTo(per * volume, 9);
@@ -380,7 +382,7 @@ describe('projections', () => {
 
 describe('live figures', () => {
   const DAY = 24 * 3600 * 1000;
-  const mini = { primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4', enableFallback: true } satisfies OrchestratorSettings;
+  const mini = { primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4-6', enableFallback: true } satisfies OrchestratorSettings;
 
   /** Rows as the worker writes them: 20 requests this week (1 fell back), 6 more ten days ago (3 fell back, 1 failed), 1 too old to count. */
   async function seed() {
@@ -399,7 +401,7 @@ describe('live figures', () => {
       const attempt = (n: number, role: 'primary' | 'fallback', outcome: string, cost: number) => ({
         jobId: r.job,
         attemptNumber: n,
-        model: role === 'primary' ? 'gpt-4o-mini' : 'claude-sonnet-4',
+        model: role === 'primary' ? 'gpt-4o-mini' : 'claude-sonnet-4-6',
         provider: role === 'primary' ? 'openai' : 'anthropic',
         role,
         outcome,
@@ -417,12 +419,12 @@ describe('live figures', () => {
       await db.insert(generationAttempts).values(attempts);
       await db.insert(workflowGenerations).values({ jobId: r.job, request: { seeded: true }, status: r.status, costUsd: r.cost.toFixed(12), createdAt: at, finishedAt: at, primaryModel: 'gpt-4o-mini' });
       if (r.fallback) {
-        await db.insert(auditLogs).values({ action: 'WORKFLOW_GENERATION_FALLBACK', severity: 'warning', jobId: r.job, timestamp: at, details: { primary_model: 'gpt-4o-mini', fallback_model: 'claude-sonnet-4', reason: r.primary } });
+        await db.insert(auditLogs).values({ action: 'WORKFLOW_GENERATION_FALLBACK', severity: 'warning', jobId: r.job, timestamp: at, details: { primary_model: 'gpt-4o-mini', fallback_model: 'claude-sonnet-4-6', reason: r.primary } });
       }
-      const generator = r.fallback ? 'claude-sonnet-4' : 'gpt-4o-mini';
+      const generator = r.fallback ? 'claude-sonnet-4-6' : 'gpt-4o-mini';
       await db.insert(auditLogs).values(
         r.status === 'succeeded'
-          ? { action: 'WORKFLOW_GENERATED', severity: 'info', jobId: r.job, timestamp: at, details: { generator_used: generator, primary_model: 'gpt-4o-mini', fallback_model: 'claude-sonnet-4', cost_usd: r.cost, validation_passed: true, fallback_reason: r.fallback ? r.primary : null } }
+          ? { action: 'WORKFLOW_GENERATED', severity: 'info', jobId: r.job, timestamp: at, details: { generator_used: generator, primary_model: 'gpt-4o-mini', fallback_model: 'claude-sonnet-4-6', cost_usd: r.cost, validation_passed: true, fallback_reason: r.fallback ? r.primary : null } }
           : { action: 'WORKFLOW_GENERATION_FAILED', severity: 'error', jobId: r.job, timestamp: at, details: { reason: 'api_error', cost_usd: r.cost, fallback_reason: r.primary } },
       );
     }
@@ -449,12 +451,12 @@ describe('live figures', () => {
       expect(await figure(page, 'validation-row-gpt-4o-mini', 'answered')).toBe(20);
       expect(await figure(page, 'validation-row-gpt-4o-mini', 'passed')).toBe(19);
       expect(await page.getByTestId('validation-row-gpt-4o-mini').getByTestId('failures').textContent()).toBe('schema 1');
-      expect(await figure(page, 'validation-row-claude-sonnet-4', 'rate')).toBe(100);
+      expect(await figure(page, 'validation-row-claude-sonnet-4-6', 'rate')).toBe(100);
       expect(await figure(page, 'spend-row-gpt-4o-mini', 'workflows')).toBe(19);
       expect(await figure(page, 'spend-row-gpt-4o-mini', 'total')).toBeCloseTo(0.019, 12);
-      expect(await figure(page, 'spend-row-claude-sonnet-4', 'average')).toBeCloseTo(0.03, 12);
+      expect(await figure(page, 'spend-row-claude-sonnet-4-6', 'average')).toBeCloseTo(0.03, 12);
       expect(await figure(page, 'model-spend-row-gpt-4o-mini', 'spend')).toBeCloseTo(0.02, 12);
-      expect(await figure(page, 'model-spend-row-claude-sonnet-4', 'spend')).toBeCloseTo(0.029, 12);
+      expect(await figure(page, 'model-spend-row-claude-sonnet-4-6', 'spend')).toBeCloseTo(0.029, 12);
       // $0.049 spent on 20 usable workflows; everything on Sonnet at its measured $0.029 would be $0.58.
       expect(await figure(page, 'cost-per-workflow-value')).toBeCloseTo(0.049 / 20, 12);
       expect(await page.getByTestId('cost-per-workflow-value').textContent()).toBe('$0.00245');
@@ -478,8 +480,8 @@ describe('live figures', () => {
       expect(await figure(page, 'primary-pass-rate-value')).toBe(88);
       expect(await page.getByTestId('primary-pass-rate-status').getAttribute('class')).toContain('bad');
       expect(await page.getByTestId('validation-row-gpt-4o-mini').getByTestId('failures').textContent()).toBe('truncated 2, schema 1');
-      expect(await figure(page, 'spend-row-claude-sonnet-4', 'workflows')).toBe(3);
-      expect(await figure(page, 'spend-row-claude-sonnet-4', 'total')).toBeCloseTo(0.09, 12);
+      expect(await figure(page, 'spend-row-claude-sonnet-4-6', 'workflows')).toBe(3);
+      expect(await figure(page, 'spend-row-claude-sonnet-4-6', 'total')).toBeCloseTo(0.09, 12);
       expect(await figure(page, 'model-spend-row-gpt-4o-mini', 'attempts')).toBe(26);
       expect(await figure(page, 'cost-per-workflow-value')).toBeCloseTo(0.112 / 25, 12);
       expect(await figure(page, 'savings-value')).toBeCloseTo(26 * 0.029 - 0.112, 12);
@@ -505,7 +507,7 @@ describe('live figures', () => {
     try {
       const r = await call(producer.url, 'GET', '/v1/admin/stats?days=7', { headers: adminAuth });
       expect(r.body.fallbackRate).toEqual({ total: 20, fallbacks: 1, percent: 5, meetsTarget: true });
-      expect(r.body.savings).toMatchObject({ baselineModel: 'claude-sonnet-4', baselineBasis: 'measured', baselineCostPerWorkflowUsd: 0.029 });
+      expect(r.body.savings).toMatchObject({ baselineModel: 'claude-sonnet-4-6', baselineBasis: 'measured', baselineCostPerWorkflowUsd: 0.029 });
       const catalog = await call(producer.url, 'GET', '/v1/admin/catalog', { headers: adminAuth });
       // 25 successful attempts in 30 days, each 2,500 in and 1,200 out: the measured basis.
       expect(catalog.body).toMatchObject({ basis: 'measured', sampleSize: 25, usage: { inputTokens: 2_500, outputTokens: 1_200 } });

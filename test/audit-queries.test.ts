@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_COST_BY_GENERATOR, SEED_FALLBACK_RATE, SEED_VALIDATION_SUCCESS_RATE } from '../db/seed-queries.js';
 import { GenerationFailedError } from '../producer/client.js';
-import { MODEL_CATALOG } from '../shared/models.js';
+import { MODEL_CATALOG } from '../shared/default-catalog.js';
 import { goal, type Harness, PLUGINS, startHarness } from './helpers/harness.js';
 
 let h: Harness;
@@ -16,8 +16,8 @@ const RUN: Array<{ directives: string[]; expect: 'succeeded' | 'invalid' | 'fail
   ...Array.from({ length: 14 }, () => ({ directives: [], expect: 'succeeded' as const })),
   ...Array.from({ length: 3 }, () => ({ directives: ['gpt-4o-mini=schema'], expect: 'succeeded' as const })),
   { directives: ['gpt-4o-mini=server_error'], expect: 'succeeded' },
-  { directives: ['gpt-4o-mini=semantic', 'claude-sonnet-4=schema'], expect: 'invalid' },
-  { directives: ['gpt-4o-mini=server_error', 'claude-sonnet-4=server_error'], expect: 'failed' },
+  { directives: ['gpt-4o-mini=semantic', 'claude-sonnet-4-6=schema'], expect: 'invalid' },
+  { directives: ['gpt-4o-mini=server_error', 'claude-sonnet-4-6=server_error'], expect: 'failed' },
 ];
 
 beforeAll(async () => {
@@ -47,9 +47,9 @@ describe("the seed's monitoring queries, verbatim", () => {
   it('cost by generator: counts and sums match the result rows', async () => {
     const rows = await h.db.sql.unsafe(SEED_COST_BY_GENERATOR);
     const byGen = Object.fromEntries(rows.map((r) => [r.generator as string, r]));
-    expect(Object.keys(byGen).sort()).toEqual(['claude-sonnet-4', 'gpt-4o-mini']);
+    expect(Object.keys(byGen).sort()).toEqual(['claude-sonnet-4-6', 'gpt-4o-mini']);
     expect(Number(byGen['gpt-4o-mini']!.workflows_generated)).toBe(14);
-    expect(Number(byGen['claude-sonnet-4']!.workflows_generated)).toBe(5);
+    expect(Number(byGen['claude-sonnet-4-6']!.workflows_generated)).toBe(5);
     const truth = await h.db.sql`
       select generator_used, sum(cost_usd)::text as total
       from workflow_generations where status in ('succeeded', 'invalid') group by generator_used`;
@@ -64,7 +64,7 @@ describe("the seed's monitoring queries, verbatim", () => {
     const rows = await h.db.sql.unsafe(SEED_VALIDATION_SUCCESS_RATE);
     const rate = Object.fromEntries(rows.map((r) => [r.generator as string, Number(r.validation_success_rate)]));
     expect(rate['gpt-4o-mini']).toBe(100);
-    expect(rate['claude-sonnet-4']).toBe(80);
+    expect(rate['claude-sonnet-4-6']).toBe(80);
   });
 
   it('the per-attempt pass rate (every attempt, failed ones included) comes from model_attempt_stats_7d', async () => {
@@ -73,7 +73,7 @@ describe("the seed's monitoring queries, verbatim", () => {
     // 20 primary calls: 18 answered (2 api errors), 14 passed + 0 of the 4 bad answers.
     expect(primary).toMatchObject({ attempts: 20, answered: 18, passed: 14 });
     expect(primary.rate).toBeCloseTo((14 * 100) / 18, 2);
-    const fallback = rows.find((r) => r.model === 'claude-sonnet-4' && r.role === 'fallback')!;
+    const fallback = rows.find((r) => r.model === 'claude-sonnet-4-6' && r.role === 'fallback')!;
     // 6 requests handed over: 4 ok, 1 invalid, 1 with three api errors.
     expect(fallback).toMatchObject({ attempts: 8, answered: 5, passed: 4 });
   });
@@ -103,7 +103,7 @@ describe('money', () => {
     expect(bad).toEqual([]);
     const [typical] = await h.db.sql`
       select (select avg(cost_usd) from workflow_generations where generator_used = 'gpt-4o-mini' and fallback_reason is null)::float8 as mini,
-             (select avg(cost_usd) from generation_attempts where model = 'claude-sonnet-4' and outcome = 'ok')::float8 as sonnet`;
+             (select avg(cost_usd) from generation_attempts where model = 'claude-sonnet-4-6' and outcome = 'ok')::float8 as sonnet`;
     // The simulator's usage lands near the seed's figures: ~$0.001 and ~$0.03 a workflow.
     expect(typical!.mini).toBeGreaterThan(0.0004);
     expect(typical!.mini).toBeLessThan(0.0025);

@@ -56,7 +56,7 @@ describe('bad model answers', () => {
     it(`${what} → ${kind}, recorded, never a success of the primary`, async () => {
       h.sim.setScript('gpt-4o-mini', [answer]);
       const result = await h.client.generateWorkflow({ userId: 'u', agentId: 'a', userGoal: userGoal ?? `Corpus: ${what}`, availablePlugins: PLUGINS }, { timeoutMs: 20_000 });
-      expect(result).toMatchObject({ status: 'succeeded', generator_used: 'claude-sonnet-4', fallback_reason: kind });
+      expect(result).toMatchObject({ status: 'succeeded', generator_used: 'claude-sonnet-4-6', fallback_reason: kind });
       const attempts = await h.db.db.select().from(generationAttempts).where(eq(generationAttempts.jobId, result.job_id)).orderBy(generationAttempts.attemptNumber);
       expect(attempts.map((a) => [a.role, a.outcome])).toEqual([
         ['primary', kind],

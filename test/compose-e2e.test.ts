@@ -34,7 +34,7 @@ const REQUESTS = 120;
 const WORKER_REPLICAS = 2;
 const FAULTS = {
   'gpt-4o-mini': { schema: 0.12, semantic: 0.04, unparseable: 0.02, rate_limit: 0.05, server_error: 0.02 },
-  'claude-sonnet-4': { schema: 0.06, server_error: 0.02 },
+  'claude-sonnet-4-6': { schema: 0.06, server_error: 0.02 },
 };
 
 interface Proc {
@@ -107,7 +107,7 @@ beforeAll(async () => {
 
   // 2. the simulator, the producer and the worker replicas.
   const s = nativeCommand(compose, 'sim');
-  const sim = start('sim', s.file, s.args, envFor('sim', { 8787: ports.sim }, { SIM_FAULTS: JSON.stringify(FAULTS), SIM_LATENCY_MS: '{"gpt-4o-mini":40,"claude-sonnet-4":80}' }));
+  const sim = start('sim', s.file, s.args, envFor('sim', { 8787: ports.sim }, { SIM_FAULTS: JSON.stringify(FAULTS), SIM_LATENCY_MS: '{"gpt-4o-mini":40,"claude-sonnet-4-6":80}' }));
   procs.push(sim);
   const p = nativeCommand(compose, 'producer');
   const producer = start('producer', p.file, p.args, envFor('producer', { 3000: ports.producer }));

@@ -5,7 +5,7 @@ import { readWorkerConfig } from '../shared/config.js';
 import { InvalidRequestError } from '../shared/errors.js';
 import { parseGenerationRequest } from '../shared/job-contract.js';
 import { costOf, formatUsd, parseUsd } from '../shared/money.js';
-import { findModel, MODEL_CATALOG } from '../shared/models.js';
+import { DEFAULT_CATALOG, findModel, MODEL_CATALOG } from '../shared/default-catalog.js';
 import { resolveSettings } from '../shared/settings.js';
 
 const valid = { userId: 'u1', agentId: 'a1', userGoal: 'Summarise my inbox daily', availablePlugins: ['google-mail', { key: 'slack', actions: ['post_message'] }] };
@@ -57,7 +57,7 @@ describe('money', () => {
   it('prices usage exactly, failed attempts included', () => {
     const mini = findModel('gpt-4o-mini')!;
     expect(formatUsd(costOf(mini, { inputTokens: 1234, outputTokens: 567, cachedInputTokens: 1024, cacheWriteTokens: 0 }))).toBe('0.000602100000');
-    const sonnet = findModel('claude-sonnet-4')!;
+    const sonnet = findModel('claude-sonnet-4-6')!;
     // 1,000 × 3.00 + 1,500 × 15.00 + 2,000 × 0.30 + 400 × 3.75 per 1M = 0.0276
     expect(formatUsd(costOf(sonnet, { inputTokens: 1000, outputTokens: 1500, cachedInputTokens: 2000, cacheWriteTokens: 400 }))).toBe('0.027600000000');
   });
@@ -80,10 +80,10 @@ describe('money', () => {
 
 describe('settings validation', () => {
   it('refuses unknown models and a fallback equal to the primary while enabled', () => {
-    expect(() => resolveSettings({ primaryModel: 'gpt-5-imaginary', fallbackModel: 'claude-sonnet-4', enableFallback: true })).toThrow(/orchestrator_primary_model = "gpt-5-imaginary" is not a model in the catalog/);
-    expect(() => resolveSettings({ primaryModel: 'gpt-4o-mini', fallbackModel: 'gpt-4o-mini', enableFallback: true })).toThrow(/must differ/);
-    expect(resolveSettings({ primaryModel: 'gpt-4o-mini', fallbackModel: 'gpt-4o-mini', enableFallback: false }).enableFallback).toBe(false);
-    expect(() => resolveSettings({ primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4', enableFallback: 'yes' })).toThrow(/true or false/);
+    expect(() => resolveSettings({ primaryModel: 'gpt-5-imaginary', fallbackModel: 'claude-sonnet-4-6', enableFallback: true }, DEFAULT_CATALOG)).toThrow(/orchestrator_primary_model = "gpt-5-imaginary" is not a model in the catalog/);
+    expect(() => resolveSettings({ primaryModel: 'gpt-4o-mini', fallbackModel: 'gpt-4o-mini', enableFallback: true }, DEFAULT_CATALOG)).toThrow(/must differ/);
+    expect(resolveSettings({ primaryModel: 'gpt-4o-mini', fallbackModel: 'gpt-4o-mini', enableFallback: false }, DEFAULT_CATALOG).enableFallback).toBe(false);
+    expect(() => resolveSettings({ primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4-6', enableFallback: 'yes' }, DEFAULT_CATALOG)).toThrow(/true or false/);
   });
 });
 
@@ -99,7 +99,7 @@ describe('configuration', () => {
     [{ DATABASE_URL: 'not a url' }, /DATABASE_URL is not a valid URL/],
     [{ QUEUE_PREFIX: 'a:b' }, /QUEUE_PREFIX/],
     [{ METRICS_PORT: '70000' }, /METRICS_PORT must be between/],
-    [{ MODEL_TIMEOUTS_MS: 'gpt-9=100' }, /MODEL_TIMEOUTS_MS names unknown model/],
+    [{ MODEL_TIMEOUTS_MS: 'gpt-9=10' }, /MODEL_TIMEOUTS_MS for gpt-9 must be between 100 and 600000/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of/],
     [{ DATABASE_RANDOM_PAGE_COST: 'fast' }, /DATABASE_RANDOM_PAGE_COST must be a positive number/],
     [{ DATABASE_RANDOM_PAGE_COST: '0' }, /DATABASE_RANDOM_PAGE_COST must be a positive number/],

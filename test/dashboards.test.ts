@@ -60,6 +60,7 @@ describe('overview dashboard', () => {
       /^Queue depth by state$/,
       /^Active workers/,
       /^Rate-limit pauses/,
+      /^Days until the configured models retire$/,
       /^Resident memory$/,
       /^Event loop lag p99$/,
       /^HTTP requests per second/,

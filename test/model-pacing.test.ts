@@ -38,17 +38,17 @@ it('a 429 at a low call rate only pauses: no pacing', async () => {
 
 it('a 429 while calls go out at a real rate paces the model for every replica', async () => {
   const [a, b] = [new RedisModelPauses(redis, prefix), new RedisModelPauses(redis, prefix)];
-  for (let i = 0; i < 60; i++) expect(await a.remainingMs('claude-sonnet-4')).toBe(0);
-  await a.pause('claude-sonnet-4', 1);
-  const rate = Number(await redis.hget(paceKey('claude-sonnet-4'), 'rate'));
+  for (let i = 0; i < 60; i++) expect(await a.remainingMs('claude-sonnet-4-6')).toBe(0);
+  await a.pause('claude-sonnet-4-6', 1);
+  const rate = Number(await redis.hget(paceKey('claude-sonnet-4-6'), 'rate'));
   // Half of what was admitted over the last second, never under 10 a second.
   expect(rate).toBeGreaterThanOrEqual(10);
   expect(rate).toBeLessThanOrEqual(31);
-  expect(await redis.pttl(paceKey('claude-sonnet-4'))).toBeGreaterThan(50_000);
+  expect(await redis.pttl(paceKey('claude-sonnet-4-6'))).toBeGreaterThan(50_000);
 
   await new Promise((r) => setTimeout(r, 5)); // the 1 ms pause is over
   // The other replica now gets turns: a near one is waited for (0), the rest come back later (> 0).
-  const answers = await Promise.all(Array.from({ length: 40 }, () => b.remainingMs('claude-sonnet-4')));
+  const answers = await Promise.all(Array.from({ length: 40 }, () => b.remainingMs('claude-sonnet-4-6')));
   const now = answers.filter((ms) => ms === 0).length;
   expect(now).toBeGreaterThan(0);
   expect(now).toBeLessThan(40);
@@ -108,8 +108,8 @@ it('a check started ahead stands only while fresh and while no pause was noted s
     expect(await admits()).toBe(before + 2);
 
     // A 429 in this process after the check started: the pause holds the call.
-    const ahead = pauses.checkAhead('claude-sonnet-4');
-    await pauses.pause('claude-sonnet-4', 60_000);
+    const ahead = pauses.checkAhead('claude-sonnet-4-6');
+    await pauses.pause('claude-sonnet-4-6', 60_000);
     expect(await ahead.remainingMs()).toBeGreaterThan(50_000);
 
     // Another replica's pause after an answer older than the trust window: seen.
@@ -181,7 +181,7 @@ it('a stale "go" checked ahead keeps a near pacing turn: only the pause is asked
 it('a stale "go" given while the model was not paced is admitted again: pacing that began since holds it', async () => {
   await withOwnRedis(async (client) => {
     let now = Date.now();
-    const model = 'claude-sonnet-4';
+    const model = 'claude-sonnet-4-6';
     const pauses = new RedisModelPauses(client, prefix, () => now);
     await pauses.remainingMs('warm-up'); // Redis learns the script (see above)
     const ahead = pauses.checkAhead(model);

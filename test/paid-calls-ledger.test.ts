@@ -6,7 +6,7 @@ import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { auditLogs, generationAttempts, workflowGenerations } from '../db/schema.js';
 import { costOf, formatUsd, parseUsd } from '../shared/money.js';
-import { findModel } from '../shared/models.js';
+import { findModel } from '../shared/default-catalog.js';
 import { findUnstorable, isStorableText, storableText } from '../shared/storable-text.js';
 import { AttemptRunner } from '../worker/attempt-runner.js';
 import type { LlmCall, LlmClient, LlmResult } from '../worker/llm/llm-client.js';
@@ -85,7 +85,7 @@ describe('the ledger of bad model answers', () => {
   for (const [what, answer, status, outcomes] of CORPUS) {
     it(`${what}: ${status}, one priced attempt per call (${outcomes.join(', ')}), one final audit row`, async () => {
       h.sim.setScript('gpt-4o-mini', [answer]);
-      h.sim.setScript('claude-sonnet-4', what.includes('nesting') ? [] : [answer]);
+      h.sim.setScript('claude-sonnet-4-6', what.includes('nesting') ? [] : [answer]);
       const id = await enqueue(`Ledger corpus: ${what}`);
       const { row, attempts } = await expectExactLedger(id);
       expect(row.status).toBe(status);
@@ -153,7 +153,7 @@ describe('the attempt runner', () => {
       return { kind: 'answer', text: null, structured, hasStructured: true, finish: 'complete', refusal: null, usage, requestId: null };
     },
   };
-  const runner = new AttemptRunner({ clients: { openai: client, anthropic: client }, clock: systemClock });
+  const runner = new AttemptRunner({ clients: { clientFor: () => client }, clock: systemClock });
   const model = findModel('gpt-4o-mini')!;
   const request = { userId: 'u', agentId: 'a', userGoal: 'Check', availablePlugins: ['slack'] };
 

@@ -63,7 +63,7 @@ it('the worker generates through PgBouncer in session pooling: results, hand-ove
   expect(first).toMatchObject({ status: 'succeeded', generator_used: 'gpt-4o-mini' });
   // A hand-over: the statements of the fallback path too.
   const handedOver = await h.client.generateWorkflow(request('Summarise my inbox', 'gpt-4o-mini=schema'), { timeoutMs: 20_000 });
-  expect(handedOver).toMatchObject({ status: 'succeeded', generator_used: 'claude-sonnet-4', fallback_reason: 'schema' });
+  expect(handedOver).toMatchObject({ status: 'succeeded', generator_used: 'claude-sonnet-4-6', fallback_reason: 'schema' });
   // Enough at once that every pooled connection prepares and reuses the statements.
   const batch = await Promise.all(Array.from({ length: 30 }, (_, i) => h.client.generateWorkflow(request(`Digest ${i}`), { timeoutMs: 30_000 })));
   expect(batch.every((r) => r.status === 'succeeded')).toBe(true);

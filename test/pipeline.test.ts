@@ -104,17 +104,17 @@ describe('fallback', () => {
     it(`falls back to the fallback model when the primary answers with ${fault} (${reason})`, async () => {
       const result = await h.client.generateWorkflow(request(`Track invoices in a sheet (${fault})`, `gpt-4o-mini=${fault}`), { timeoutMs: 30_000 });
       expect(result.status).toBe('succeeded');
-      expect(result.generator_used).toBe('claude-sonnet-4');
+      expect(result.generator_used).toBe('claude-sonnet-4-6');
       expect(result.fallback_reason).toBe(reason);
       const { attempts, audits } = await rowsFor(result.job_id);
       expect(attempts.map((a) => [a.role, a.model, a.outcome])).toEqual([
         ['primary', 'gpt-4o-mini', reason],
-        ['fallback', 'claude-sonnet-4', 'ok'],
+        ['fallback', 'claude-sonnet-4-6', 'ok'],
       ]);
       expect(audits.map((a) => a.action)).toEqual(['WORKFLOW_GENERATION_FALLBACK', 'WORKFLOW_GENERATED']);
-      expect(audits[0]!.details).toMatchObject({ primary_model: 'gpt-4o-mini', fallback_model: 'claude-sonnet-4', reason });
+      expect(audits[0]!.details).toMatchObject({ primary_model: 'gpt-4o-mini', fallback_model: 'claude-sonnet-4-6', reason });
       expect(audits[0]!.severity).toBe('warning');
-      expect(audits[1]!.details).toMatchObject({ generator_used: 'claude-sonnet-4', fallback_reason: reason, validation_passed: true });
+      expect(audits[1]!.details).toMatchObject({ generator_used: 'claude-sonnet-4-6', fallback_reason: reason, validation_passed: true });
       // The final audit's cost covers every attempt, the wasted primary one included.
       const sum = attempts.reduce((s, a) => s + Number(a.costUsd), 0);
       expect((audits[1]!.details as { cost_usd: number }).cost_usd).toBeCloseTo(sum, 12);
@@ -125,21 +125,21 @@ describe('fallback', () => {
 
 describe('final outcomes', () => {
   it('ends as invalid when the fallback answer fails validation too: WORKFLOW_GENERATED with validation_passed false', async () => {
-    const id = await h.client.enqueue(request('Post standup notes', 'gpt-4o-mini=schema', 'claude-sonnet-4=semantic'));
+    const id = await h.client.enqueue(request('Post standup notes', 'gpt-4o-mini=schema', 'claude-sonnet-4-6=semantic'));
     const err = await h.client.waitForResult(id, { timeoutMs: 20_000 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(GenerationFailedError);
     expect((err as GenerationFailedError).code).toBe('GENERATION_INVALID');
     expect((err as GenerationFailedError).result?.validation_errors?.length).toBeGreaterThan(0);
     const { gen, audits } = await rowsFor(id);
-    expect(gen).toMatchObject({ status: 'invalid', validationPassed: false, generatorUsed: 'claude-sonnet-4', fallbackReason: 'schema' });
+    expect(gen).toMatchObject({ status: 'invalid', validationPassed: false, generatorUsed: 'claude-sonnet-4-6', fallbackReason: 'schema' });
     expect(gen.workflow).toBeNull();
     const final = audits.filter((a) => a.action === 'WORKFLOW_GENERATED');
     expect(final).toHaveLength(1);
-    expect(final[0]!.details).toMatchObject({ validation_passed: false, fallback_reason: 'schema', generator_used: 'claude-sonnet-4' });
+    expect(final[0]!.details).toMatchObject({ validation_passed: false, fallback_reason: 'schema', generator_used: 'claude-sonnet-4-6' });
   });
 
   it('fails with WORKFLOW_GENERATION_FAILED when both models give no output, after bounded retries of the fallback', async () => {
-    const id = await h.client.enqueue(request('Sync contacts', 'gpt-4o-mini=server_error', 'claude-sonnet-4=overloaded'));
+    const id = await h.client.enqueue(request('Sync contacts', 'gpt-4o-mini=server_error', 'claude-sonnet-4-6=overloaded'));
     const err = await h.client.waitForResult(id, { timeoutMs: 20_000 }).catch((e: unknown) => e);
     expect((err as GenerationFailedError).code).toBe('GENERATION_FAILED');
     const { gen, attempts, audits } = await rowsFor(id);
@@ -158,7 +158,7 @@ describe('final outcomes', () => {
   });
 
   it('with fallback disabled, the primary failure is final: invalid output ends as invalid', async () => {
-    await withSettings({ primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4', enableFallback: false }, async () => {
+    await withSettings({ primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4-6', enableFallback: false }, async () => {
       const id = await h.client.enqueue(request('Label support tickets', 'gpt-4o-mini=schema'));
       const err = await h.client.waitForResult(id, { timeoutMs: 20_000 }).catch((e: unknown) => e);
       expect((err as GenerationFailedError).code).toBe('GENERATION_INVALID');
@@ -171,7 +171,7 @@ describe('final outcomes', () => {
   });
 
   it('with fallback disabled, transient primary failures retry and then fail; valid output succeeds without fallback', async () => {
-    await withSettings({ primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4', enableFallback: false }, async () => {
+    await withSettings({ primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4-6', enableFallback: false }, async () => {
       const id = await h.client.enqueue(request('Export CRM leads', 'gpt-4o-mini=server_error'));
       const err = await h.client.waitForResult(id, { timeoutMs: 20_000 }).catch((e: unknown) => e);
       expect((err as GenerationFailedError).code).toBe('GENERATION_FAILED');
@@ -216,7 +216,7 @@ describe('the pick-up row', () => {
     const { gen, attempts, audits } = await rowsFor(result.job_id);
     expect(gen).toMatchObject({ status: 'succeeded', attempts: 1, primaryModel: 'gpt-4o-mini' });
     expect(gen.startedAt).not.toBeNull();
-    expect(gen.settings).toMatchObject({ primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4', enableFallback: true });
+    expect(gen.settings).toMatchObject({ primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4-6', enableFallback: true });
     expect(attempts.map((a) => [a.role, a.outcome])).toEqual([['primary', 'ok']]);
     expect(Number(gen.costUsd)).toBeGreaterThan(0);
     expect(audits.map((a) => a.action)).toEqual(['WORKFLOW_GENERATED']);
@@ -224,7 +224,7 @@ describe('the pick-up row', () => {
 
   it('lost before the hand-over is written: the failed primary attempt is still recorded and paid for, then the fallback finishes', async () => {
     const result = await loseRowDuringCall('Post new sheet rows to Slack (row lost, schema)', 'gpt-4o-mini=schema');
-    expect(result).toMatchObject({ status: 'succeeded', generator_used: 'claude-sonnet-4', fallback_reason: 'schema' });
+    expect(result).toMatchObject({ status: 'succeeded', generator_used: 'claude-sonnet-4-6', fallback_reason: 'schema' });
     const { gen, attempts, audits } = await rowsFor(result.job_id);
     expect(attempts.map((a) => [a.attemptNumber, a.role, a.outcome])).toEqual([
       [1, 'primary', 'schema'],
@@ -259,10 +259,10 @@ describe('rate limits', () => {
     const pauseKey = `${h.prefix}:orchestrator:model-pause:gpt-4o-mini`;
     try {
       const first = await h.client.generateWorkflow(request('Digest RSS feeds', 'gpt-4o-mini=rate_limit'), { timeoutMs: 20_000 });
-      expect(first).toMatchObject({ status: 'succeeded', generator_used: 'claude-sonnet-4', fallback_reason: 'rate_limit' });
+      expect(first).toMatchObject({ status: 'succeeded', generator_used: 'claude-sonnet-4-6', fallback_reason: 'rate_limit' });
       // The fallback finished while the primary's 30 s pause is still in force.
       expect(await h.redis.pttl(pauseKey)).toBeGreaterThan(20_000);
-      expect(await h.redis.pttl(`${h.prefix}:orchestrator:model-pause:claude-sonnet-4`)).toBe(-2);
+      expect(await h.redis.pttl(`${h.prefix}:orchestrator:model-pause:claude-sonnet-4-6`)).toBe(-2);
 
       // A new primary job waits out the pause in the delayed set, holding no worker slot.
       const waiting = await h.client.enqueue(request('Digest RSS feeds again'));
@@ -270,9 +270,9 @@ describe('rate limits', () => {
 
       // A fallback job bound for the other model runs at once meanwhile.
       const req = request('Copy sheet rows to Slack');
-      await h.fallbackQueue.add('generate-fallback', { originJobId: 'handed-over-1', request: req, reason: 'schema', primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4', enqueuedAt: Date.now(), handedOverAt: Date.now() }, { jobId: fallbackJobId('handed-over-1') });
+      await h.fallbackQueue.add('generate-fallback', { originJobId: 'handed-over-1', request: req, reason: 'schema', primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4-6', enqueuedAt: Date.now(), handedOverAt: Date.now() }, { jobId: fallbackJobId('handed-over-1') });
       const done = await eventually(async () => (await rowsFor('handed-over-1')).gen?.status === 'succeeded' && (await rowsFor('handed-over-1')), { what: 'fallback job result' });
-      expect(done.gen.generatorUsed).toBe('claude-sonnet-4');
+      expect(done.gen.generatorUsed).toBe('claude-sonnet-4-6');
       expect(await (await h.rawQueue.getJob(waiting))!.isDelayed()).toBe(true);
       expect(await h.redis.pttl(pauseKey)).toBeGreaterThan(0);
 
@@ -340,8 +340,8 @@ describe('settings', () => {
       await eventually(async () => worker.settings.refreshes >= seen + 2, { what: 'two refreshes' });
       expect(worker.settings.current().primaryModel).toBe('gpt-4o-mini');
       await expect(h.db.settings.read()).rejects.toThrow(/gpt-9-imaginary/);
-      await expect(h.db.settings.update({ primaryModel: 'claude-sonnet-4', fallbackModel: 'claude-sonnet-4', enableFallback: true }, 'test')).rejects.toThrow(/must differ/);
-      await expect(h.db.settings.update({ primaryModel: 'gpt-9', fallbackModel: 'claude-sonnet-4', enableFallback: true }, 'test')).rejects.toThrow(/not a model in the catalog/);
+      await expect(h.db.settings.update({ primaryModel: 'claude-sonnet-4-6', fallbackModel: 'claude-sonnet-4-6', enableFallback: true }, 'test')).rejects.toThrow(/must differ/);
+      await expect(h.db.settings.update({ primaryModel: 'gpt-9', fallbackModel: 'claude-sonnet-4-6', enableFallback: true }, 'test')).rejects.toThrow(/not a model in the catalog/);
     } finally {
       await h.db.sql`update system_settings_config set value = '"gpt-4o-mini"' where key = 'orchestrator_primary_model'`;
     }

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditLogs, systemSettingsConfig } from '../db/schema.js';
 import type { RunningProducer } from '../producer/server.js';
 import { enqueueResponseSchema, generationStatusSchema, settingsResponseSchema } from '../producer/schemas.js';
-import { MODEL_CATALOG } from '../shared/models.js';
+import { MODEL_CATALOG } from '../shared/default-catalog.js';
 import { REDACT_PATHS } from '../shared/logger.js';
 import { PRIMARY_QUEUE } from '../shared/queues.js';
 import type { WorkerRuntime } from '../worker/runtime.js';
@@ -90,7 +90,7 @@ describe('access control', () => {
     // The admin reads every request (404 here: there is none), but enqueues nothing.
     expectError(await get('/v1/generations/some-id', adminAuth), 404, 'NOT_FOUND');
     expectError(await get('/v1/admin/settings', apiAuth), 403, 'FORBIDDEN');
-    expectError(await call(api.url, 'PUT', '/v1/admin/settings', { headers: apiAuth, json: { primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4', enableFallback: true } }), 403, 'FORBIDDEN');
+    expectError(await call(api.url, 'PUT', '/v1/admin/settings', { headers: apiAuth, json: { primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4-6', enableFallback: true } }), 403, 'FORBIDDEN');
     expectError(await get('/v1/admin/stats', {}), 401, 'UNAUTHORIZED');
     expectError(await get('/admin/queues/api/queues', apiAuth), 403, 'FORBIDDEN');
     // Every configured API token works.
@@ -234,18 +234,18 @@ describe('GET /v1/generations/:id', () => {
     const r = await finished(body.id);
     expect(check(generationStatusSchema, r.body)).toEqual([]);
     expect(r.body).toMatchObject({ status: 'succeeded', fallbackReason: 'schema', fallbackJobId: `${body.id}-fallback` });
-    expect(r.body.result).toMatchObject({ generator_used: 'claude-sonnet-4', fallback_reason: 'schema', attempts: 2 });
+    expect(r.body.result).toMatchObject({ generator_used: 'claude-sonnet-4-6', fallback_reason: 'schema', attempts: 2 });
   });
 
   it('returns invalid with the validation errors, failed with the failure reason, rejected for a job that broke the contract', async () => {
-    const invalid = await post(request('Post standup notes', 'gpt-4o-mini=schema', 'claude-sonnet-4=semantic'));
-    const failed = await post(request('Sync contacts', 'gpt-4o-mini=schema', 'claude-sonnet-4=auth'));
+    const invalid = await post(request('Post standup notes', 'gpt-4o-mini=schema', 'claude-sonnet-4-6=semantic'));
+    const failed = await post(request('Sync contacts', 'gpt-4o-mini=schema', 'claude-sonnet-4-6=auth'));
     // Only a raw BullMQ client can put a contract-breaking job on the queue.
     await h.rawQueue.add('generate', { userId: 'u', nonsense: true }, { jobId: 'raw-bad-job-1' });
 
     const i = await finished(invalid.body.id);
     expect(check(generationStatusSchema, i.body)).toEqual([]);
-    expect(i.body, JSON.stringify(i.body)).toMatchObject({ status: 'invalid', result: { status: 'invalid', validation_passed: false, generator_used: 'claude-sonnet-4' } });
+    expect(i.body, JSON.stringify(i.body)).toMatchObject({ status: 'invalid', result: { status: 'invalid', validation_passed: false, generator_used: 'claude-sonnet-4-6' } });
     expect(i.body.result.validation_errors.length).toBeGreaterThan(0);
 
     const f = await finished(failed.body.id);
@@ -289,9 +289,9 @@ describe('GET /v1/generations/:id/events', () => {
     expect(stream.events.map((e) => Number(e.id))).toEqual([0, 1, 2, 3, 4, 5, 6]);
     expect(stream.events[2]!.data).toMatchObject({ stage: 'validating', role: 'primary', model: 'gpt-4o-mini' });
     expect(stream.events[3]!.data).toMatchObject({ stage: 'fallback_enqueued', reason: 'schema', fallbackJobId: `${done.data.id}-fallback` });
-    expect(stream.events[4]!.data).toMatchObject({ stage: 'fallback_started', model: 'claude-sonnet-4' });
-    expect(stream.events[5]!.data).toMatchObject({ stage: 'validating', role: 'fallback', model: 'claude-sonnet-4' });
-    expect(done.data).toMatchObject({ stage: 'finished', status: 'succeeded', result: { generator_used: 'claude-sonnet-4', fallback_reason: 'schema' } });
+    expect(stream.events[4]!.data).toMatchObject({ stage: 'fallback_started', model: 'claude-sonnet-4-6' });
+    expect(stream.events[5]!.data).toMatchObject({ stage: 'validating', role: 'fallback', model: 'claude-sonnet-4-6' });
+    expect(done.data).toMatchObject({ stage: 'finished', status: 'succeeded', result: { generator_used: 'claude-sonnet-4-6', fallback_reason: 'schema' } });
   });
 
   it('gives a late subscriber the stages already passed and the result, then ends; Last-Event-ID skips what was seen', async () => {
@@ -402,7 +402,7 @@ describe('admin settings API', () => {
     const r = await get('/v1/admin/settings', adminAuth);
     expect(r.status).toBe(200);
     expect(check(settingsResponseSchema, r.body)).toEqual([]);
-    expect(r.body).toMatchObject({ settings: { primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4', enableFallback: true }, valid: true, problem: null });
+    expect(r.body).toMatchObject({ settings: { primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4-6', enableFallback: true }, valid: true, problem: null });
     expect(r.headers.get('cache-control')).toBe('no-store');
   });
 
@@ -430,19 +430,19 @@ describe('admin settings API', () => {
       const [audit] = await h.db.db.select().from(auditLogs).where(and(eq(auditLogs.action, 'SETTINGS_UPDATED'), eq(auditLogs.userId, ADMIN_IDENTITY)));
       expect(audit!.details).toEqual({
         updated_by: ADMIN_IDENTITY,
-        old: { primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4', enableFallback: true },
+        old: { primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4-6', enableFallback: true },
         new: next,
       });
       expect(JSON.stringify(audit)).not.toContain(ADMIN_TOKEN);
     } finally {
-      await call(api.url, 'PUT', '/v1/admin/settings', { headers: adminAuth, json: { primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4', enableFallback: true } });
+      await call(api.url, 'PUT', '/v1/admin/settings', { headers: adminAuth, json: { primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4-6', enableFallback: true } });
       await eventually(async () => worker.settings.current().enableFallback, { what: 'settings restored' });
     }
   });
 
   it('refuses invalid settings with 400 and field details, writing nothing', async () => {
     const put = (json: unknown) => call(api.url, 'PUT', '/v1/admin/settings', { headers: adminAuth, json });
-    const unknown = await put({ primaryModel: 'gpt-9', fallbackModel: 'claude-sonnet-4', enableFallback: true });
+    const unknown = await put({ primaryModel: 'gpt-9', fallbackModel: 'claude-sonnet-4-6', enableFallback: true });
     expectError(unknown, 400, 'INVALID_SETTINGS');
     expect(unknown.body.error.details).toEqual([{ path: '/primaryModel', code: 'unknown_model', message: '"gpt-9" is not a model in the catalog' }]);
     const same = await put({ primaryModel: 'gpt-4o-mini', fallbackModel: 'gpt-4o-mini', enableFallback: true });
@@ -454,15 +454,15 @@ describe('admin settings API', () => {
     // Same model is fine while fallback is off.
     const off = await put({ primaryModel: 'gpt-4o-mini', fallbackModel: 'gpt-4o-mini', enableFallback: false });
     expect(off.status).toBe(200);
-    await put({ primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4', enableFallback: true });
+    await put({ primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4-6', enableFallback: true });
     const r = await get('/v1/admin/settings', adminAuth);
-    expect(r.body.settings).toEqual({ primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4', enableFallback: true });
+    expect(r.body.settings).toEqual({ primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4-6', enableFallback: true });
   });
 
   it('lists the catalog with each model’s cost per workflow on a stated basis', async () => {
     const r = await get('/v1/admin/catalog', adminAuth);
     expect(r.status).toBe(200);
-    expect(r.body.models.map((m: { id: string }) => m.id)).toEqual(MODEL_CATALOG.map((m) => m.id));
+    expect(r.body.models.map((m: { id: string }) => m.id).sort()).toEqual(MODEL_CATALOG.map((m) => m.id).sort());
     expect(['typical', 'measured']).toContain(r.body.basis);
     for (const m of r.body.models) {
       expect(m.costPerWorkflowUsd).toBeGreaterThan(0);
@@ -550,7 +550,7 @@ describe('operations', () => {
     expect((await call(api.url, 'GET', '/v1/admin/settings', { headers: { cookie } })).status).toBe(200);
     // A cookie is admin-only, and changes with it must come from our own origin.
     expectError(await call(api.url, 'GET', '/v1/generations/x', { headers: { cookie } }), 401, 'UNAUTHORIZED');
-    const body = { primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4', enableFallback: true };
+    const body = { primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4-6', enableFallback: true };
     expectError(await call(api.url, 'PUT', '/v1/admin/settings', { headers: { cookie, origin: 'http://evil.example' }, json: body }), 403, 'FORBIDDEN');
     expect((await call(api.url, 'PUT', '/v1/admin/settings', { headers: { cookie, origin: api.url }, json: body })).status).toBe(200);
     // A tampered or expired cookie is nothing.

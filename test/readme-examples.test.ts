@@ -56,7 +56,7 @@ describe("the README's examples", () => {
     // A client left open keeps the process alive: the timeout is what catches a missing close().
     const result = await run(process.execPath, ['--import', 'tsx', file], { cwd: PROJECT_ROOT, env, timeoutMs: 60_000 });
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout.trim()).toMatch(/^\d+ (gpt-4o-mini|claude-sonnet-4) \d+(\.\d+)?(e-\d+)? (null|\w+)$/);
+    expect(result.stdout.trim()).toMatch(/^\d+ (gpt-4o-mini|claude-sonnet-4-6) \d+(\.\d+)?(e-\d+)? (null|\w+)$/);
     const rows = await h.db.sql`select status, generator_used from workflow_generations`;
     expect(rows).toHaveLength(1);
     expect(rows[0]!.status).toBe('succeeded');
@@ -69,7 +69,7 @@ describe("the README's examples", () => {
     expect(result.code, result.stderr).toBe(0);
     const printed = JSON.parse(result.stdout) as { status: string; generator: string; cost: number; steps: number };
     expect(printed.status).toBe('succeeded');
-    expect(['gpt-4o-mini', 'claude-sonnet-4']).toContain(printed.generator);
+    expect(['gpt-4o-mini', 'claude-sonnet-4-6']).toContain(printed.generator);
     expect(printed.cost).toBeGreaterThan(0);
     expect(printed.steps).toBeGreaterThan(0);
   });

@@ -8,7 +8,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PluginOffer } from '../shared/job-contract.js';
-import { findModel, type ModelSpec } from '../shared/models.js';
+import { findModel } from '../shared/default-catalog.js';
+import { type ModelSpec } from '../shared/models.js';
 import { checkModelText, checkWorkflow, parseModelText } from '../shared/workflow-validation.js';
 import { strictWorkflowSchema, toolWorkflowSchema, WORKFLOW_FORMAT_NAME, WORKFLOW_TOOL_NAME } from '../shared/workflow-schema.js';
 import { FAULT_KINDS, parseDirectives, parseFaultConfig, pickFault } from './simulator/faults.js';
@@ -18,7 +19,7 @@ import { startSimulator, type Simulator } from './simulator/server.js';
 import { writeWorkflow } from './simulator/workflow-writer.js';
 
 const OPENAI_MODEL = findModel('gpt-4o-mini')!;
-const ANTHROPIC_MODEL = findModel('claude-sonnet-4')!;
+const ANTHROPIC_MODEL = findModel('claude-sonnet-4-6')!;
 
 /** About the size of the orchestrator's instructions. */
 const SYSTEM_PROMPT = [
@@ -49,7 +50,7 @@ function anthropicClient(sim: Simulator, options: { timeout?: number } = {}): An
   return new Anthropic({ baseURL: sim.url, apiKey: 'sk-ant-sim', maxRetries: 0, timeout: options.timeout ?? 10_000 });
 }
 
-function askOpenAi(client: OpenAI, goal: string, opts: { model?: string; system?: string; maxTokens?: number; plugins?: readonly PluginOffer[] } = {}) {
+function askOpenAi(client: OpenAI, goal: string, opts: { model?: string; system?: string; maxTokens?: number; plugins?: readonly PluginOffer[]; temperature?: number } = {}) {
   return client.chat.completions.create({
     model: opts.model ?? OPENAI_MODEL.apiModel,
     messages: [
@@ -58,14 +59,16 @@ function askOpenAi(client: OpenAI, goal: string, opts: { model?: string; system?
     ],
     response_format: { type: 'json_schema', json_schema: { name: WORKFLOW_FORMAT_NAME, strict: true, schema: strictWorkflowSchema } },
     max_completion_tokens: opts.maxTokens ?? 8192,
+    ...(opts.temperature !== undefined ? { temperature: opts.temperature } : {}),
     temperature: 0.2,
   });
 }
 
-function askAnthropic(client: Anthropic, goal: string, opts: { model?: string; system?: string; maxTokens?: number; plugins?: readonly PluginOffer[] } = {}) {
+function askAnthropic(client: Anthropic, goal: string, opts: { model?: string; system?: string; maxTokens?: number; plugins?: readonly PluginOffer[]; temperature?: number } = {}) {
   return client.messages.create({
     model: opts.model ?? ANTHROPIC_MODEL.apiModel,
     max_tokens: opts.maxTokens ?? 8192,
+    ...(opts.temperature !== undefined ? { temperature: opts.temperature } : {}),
     system: [{ type: 'text', text: opts.system ?? SYSTEM_PROMPT, cache_control: { type: 'ephemeral' } }],
     messages: [{ role: 'user', content: userMessage(goal, opts.plugins) }],
     tools: [{ name: WORKFLOW_TOOL_NAME, description: 'Submit the generated workflow.', input_schema: toolWorkflowSchema as Anthropic.Tool.InputSchema }],
@@ -205,7 +208,9 @@ describe('prompt parsing and fault selection', () => {
       { model: '*', outcome: 'rate_limit' },
       { model: 'claude-sonnet-4-20250514', outcome: 'ok' },
     ]);
-    expect(() => parseDirectives('[sim:gpt-5=schema]')).toThrow(/unknown model "gpt-5"/);
+    // Any model name: the simulator serves models it has no row for (openai-compatible ones).
+    expect(parseDirectives('[sim:gpt-9=schema]')).toEqual([{ model: 'gpt-9', outcome: 'schema' }]);
+    expect(() => parseDirectives('[sim:-bad=schema]')).toThrow(/unknown model "-bad"/);
     expect(() => parseDirectives('[sim:*=explode]')).toThrow(/unknown fault "explode"/);
   });
 
@@ -217,7 +222,7 @@ describe('prompt parsing and fault selection', () => {
   });
 
   it('validates fault configs, naming the bad entry', () => {
-    expect(() => parseFaultConfig({ 'gpt-5': { schema: 0.1 } })).toThrow(/unknown model "gpt-5"/);
+    expect(() => parseFaultConfig({ 'no such model': { schema: 0.1 } })).toThrow(/unknown model "no such model"/);
     expect(() => parseFaultConfig({ '*': { schema: 1.5 } })).toThrow(/"\*"\.schema must be a probability/);
     expect(() => parseFaultConfig({ '*': { schema: 0.6, empty: 0.6 } })).toThrow(/add up to/);
     expect(() => parseFaultConfig({ '*': { typo: 0.1 } })).toThrow(/unknown key "typo"/);
@@ -273,13 +278,31 @@ describe('simulated provider', () => {
   });
 
   describe('request validation', () => {
-    it('404 for an unknown model, in each vendor shape', async () => {
-      const oa = await caught(askOpenAi(openai, GOAL, { model: 'gpt-9' }));
+    it('serves any model name, but a retired one gets the vendor 404, in each vendor shape', async () => {
+      expect((await askOpenAi(openai, GOAL, { model: 'acme-small-2026-11' })).model).toBe('acme-small-2026-11');
+      const oa = await caught(askOpenAi(openai, `${GOAL} [sim:*=model_unavailable]`));
       expect(oa).toBeInstanceOf(OpenAI.NotFoundError);
       expect(oa.error).toMatchObject({ type: 'invalid_request_error', code: 'model_not_found', param: null });
-      const an = await caught(askAnthropic(anthropic, GOAL, { model: 'gpt-4o-mini-2024-07-18' }));
+      const an = await caught(askAnthropic(anthropic, GOAL, { model: 'claude-sonnet-4-20250514' }));
       expect(an).toBeInstanceOf(Anthropic.NotFoundError);
-      expect(an.error).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
+      expect(an.error).toMatchObject({ type: 'error', error: { type: 'not_found_error', message: 'model: claude-sonnet-4-20250514' } });
+    });
+
+    it('reasoning models refuse temperature with the vendor 400', async () => {
+      const oa = await caught(askOpenAi(openai, GOAL, { model: 'gpt-6-luna', temperature: 0.2 }));
+      expect(oa).toBeInstanceOf(OpenAI.BadRequestError);
+      expect(oa.message).toMatch(/temperature/);
+      const an = await caught(askAnthropic(anthropic, GOAL, { model: 'claude-opus-4-8', temperature: 0.2 }));
+      expect(an).toBeInstanceOf(Anthropic.BadRequestError);
+    });
+
+    it('quota: OpenAI 429 insufficient_quota, Anthropic 400 credit balance', async () => {
+      const oa = await caught(askOpenAi(openai, `${GOAL} [sim:*=quota]`));
+      expect(oa.status).toBe(429);
+      expect((oa as unknown as { error: unknown }).error).toMatchObject({ code: 'insufficient_quota', type: 'insufficient_quota' });
+      const an = await caught(askAnthropic(anthropic, `${GOAL} [sim:*=quota]`));
+      expect(an.status).toBe(400);
+      expect(an.message).toMatch(/credit balance is too low/);
     });
 
     it('401 without an API key header', async () => {
@@ -316,7 +339,7 @@ describe('simulated provider', () => {
     it('unparseable: prose without a JSON object', async () => {
       const oa = await askOpenAi(openai, `${GOAL} [sim:gpt-4o-mini=unparseable]`);
       expect(parseModelText(oa.choices[0]!.message.content)).toMatchObject({ ok: false, kind: 'unparseable' });
-      const an = await askAnthropic(anthropic, `${GOAL} [sim:claude-sonnet-4=unparseable]`);
+      const an = await askAnthropic(anthropic, `${GOAL} [sim:claude-sonnet-4-6=unparseable]`);
       expect(an.stop_reason).toBe('end_turn');
       expect(toolInput(an)).toBeUndefined();
       expect(parseModelText(textOf(an))).toMatchObject({ ok: false, kind: 'unparseable' });
@@ -340,7 +363,7 @@ describe('simulated provider', () => {
       expect(cut.length).toBeGreaterThan(full.length * 0.3);
       expect(cut.length).toBeLessThan(full.length * 0.7);
       expect(parseModelText(cut)).toMatchObject({ ok: false, kind: 'truncated' });
-      const an = await askAnthropic(anthropic, `${GOAL} [sim:claude-sonnet-4=truncated]`);
+      const an = await askAnthropic(anthropic, `${GOAL} [sim:claude-sonnet-4-6=truncated]`);
       expect(an.stop_reason).toBe('max_tokens');
       expect(an.content).toEqual([{ type: 'text', text: expect.any(String) }]);
       expect(parseModelText(textOf(an))).toMatchObject({ ok: false, kind: 'truncated' });
@@ -349,7 +372,7 @@ describe('simulated provider', () => {
     it('refusal: OpenAI message.refusal, Anthropic stop_reason refusal', async () => {
       const oa = await askOpenAi(openai, `${GOAL} [sim:gpt-4o-mini=refusal]`);
       expect(oa.choices[0]).toMatchObject({ finish_reason: 'stop', message: { content: null, refusal: expect.stringMatching(/\S/) } });
-      const an = await askAnthropic(anthropic, `${GOAL} [sim:claude-sonnet-4=refusal]`);
+      const an = await askAnthropic(anthropic, `${GOAL} [sim:claude-sonnet-4-6=refusal]`);
       expect(an.stop_reason).toBe('refusal');
       expect(an.content).toEqual([{ type: 'text', text: expect.stringMatching(/\S/) }]);
     });
@@ -357,7 +380,7 @@ describe('simulated provider', () => {
     it('empty: OpenAI content "", Anthropic no content blocks', async () => {
       const oa = await askOpenAi(openai, `${GOAL} [sim:gpt-4o-mini=empty]`);
       expect(oa.choices[0]).toMatchObject({ finish_reason: 'stop', message: { content: '' } });
-      const an = await askAnthropic(anthropic, `${GOAL} [sim:claude-sonnet-4=empty]`);
+      const an = await askAnthropic(anthropic, `${GOAL} [sim:claude-sonnet-4-6=empty]`);
       expect(an).toMatchObject({ content: [], stop_reason: 'end_turn' });
     });
 
@@ -399,7 +422,7 @@ describe('simulated provider', () => {
       expect(oa.error).toMatchObject({ type: 'requests', code: 'rate_limit_exceeded', param: null });
 
       sim.setFaults({});
-      const an = await caught(askAnthropic(anthropic, `${GOAL} [sim:claude-sonnet-4=rate_limit]`));
+      const an = await caught(askAnthropic(anthropic, `${GOAL} [sim:claude-sonnet-4-6=rate_limit]`));
       expect(an).toBeInstanceOf(Anthropic.RateLimitError);
       expect(an.status).toBe(429);
       expect(an.headers?.get('retry-after')).toBe('1');
@@ -411,7 +434,7 @@ describe('simulated provider', () => {
       const oa = await caught(askOpenAi(openai, `${GOAL} [sim:gpt-4o-mini=server_error]`));
       expect(oa).toBeInstanceOf(OpenAI.InternalServerError);
       expect(oa.status).toBe(500);
-      const an = await caught(askAnthropic(anthropic, `${GOAL} [sim:claude-sonnet-4=server_error]`));
+      const an = await caught(askAnthropic(anthropic, `${GOAL} [sim:claude-sonnet-4-6=server_error]`));
       expect(an.status).toBe(500);
       expect(an.error).toMatchObject({ error: { type: 'api_error' } });
     });
@@ -419,7 +442,7 @@ describe('simulated provider', () => {
     it('overloaded: OpenAI 503, Anthropic 529 overloaded_error', async () => {
       const oa = await caught(askOpenAi(openai, `${GOAL} [sim:gpt-4o-mini=overloaded]`));
       expect(oa.status).toBe(503);
-      const an = await caught(askAnthropic(anthropic, `${GOAL} [sim:claude-sonnet-4=overloaded]`));
+      const an = await caught(askAnthropic(anthropic, `${GOAL} [sim:claude-sonnet-4-6=overloaded]`));
       expect(an).toBeInstanceOf(Anthropic.InternalServerError);
       expect(an.status).toBe(529);
       expect(an.error).toMatchObject({ type: 'error', error: { type: 'overloaded_error' } });
@@ -428,7 +451,7 @@ describe('simulated provider', () => {
     it('auth: 401', async () => {
       const oa = await caught(askOpenAi(openai, `${GOAL} [sim:gpt-4o-mini=auth]`));
       expect(oa).toBeInstanceOf(OpenAI.AuthenticationError);
-      const an = await caught(askAnthropic(anthropic, `${GOAL} [sim:claude-sonnet-4=auth]`));
+      const an = await caught(askAnthropic(anthropic, `${GOAL} [sim:claude-sonnet-4-6=auth]`));
       expect(an).toBeInstanceOf(Anthropic.AuthenticationError);
       expect(an.error).toMatchObject({ error: { type: 'authentication_error' } });
     });
@@ -444,7 +467,7 @@ describe('simulated provider', () => {
     it('hang: no answer until the client gives up', async () => {
       const oa = await caught(askOpenAi(openAiClient(sim, { timeout: 300 }), `${GOAL} [sim:gpt-4o-mini=hang]`));
       expect(oa).toBeInstanceOf(OpenAI.APIConnectionTimeoutError);
-      const an = await caught(askAnthropic(anthropicClient(sim, { timeout: 300 }), `${GOAL} [sim:claude-sonnet-4=hang]`));
+      const an = await caught(askAnthropic(anthropicClient(sim, { timeout: 300 }), `${GOAL} [sim:claude-sonnet-4-6=hang]`));
       expect(an).toBeInstanceOf(Anthropic.APIConnectionTimeoutError);
     });
 
@@ -479,10 +502,10 @@ describe('simulated provider', () => {
     });
 
     it('several directives: each model gets its own, a specific one beats "*"', async () => {
-      const goal = `${GOAL} [sim:gpt-4o-mini=schema] [sim:claude-sonnet-4=rate_limit] [sim:*=empty]`;
+      const goal = `${GOAL} [sim:gpt-4o-mini=schema] [sim:claude-sonnet-4-6=rate_limit] [sim:*=empty]`;
       expect(checkModelText((await askOpenAi(openai, goal)).choices[0]!.message.content, PLUGINS)).toMatchObject({ kind: 'schema' });
       expect((await caught(askAnthropic(anthropic, goal))).status).toBe(429);
-      const haiku = await askAnthropic(anthropic, goal, { model: 'claude-3-5-haiku-20241022' });
+      const haiku = await askAnthropic(anthropic, goal, { model: 'claude-haiku-4-5-20251001' });
       expect(haiku.content).toEqual([]);
     });
 
@@ -496,7 +519,7 @@ describe('simulated provider', () => {
 
   describe('random faults', () => {
     it('follow the configured probabilities per model, looked up by id, apiModel, then "*"', async () => {
-      sim.setFaults({ 'gpt-4o-mini': { empty: 1 }, 'claude-sonnet-4-20250514': { refusal: 1 }, '*': { server_error: 1 } });
+      sim.setFaults({ 'gpt-4o-mini': { empty: 1 }, 'claude-sonnet-4-6': { refusal: 1 }, '*': { server_error: 1 } });
       expect((await askOpenAi(openai, GOAL)).choices[0]!.message.content).toBe('');
       expect((await askAnthropic(anthropic, GOAL)).stop_reason).toBe('refusal');
       expect((await caught(askOpenAi(openai, GOAL, { model: 'gpt-4o-2024-08-06' }))).status).toBe(500);
@@ -563,11 +586,11 @@ describe('simulated provider', () => {
       expect(u2.cache_read_input_tokens).toBe(systemTokens);
       expect(u2.input_tokens).toBe(u1.input_tokens);
       // The cache is per model, as the vendor's is.
-      const haiku = (await askAnthropic(anthropic, GOAL, { system, model: 'claude-3-5-haiku-20241022' })).usage;
+      const haiku = (await askAnthropic(anthropic, GOAL, { system, model: 'claude-haiku-4-5-20251001' })).usage;
       expect(haiku.cache_creation_input_tokens).toBe(systemTokens);
     });
 
-    it('a typical generation costs about $0.001 on gpt-4o-mini and $0.03 on claude-sonnet-4', async () => {
+    it('a typical generation costs about $0.001 on gpt-4o-mini and $0.03 on claude-sonnet-4-6', async () => {
       const system = freshSystem();
       const oa = (await askOpenAi(openai, GOAL, { system })).usage!;
       const oaCost = costUsd(OPENAI_MODEL, { input: oa.prompt_tokens, output: oa.completion_tokens });
@@ -578,8 +601,8 @@ describe('simulated provider', () => {
       console.log(
         [
           `gpt-4o-mini:     prompt ${oa.prompt_tokens}, completion ${oa.completion_tokens} -> $${oaCost.toFixed(5)}`,
-          `claude-sonnet-4: input ${an.input_tokens} + cache write ${an.cache_creation_input_tokens}, output ${an.output_tokens} -> $${anCost.toFixed(4)}`,
-          `claude-sonnet-4 (warm cache): input ${anWarm.input_tokens} + cache read ${anWarm.cache_read_input_tokens}, output ${anWarm.output_tokens} -> $${anWarmCost.toFixed(4)}`,
+          `claude-sonnet-4-6: input ${an.input_tokens} + cache write ${an.cache_creation_input_tokens}, output ${an.output_tokens} -> $${anCost.toFixed(4)}`,
+          `claude-sonnet-4-6 (warm cache): input ${anWarm.input_tokens} + cache read ${anWarm.cache_read_input_tokens}, output ${anWarm.output_tokens} -> $${anWarmCost.toFixed(4)}`,
         ].join('\n'),
       );
       expect(oa.prompt_tokens).toBeGreaterThanOrEqual(1500);
@@ -637,13 +660,13 @@ describe('simulated provider', () => {
         const client = openAiClient(s);
         await askOpenAi(client, GOAL);
         await askOpenAi(client, `${GOAL} [sim:*=ok]`);
-        await caught(askOpenAi(client, GOAL, { model: 'nope' }));
+        await caught(askOpenAi(client, GOAL, { model: '' }));
         const stats = await (await fetch(`${s.url}/_sim/stats`)).json();
         expect(stats).toMatchObject({ totalRequests: 3, byModel: { 'gpt-4o-mini': { schema: 1, ok: 1 } }, rejected: { unknown_model: 1 } });
         expect(s.stats()).toEqual(stats);
 
-        expect((await put('/_sim/latency', '{"claude-sonnet-4": 50, "*": 5}')).status).toBe(200);
-        expect(await (await fetch(`${s.url}/_sim/latency`)).json()).toEqual({ latencyMs: { 'claude-sonnet-4': 50, '*': 5 } });
+        expect((await put('/_sim/latency', '{"claude-sonnet-4-6": 50, "*": 5}')).status).toBe(200);
+        expect(await (await fetch(`${s.url}/_sim/latency`)).json()).toEqual({ latencyMs: { 'claude-sonnet-4-6': 50, '*': 5 } });
         expect((await put('/_sim/latency', '-1')).status).toBe(400);
 
         const reset = await fetch(`${s.url}/_sim/reset`, { method: 'POST' });
@@ -663,7 +686,7 @@ describe('simulated provider', () => {
 
   describe('rate-limit mode', () => {
     it('admits rateLimitPerSecond calls, then answers 429 with the time until capacity', async () => {
-      const s = await startSimulator({ faults: { 'claude-sonnet-4': { rateLimitPerSecond: 2 } } });
+      const s = await startSimulator({ faults: { 'claude-sonnet-4-6': { rateLimitPerSecond: 2 } } });
       try {
         const client = anthropicClient(s);
         const results = await Promise.allSettled([1, 2, 3, 4].map(() => askAnthropic(client, GOAL)));
@@ -678,7 +701,7 @@ describe('simulated provider', () => {
         await askOpenAi(openAiClient(s), GOAL);
         await new Promise((r) => setTimeout(r, waitMs + 20));
         expect((await askAnthropic(client, GOAL)).stop_reason).toBe('tool_use');
-        expect(s.stats().byModel['claude-sonnet-4']).toEqual({ ok: 3, rate_limit: 2 });
+        expect(s.stats().byModel['claude-sonnet-4-6']).toEqual({ ok: 3, rate_limit: 2 });
       } finally {
         await s.close();
       }
@@ -723,7 +746,7 @@ describe('CLI (npm run sim)', { timeout: 30_000 }, () => {
     ['SIM_SEED', '1.5'],
     ['SIM_FAULTS', '{"gpt-4o-mini":{"schema":3}}'],
     ['SIM_FAULTS', 'not json'],
-    ['SIM_LATENCY_MS', '{"nobody":5}'],
+    ['SIM_LATENCY_MS', '{"no body":5}'],
   ])('exits with a message naming %s when it is %s', async (name, value) => {
     const { code, output } = await run({ [name]: value });
     expect(code).toBe(2);
@@ -746,5 +769,5 @@ describe('CLI (npm run sim)', { timeout: 30_000 }, () => {
 
 // Every fault kind is exercised above; this keeps that list honest when a kind is added.
 it('covers every fault kind', () => {
-  expect([...FAULT_KINDS].sort()).toEqual(['auth', 'empty', 'endless', 'hang', 'huge', 'overloaded', 'prose_wrapped', 'rate_limit', 'refusal', 'schema', 'semantic', 'server_error', 'slow', 'truncated', 'unparseable']);
+  expect([...FAULT_KINDS].sort()).toEqual(['auth', 'bad_request', 'empty', 'endless', 'hang', 'huge', 'model_unavailable', 'overloaded', 'prose_wrapped', 'quota', 'rate_limit', 'refusal', 'schema', 'semantic', 'server_error', 'slow', 'truncated', 'unparseable']);
 });

@@ -13,7 +13,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import OpenAI from 'openai';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findModel } from '../shared/models.js';
+import { findModel } from '../shared/default-catalog.js';
 import { AnthropicLlmClient } from '../worker/llm/anthropic-client.js';
 import type { LlmClient, LlmResult } from '../worker/llm/llm-client.js';
 import { createNodeHttpFetch, type NodeHttpFetch, ResponseBudget } from '../worker/llm/node-http-fetch.js';
@@ -33,7 +33,7 @@ beforeAll(async () => {
   fetch = createNodeHttpFetch({ maxSockets: 8 });
   small = createNodeHttpFetch({ maxSockets: 2, maxResponseBytes: 64 * 1024 });
   clients['gpt-4o-mini'] = (f) => new OpenAiLlmClient({ apiKey: 'sk-test', baseURL: `${sim.url}/v1`, fetch: f });
-  clients['claude-sonnet-4'] = (f) => new AnthropicLlmClient({ apiKey: 'sk-ant-test', baseURL: sim.url, fetch: f });
+  clients['claude-sonnet-4-6'] = (f) => new AnthropicLlmClient({ apiKey: 'sk-ant-test', baseURL: sim.url, fetch: f });
 });
 afterAll(async () => {
   fetch?.close();
@@ -54,7 +54,7 @@ function call(modelId: string, directive: string | null, options: { fetch?: Node
   });
 }
 
-describe.each(['gpt-4o-mini', 'claude-sonnet-4'])('%s through the lean HTTP client', (modelId) => {
+describe.each(['gpt-4o-mini', 'claude-sonnet-4-6'])('%s through the lean HTTP client', (modelId) => {
   it('answers with the workflow and the usage, over kept-alive connections', async () => {
     const results = await Promise.all(Array.from({ length: 6 }, () => call(modelId, null)));
     for (const r of results) {

@@ -7,7 +7,7 @@ import { eventually, goal, type Harness, PLUGINS, startHarness } from './helpers
 import { startTsProcess, waitForOutput } from './helpers/processes.js';
 
 let h: Harness;
-const FAST_RECOVERY = { JOB_LOCK_MS: '2000', STALLED_INTERVAL_MS: '1000', MODEL_TIMEOUTS_MS: 'gpt-4o-mini=60000,claude-sonnet-4=60000' };
+const FAST_RECOVERY = { JOB_LOCK_MS: '2000', STALLED_INTERVAL_MS: '1000', MODEL_TIMEOUTS_MS: 'gpt-4o-mini=60000,claude-sonnet-4-6=60000' };
 
 beforeAll(async () => {
   h = await startHarness('crash', { env: FAST_RECOVERY });

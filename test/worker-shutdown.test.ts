@@ -10,7 +10,7 @@ let h: Harness;
 
 // Each test gets its own queues, so no worker of one test takes the other's jobs.
 beforeEach(async () => {
-  h = await startHarness('shutdown', { env: { MODEL_TIMEOUTS_MS: 'gpt-4o-mini=60000,claude-sonnet-4=60000' } });
+  h = await startHarness('shutdown', { env: { MODEL_TIMEOUTS_MS: 'gpt-4o-mini=60000,claude-sonnet-4-6=60000' } });
 });
 afterEach(async () => {
   await h?.close();

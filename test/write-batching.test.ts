@@ -40,7 +40,7 @@ function attempt(jobId: string, i: number, number = 1, over: Partial<AttemptReco
   return {
     jobId,
     attemptNumber: number,
-    model: number === 1 ? 'gpt-4o-mini' : 'claude-sonnet-4',
+    model: number === 1 ? 'gpt-4o-mini' : 'claude-sonnet-4-6',
     provider: number === 1 ? 'openai' : 'anthropic',
     role: number === 1 ? 'primary' : 'fallback',
     outcome: i % 4 === 3 ? 'schema' : 'ok',

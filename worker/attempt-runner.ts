@@ -5,7 +5,7 @@
 import { coerceError, type FieldError } from '../shared/errors.js';
 import type { GenerationRequest } from '../shared/job-contract.js';
 import { costOf, type Picodollars, type TokenUsage } from '../shared/money.js';
-import type { ModelSpec, ProviderName } from '../shared/models.js';
+import type { ModelSpec } from '../shared/models.js';
 import type { AttemptOutcome } from '../shared/outcomes.js';
 import type { Workflow } from '../shared/workflow-schema.js';
 import { checkModelText, checkWorkflow, type WorkflowCheck } from '../shared/workflow-validation.js';
@@ -31,7 +31,10 @@ export interface AttemptResult {
   readonly aborted: boolean;
 }
 
-export type ModelClients = Readonly<Record<ProviderName, LlmClient>>;
+/** The adapter for a model, built from its catalog row. */
+export interface ModelClients {
+  clientFor(model: ModelSpec): LlmClient;
+}
 
 export interface AttemptRunnerOptions {
   readonly clients: ModelClients;
@@ -51,7 +54,7 @@ export class AttemptRunner {
     const { clock, clients } = this.options;
     const startedAt = clock.now();
     const t0 = performance.now();
-    const result = await clients[model.provider].call({
+    const result = await clients.clientFor(model).call({
       model,
       systemPrompt: SYSTEM_PROMPT,
       userPrompt: userPrompt(request),

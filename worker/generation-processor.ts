@@ -173,6 +173,7 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
       retryAfterMs: r.retryAfterMs,
       usage: r.usage,
       cost: r.cost,
+      pricing: r.model.pricing,
       latencyMs: r.latencyMs,
       settings: ctx.snapshot,
       startedAt: r.startedAt,
@@ -243,7 +244,8 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
         log().warn({ err: coerceError(err).message }, 'could not record the model pause');
       }
     }
-    if (r.outcome === 'auth_error') log().error({ httpStatus: r.httpStatus, err: r.errorMessage }, 'model call refused the credentials or the model name: check the API key, base URL and catalog');
+    if (r.outcome === 'auth_error') log().error({ httpStatus: r.httpStatus, err: r.errorMessage }, 'model call refused the credentials: check the API key variable and base URL of the catalog row');
+    else if (r.outcome === 'model_unavailable' || r.outcome === 'quota_exhausted') log().error({ outcome: r.outcome, httpStatus: r.httpStatus, err: r.errorMessage }, 'model cannot serve any request (retired, unknown, or out of quota): handing over, never retried on it');
     else if (r.outcome !== 'ok') log().warn({ outcome: r.outcome, httpStatus: r.httpStatus, err: r.errorMessage }, 'model attempt failed');
     else if (deps.log.isLevelEnabled('debug')) log().debug({ latencyMs: Math.round(r.latencyMs) }, 'model attempt succeeded');
     return r;
@@ -400,7 +402,7 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
       token,
       originJobId,
       request,
-      settings: resolveSettings(stored),
+      settings: resolveSettings(stored, deps.settings.current().catalog),
       snapshot: { primaryModel: stored.primaryModel, fallbackModel: stored.fallbackModel, enableFallback: stored.enableFallback },
       enqueuedAt,
       pickedUpAt: new Date(deps.clock.now()),
@@ -444,7 +446,7 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
     // `begin`: one round trip less before the call. When the request needs another model or no
     // call (settings fixed earlier, a replay), it is released unused, and the call it counted
     // is taken back.
-    const primaryNow = safe(() => resolveSettings(deps.settings.current()).primary.id);
+    const primaryNow = safe(() => deps.settings.current().primary.id);
     const admission = primaryNow ? deps.pauses.checkAhead(primaryNow) : null;
     return releasingAfter(admission, () => runPrimary(job, token, originJobId, request, admission));
   }

@@ -3,7 +3,8 @@
  * from the catalog, outcomes, reasons, queue names): never user, agent or job ids.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { MODEL_CATALOG } from '../shared/models.js';
+import { DEFAULT_CATALOG } from '../shared/default-catalog.js';
+import type { ResolvedSettings } from '../shared/settings.js';
 import { ATTEMPT_ROLES, type FailureReason, type FinalStatus, type AttemptRole } from '../shared/outcomes.js';
 import type { TokenUsage } from '../shared/money.js';
 import type { BatchReport } from '../db/write-batcher.js';
@@ -25,6 +26,8 @@ export interface WorkerMetrics {
   recordPause(modelId: string): void;
   /** A batch of `begin` or `finish` writes sent to Postgres (db/write-batcher.ts). */
   recordWriteBatch(write: 'begin' | 'finish', report: BatchReport): void;
+  /** The models the settings in force name, with their vendor's shutdown time. */
+  recordConfiguredModels(settings: ResolvedSettings): void;
 }
 
 /** The vendor HTTP client's response budget (VENDOR_RESPONSE_BUFFER_MB), read at scrape time. */
@@ -44,7 +47,7 @@ export function createWorkerMetrics(registry: Registry, queues: readonly QueueDe
   // request of each kind (a series first scraped at 1 loses that increment), and the fallback
   // ratio has a denominator before the first fallback.
   for (const via of ATTEMPT_ROLES) {
-    for (const model of MODEL_CATALOG) for (const outcome of ['succeeded', 'invalid'] as const) requests.inc({ outcome, generator: model.id, via }, 0);
+    for (const model of DEFAULT_CATALOG.models) for (const outcome of ['succeeded', 'invalid'] as const) requests.inc({ outcome, generator: model.id, via }, 0);
     requests.inc({ outcome: 'failed', generator: 'none', via }, 0);
   }
   requests.inc({ outcome: 'rejected', generator: 'none', via: 'none' }, 0);
@@ -163,7 +166,21 @@ export function createWorkerMetrics(registry: Registry, queues: readonly QueueDe
     if (u.cacheWriteTokens) tokens.inc({ model, direction: 'cache_write' }, u.cacheWriteTokens);
   };
 
+  const shutdown = new Gauge({
+    name: 'orchestrator_configured_model_shutdown_timestamp_seconds',
+    help: 'When the vendor stops serving each configured model (Unix seconds, from the catalog); absent when no shutdown is announced. Alerts ConfiguredModelRetiringSoon and ConfiguredModelRetired read it.',
+    labelNames: ['role', 'model', 'replacement'],
+    registers,
+  });
+
   return {
+    recordConfiguredModels(s) {
+      shutdown.reset();
+      const roles = s.enableFallback ? ([['primary', s.primary], ['fallback', s.fallback]] as const) : ([['primary', s.primary]] as const);
+      for (const [role, model] of roles) {
+        if (model.shutdownAt) shutdown.set({ role, model: model.id, replacement: s.catalog.replacementOf(model)?.id ?? 'none' }, model.shutdownAt.getTime() / 1000);
+      }
+    },
     recordAttempt(role, r) {
       const model = r.model.id;
       attempts.inc({ model, role, outcome: r.outcome });

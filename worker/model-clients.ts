@@ -1,26 +1,53 @@
-/** Builds the provider adapters from configuration. */
-import type { ProviderConfig } from '../shared/config.js';
+/**
+ * Builds the provider adapters from the catalog rows: each model gets its own base URL and key
+ * variable. Adapters are shared by every model with the same provider, URL and key, and built on
+ * first use, so a model added to the catalog at run time needs no restart.
+ */
+import type { Env, ProviderConfig } from '../shared/config.js';
 import { NO_USAGE } from '../shared/money.js';
-import type { ProviderName } from '../shared/models.js';
+import type { ModelSpec } from '../shared/models.js';
 import type { ModelClients } from './attempt-runner.js';
 import { AnthropicLlmClient } from './llm/anthropic-client.js';
 import type { LlmClient } from './llm/llm-client.js';
 import type { FetchFn } from './llm/node-http-fetch.js';
 import { OpenAiLlmClient } from './llm/openai-client.js';
 
-/** Stands in for a provider with no key: every call is an auth_error that names the variable. */
-function missingKeyClient(provider: ProviderName, variable: string): LlmClient {
+/** The key variable a model reads: its own, or its provider's. */
+export function keyVariableOf(model: ModelSpec): string {
+  return model.apiKeyEnv ?? (model.provider === 'anthropic' ? 'ANTHROPIC_API_KEY' : 'OPENAI_API_KEY');
+}
+
+/** Stands in for a model whose key variable is unset: every call is an auth_error naming it. */
+function missingKeyClient(variable: string): LlmClient {
   return {
-    async call() {
-      return { kind: 'failure', outcome: 'auth_error', message: `${variable} is not set: no ${provider} model can be called`, httpStatus: null, retryAfterMs: null, usage: NO_USAGE, aborted: false };
+    async call(call) {
+      return { kind: 'failure', outcome: 'auth_error', message: `${variable} is not set: model ${call.model.id} cannot be called`, httpStatus: null, retryAfterMs: null, usage: NO_USAGE, aborted: false };
     },
   };
 }
 
-/** `fetch`: the HTTP client both SDKs use (default: the built-in fetch). */
-export function createModelClients(config: ProviderConfig, fetch?: FetchFn): ModelClients {
+/** The environment variables a worker was started with: read once, like the rest of the configuration. */
+export function createModelClients(config: ProviderConfig, env: Env, fetch?: FetchFn): ModelClients {
+  const clients = new Map<string, LlmClient>();
   return {
-    openai: config.openaiApiKey ? new OpenAiLlmClient({ apiKey: config.openaiApiKey, baseURL: config.openaiBaseUrl, fetch }) : missingKeyClient('openai', 'OPENAI_API_KEY'),
-    anthropic: config.anthropicApiKey ? new AnthropicLlmClient({ apiKey: config.anthropicApiKey, baseURL: config.anthropicBaseUrl, fetch }) : missingKeyClient('anthropic', 'ANTHROPIC_API_KEY'),
+    clientFor(model) {
+      const variable = keyVariableOf(model);
+      const apiKey = env[variable] || undefined;
+      const baseURL = model.baseUrl ?? (model.provider === 'anthropic' ? config.anthropicBaseUrl : config.openaiBaseUrl);
+      const key = `${model.provider === 'anthropic' ? 'anthropic' : 'chat'}\u0000${baseURL ?? ''}\u0000${variable}`;
+      let client = clients.get(key);
+      if (!client) {
+        if (!apiKey) client = missingKeyClient(variable);
+        else if (model.provider === 'anthropic') client = new AnthropicLlmClient({ apiKey, baseURL, fetch });
+        else client = new OpenAiLlmClient({ apiKey, baseURL, fetch });
+        clients.set(key, client);
+      }
+      return client;
+    },
   };
+}
+
+/** The configured models whose key variable is unset: the worker warns about each at start-up. */
+export function modelsWithoutKey(models: readonly ModelSpec[], env: Env): { model: string; variable: string }[] {
+  return models.filter((m) => !env[keyVariableOf(m)]).map((m) => ({ model: m.id, variable: keyVariableOf(m) }));
 }

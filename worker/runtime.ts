@@ -9,7 +9,8 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { connectDatabase, type DbHandle } from '../db/client.js';
 import { DrizzleGenerationRepository } from '../db/generation-repository.js';
 import { SettingsStore } from '../db/settings-store.js';
-import type { WorkerConfig } from '../shared/config.js';
+import type { Env, WorkerConfig } from '../shared/config.js';
+import type { ResolvedSettings } from '../shared/settings.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { FALLBACK_QUEUE, GENERATE_FALLBACK_JOB, PRIMARY_JOB_OPTIONS, PRIMARY_QUEUE } from '../shared/queues.js';
 import { blockingConnection } from '../shared/redis.js';
@@ -18,7 +19,7 @@ import { systemClock, type Clock } from './clock.js';
 import { createGenerationProcessor, MAX_STALLS } from './generation-processor.js';
 import { createWorkerMetrics } from './metrics.js';
 import { createNodeHttpFetch } from './llm/node-http-fetch.js';
-import { createModelClients } from './model-clients.js';
+import { createModelClients, modelsWithoutKey } from './model-clients.js';
 import { RedisModelPauses } from './model-pauses.js';
 import { PollingSettingsSource } from './settings-source.js';
 
@@ -62,11 +63,18 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
   const vendorFetch = options.clients ? null : createNodeHttpFetch({ maxSockets: 2 * config.concurrency, maxBufferedBytes: config.vendorResponseBufferMb * 1024 * 1024 });
   const metrics = createWorkerMetrics(registry, [primaryQueue, fallbackQueue], vendorFetch ?? undefined);
   const settings = await PollingSettingsSource.start(new SettingsStore(db.db), { intervalMs: config.settingsRefreshMs, log });
+  warnAboutMissingKeys(settings.current(), config.providers.env, log);
+  // The catalog lives in the database, so MODEL_TIMEOUTS_MS cannot be checked against it when the
+  // environment is read: a name it does not hold is reported here instead.
+  for (const id of Object.keys(config.providers.modelTimeoutsMs)) {
+    if (!settings.current().catalog.has(id)) log.warn({ model: id }, `MODEL_TIMEOUTS_MS names ${id}, which is not in the model catalog`);
+  }
+  settings.onRefresh((s) => metrics.recordConfiguredModels(s));
   const shutdown = new AbortController();
   const stopping = new AbortController();
 
   const processor = createGenerationProcessor({
-    attempts: new AttemptRunner({ clients: options.clients ?? createModelClients(config.providers, vendorFetch ?? undefined), clock, timeoutsMs: config.providers.modelTimeoutsMs }),
+    attempts: new AttemptRunner({ clients: options.clients ?? createModelClients(config.providers, config.providers.env, vendorFetch ?? undefined), clock, timeoutsMs: config.providers.modelTimeoutsMs }),
     settings,
     repo: new DrizzleGenerationRepository(db.db, { onBatch: (write, report) => metrics.recordWriteBatch(write, report) }),
     pauses: new RedisModelPauses(redis, prefix),
@@ -141,6 +149,14 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
     })());
 
   return { metricsUrl: address ? `http://${metricsHostForUrl(config.metricsHost)}:${address.port}/metrics` : null, registry, settings, db, close };
+}
+
+/** A configured model whose key variable is unset would fail every call: say so at start-up. */
+function warnAboutMissingKeys(s: ResolvedSettings, env: Env, log: Logger): void {
+  const configured = s.enableFallback ? [s.primary, s.fallback] : [s.primary];
+  for (const { model, variable } of modelsWithoutKey(configured, env)) {
+    log.warn({ model, variable }, `${variable} is not set: every call to the configured model ${model} will fail with auth_error`);
+  }
 }
 
 async function serveMetrics(registry: Registry, port: number, host: string): Promise<http.Server> {

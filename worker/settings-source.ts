@@ -1,10 +1,14 @@
 /**
- * The settings in force, refreshed from the database in the background. An invalid stored value
- * is logged and the last good settings stay in force.
+ * The settings and the model catalog in force, refreshed from the database in the background.
+ * An invalid stored value is logged and the last good settings stay in force; a bad catalog row
+ * is logged and the last good catalog stays in force.
  */
 import type { SettingsStore } from '../db/settings-store.js';
 import { coerceError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { DEFAULT_CATALOG } from '../shared/default-catalog.js';
+import { modelDocument } from '../shared/model-catalog-input.js';
+import { ModelCatalog } from '../shared/models.js';
 import { DEFAULT_SETTINGS, resolveSettings, type ResolvedSettings } from '../shared/settings.js';
 
 export interface SettingsSource {
@@ -12,10 +16,14 @@ export interface SettingsSource {
 }
 
 export class PollingSettingsSource implements SettingsSource {
-  private settings: ResolvedSettings = resolveSettings(DEFAULT_SETTINGS);
+  private settings: ResolvedSettings = resolveSettings(DEFAULT_SETTINGS, DEFAULT_CATALOG);
+  private catalog: ModelCatalog = DEFAULT_CATALOG;
+  private catalogVersion = '';
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private lastError: string | undefined;
+  private lastCatalogError: string | undefined;
+  private readonly listeners: ((s: ResolvedSettings) => void)[] = [];
   private refreshCount = 0;
 
   private constructor(
@@ -41,13 +49,40 @@ export class PollingSettingsSource implements SettingsSource {
     return this.refreshCount;
   }
 
+  /** Called after every read with the settings in force (for metrics of the configured models). */
+  onRefresh(listener: (s: ResolvedSettings) => void): void {
+    this.listeners.push(listener);
+    listener(this.settings);
+  }
+
+  /** The catalog from the table, or the last good one when a row is bad or the table unreadable. */
+  private async refreshCatalog(): Promise<ModelCatalog> {
+    try {
+      const entries = await this.store.catalog.entries();
+      // The rows themselves, not their updated_at: a hand edit in SQL need not touch it.
+      const version = JSON.stringify(entries.map((e) => modelDocument(e.model)));
+      if (version !== this.catalogVersion) {
+        if (this.catalogVersion !== '') this.log.info({ models: entries.length }, 'model catalog changed');
+        this.catalog = new ModelCatalog(entries.map((e) => e.model));
+        this.catalogVersion = version;
+      }
+      this.lastCatalogError = undefined;
+    } catch (err) {
+      const message = coerceError(err).message;
+      if (message !== this.lastCatalogError) this.log.error({ err: message, kept: this.catalog.size }, 'model catalog is invalid or unreadable; keeping the last good catalog');
+      this.lastCatalogError = message;
+    }
+    return this.catalog;
+  }
+
   async refresh(): Promise<void> {
     try {
-      const next = await this.store.read();
+      const next = await this.store.read(await this.refreshCatalog());
       const changed = next.primaryModel !== this.settings.primaryModel || next.fallbackModel !== this.settings.fallbackModel || next.enableFallback !== this.settings.enableFallback;
       if (changed) this.log.info({ primaryModel: next.primaryModel, fallbackModel: next.fallbackModel, enableFallback: next.enableFallback }, 'settings changed');
       this.settings = next;
       this.lastError = undefined;
+      for (const l of this.listeners) l(next);
     } catch (err) {
       const message = coerceError(err).message;
       // Log each distinct problem once, not once per poll.

@@ -9,11 +9,13 @@ import type { Queue } from 'bullmq';
 import type { Database } from '../../db/client.js';
 import type { SettingsStore } from '../../db/settings-store.js';
 import { STATS_WINDOWS_DAYS } from '../../db/stats-queries.js';
-import { coerceError, type FieldError } from '../../shared/errors.js';
+import { ConfigurationError, coerceError, type FieldError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { assertPriced } from '../../shared/money.js';
-import { findModel } from '../../shared/models.js';
+import type { ModelCatalog } from '../../shared/models.js';
 import { DEFAULT_SETTINGS, type OrchestratorSettings, resolveSettings } from '../../shared/settings.js';
+import { lifecycleWarnings } from '../model-lifecycle.js';
+import { modelRoutes } from './models.js';
 import { catalogView, statsView } from '../admin-stats.js';
 import { adminAsset, loginPage, ADMIN_PAGE_HEADERS, consolePage } from '../admin/pages.js';
 import { type Authenticator, requireRole, sessionCookie } from '../auth.js';
@@ -36,10 +38,10 @@ export interface AdminRoutesOptions {
 const SECURITY: { [scheme: string]: string[] }[] = [{ bearerAuth: [] }, { adminSession: [] }];
 
 /** Field-level reasons a settings change is refused; empty when it is acceptable. */
-export function settingsErrors(next: OrchestratorSettings): FieldError[] {
+export function settingsErrors(next: OrchestratorSettings, catalog: ModelCatalog): FieldError[] {
   const errors: FieldError[] = [];
   for (const key of ['primaryModel', 'fallbackModel'] as const) {
-    const model = findModel(next[key]);
+    const model = catalog.find(next[key]);
     if (!model) {
       errors.push({ path: `/${key}`, code: 'unknown_model', message: `${JSON.stringify(next[key])} is not a model in the catalog` });
       continue;
@@ -59,8 +61,10 @@ export function settingsErrors(next: OrchestratorSettings): FieldError[] {
 async function settingsView(store: SettingsStore) {
   const [raw, rows] = await Promise.all([store.readRaw(), store.rows()]);
   let problem: string | null = null;
+  let lifecycle: ReturnType<typeof lifecycleWarnings> = [];
   try {
-    resolveSettings(raw);
+    const resolved = resolveSettings(raw, await store.catalog.load());
+    lifecycle = lifecycleWarnings(resolved, new Date());
   } catch (err) {
     problem = coerceError(err).message;
   }
@@ -71,6 +75,7 @@ async function settingsView(store: SettingsStore) {
     problem,
     updatedAt: latest ? latest.updatedAt.toISOString() : null,
     updatedBy: latest?.updatedBy ?? null,
+    lifecycle,
   };
 }
 
@@ -80,6 +85,7 @@ export async function adminApiRoutes(app: FastifyInstance, o: AdminRoutesOptions
   app.addHook('onSend', async (_request, reply) => {
     reply.header('cache-control', 'no-store');
   });
+  modelRoutes(app, { catalog: o.settings.catalog, dependencyTimeoutMs: t, security: SECURITY });
 
   app.get(
     '/v1/admin/settings',
@@ -108,10 +114,18 @@ export async function adminApiRoutes(app: FastifyInstance, o: AdminRoutesOptions
     },
     async (request) => {
       const next = request.body;
-      const errors = settingsErrors(next);
+      const catalog = await guarded('postgres', t, () => o.settings.catalog.load());
+      const errors = settingsErrors(next, catalog);
       if (errors.length > 0) throw new ApiError(400, 'INVALID_SETTINGS', `invalid settings: ${errors.map((e) => `${e.path} ${e.message}`).join('; ')}`, errors);
       const who = request.principal!.id;
-      await guarded('postgres', t, () => o.settings.update(next, who));
+      try {
+        await guarded('postgres', t, () => o.settings.update(next, who));
+      } catch (err) {
+        // A newly named model that is disabled or retired: the message names its replacement.
+        if (!(err instanceof ConfigurationError)) throw err;
+        const path = err.message.startsWith('orchestrator_fallback_model') ? '/fallbackModel' : '/primaryModel';
+        throw new ApiError(400, 'INVALID_SETTINGS', `invalid settings: ${path} ${err.message}`, [{ path, code: 'model_unavailable', message: err.message }]);
+      }
       request.log.info({ principal: who, primaryModel: next.primaryModel, fallbackModel: next.fallbackModel, enableFallback: next.enableFallback }, 'settings updated');
       return guarded('postgres', t, () => settingsView(o.settings));
     },
@@ -128,7 +142,7 @@ export async function adminApiRoutes(app: FastifyInstance, o: AdminRoutesOptions
         response: { 200: { description: 'Catalog', ...catalogResponseSchema }, ...errorResponses(401, 403, 503) },
       },
     },
-    async () => guarded('postgres', t, () => catalogView(o.db)),
+    async () => guarded('postgres', t, async () => catalogView(o.db, await o.settings.catalog.load())),
   );
 
   app.get<{ Querystring: { days?: string } }>(
@@ -146,14 +160,15 @@ export async function adminApiRoutes(app: FastifyInstance, o: AdminRoutesOptions
     async (request) => {
       const days = Number(request.query.days ?? '7') as (typeof STATS_WINDOWS_DAYS)[number];
       const stored = await guarded('postgres', t, () => o.settings.readRaw());
+      const models = await guarded('postgres', t, () => o.settings.catalog.load());
       let baselineModel = DEFAULT_SETTINGS.fallbackModel;
       try {
-        baselineModel = resolveSettings(stored).fallbackModel;
+        baselineModel = resolveSettings(stored, models).fallbackModel;
       } catch {
         // Invalid stored settings: compare against the default fallback model.
       }
       const waitingNow = await waitingCounts(o.queues, Math.min(t, 1_000));
-      const catalog = await guarded('postgres', t, () => catalogView(o.db));
+      const catalog = await guarded('postgres', t, () => catalogView(o.db, models));
       return guarded('postgres', t * 2, () => statsView({ db: o.db, days, baselineModel, waitingNow, catalog }));
     },
   );

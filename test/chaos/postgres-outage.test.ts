@@ -18,7 +18,7 @@ beforeAll(async () => {
   const viaProxy = new URL(TEST_DATABASE_URL);
   viaProxy.port = String(proxy.port);
   h = await startHarness('pgdown', { env: { DATABASE_URL: viaProxy.toString(), LOG_LEVEL: 'info', WORKER_CONCURRENCY: '40' } });
-  h.sim.setLatency({ 'gpt-4o-mini': 200, 'claude-sonnet-4': 300 });
+  h.sim.setLatency({ 'gpt-4o-mini': 200, 'claude-sonnet-4-6': 300 });
 });
 afterAll(async () => {
   await h?.close();

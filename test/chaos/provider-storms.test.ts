@@ -14,7 +14,7 @@ let worker: RunningProcess;
 
 beforeAll(async () => {
   // A 4 MB response budget, so that a few 10 MB answers at once must wait for each other.
-  h = await startHarness('storms', { env: { LOG_LEVEL: 'info', WORKER_CONCURRENCY: '50', MODEL_TIMEOUTS_MS: 'gpt-4o-mini=1500,claude-sonnet-4=1500', RETRY_BASE_DELAY_MS: '200', VENDOR_RESPONSE_BUFFER_MB: '4' } });
+  h = await startHarness('storms', { env: { LOG_LEVEL: 'info', WORKER_CONCURRENCY: '50', MODEL_TIMEOUTS_MS: 'gpt-4o-mini=1500,claude-sonnet-4-6=1500', RETRY_BASE_DELAY_MS: '200', VENDOR_RESPONSE_BUFFER_MB: '4' } });
   worker = startTsProcess('worker/main.ts', h.env);
   await waitForOutput(worker, /worker started/);
 });
@@ -86,7 +86,7 @@ describe('storms', () => {
   });
 
   it('every call 500 (OpenAI) and 529 (Anthropic): recorded as api_error with the status, no money, bounded retries', async () => {
-    h.sim.setFaults({ 'gpt-4o-mini': { server_error: 1 }, 'claude-sonnet-4': { overloaded: 1 } });
+    h.sim.setFaults({ 'gpt-4o-mini': { server_error: 1 }, 'claude-sonnet-4-6': { overloaded: 1 } });
     try {
       const ids = await requests(10, 'Storm 5xx');
       const results = await settle(ids);
@@ -94,7 +94,7 @@ describe('storms', () => {
       await expectCleanLedger(h.db, ids, [h.rawQueue, h.fallbackQueue]);
       const rows = await h.db.sql`select model, outcome, http_status, count(*)::int as n, sum(cost_usd)::float8 as cost from generation_attempts where job_id in ${h.db.sql(ids)} group by 1, 2, 3 order by 1`;
       expect(rows).toEqual([
-        { model: 'claude-sonnet-4', outcome: 'api_error', http_status: 529, n: 30, cost: 0 },
+        { model: 'claude-sonnet-4-6', outcome: 'api_error', http_status: 529, n: 30, cost: 0 },
         { model: 'gpt-4o-mini', outcome: 'api_error', http_status: 500, n: 10, cost: 0 },
       ]);
     } finally {
@@ -124,8 +124,8 @@ describe('storms', () => {
     const [endless] = await requests(1, 'Endless answer', 'gpt-4o-mini=endless');
     const results = await Promise.all([h.client.waitForResult(huge!, { timeoutMs: 60_000 }), h.client.waitForResult(endless!, { timeoutMs: 60_000 })]);
     expect(results.map((r) => [r.generator_used, r.fallback_reason])).toEqual([
-      ['claude-sonnet-4', 'schema'],
-      ['claude-sonnet-4', 'timeout'],
+      ['claude-sonnet-4-6', 'schema'],
+      ['claude-sonnet-4-6', 'timeout'],
     ]);
     const [hugeAttempt] = await h.db.sql`select output_tokens, cost_usd::text as cost from generation_attempts where job_id = ${huge!} and role = 'primary'`;
     // The vendor billed for every token of the 10 MB answer: so do we.

@@ -17,7 +17,7 @@ let h: Harness;
 beforeAll(async () => {
   redis = await ownRedis();
   h = await startHarness('redisrestart', { redisUrl: redis.url, env: { LOG_LEVEL: 'info', WORKER_CONCURRENCY: '20', JOB_LOCK_MS: '5000', STALLED_INTERVAL_MS: '2000' } });
-  h.sim.setLatency({ 'gpt-4o-mini': 300, 'claude-sonnet-4': 300 });
+  h.sim.setLatency({ 'gpt-4o-mini': 300, 'claude-sonnet-4-6': 300 });
 });
 afterAll(async () => {
   await h?.close();

@@ -21,10 +21,10 @@ afterAll(async () => {
 });
 
 const CONFIGS = [
-  { primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4', enableFallback: true },
+  { primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4-6', enableFallback: true },
   { primaryModel: 'gpt-4.1-mini', fallbackModel: 'claude-haiku-4-5', enableFallback: true },
-  { primaryModel: 'claude-3-5-haiku', fallbackModel: 'gpt-4o', enableFallback: true },
-  { primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4', enableFallback: false },
+  { primaryModel: 'claude-opus-4-8', fallbackModel: 'gpt-4o', enableFallback: true },
+  { primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4-6', enableFallback: false },
 ];
 
 it('flipping the settings every 100 ms never mixes two sets within one request', async () => {

@@ -8,10 +8,10 @@ let h: Harness;
 
 beforeAll(async () => {
   h = await startHarness('sigkill', {
-    env: { JOB_LOCK_MS: '3000', STALLED_INTERVAL_MS: '1000', WORKER_CONCURRENCY: '150', LOG_LEVEL: 'info', MODEL_TIMEOUTS_MS: 'gpt-4o-mini=30000,claude-sonnet-4=30000' },
+    env: { JOB_LOCK_MS: '3000', STALLED_INTERVAL_MS: '1000', WORKER_CONCURRENCY: '150', LOG_LEVEL: 'info', MODEL_TIMEOUTS_MS: 'gpt-4o-mini=30000,claude-sonnet-4-6=30000' },
     faults: { 'gpt-4o-mini': { schema: 0.05, server_error: 0.02 } },
   });
-  h.sim.setLatency({ 'gpt-4o-mini': 400, 'claude-sonnet-4': 600 });
+  h.sim.setLatency({ 'gpt-4o-mini': 400, 'claude-sonnet-4-6': 600 });
 });
 afterAll(async () => {
   await h?.close();

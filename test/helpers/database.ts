@@ -22,6 +22,7 @@ export async function createTestDatabase(label: string): Promise<TestDatabase> {
   const handle = connectDatabase(TEST_DATABASE_URL, { schemaName, maxConnections: 4 });
   await migrateDatabase(handle);
   const settings = new SettingsStore(handle.db);
+  await settings.catalog.initDefaults('test');
   await settings.initDefaults('test');
   return {
     ...handle,

@@ -58,7 +58,7 @@ export async function startHarness(label: string, options: HarnessOptions = {}):
     // not at its deadline; the deadline tests lift the cap.
     FINAL_MODEL_MAX_ATTEMPTS: '3',
     SHUTDOWN_GRACE_MS: '2000',
-    MODEL_TIMEOUTS_MS: 'gpt-4o-mini=1500,claude-sonnet-4=1500',
+    MODEL_TIMEOUTS_MS: 'gpt-4o-mini=1500,claude-sonnet-4-6=1500',
     ...options.env,
   };
   // Quiet while fault tests stop Redis on purpose: commands report the errors that matter.

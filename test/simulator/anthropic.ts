@@ -14,6 +14,8 @@ const ERRORS: Record<ErrorKind, { status: number; type: string }> = {
   auth: { status: 401, type: 'authentication_error' },
   not_found: { status: 404, type: 'not_found_error' },
   invalid_request: { status: 400, type: 'invalid_request_error' },
+  // Anthropic refuses a request when the credit balance is too low with a 400 of this type.
+  quota: { status: 400, type: 'invalid_request_error' },
 };
 
 export const anthropicVendor: Vendor = {
@@ -34,7 +36,7 @@ export const anthropicVendor: Vendor = {
       .filter((m): m is Record<string, unknown> => isRecord(m) && m.role === 'user')
       .map((m) => contentText(m.content))
       .join('\n\n');
-    return { model: body.model, userText, cacheablePrefix: cachedSystem(system), maxOutputTokens: maxTokens as number, toolName: toolName(body) };
+    return { model: body.model, userText, cacheablePrefix: cachedSystem(system), maxOutputTokens: maxTokens as number, toolName: toolName(body), hasTemperature: body.temperature !== undefined && body.temperature !== null };
   },
 
   maxAnswerChars: (call) => (call.maxOutputTokens === null ? null : Math.floor(call.maxOutputTokens / ANTHROPIC_VERBOSITY) * CHARS_PER_TOKEN),

@@ -9,7 +9,8 @@ import { isModelKey, lookupPerModel } from './catalog.js';
 export const OUTPUT_FAULTS = ['unparseable', 'prose_wrapped', 'truncated', 'refusal', 'empty', 'schema', 'semantic'] as const;
 /** Faults of the call itself: an error status, a delay or no answer at all. */
 /** `huge`: a 10 MB answer; `endless`: a 200 whose body never ends. */
-export const CALL_FAULTS = ['rate_limit', 'server_error', 'overloaded', 'auth', 'slow', 'hang', 'huge', 'endless'] as const;
+/** `quota`: billing exhausted; `model_unavailable`: the vendor's 404 for the model; `bad_request`: a 400 it refuses again. */
+export const CALL_FAULTS = ['rate_limit', 'server_error', 'overloaded', 'auth', 'slow', 'hang', 'huge', 'endless', 'quota', 'model_unavailable', 'bad_request'] as const;
 export const FAULT_KINDS = [...OUTPUT_FAULTS, ...CALL_FAULTS] as const;
 
 export type OutputFault = (typeof OUTPUT_FAULTS)[number];

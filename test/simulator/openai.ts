@@ -12,6 +12,7 @@ const ERRORS: Record<ErrorKind, { status: number; type: string; code: string | n
   auth: { status: 401, type: 'invalid_request_error', code: 'invalid_api_key' },
   not_found: { status: 404, type: 'invalid_request_error', code: 'model_not_found' },
   invalid_request: { status: 400, type: 'invalid_request_error', code: null },
+  quota: { status: 429, type: 'insufficient_quota', code: 'insufficient_quota' },
 };
 
 export const openAiVendor: Vendor = {
@@ -40,7 +41,8 @@ export const openAiVendor: Vendor = {
       userText: byRole(['user']),
       cacheablePrefix: system === '' ? null : system,
       maxOutputTokens: typeof limit === 'number' ? limit : null,
-      toolName: null,
+      toolName: forcedFunction(body),
+      hasTemperature: body.temperature !== undefined && body.temperature !== null,
     };
   },
 
@@ -57,7 +59,7 @@ export const openAiVendor: Vendor = {
       object: 'chat.completion',
       created: Math.floor(Date.now() / 1000),
       model: ctx.model.apiModel,
-      choices: [{ index: 0, message: message(answer, text), finish_reason: answer.kind === 'text' && answer.cut ? 'length' : 'stop', logprobs: null }],
+      choices: [{ index: 0, message: message(answer, text, call.toolName), finish_reason: answer.kind === 'text' && answer.cut ? 'length' : call.toolName && answer.kind !== 'refusal' ? 'tool_calls' : 'stop', logprobs: null }],
       usage: {
         prompt_tokens: promptTokens,
         completion_tokens: completionTokens,
@@ -77,7 +79,16 @@ export const openAiVendor: Vendor = {
   },
 };
 
-function message(answer: Answer, text: string): ChatCompletion.Choice['message'] {
+function message(answer: Answer, text: string, toolName: string | null): ChatCompletion.Choice['message'] {
   if (answer.kind === 'refusal') return { role: 'assistant', content: null, refusal: answer.text, annotations: [] };
+  // Forced function calling: the answer is the call's arguments, as JSON text.
+  if (toolName) return { role: 'assistant', content: null, refusal: null, annotations: [], tool_calls: [{ id: `call_${randomBytes(12).toString('hex')}`, type: 'function', function: { name: toolName, arguments: text } }] };
   return { role: 'assistant', content: text, refusal: null, annotations: [] };
+}
+
+/** The function a request forces with `tool_choice` (structured_output `tool`), or null. */
+function forcedFunction(body: Record<string, unknown>): string | null {
+  const choice = body.tool_choice;
+  if (!isRecord(choice) || choice.type !== 'function' || !isRecord(choice.function)) return null;
+  return typeof choice.function.name === 'string' ? choice.function.name : null;
 }

@@ -10,7 +10,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { ModelSpec } from '../../shared/models.js';
 import { anthropicVendor } from './anthropic.js';
 import { capAnswer, composeAnswer, type Answer } from './answers.js';
-import { resolveModel } from './catalog.js';
+import { isReasoningModel, isRetired, resolveModel } from './catalog.js';
 import {
   DEFAULT_RETRY_AFTER_SECONDS,
   DEFAULT_SLOW_MS,
@@ -191,9 +191,18 @@ class Provider {
       return fail('invalid_request', call);
     }
     const model = resolveModel(call.model, vendor.provider);
-    if (!model) {
+    if (!model || isRetired(model)) {
       this.stats.reject('unknown_model');
-      return fail('not_found', vendor.provider === 'openai' ? `The model \`${String(call.model)}\` does not exist or you do not have access to it.` : `model: ${String(call.model)}`);
+      return fail('not_found', notFoundMessage(vendor, String(call.model)));
+    }
+    if (call.hasTemperature && isReasoningModel(model)) {
+      this.stats.reject('invalid_request');
+      return fail(
+        'invalid_request',
+        vendor.provider === 'openai'
+          ? "Unsupported value: 'temperature' does not support 0.2 with this model. Only the default (1) value is supported."
+          : `temperature: temperature is not supported by ${model.apiModel}; remove it (adaptive thinking sets sampling)`,
+      );
     }
     this.received.push({ model: model.id, systemText: call.cacheablePrefix, userText: call.userText });
     if (this.received.length > MAX_RECEIVED) this.received.shift();
@@ -239,6 +248,17 @@ class Provider {
         return fail('overloaded', 'Overloaded');
       case 'auth':
         return fail('auth', vendor.provider === 'openai' ? 'Incorrect API key provided.' : 'invalid x-api-key');
+      case 'quota':
+        return fail(
+          'quota',
+          vendor.provider === 'openai'
+            ? 'You exceeded your current quota, please check your plan and billing details.'
+            : 'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.',
+        );
+      case 'model_unavailable':
+        return fail('not_found', notFoundMessage(vendor, model.apiModel));
+      case 'bad_request':
+        return fail('invalid_request', vendor.provider === 'openai' ? "Invalid 'messages[1].content': string too long." : 'messages.0.content: prompt is too long');
       case 'hang':
         await wait(Number.POSITIVE_INFINITY, signal);
         return;
@@ -310,6 +330,11 @@ function listen(server: Server, port: number, host: string): Promise<void> {
       resolve();
     });
   });
+}
+
+/** The vendor's own words for a model it does not serve (unknown or retired). */
+function notFoundMessage(vendor: Vendor, name: string): string {
+  return vendor.provider === 'openai' ? `The model \`${name}\` does not exist or you do not have access to it.` : `model: ${name}`;
 }
 
 class HttpError extends Error {

@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { ModelSpec, ProviderName } from '../../shared/models.js';
 import type { Answer } from './answers.js';
 
-export type ErrorKind = 'rate_limit' | 'server_error' | 'overloaded' | 'auth' | 'not_found' | 'invalid_request';
+export type ErrorKind = 'rate_limit' | 'server_error' | 'overloaded' | 'auth' | 'not_found' | 'invalid_request' | 'quota';
 
 export interface ParsedCall {
   readonly model: unknown;
@@ -13,6 +13,8 @@ export interface ParsedCall {
   readonly maxOutputTokens: number | null;
   /** Anthropic: the tool the answer must go to; null for a plain text answer. */
   readonly toolName: string | null;
+  /** Whether the request sets `temperature` (reasoning models refuse it). */
+  readonly hasTemperature: boolean;
 }
 
 export interface CallContext {

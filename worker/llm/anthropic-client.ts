@@ -1,7 +1,12 @@
-/** Anthropic adapter: forced tool use with the workflow schema as input_schema. */
+/**
+ * Messages adapter, for `anthropic` models: forced tool use with the workflow schema as
+ * input_schema (structured_output `tool`), or instructions only (`prompt`); temperature only
+ * when the row sets one (Opus 4.7 and later refuse it).
+ */
 import Anthropic from '@anthropic-ai/sdk';
 import { toolWorkflowSchema, WORKFLOW_TOOL_NAME } from '../../shared/workflow-schema.js';
 import type { LlmCall, LlmClient, LlmResult } from './llm-client.js';
+import { SCHEMA_INSTRUCTIONS } from './openai-client.js';
 import { withAttemptSignal } from './attempt-signal.js';
 import type { FetchFn } from './node-http-fetch.js';
 
@@ -24,20 +29,25 @@ export class AnthropicLlmClient implements LlmClient {
 
   async call(call: LlmCall): Promise<LlmResult> {
     return withAttemptSignal(call, async (signal) => {
+      const tool = call.model.structuredOutput === 'tool';
       const message = await this.client.messages.create(
         {
           model: call.model.apiModel,
           max_tokens: call.maxOutputTokens,
-          temperature: 0.2,
+          ...(call.model.temperature !== null ? { temperature: call.model.temperature } : {}),
           // The system prompt is the same for every request: cache it.
-          system: [{ type: 'text', text: call.systemPrompt, cache_control: { type: 'ephemeral' } }],
+          system: [{ type: 'text', text: tool ? call.systemPrompt : call.systemPrompt + SCHEMA_INSTRUCTIONS, cache_control: { type: 'ephemeral' } }],
           messages: [{ role: 'user', content: call.userPrompt }],
-          tools: [{ name: WORKFLOW_TOOL_NAME, description: 'Submit the generated workflow.', input_schema: inputSchema }],
-          tool_choice: { type: 'tool', name: WORKFLOW_TOOL_NAME },
+          ...(tool
+            ? {
+                tools: [{ name: WORKFLOW_TOOL_NAME, description: 'Submit the generated workflow.', input_schema: inputSchema }],
+                tool_choice: { type: 'tool' as const, name: WORKFLOW_TOOL_NAME },
+              }
+            : {}),
         },
         { signal, timeout: call.timeoutMs, maxRetries: 0 },
       );
-      const tool = message.content.find((b): b is Anthropic.Messages.ToolUseBlock => b.type === 'tool_use' && b.name === WORKFLOW_TOOL_NAME);
+      const used = message.content.find((b): b is Anthropic.Messages.ToolUseBlock => b.type === 'tool_use' && b.name === WORKFLOW_TOOL_NAME);
       const text = message.content
         .filter((b): b is Anthropic.Messages.TextBlock => b.type === 'text')
         .map((b) => b.text)
@@ -45,9 +55,9 @@ export class AnthropicLlmClient implements LlmClient {
       const stop = message.stop_reason;
       return {
         kind: 'answer',
-        text: tool ? null : text,
-        structured: tool?.input,
-        hasStructured: tool !== undefined,
+        text: used ? null : text,
+        structured: used?.input,
+        hasStructured: used !== undefined,
         finish: stop === 'max_tokens' || stop === 'model_context_window_exceeded' ? 'length' : stop === 'refusal' ? 'refusal' : stop === 'tool_use' || stop === 'end_turn' ? 'complete' : 'other',
         refusal: stop === 'refusal' ? text || 'refused' : null,
         usage: {

@@ -1,42 +1,77 @@
-/** OpenAI adapter: chat completions with a strict json_schema response format. */
+/**
+ * Chat Completions adapter, for `openai` and `openai-compatible` models: the request is built
+ * from the model's catalog row (structured output mode, temperature, token-limit parameter,
+ * reasoning effort).
+ */
 import OpenAI from 'openai';
 import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
-import { strictWorkflowSchema, WORKFLOW_FORMAT_NAME } from '../../shared/workflow-schema.js';
+import type { ModelSpec } from '../../shared/models.js';
+import { strictWorkflowSchema, WORKFLOW_FORMAT_NAME, WORKFLOW_TOOL_NAME } from '../../shared/workflow-schema.js';
 import type { LlmCall, LlmClient, LlmResult } from './llm-client.js';
 import { withAttemptSignal } from './attempt-signal.js';
 import type { FetchFn } from './node-http-fetch.js';
 
 const RESPONSE_FORMAT = { type: 'json_schema', json_schema: { name: WORKFLOW_FORMAT_NAME, strict: true, schema: strictWorkflowSchema } } as const;
-const RESPONSE_FORMAT_JSON = JSON.stringify(RESPONSE_FORMAT);
+const TOOLS = [{ type: 'function', function: { name: WORKFLOW_TOOL_NAME, description: 'Submit the generated workflow.', strict: true, parameters: strictWorkflowSchema } }] as const;
+const TOOL_CHOICE = { type: 'function', function: { name: WORKFLOW_TOOL_NAME } } as const;
+
+/** For the modes where the vendor is not given the schema: the model reads it instead. */
+export const SCHEMA_INSTRUCTIONS = `\n\nAnswer with one JSON object only, no prose, matching this JSON Schema:\n${JSON.stringify(strictWorkflowSchema)}`;
+
+/** The parts of a request that depend on the model's row only, in the order they are sent. */
+function modelParams(model: ModelSpec, maxOutputTokens: number): Record<string, unknown> {
+  const p: Record<string, unknown> = {};
+  if (model.structuredOutput === 'json_schema') p.response_format = RESPONSE_FORMAT;
+  else if (model.structuredOutput === 'json_object') p.response_format = { type: 'json_object' };
+  else if (model.structuredOutput === 'tool') {
+    p.tools = TOOLS;
+    p.tool_choice = TOOL_CHOICE;
+  }
+  p[model.tokenLimitParam] = maxOutputTokens;
+  if (model.temperature !== null) p.temperature = model.temperature;
+  if (model.reasoningEffort !== null) p.reasoning_effort = model.reasoningEffort;
+  return p;
+}
+
+function systemContent(call: LlmCall): string {
+  const mode = call.model.structuredOutput;
+  return mode === 'prompt' || mode === 'json_object' ? call.systemPrompt + SCHEMA_INSTRUCTIONS : call.systemPrompt;
+}
 
 /** What the adapter asks for: the request as the SDK types it. */
 export function chatCompletionParams(call: LlmCall): ChatCompletionCreateParamsNonStreaming {
   return {
     model: call.model.apiModel,
     messages: [
-      { role: 'system', content: call.systemPrompt },
+      { role: 'system', content: systemContent(call) },
       { role: 'user', content: call.userPrompt },
     ],
-    response_format: RESPONSE_FORMAT,
-    max_completion_tokens: call.maxOutputTokens,
-    temperature: 0.2,
-  };
+    ...modelParams(call.model, call.maxOutputTokens),
+  } as ChatCompletionCreateParamsNonStreaming;
 }
 
-let systemPromptSeen: string | undefined;
-let systemPromptJson = '';
-
 /**
- * `chatCompletionParams(call)` as the JSON text sent, key for key, with what every request shares
- * serialised once: the response format (5 KB of JSON Schema) and the system prompt. Given the
- * params, the SDK would stringify all of it on every call (~25 µs, 2–3% of a worker's CPU).
+ * What every request of one model shares, serialised once: the system prompt and the model's
+ * parameters (with the 5 KB response format). Given the params, the SDK would stringify all of
+ * it on every call (~25 µs, 2–3% of a worker's CPU). Keyed by the row object: a catalog change
+ * brings a new object, so nothing stale is reused.
  */
+const shared = new WeakMap<ModelSpec, { systemPrompt: string; maxOutputTokens: number; head: string; tail: string }>();
+
+/** `chatCompletionParams(call)` as the JSON text sent, key for key. */
 export function chatCompletionBody(call: LlmCall): string {
-  if (call.systemPrompt !== systemPromptSeen) {
-    systemPromptSeen = call.systemPrompt;
-    systemPromptJson = JSON.stringify(call.systemPrompt);
+  let s = shared.get(call.model);
+  if (!s || s.systemPrompt !== call.systemPrompt || s.maxOutputTokens !== call.maxOutputTokens) {
+    const params = JSON.stringify(modelParams(call.model, call.maxOutputTokens));
+    s = {
+      systemPrompt: call.systemPrompt,
+      maxOutputTokens: call.maxOutputTokens,
+      head: `{"model":${JSON.stringify(call.model.apiModel)},"messages":[{"role":"system","content":${JSON.stringify(systemContent(call))}},{"role":"user","content":`,
+      tail: params === '{}' ? '}' : `,${params.slice(1)}`,
+    };
+    shared.set(call.model, s);
   }
-  return `{"model":${JSON.stringify(call.model.apiModel)},"messages":[{"role":"system","content":${systemPromptJson}},{"role":"user","content":${JSON.stringify(call.userPrompt)}}],"response_format":${RESPONSE_FORMAT_JSON},"max_completion_tokens":${JSON.stringify(call.maxOutputTokens)},"temperature":0.2}`;
+  return `${s.head}${JSON.stringify(call.userPrompt)}}]${s.tail}`;
 }
 
 /** A string body with a content type goes out as it is (the SDK's `buildBody`). */
@@ -74,12 +109,15 @@ export class OpenAiLlmClient implements LlmClient {
       const usage = completion.usage;
       const cached = usage?.prompt_tokens_details?.cached_tokens ?? 0;
       const finish = choice?.finish_reason;
+      const toolCall = choice?.message.tool_calls?.find((t) => t.type === 'function' && t.function.name === WORKFLOW_TOOL_NAME);
+      const toolArguments = toolCall && toolCall.type === 'function' ? toolCall.function.arguments : null;
       return {
         kind: 'answer',
-        text: choice?.message.content ?? null,
+        // Forced tool use: the arguments are the workflow's JSON text, checked like content.
+        text: toolArguments ?? choice?.message.content ?? null,
         structured: undefined,
         hasStructured: false,
-        finish: finish === 'stop' ? 'complete' : finish === 'length' ? 'length' : finish === 'content_filter' ? 'content_filter' : 'other',
+        finish: finish === 'stop' || (finish === 'tool_calls' && toolArguments !== null) ? 'complete' : finish === 'length' ? 'length' : finish === 'content_filter' ? 'content_filter' : 'other',
         refusal: choice?.message.refusal ?? null,
         usage: {
           // OpenAI counts cached tokens inside prompt_tokens; they are billed at the cached price.
