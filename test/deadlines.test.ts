@@ -27,7 +27,7 @@ async function finalRow(id: string) {
 
 describe('deadlines', () => {
   it('retries a transient failure past any attempt count until the deadline, then ends deadline_exceeded with every attempt recorded', async () => {
-    const id = await h.client.enqueue({ userId: 'u', agentId: 'a', userGoal: goal('Always overloaded', 'gpt-4o-mini=server_error', 'claude-sonnet-4=overloaded'), availablePlugins: PLUGINS, deadlineMs: 3_000 });
+    const id = await h.client.enqueue({ userId: 'u', agentId: 'a', userGoal: goal('Always overloaded', 'gpt-4o-mini=server_error', 'claude-sonnet-4-6=overloaded'), availablePlugins: PLUGINS, deadlineMs: 3_000 });
     const row = await finalRow(id);
     expect(row.status).toBe('failed');
     expect(row.failureReason).toMatch(/^deadline_exceeded: the request's deadline of 3000 ms passed after \d+ attempts$/);
@@ -45,8 +45,8 @@ describe('deadlines', () => {
     expect(row.status).toBe('failed');
     const attempts = await h.db.db.select().from(generationAttempts).where(eq(generationAttempts.jobId, id)).orderBy(generationAttempts.attemptNumber);
     expect(attempts.map((a) => [a.role, a.outcome, a.httpStatus])).toEqual([
-      ['primary', 'api_error', 400],
-      ['fallback', 'api_error', 400],
+      ['primary', 'bad_request', 400],
+      ['fallback', 'bad_request', 400],
     ]);
   });
 

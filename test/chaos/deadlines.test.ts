@@ -36,7 +36,7 @@ describe('a 60 s outage of both vendors', () => {
     await Promise.all(before.map((id) => h.client.waitForResult(id, { timeoutMs: 30_000 })));
 
     // Every call fails as a vendor in trouble does: 500 from OpenAI, 529 overloaded from Anthropic.
-    h.sim.setFaults({ 'gpt-4o-mini': { server_error: 1 }, 'claude-sonnet-4': { overloaded: 1 } });
+    h.sim.setFaults({ 'gpt-4o-mini': { server_error: 1 }, 'claude-sonnet-4-6': { overloaded: 1 } });
     const outageEnds = Date.now() + OUTAGE_MS;
     const lift = setTimeout(() => h.sim.setFaults({}), OUTAGE_MS);
     try {
