@@ -17,8 +17,10 @@ const PATCHED_FILES: Readonly<Record<string, number>> = { 'client.mjs': 6, 'clie
 const GUARD = /\b(this|client)\.logLevel === 'debug' && /g;
 
 export interface UnpatchedOpenAi {
-  /** Environment overrides for a worker process, on top of `baseNodeOptions`. */
-  workerEnv(baseNodeOptions: string | undefined): Record<string, string>;
+  /** What a worker process needs in its environment to load the copy. */
+  readonly env: Readonly<Record<string, string>>;
+  /** The NODE_OPTIONS flag that preloads the hook. */
+  readonly nodeOption: string;
   /** True when a worker's output shows it loaded the copy. */
   loadedBy(output: string): boolean;
   remove(): void;
@@ -36,7 +38,8 @@ export function prepareUnpatchedOpenAi(): UnpatchedOpenAi {
     writeFileSync(full, text.replace(GUARD, ''));
   }
   return {
-    workerEnv: (base) => ({ BENCH_OPENAI_ROOT: root, NODE_OPTIONS: [base, `--import=${HOOK}`].filter(Boolean).join(' ') }),
+    env: { BENCH_OPENAI_ROOT: root },
+    nodeOption: `--import=${HOOK}`,
     loadedBy: (output) => output.includes(`bench: openai resolved to file://${target}/`),
     remove: () => rmSync(root, { recursive: true, force: true }),
   };

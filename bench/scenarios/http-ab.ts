@@ -9,13 +9,18 @@
  *   sdkFetch   the SDKs' own default fetch (bench/sdk-fetch-worker.ts), openai patched
  *   unpatched  node-http-fetch, openai without the patch (bench/lib/unpatched-openai.ts)
  *   plain      both removed: the SDKs' own fetch and an unpatched openai
+ *   uncoalesced  only with BENCH_AB_VARIANTS naming it: shared/redis.ts without its patched
+ *              socket.write (bench/lib/redis-uncoalesced-hook.mjs)
  *
+ * BENCH_AB_VARIANTS=sdkFetch,uncoalesced picks variants (today always runs), BENCH_AB_ROUNDS
+ * the number of rounds.
  * Each phase reports throughput, the peak RSS of each worker, CPU per job (the workers, and
  * every party: workers, this process with the simulator, Redis, Postgres), and the CPU that
  * processes outside the benchmark used meanwhile; a phase they disturbed is run once more and
  * the less disturbed of the two kept. Opt-in: `npm run bench -- --only http-ab`.
  */
 import os from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { cpuPerJob, sampleCpu, totalCpuMs, watchOtherCpu } from '../lib/cpu.js';
 import { type BenchEnv, createBenchEnv } from '../lib/env.js';
 import { cpuTimeMs } from '../lib/proc.js';
@@ -25,28 +30,55 @@ import { round, summarize } from '../lib/stats.js';
 import { prepareUnpatchedOpenAi, type UnpatchedOpenAi } from '../lib/unpatched-openai.js';
 
 const SIZES = {
-  full: { rounds: Number(process.env.BENCH_AB_ROUNDS ?? 2), jobsPerPhase: 4_000, processes: 2, concurrency: 500, simulatorLatencyMs: 1_500 },
+  full: { rounds: Number(process.env.BENCH_AB_ROUNDS ?? 4), jobsPerPhase: 6_000, processes: 2, concurrency: 500, simulatorLatencyMs: 1_500 },
   smoke: { rounds: 1, jobsPerPhase: 30, processes: 2, concurrency: 10, simulatorLatencyMs: 50 },
 } as const;
 
 /** CPU of processes outside the benchmark plus steal, in % of all cores, above which a phase is run again. */
 const DISTURBED_PERCENT = 15;
 
-type VariantKey = 'today' | 'sdkFetch' | 'unpatched' | 'plain';
+type VariantKey = 'today' | 'sdkFetch' | 'unpatched' | 'plain' | 'uncoalesced';
 
 interface Variant {
   readonly key: VariantKey;
   readonly label: string;
   readonly entry: string;
   readonly unpatchedOpenAi: boolean;
+  readonly uncoalescedRedis: boolean;
 }
 
 const VARIANTS: readonly Variant[] = [
-  { key: 'today', label: 'A today', entry: 'worker/main.ts', unpatchedOpenAi: false },
-  { key: 'sdkFetch', label: 'B SDK fetch', entry: 'bench/sdk-fetch-worker.ts', unpatchedOpenAi: false },
-  { key: 'unpatched', label: 'C openai unpatched', entry: 'worker/main.ts', unpatchedOpenAi: true },
-  { key: 'plain', label: 'D both removed', entry: 'bench/sdk-fetch-worker.ts', unpatchedOpenAi: true },
+  { key: 'today', label: 'A today', entry: 'worker/main.ts', unpatchedOpenAi: false, uncoalescedRedis: false },
+  { key: 'sdkFetch', label: 'B SDK fetch', entry: 'bench/sdk-fetch-worker.ts', unpatchedOpenAi: false, uncoalescedRedis: false },
+  { key: 'unpatched', label: 'C openai unpatched', entry: 'worker/main.ts', unpatchedOpenAi: true, uncoalescedRedis: false },
+  { key: 'plain', label: 'D both removed', entry: 'bench/sdk-fetch-worker.ts', unpatchedOpenAi: true, uncoalescedRedis: false },
+  { key: 'uncoalesced', label: 'E Redis writes not coalesced', entry: 'worker/main.ts', unpatchedOpenAi: false, uncoalescedRedis: true },
 ];
+
+/** The variants to run: BENCH_AB_VARIANTS (comma-separated keys; `today` always runs), else A–D. */
+function selectedVariants(): readonly Variant[] {
+  const keys = process.env.BENCH_AB_VARIANTS?.split(',').map((k) => k.trim());
+  if (!keys) return VARIANTS.filter((v) => v.key !== 'uncoalesced');
+  const unknown = keys.filter((k) => !VARIANTS.some((v) => v.key === k));
+  if (unknown.length) throw new Error(`BENCH_AB_VARIANTS: unknown ${unknown.join(', ')} (of ${VARIANTS.map((v) => v.key).join(', ')})`);
+  return VARIANTS.filter((v) => v.key === 'today' || keys.includes(v.key));
+}
+
+const REDIS_HOOK = fileURLToPath(new URL('../lib/redis-uncoalesced-hook.mjs', import.meta.url));
+
+/** Environment overrides that give a worker process its variant's preloaded hooks. */
+function variantEnv(variant: Variant, baseNodeOptions: string | undefined, unpatched: UnpatchedOpenAi): Record<string, string> {
+  const options = [baseNodeOptions, variant.unpatchedOpenAi ? unpatched.nodeOption : '', variant.uncoalescedRedis ? `--import=${REDIS_HOOK}` : ''].filter(Boolean);
+  return { ...(variant.unpatchedOpenAi ? unpatched.env : {}), NODE_OPTIONS: options.join(' ') };
+}
+
+/** Throws unless the worker's output shows it ran exactly its variant's hooks. */
+function checkVariant(variant: Variant, pid: number, output: string, unpatched: UnpatchedOpenAi): void {
+  const ran = { unpatchedOpenAi: unpatched.loadedBy(output), uncoalescedRedis: output.includes('bench: Redis writes not coalesced') };
+  for (const hook of ['unpatchedOpenAi', 'uncoalescedRedis'] as const) {
+    if (ran[hook] !== variant[hook]) throw new Error(`${variant.key}: worker ${pid} ${variant[hook] ? 'did not run' : 'ran'} the ${hook} hook`);
+  }
+}
 
 interface Phase {
   readonly variant: VariantKey;
@@ -66,7 +98,7 @@ type Size = (typeof SIZES)[Mode];
 async function runPhase(env: BenchEnv, size: Size, variant: Variant, roundNo: number, tag: string, alreadyDone: number, unpatched: UnpatchedOpenAi): Promise<Phase> {
   await env.queue.pause();
   const ids = await prefill(env.queue, size.jobsPerPhase, tag);
-  const overrides = { WORKER_CONCURRENCY: String(size.concurrency), ...(variant.unpatchedOpenAi ? unpatched.workerEnv(env.env.NODE_OPTIONS) : {}) };
+  const overrides = { WORKER_CONCURRENCY: String(size.concurrency), ...variantEnv(variant, env.env.NODE_OPTIONS, unpatched) };
   const workers = await env.startWorkers(size.processes, overrides, variant.entry);
   const pids = workers.map((w) => w.pid);
   const loadAverage = os.loadavg()[0]!;
@@ -81,9 +113,7 @@ async function runPhase(env: BenchEnv, size: Size, variant: Variant, roundNo: nu
     cpu = cpuPerJob(cpu0, await sampleCpu(env.redis, pids), size.jobsPerPhase);
     share = others();
     rss = workers.map((w) => w.peakRssMb());
-    for (const w of workers) {
-      if (unpatched.loadedBy(w.output()) !== variant.unpatchedOpenAi) throw new Error(`${variant.key}: worker ${w.pid} ${variant.unpatchedOpenAi ? 'did not load' : 'loaded'} the unpatched openai copy`);
-    }
+    for (const w of workers) checkVariant(variant, w.pid, w.output(), unpatched);
   } finally {
     await Promise.all(workers.map((w) => w.stop()));
   }
@@ -104,7 +134,7 @@ const describe = (p: Phase) =>
   `${fmt(p.jobsPerSecond, 0)} jobs/s, peak RSS ${fmt(p.peakRssMb, 0)} MB, CPU/job workers ${fmt(p.cpuMsPerJobWorkers, 2)} ms, all ${fmt(p.cpuMsPerJobAll, 2)} ms; others ${fmt(p.otherPercent, 0)}%, load ${fmt(p.loadAverage, 2)}`;
 
 /** Round r runs the variants forwards when r is odd, backwards when even. */
-const orderOf = (roundNo: number) => (roundNo % 2 === 1 ? VARIANTS : [...VARIANTS].reverse());
+const orderOf = (variants: readonly Variant[], roundNo: number) => (roundNo % 2 === 1 ? variants : [...variants].reverse());
 
 const median = (values: readonly number[]) => summarize(values).p50;
 const mean = (values: readonly number[]) => summarize(values).mean;
@@ -116,8 +146,9 @@ export const httpAb: Scenario = {
   optIn: true,
   async run(mode: Mode, log) {
     const size = SIZES[mode];
+    const variants = selectedVariants();
     log(
-      `${size.rounds} round(s) of ${VARIANTS.map((v) => v.label).join(', ')}; ${size.jobsPerPhase} jobs a phase, ${size.processes} workers × ${size.concurrency} slots, simulator at ${size.simulatorLatencyMs} ms ± 10%`,
+      `${size.rounds} round(s) of ${variants.map((v) => v.label).join(', ')}; ${size.jobsPerPhase} jobs a phase, ${size.processes} workers × ${size.concurrency} slots, simulator at ${size.simulatorLatencyMs} ms ± 10%`,
     );
     const unpatched = prepareUnpatchedOpenAi();
     const env = await createBenchEnv({ label: 'httpab', latencyMs: size.simulatorLatencyMs });
@@ -126,7 +157,7 @@ export const httpAb: Scenario = {
     let done = 0;
     try {
       for (let r = 1; r <= size.rounds; r++) {
-        for (const variant of orderOf(r)) {
+        for (const variant of orderOf(variants, r)) {
           let phase = await runPhase(env, size, variant, r, `ab${r}${variant.key}`, done, unpatched);
           done += size.jobsPerPhase;
           log(`round ${r} ${variant.label}: ${describe(phase)}`);
@@ -150,7 +181,7 @@ export const httpAb: Scenario = {
 
     const metrics: Record<string, number> = {};
     const of = (key: VariantKey) => kept.filter((p) => p.variant === key);
-    for (const v of VARIANTS) {
+    for (const v of variants) {
       const phases = of(v.key);
       metrics[`${v.key}JobsPerSecond`] = round(median(phases.map((p) => p.jobsPerSecond)));
       metrics[`${v.key}PeakRssMb`] = round(median(phases.map((p) => p.peakRssMb)));
@@ -159,22 +190,30 @@ export const httpAb: Scenario = {
       metrics[`${v.key}OtherCpuPercentMax`] = round(Math.max(...phases.map((p) => p.otherPercent)));
     }
     // What today's path gains over each variant, from the rounds' paired ratios (each pair ran
-    // minutes apart at most): > 0 means today's path is faster, or smaller.
+    // minutes apart at most): throughput > 0 means today's path is faster; in the summary, RSS
+    // and CPU < 0 mean today's path is smaller.
     const pieces: string[] = [];
-    for (const v of VARIANTS.slice(1)) {
+    for (const v of variants.slice(1)) {
       const pairs = kept.filter((p) => p.variant === 'today').map((a) => [a, of(v.key).find((b) => b.round === a.round)!] as const);
-      const throughputGain = mean(pairs.map(([a, b]) => a.jobsPerSecond / b.jobsPerSecond - 1)) * 100;
+      const throughputGains = summarize(pairs.map(([a, b]) => (a.jobsPerSecond / b.jobsPerSecond - 1) * 100));
       const rssGain = mean(pairs.map(([a, b]) => 1 - a.peakRssMb / b.peakRssMb)) * 100;
-      const cpuGain = mean(pairs.map(([a, b]) => 1 - a.cpuMsPerJobWorkers / b.cpuMsPerJobWorkers)) * 100;
+      const cpuGains = summarize(pairs.map(([a, b]) => (1 - a.cpuMsPerJobWorkers / b.cpuMsPerJobWorkers) * 100));
       const key = v.key[0]!.toUpperCase() + v.key.slice(1);
-      metrics[`throughputGainOver${key}Percent`] = round(throughputGain);
+      metrics[`throughputGainOver${key}Percent`] = round(throughputGains.mean);
+      metrics[`throughputGainOver${key}MinPercent`] = round(throughputGains.min);
+      metrics[`throughputGainOver${key}MaxPercent`] = round(throughputGains.max);
       metrics[`peakRssGainOver${key}Percent`] = round(rssGain);
-      metrics[`workerCpuGainOver${key}Percent`] = round(cpuGain);
-      pieces.push(`vs ${v.label}: throughput ${throughputGain >= 0 ? '+' : ''}${fmt(throughputGain)}%, RSS ${rssGain >= 0 ? '−' : '+'}${fmt(Math.abs(rssGain))}%, worker CPU/job ${cpuGain >= 0 ? '−' : '+'}${fmt(Math.abs(cpuGain))}%`);
+      metrics[`workerCpuGainOver${key}Percent`] = round(cpuGains.mean);
+      metrics[`workerCpuGainOver${key}MinPercent`] = round(cpuGains.min);
+      metrics[`workerCpuGainOver${key}MaxPercent`] = round(cpuGains.max);
+      const signed = (n: number) => `${n >= 0 ? '+' : '−'}${fmt(Math.abs(n))}`;
+      pieces.push(
+        `vs ${v.label}: throughput ${signed(throughputGains.mean)}% (rounds ${signed(throughputGains.min)}…${signed(throughputGains.max)}), peak RSS ${signed(-rssGain)}%, worker CPU/job ${signed(-cpuGains.mean)}% (rounds ${signed(-cpuGains.max)}…${signed(-cpuGains.min)})`,
+      );
     }
     for (const p of kept) notes.push(`round ${p.round} ${VARIANTS.find((v) => v.key === p.variant)!.label}: ${describe(p)}`);
     return {
-      params: { ...size, cores: os.cpus().length, variants: VARIANTS.map((v) => `${v.key}: ${v.entry}${v.unpatchedOpenAi ? ' + unpatched openai' : ''}`), disturbedPercent: DISTURBED_PERCENT },
+      params: { ...size, cores: os.cpus().length, variants: variants.map((v) => `${v.key}: ${v.entry}${v.unpatchedOpenAi ? ' + unpatched openai' : ''}${v.uncoalescedRedis ? ' + Redis writes not coalesced' : ''}`), disturbedPercent: DISTURBED_PERCENT },
       metrics,
       targets: [],
       summary: `today ${fmt(metrics.todayJobsPerSecond!, 0)} jobs/s, ${fmt(metrics.todayPeakRssMb!, 0)} MB; ${pieces.join('; ')}`,
