@@ -21,7 +21,7 @@
  */
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { cpuPerJob, sampleCpu, totalCpuMs, watchOtherCpu } from '../lib/cpu.js';
+import { type CpuSample, cpuPerJob, type MachineShare, sampleCpu, totalCpuMs, watchOtherCpu } from '../lib/cpu.js';
 import { type BenchEnv, createBenchEnv } from '../lib/env.js';
 import { cpuTimeMs } from '../lib/proc.js';
 import { jobTimings, prefill, throughputOf, waitForFinalRows } from '../lib/load.js';
@@ -102,8 +102,8 @@ async function runPhase(env: BenchEnv, size: Size, variant: Variant, roundNo: nu
   const workers = await env.startWorkers(size.processes, overrides, variant.entry);
   const pids = workers.map((w) => w.pid);
   const loadAverage = os.loadavg()[0]!;
-  let cpu;
-  let share;
+  let cpu: CpuSample;
+  let share: MachineShare;
   let rss: number[];
   try {
     const others = watchOtherCpu(os.cpus().length, () => pids.reduce((sum, pid) => sum + cpuTimeMs(pid), 0));
@@ -172,7 +172,7 @@ export const httpAb: Scenario = {
           kept.push(phase);
         }
       }
-      const [row] = await env.db.sql<{ succeeded: number; total: number }[]>`select count(*) filter (where status = 'succeeded')::int as succeeded, count(*)::int as total from workflow_generations`;
+      const [row] = await env.db.sql<{ succeeded: number }[]>`select count(*) filter (where status = 'succeeded')::int as succeeded from workflow_generations`;
       if ((row?.succeeded ?? 0) !== done) notes.push(`${row?.succeeded ?? 0} of ${done} requests succeeded`);
     } finally {
       await env.close();
