@@ -6,7 +6,7 @@
  * The saving can only be a share of a job's CPU, so it bounds the throughput gain at a
  * CPU-bound load; compare it with the worker CPU per job from `npm run bench -- --only http-ab`.
  */
-import { MODEL_CATALOG } from '../shared/models.js';
+import { MODEL_CATALOG } from '../shared/default-catalog.js';
 import { sampleRequestParts } from '../test/helpers/sample-requests.js';
 import { chatCompletionBody, chatCompletionParams } from '../worker/llm/openai-client.js';
 import type { LlmCall } from '../worker/llm/llm-client.js';

@@ -12,5 +12,5 @@ import { startWorkerRuntime } from '../worker/runtime.js';
 
 const config = readConfigOrExit('worker', () => readWorkerConfig());
 const log = createLogger({ name: 'worker', level: config.logLevel });
-const runtime = await startWorkerRuntime({ config, log, clients: createModelClients(config.providers) });
+const runtime = await startWorkerRuntime({ config, log, clients: createModelClients(config.providers, config.providers.env) });
 onShutdownSignals(() => runtime.close(), log);
