@@ -7,6 +7,7 @@
  *   npm run bench                       full run (several minutes), writes bench/results.json
  *   npm run bench -- --smoke            every scenario tiny, in a few seconds; targets not asserted
  *   npm run bench -- --only overhead,scale-out
+ *   npm run bench -- --only http-ab     the A/B of the HTTP speed-ups (opt-in: never in a run without --only)
  *   npm run bench -- --out /tmp/r.json  write the results elsewhere
  *   npm run bench -- --strict           exit 1 when a target is missed (full runs only)
  *
@@ -27,12 +28,13 @@ import { fmt, type Mode, type Scenario, type ScenarioOutcome } from './lib/scena
 import { round } from './lib/stats.js';
 import { addedLatency } from './scenarios/added-latency.js';
 import { fallbackHandover } from './scenarios/fallback-handover.js';
+import { httpAb } from './scenarios/http-ab.js';
 import { latencyBound } from './scenarios/latency-bound.js';
 import { overhead } from './scenarios/overhead.js';
 import { rateLimited } from './scenarios/rate-limited.js';
 import { scaleOut } from './scenarios/scale-out.js';
 
-export const SCENARIOS: readonly Scenario[] = [overhead, addedLatency, latencyBound, fallbackHandover, rateLimited, scaleOut];
+export const SCENARIOS: readonly Scenario[] = [overhead, addedLatency, latencyBound, fallbackHandover, rateLimited, scaleOut, httpAb];
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 
@@ -77,7 +79,7 @@ if (unknown.length) {
   console.error(`bench: unknown scenario ${unknown.join(', ')} (one of ${SCENARIOS.map((s) => s.name).join(', ')})`);
   process.exit(2);
 }
-const selected = SCENARIOS.filter((s) => !only || only.includes(s.name));
+const selected = SCENARIOS.filter((s) => (only ? only.includes(s.name) : !s.optIn));
 
 const progress = (message: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 

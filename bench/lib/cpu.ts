@@ -90,15 +90,20 @@ export interface MachineShare {
   readonly stealPercent: number;
 }
 
-/** Starts measuring how much CPU processes outside this benchmark (and Redis and Postgres) used. */
-export function watchOtherCpu(cores: number): () => MachineShare {
+/**
+ * Starts measuring how much CPU processes outside this benchmark (and Redis and Postgres) used.
+ * `runningChildren`: the CPU time of child processes that are still running when the result is
+ * read (their time is this process tree's only once they are reaped).
+ */
+export function watchOtherCpu(cores: number, runningChildren: () => number = () => 0): () => MachineShare {
   const t0 = performance.now();
   const busy0 = machineBusyMs();
-  const own0 = ownTreeMs() + cpuOfProcessesNamed(POSTGRES_AND_REDIS);
+  const ownNow = () => ownTreeMs() + cpuOfProcessesNamed(POSTGRES_AND_REDIS) + runningChildren();
+  const own0 = ownNow();
   return () => {
     const percent = (ms: number) => Math.max(0, (ms / ((performance.now() - t0) * cores)) * 100);
     const busy = machineBusyMs();
-    const own = ownTreeMs() + cpuOfProcessesNamed(POSTGRES_AND_REDIS) - own0;
+    const own = ownNow() - own0;
     // Interrupts are in `other`: where the kernel does not account irq time apart
     // (CONFIG_IRQ_TIME_ACCOUNTING off), interrupts served while one of our processes ran are in
     // that process's CPU time too, so `own` includes part of them.

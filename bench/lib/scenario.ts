@@ -29,6 +29,8 @@ export interface Scenario {
   readonly title: string;
   /** The target as the table states it. */
   readonly targetText: string;
+  /** Runs only when named with `--only` (a long comparison, not part of the regular run). */
+  readonly optIn?: boolean;
   run(mode: Mode, log: (message: string) => void): Promise<ScenarioOutcome>;
 }
 
