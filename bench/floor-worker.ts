@@ -19,7 +19,7 @@ import { runUntilStopped } from './lib/child-worker.js';
 import { MAX_WORKFLOW_OUTPUT_TOKENS, SYSTEM_PROMPT, userPrompt } from '../worker/prompt.js';
 import type { GenerationRequest } from '../shared/job-contract.js';
 
-const { url, queuePrefix } = readRedisConfig(process.env);
+const { target: url, queuePrefix } = readRedisConfig(process.env);
 const concurrency = Number(process.env.WORKER_CONCURRENCY ?? 50);
 const schema = process.env.DATABASE_SCHEMA ?? 'public';
 // The pool the real worker opens for this concurrency (worker/runtime.ts).

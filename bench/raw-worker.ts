@@ -9,7 +9,7 @@ import { PRIMARY_QUEUE } from '../shared/queues.js';
 import { blockingConnection } from '../shared/redis.js';
 import { runUntilStopped } from './lib/child-worker.js';
 
-const { url, queuePrefix } = readRedisConfig(process.env);
+const { target: url, queuePrefix } = readRedisConfig(process.env);
 const concurrency = Number(process.env.WORKER_CONCURRENCY ?? 50);
 const worker = new Worker(PRIMARY_QUEUE, async () => ({ ok: true }), {
   connection: blockingConnection(url),

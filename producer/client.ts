@@ -5,23 +5,27 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { type Job, Queue, QueueEvents } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../shared/redis.js';
 import { isConnectionFailure } from '../shared/connection-errors.js';
 import { InvalidRequestError, OrchestratorError } from '../shared/errors.js';
 import type { GenerationResult, HandoverResult } from '../shared/generation-result.js';
 import { type GenerationRequest, parseGenerationRequest } from '../shared/job-contract.js';
 import { FALLBACK_QUEUE, fallbackJobId, GENERATE_JOB, isValidJobId, JOB_ID_RULE, PRIMARY_JOB_OPTIONS, PRIMARY_QUEUE } from '../shared/queues.js';
 import { blockingConnection, producerConnection } from '../shared/redis.js';
+import { type RedisTarget, urlTarget } from '../shared/redis-target.js';
 
 export interface GenerationClientOptions {
+  /** A single Redis node; `redis` takes precedence. */
   readonly redisUrl?: string;
+  /** Where Redis lives in any mode (see `readRedisTarget`), as the services read it from the environment. */
+  readonly redis?: RedisTarget;
   /** BullMQ key prefix; must match the workers' QUEUE_PREFIX. */
   readonly queuePrefix?: string;
   /**
    * A fail-fast connection to share (see `producerConnection`), as the HTTP API does with its
    * rate limiter and health checks. The caller owns it: `close()` leaves it open.
    */
-  readonly connection?: Redis;
+  readonly connection?: RedisConnection;
 }
 
 /** The request ended without a usable workflow; `result` has the details (errors, spend). */
@@ -59,14 +63,13 @@ async function whileReconnecting<T>(read: () => Promise<T>, deadline: number): P
 export class GenerationClient {
   private readonly queue: Queue;
   private readonly fallbackQueue: Queue;
-  private events: { primary: QueueEvents; fallback: QueueEvents; connections: Redis[] } | undefined;
-  private readonly connection: Redis;
+  private events: { primary: QueueEvents; fallback: QueueEvents; connections: RedisConnection[] } | undefined;
+  private readonly connection: RedisConnection;
   private readonly ownsConnection: boolean;
 
   constructor(private readonly options: GenerationClientOptions = {}) {
-    const url = options.redisUrl ?? 'redis://127.0.0.1:6379';
     this.ownsConnection = options.connection === undefined;
-    this.connection = options.connection ?? producerConnection(url);
+    this.connection = options.connection ?? producerConnection(this.target());
     const prefix = options.queuePrefix ?? 'wo';
     this.queue = new Queue(PRIMARY_QUEUE, { connection: this.connection, prefix });
     this.fallbackQueue = new Queue(FALLBACK_QUEUE, { connection: this.connection, prefix });
@@ -95,12 +98,16 @@ export class GenerationClient {
     return job.id ?? jobId;
   }
 
+  private target(): RedisTarget {
+    return this.options.redis ?? urlTarget(this.options.redisUrl ?? 'redis://127.0.0.1:6379');
+  }
+
   private queueEvents() {
     if (!this.events) {
-      const url = this.options.redisUrl ?? 'redis://127.0.0.1:6379';
+      const target = this.target();
       const prefix = this.options.queuePrefix ?? 'wo';
       // QueueEvents block on XREAD: each needs a connection of its own.
-      const connections = [blockingConnection(url), blockingConnection(url)];
+      const connections = [blockingConnection(target), blockingConnection(target)];
       this.events = {
         primary: new QueueEvents(PRIMARY_QUEUE, { connection: connections[0]!, prefix }),
         fallback: new QueueEvents(FALLBACK_QUEUE, { connection: connections[1]!, prefix }),

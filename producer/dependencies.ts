@@ -2,7 +2,7 @@
  * Calls to Redis and Postgres on behalf of a request: bounded in time, and their failures turned
  * into a 503 that says which dependency is away, instead of a hang or an anonymous 500.
  */
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../shared/redis.js';
 import { unreachableDependency } from '../shared/connection-errors.js';
 import { coerceError } from '../shared/errors.js';
 import { ApiError } from './errors.js';
@@ -14,7 +14,7 @@ export function unavailable(dep: Dependency, detail: string, cause?: unknown): A
 }
 
 /** Fails fast while the producer's Redis connection is not up (it never queues commands). */
-export function assertRedisReady(redis: Redis): void {
+export function assertRedisReady(redis: RedisConnection): void {
   if (redis.status !== 'ready') throw unavailable('redis', `connection is ${redis.status}`);
 }
 

@@ -7,7 +7,8 @@
  */
 import type { ServerResponse } from 'node:http';
 import { QueueEvents } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../shared/redis.js';
+import type { RedisTarget } from '../shared/redis-target.js';
 import { coerceError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { FALLBACK_QUEUE, PRIMARY_QUEUE } from '../shared/queues.js';
@@ -23,19 +24,19 @@ export type Listener = () => void;
 /** Fans the two queues' events out to the streams watching each request id. */
 export class GenerationEventHub {
   private readonly listeners = new Map<string, Set<Listener>>();
-  private readonly connections: Redis[];
+  private readonly connections: RedisConnection[];
   /** Created once its connection is up: a QueueEvents that never connected cannot be closed. */
   private readonly queueEvents: (QueueEvents | undefined)[] = [undefined, undefined];
   private readonly started: Promise<void>[];
   private lastErrorLog = 0;
   private closed = false;
 
-  constructor(private readonly options: { redisUrl: string; prefix: string; log: Logger }) {
+  constructor(private readonly options: { redis: RedisTarget; prefix: string; log: Logger }) {
     // QueueEvents block on XREAD: each needs a connection of its own. Reading starts a little in
     // the past, so nothing between construction and the first read is lost.
     const lastEventId = `${Date.now() - 1_000}-0`;
     // Named so CLIENT LIST shows whose they are.
-    this.connections = [0, 1].map(() => blockingConnection(options.redisUrl, `${options.prefix}:producer-events`));
+    this.connections = [0, 1].map(() => blockingConnection(options.redis, `${options.prefix}:producer-events`));
     this.started = [PRIMARY_QUEUE, FALLBACK_QUEUE].map((name, i) => {
       const connection = this.connections[i]!;
       connection.on('error', (err) => this.logError(err, name));

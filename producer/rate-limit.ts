@@ -4,7 +4,7 @@
  * declared (Redis Cluster safe) and starts with the queue prefix, so its hash tag applies.
  */
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../shared/redis.js';
 import { ApiError } from './errors.js';
 
 const SCRIPT = `
@@ -24,7 +24,7 @@ export interface RateDecision {
 }
 
 export interface RateLimiterOptions {
-  readonly redis: Redis;
+  readonly redis: RedisConnection;
   /** BullMQ key prefix: limits of different deployments on one Redis stay apart. */
   readonly prefix: string;
   /** What is limited, part of the key: `enqueue`, `login`. */

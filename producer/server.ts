@@ -7,7 +7,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../shared/redis.js';
 import { connectDatabase, type DbHandle } from '../db/client.js';
 import { SettingsStore } from '../db/settings-store.js';
 import { ajv, toFieldErrors } from '../shared/ajv.js';
@@ -77,7 +77,7 @@ export async function buildProducerServer(options: ProducerServerOptions): Promi
   const { config } = options;
   const log = options.log ?? createLogger({ name: 'producer', level: config.logLevel });
 
-  const redis = producerConnection(config.redis.url);
+  const redis = producerConnection(config.redis.target);
   let lastRedisError = 0;
   redis.on('error', (err) => {
     if (Date.now() - lastRedisError > 30_000) {
@@ -86,10 +86,10 @@ export async function buildProducerServer(options: ProducerServerOptions): Promi
     }
   });
   const db = connectDatabase(config.databaseUrl, { schemaName: config.databaseSchema, maxConnections: 10 });
-  const client = new GenerationClient({ redisUrl: config.redis.url, queuePrefix: config.redis.queuePrefix, connection: redis });
+  const client = new GenerationClient({ redis: config.redis.target, queuePrefix: config.redis.queuePrefix, connection: redis });
   const queues = client.queues;
   for (const q of [queues.primary, queues.fallback]) q.on('error', () => {});
-  const hub = new GenerationEventHub({ redisUrl: config.redis.url, prefix: config.redis.queuePrefix, log });
+  const hub = new GenerationEventHub({ redis: config.redis.target, prefix: config.redis.queuePrefix, log });
   const status = new GenerationStatusReader(db.db, queues.primary, queues.fallback);
   const settings = new SettingsStore(db.db);
   const prefix = config.redis.queuePrefix;
@@ -219,7 +219,7 @@ export async function buildProducerServer(options: ProducerServerOptions): Promi
 }
 
 /** Resolves when the connection is ready, or after `timeoutMs` whatever its state. */
-function untilReady(redis: Redis, timeoutMs: number): Promise<void> {
+function untilReady(redis: RedisConnection, timeoutMs: number): Promise<void> {
   if (redis.status === 'ready') return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {

@@ -49,7 +49,8 @@ const sim = await startSimulator({
 
 console.log('3/5 starting two worker processes');
 const workerEnv = {
-  REDIS_URL: redis.url,
+  // Whatever Redis mode this shell is set up for (REDIS_URL, REDIS_SENTINELS, ...), the workers use too.
+  ...Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('REDIS_'))),
   DATABASE_URL: databaseUrl,
   ...(databaseSchema ? { DATABASE_SCHEMA: databaseSchema } : {}),
   QUEUE_PREFIX: prefix,
@@ -65,7 +66,7 @@ const workers = [startTsProcess('worker/main.ts', { ...workerEnv, LOG_LEVEL: 'in
 await Promise.all(workers.map((w) => waitForOutput(w, /worker started/, 60_000)));
 
 console.log(`4/5 generating ${JOBS} workflows through the producer library`);
-const client = new GenerationClient({ redisUrl: redis.url, queuePrefix: prefix });
+const client = new GenerationClient({ redis: redis.target, queuePrefix: prefix });
 const latencies: number[] = [];
 const ids: string[] = [];
 let done = 0;

@@ -4,11 +4,13 @@
  */
 import { ConfigurationError } from './errors.js';
 import { MAX_DEADLINE_MS, MIN_DEADLINE_MS } from './job-contract.js';
+import { readRedisTarget, type RedisTarget } from './redis-target.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
 export interface RedisConfig {
-  readonly url: string;
+  /** Where Redis lives: one node, Sentinel or Cluster (REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES). */
+  readonly target: RedisTarget;
   /** BullMQ key prefix; may carry a Redis Cluster hash tag, such as `{wf}`. */
   readonly queuePrefix: string;
 }
@@ -115,7 +117,7 @@ export function readRedisConfig(env: Env): RedisConfig {
   if (!/^[A-Za-z0-9_{}.-]{1,64}$/.test(queuePrefix) || queuePrefix.includes(':')) {
     throw new ConfigurationError('INVALID_CONFIG', `QUEUE_PREFIX must be 1-64 characters of letters, digits, _ . - { }, got ${JSON.stringify(queuePrefix)}`);
   }
-  return { url: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:'])!, queuePrefix };
+  return { target: readRedisTarget(env, queuePrefix), queuePrefix };
 }
 
 export function readDatabaseUrl(env: Env): string {

@@ -13,7 +13,7 @@
  * paced: there the pause does the job.
  */
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../shared/redis.js';
 
 export interface ModelPauses {
   /**
@@ -163,7 +163,7 @@ class RedisScript {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
-  async run(redis: Redis, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+  async run(redis: RedisConnection, keys: readonly string[], args: readonly string[]): Promise<unknown> {
     try {
       return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
     } catch (err) {
@@ -187,7 +187,7 @@ export class RedisModelPauses implements ModelPauses {
   private readonly pausesNoted = new Map<string, number>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly keyPrefix: string,
     private readonly now: () => number = Date.now,
   ) {}

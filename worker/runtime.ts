@@ -51,7 +51,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
     maxConnections: Math.min(20, Math.max(4, Math.ceil(config.concurrency / 10))),
     sessionSettings: config.databaseRandomPageCost === undefined ? {} : { random_page_cost: config.databaseRandomPageCost },
   });
-  const redis = blockingConnection(config.redis.url);
+  const redis = blockingConnection(config.redis.target);
   const prefix = config.redis.queuePrefix;
   const registry = new Registry();
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
@@ -102,8 +102,8 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
     stalledInterval: config.stalledIntervalMs,
   };
   const workers = [
-    new Worker(PRIMARY_QUEUE, processor.processPrimary, { ...workerOptions, connection: blockingConnection(config.redis.url) }),
-    new Worker(FALLBACK_QUEUE, processor.processFallback, { ...workerOptions, connection: blockingConnection(config.redis.url) }),
+    new Worker(PRIMARY_QUEUE, processor.processPrimary, { ...workerOptions, connection: blockingConnection(config.redis.target) }),
+    new Worker(FALLBACK_QUEUE, processor.processFallback, { ...workerOptions, connection: blockingConnection(config.redis.target) }),
   ];
   for (const w of workers) {
     w.on('error', (err) => log.error({ err: err.message, queue: w.name }, 'worker error'));

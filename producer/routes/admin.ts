@@ -4,7 +4,7 @@
  * session cookie the login form sets.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../shared/redis.js';
 import type { Queue } from 'bullmq';
 import type { Database } from '../../db/client.js';
 import type { SettingsStore } from '../../db/settings-store.js';
@@ -28,7 +28,7 @@ export interface AdminRoutesOptions {
   readonly db: Database;
   readonly settings: SettingsStore;
   readonly auth: Authenticator;
-  readonly redis: Redis;
+  readonly redis: RedisConnection;
   readonly queues: { readonly primary: Queue; readonly fallback: Queue };
   readonly loginBackoff: LoginBackoff;
   readonly dependencyTimeoutMs: number;

@@ -4,7 +4,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../shared/redis.js';
 import type { GenerationClient } from '../client.js';
 import { fingerprintOf, type IdempotencyClaims } from '../idempotency.js';
 import { mintRequestId, ownsRequest } from '../request-ownership.js';
@@ -23,7 +23,7 @@ export interface GenerationRoutesOptions {
   readonly client: GenerationClient;
   readonly status: GenerationStatusReader;
   readonly hub: GenerationEventHub;
-  readonly redis: Redis;
+  readonly redis: RedisConnection;
   readonly auth: Authenticator;
   readonly limiter: RedisRateLimiter;
   readonly claims: IdempotencyClaims;

@@ -1,6 +1,6 @@
 /** Liveness, readiness and Prometheus metrics: open routes, for orchestrators and scrapers. */
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../shared/redis.js';
 import type { Registry } from 'prom-client';
 import type { DbHandle } from '../../db/client.js';
 import { coerceError } from '../../shared/errors.js';
@@ -8,7 +8,7 @@ import { guarded } from '../dependencies.js';
 import { errorBodySchema } from '../schemas.js';
 
 export interface HealthRoutesOptions {
-  readonly redis: Redis;
+  readonly redis: RedisConnection;
   readonly db: DbHandle;
   readonly registry: Registry;
   readonly timeoutMs: number;
