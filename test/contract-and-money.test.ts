@@ -90,7 +90,7 @@ describe('settings validation', () => {
 describe('configuration', () => {
   it('has sensible defaults', () => {
     const c = readWorkerConfig({});
-    expect(c).toMatchObject({ redis: { url: 'redis://127.0.0.1:6379', queuePrefix: 'wo' }, databaseUrl: 'postgres://postgres@127.0.0.1:5432/postgres', concurrency: 50, metricsPort: 9464, vendorResponseBufferMb: 64 });
+    expect(c).toMatchObject({ redis: { target: { mode: 'single', url: 'redis://127.0.0.1:6379' }, queuePrefix: 'wo' }, databaseUrl: 'postgres://postgres@127.0.0.1:5432/postgres', concurrency: 50, metricsPort: 9464, vendorResponseBufferMb: 64 });
   });
   const bad: Array<[Record<string, string>, RegExp]> = [
     [{ WORKER_CONCURRENCY: 'lots' }, /WORKER_CONCURRENCY must be a whole number/],

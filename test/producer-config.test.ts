@@ -23,7 +23,7 @@ describe('readProducerConfig', () => {
       dependencyTimeoutMs: 2_000,
       shutdownGraceMs: 10_000,
       logLevel: 'info',
-      redis: { url: 'redis://127.0.0.1:6379', queuePrefix: 'wo' },
+      redis: { target: { mode: 'single', url: 'redis://127.0.0.1:6379' }, queuePrefix: 'wo' },
       databaseSchema: undefined,
     });
   });
