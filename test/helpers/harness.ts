@@ -3,12 +3,11 @@
  * own, the simulated provider on a free port, and workers built from the same code as production.
  */
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { GenerationClient } from '../../producer/client.js';
-import { type Env, readWorkerConfig, type WorkerConfig } from '../../shared/config.js';
+import { type Env, readRedisConfig, readWorkerConfig, type WorkerConfig } from '../../shared/config.js';
 import { createLogger } from '../../shared/logger.js';
 import { FALLBACK_QUEUE, PRIMARY_QUEUE } from '../../shared/queues.js';
-import { blockingConnection } from '../../shared/redis.js';
+import { blockingConnection, type RedisConnection } from '../../shared/redis.js';
 import { startWorkerRuntime, type WorkerRuntime } from '../../worker/runtime.js';
 import { startSimulator, type Simulator } from '../simulator/server.js';
 import type { FaultConfig } from '../simulator/faults.js';
@@ -19,7 +18,7 @@ export interface Harness {
   readonly sim: Simulator;
   readonly prefix: string;
   readonly client: GenerationClient;
-  readonly redis: Redis;
+  readonly redis: RedisConnection;
   /** A plain BullMQ queue on the primary queue, as a service in another language would use. */
   readonly rawQueue: Queue;
   readonly fallbackQueue: Queue;
@@ -33,16 +32,20 @@ export interface HarnessOptions {
   readonly faults?: FaultConfig;
   /** Redis for everything in the harness (default: the machine's). */
   readonly redisUrl?: string;
+  /** Redis in any mode, as the services read it (REDIS_SENTINELS, REDIS_CLUSTER_NODES, ...); replaces redisUrl. */
+  readonly redisEnv?: Record<string, string>;
+  /** The queue prefix (default: a unique one); Cluster tests wrap it in a hash tag. */
+  readonly prefix?: (unique: string) => string;
   readonly env?: Record<string, string>;
 }
 
 export async function startHarness(label: string, options: HarnessOptions = {}): Promise<Harness> {
   const db = await createTestDatabase(label);
   const sim = await startSimulator({ port: 0, seed: 42, faults: options.faults ?? {} });
-  const prefix = uniqueName(label);
+  const prefix = (options.prefix ?? ((u: string) => u))(uniqueName(label));
   const redisUrl = options.redisUrl ?? TEST_REDIS_URL;
   const env: Record<string, string> = {
-    REDIS_URL: redisUrl,
+    ...(options.redisEnv ?? { REDIS_URL: redisUrl }),
     DATABASE_URL: TEST_DATABASE_URL,
     DATABASE_SCHEMA: db.schemaName,
     QUEUE_PREFIX: prefix,
@@ -62,10 +65,14 @@ export async function startHarness(label: string, options: HarnessOptions = {}):
     ...options.env,
   };
   // Quiet while fault tests stop Redis on purpose: commands report the errors that matter.
-  const redis = blockingConnection(redisUrl);
-  const client = new GenerationClient({ redisUrl, queuePrefix: prefix });
-  const rawQueue = new Queue(PRIMARY_QUEUE, { connection: redisOptions(redisUrl), prefix });
-  const fallbackQueue = new Queue(FALLBACK_QUEUE, { connection: redisOptions(redisUrl), prefix });
+  const target = readRedisConfig(env).target;
+  const redis = blockingConnection(target);
+  const client = new GenerationClient({ redis: target, queuePrefix: prefix });
+  // One node: BullMQ builds (and closes) the queues' connections from plain options, as a
+  // service that is not this project would; other modes need the project's factory.
+  const queueConnections = target.mode === 'single' ? [] : [blockingConnection(target), blockingConnection(target)];
+  const rawQueue = new Queue(PRIMARY_QUEUE, { connection: queueConnections[0] ?? redisOptions(redisUrl), prefix });
+  const fallbackQueue = new Queue(FALLBACK_QUEUE, { connection: queueConnections[1] ?? redisOptions(redisUrl), prefix });
   const runtimes: WorkerRuntime[] = [];
 
   return {
@@ -89,7 +96,7 @@ export async function startHarness(label: string, options: HarnessOptions = {}):
       await rawQueue.obliterate({ force: true }).catch(() => {});
       await fallbackQueue.obliterate({ force: true }).catch(() => {});
       await Promise.all([rawQueue.close(), fallbackQueue.close()]);
-      await redis.quit();
+      await Promise.all([redis, ...queueConnections].map((c) => c.quit().catch(() => {})));
       await sim.close();
       await db.drop();
     },

