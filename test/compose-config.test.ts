@@ -40,6 +40,20 @@ describe('docker-compose.yml', () => {
     expect(check.stdout).toBe('');
   });
 
+  it('the `ha` profile adds a replica and three sentinels watching `redis`, and the apps can be pointed at them', async () => {
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, REDIS_URL: '', REDIS_SENTINELS: 'redis-sentinel-1:26379,redis-sentinel-2:26379,redis-sentinel-3:26379', REDIS_SENTINEL_NAME: 'wf' };
+    const ha = await run('docker-compose', ['-f', COMPOSE_FILE, '--profile', 'ha', 'config'], { cwd: PROJECT_ROOT, env });
+    expect(ha.code, ha.stderr).toBe(0);
+    const services = YAML.parse(ha.stdout).services as Record<string, { command?: string[]; environment?: Record<string, string> }>;
+    const sentinels = Object.keys(services).filter((n) => n.startsWith('redis-sentinel-'));
+    expect(sentinels).toHaveLength(3);
+    for (const n of sentinels) expect(services[n]!.command!.join(' ')).toMatch(/sentinel monitor wf redis 6379 2/);
+    expect(services['redis-replica']!.command).toEqual(expect.arrayContaining(['--replicaof', 'redis', '6379']));
+    expect(services.worker!.environment).toMatchObject({ REDIS_SENTINELS: env.REDIS_SENTINELS, REDIS_SENTINEL_NAME: 'wf' });
+    // Only with the profile do they run: `docker compose up` alone stays on one Redis node.
+    for (const n of [...sentinels, 'redis-replica']) expect((compose.services[n] as { profiles?: string[] }).profiles, n).toEqual(['ha']);
+  });
+
   it('Redis 7 never evicts, keeps an append-only file and has a healthcheck; Postgres has one too', () => {
     const redis = compose.services.redis!;
     expect(redis.image).toMatch(/^redis:7(\.|-|$)/);
