@@ -5,7 +5,7 @@
  * Keys hold a digest of the id, never the id itself; one key per command (Cluster safe).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../shared/redis.js';
 
 export interface AdminSessionStore {
   /** Opens a session for the admin token with this SHA-256 digest (hex); returns its id. */
@@ -20,7 +20,7 @@ export const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
 
 export class RedisAdminSessions implements AdminSessionStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly prefix: string,
   ) {}
 

@@ -5,14 +5,14 @@
  * One command on one key, so it holds on a cluster too.
  */
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../shared/redis.js';
 
 /** Claims outlive the jobs they guard (failed jobs are kept 7 days); rows are checked after that. */
 export const IDEMPOTENCY_CLAIM_TTL_MS = 8 * 24 * 3600_000;
 
 export class IdempotencyClaims {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly prefix: string,
     private readonly ttlMs = IDEMPOTENCY_CLAIM_TTL_MS,
   ) {}

@@ -6,10 +6,10 @@
  * not a window. One Redis key per address (a hash), one Lua call per check: Cluster safe.
  */
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../shared/redis.js';
 
 export interface LoginBackoffOptions {
-  readonly redis: Redis;
+  readonly redis: RedisConnection;
   readonly prefix: string;
   /** Failures from one address that cost no wait (default 5). */
   readonly freeFailures?: number;
