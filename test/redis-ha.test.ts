@@ -48,12 +48,21 @@ describe('Redis Cluster, 3 primaries', () => {
       ids.push(...(http as string[]), ...lib);
     }
     expect(new Set(ids).size).toBe(300);
-    const results = await Promise.all(ids.map((id) => h.client.waitForResult(id, { timeoutMs: 120_000 })));
+    // QueueEvents over the cluster deliver results to the library...
+    const results = await Promise.all(ids.slice(0, 20).map((id) => h.client.waitForResult(id, { timeoutMs: 60_000 })));
     expect(results.every((r) => r.status === 'succeeded' || r.status === 'failed')).toBe(true);
+    // ...and Postgres gets every request's final row.
+    const unfinished = async () => {
+      const rows = await h.db.sql<{ job_id: string }[]>`select job_id from workflow_generations where status <> 'queued' and job_id in ${h.db.sql(ids)}`;
+      const have = new Set(rows.map((r) => r.job_id));
+      return ids.filter((id) => !have.has(id));
+    };
+    await eventually(async () => (await unfinished()).length === 0, { timeoutMs: 120_000, what: 'all 300 requests to finish' }).catch(async (err) => {
+      const left = await unfinished();
+      const states = await Promise.all(left.slice(0, 5).map(async (id) => `${id}: ${(await h.rawQueue.getJob(id))?.finishedOn ? 'finished' : await h.rawQueue.getJobState(id)}`));
+      throw new Error(`${(err as Error).message}; ${left.length} unfinished, e.g. ${states.join(', ')}`);
+    });
     await expectCleanLedger(h.db, ids, [h.rawQueue, h.fallbackQueue]);
-    // The queues' keys really are spread over one slot of the cluster, not a node of their own.
-    const slotOwners = await Promise.all(cluster.nodes.map(async (n) => (await h.redis.keys(`${h.prefix}:*`)).length > 0 && n.port));
-    expect(slotOwners.length).toBe(3);
   }, 240_000);
 });
 
@@ -85,9 +94,10 @@ describe('Sentinel: 1 primary, 1 replica, 3 sentinels; the primary SIGKILLed mid
       if (batch === 4) await group.primary.kill();
       const ids = await Promise.all(Array.from({ length: 25 }, (_, i) => postHttp(api, batch * 25 + i)));
       for (const id of ids) (id ? accepted.push(id) : refused++);
-      if (batch >= 4 && refused > 0 && accepted.length < 300) {
-        // Refused requests were answered 503: the caller knows. Wait for the new primary before the next batch.
-        await eventually(async () => (await group.primaryPort()) !== oldPort, { timeoutMs: 30_000, what: 'the sentinels to promote the replica' });
+      if (ids.some((id) => id === undefined)) {
+        // Refused requests were answered 503: the caller knows. The load resumes once the producer
+        // is back on the new primary (the request that finds it is counted like the others).
+        accepted.push(await eventually(() => postHttp(api, 20_000 + batch), { timeoutMs: 30_000, what: 'the producer to accept work again' }));
       }
     }
     await eventually(async () => (await group.primaryPort()) !== oldPort, { timeoutMs: 30_000, what: 'the sentinels to promote the replica' });
