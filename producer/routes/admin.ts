@@ -85,6 +85,7 @@ export async function adminApiRoutes(app: FastifyInstance, o: AdminRoutesOptions
     '/v1/admin/settings',
     {
       schema: {
+        operationId: 'getSettings',
         summary: 'The orchestrator model settings',
         tags: ['admin'],
         security: SECURITY,
@@ -98,6 +99,7 @@ export async function adminApiRoutes(app: FastifyInstance, o: AdminRoutesOptions
     '/v1/admin/settings',
     {
       schema: {
+        operationId: 'updateSettings',
         summary: 'Change all three model settings at once',
         description: 'Validated (models in the catalog and priced; fallback differs from primary while enabled) and written with a SETTINGS_UPDATED audit row. Workers pick the change up within 2 s.',
         tags: ['admin'],
@@ -121,6 +123,7 @@ export async function adminApiRoutes(app: FastifyInstance, o: AdminRoutesOptions
     '/v1/admin/catalog',
     {
       schema: {
+        operationId: 'getCatalog',
         summary: 'The model catalog with each model’s cost per workflow',
         description: 'Costs are priced on the average usage of the last 30 days’ successful attempts when there are at least 20 of them (basis "measured"), else on a typical workflow of 2,500 input and 1,200 output tokens (basis "typical").',
         tags: ['admin'],
@@ -135,6 +138,7 @@ export async function adminApiRoutes(app: FastifyInstance, o: AdminRoutesOptions
     '/v1/admin/stats',
     {
       schema: {
+        operationId: 'getStats',
         summary: 'Live figures over the last 7 or 30 days',
         description: 'Fallback rate against the 5% target, validation pass rate per model against 95%, spend per generator and per model, cost per usable workflow, savings against sending everything to the fallback model, and the system flow counts.',
         tags: ['admin'],
