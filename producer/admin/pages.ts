@@ -30,8 +30,12 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
+const LOGOUT_FORM = '<form method="post" action="/admin/logout"><button type="submit" class="link" data-testid="logout">Log out</button></form>';
+
 export function consolePage(options: { authDisabled: boolean }): string {
-  return CONSOLE_HTML.replace('<!--AUTH-NOTICE-->', options.authDisabled ? '<p class="banner warn" data-testid="auth-disabled">AUTH_DISABLED=true: no access control. Demo and test use only.</p>' : '');
+  return CONSOLE_HTML.replace('<!--AUTH-NOTICE-->', options.authDisabled ? '<p class="banner warn" data-testid="auth-disabled">AUTH_DISABLED=true: no access control. Demo and test use only.</p>' : '')
+    // With auth off there is no session to end: a Log out button would promise what it cannot do.
+    .replace('<!--LOGOUT-->', options.authDisabled ? '' : LOGOUT_FORM);
 }
 
 export function loginPage(error: string | null): string {
