@@ -23,6 +23,7 @@ import { type EventStream, GenerationEventHub } from './events.js';
 import { GenerationStatusReader } from './generation-status.js';
 import { createProducerMetrics, instrumentHttp } from './metrics.js';
 import { registerDocsUi, registerOpenApi } from './openapi.js';
+import { registerOldestWaitingAge } from '../shared/queue-age.js';
 import { RedisRateLimiter } from './rate-limit.js';
 import { adminApiRoutes, adminPageRoutes } from './routes/admin.js';
 import { IdempotencyClaims } from './idempotency.js';
@@ -95,6 +96,7 @@ export async function buildProducerServer(options: ProducerServerOptions): Promi
   const enqueueLimiter = new RedisRateLimiter({ redis, prefix, name: 'enqueue', limit: config.enqueueRateLimitPerMinute, windowMs: 60_000 });
   const loginLimiter = new RedisRateLimiter({ redis, prefix, name: 'admin-login', limit: config.loginRateLimitPerMinute, windowMs: 60_000 });
   const metrics = createProducerMetrics({ queues: [queues.primary, queues.fallback], processMetrics: options.processMetrics ?? true });
+  registerOldestWaitingAge(metrics.registry, [queues.primary, queues.fallback]);
   const streams = new Set<EventStream>();
   let shuttingDown = false;
 

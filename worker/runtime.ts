@@ -16,6 +16,8 @@ import { blockingConnection } from '../shared/redis.js';
 import { AttemptRunner, type ModelClients } from './attempt-runner.js';
 import { systemClock, type Clock } from './clock.js';
 import { createGenerationProcessor, MAX_STALLS } from './generation-processor.js';
+import { createOperationsMetrics } from './ops-metrics.js';
+import { registerOldestWaitingAge } from '../shared/queue-age.js';
 import { createWorkerMetrics } from './metrics.js';
 import { createNodeHttpFetch } from './llm/node-http-fetch.js';
 import { createModelClients } from './model-clients.js';
@@ -62,6 +64,8 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
   const vendorFetch = options.clients ? null : createNodeHttpFetch({ maxSockets: 2 * config.concurrency, maxBufferedBytes: config.vendorResponseBufferMb * 1024 * 1024 });
   const metrics = createWorkerMetrics(registry, [primaryQueue, fallbackQueue], vendorFetch ?? undefined);
   const settings = await PollingSettingsSource.start(new SettingsStore(db.db), { intervalMs: config.settingsRefreshMs, log });
+  const operations = createOperationsMetrics(registry, settings);
+  registerOldestWaitingAge(registry, [primaryQueue, fallbackQueue]);
   const shutdown = new AbortController();
   const stopping = new AbortController();
 
@@ -93,8 +97,8 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
     stalledInterval: config.stalledIntervalMs,
   };
   const workers = [
-    new Worker(PRIMARY_QUEUE, processor.processPrimary, { ...workerOptions, connection: blockingConnection(config.redis.url) }),
-    new Worker(FALLBACK_QUEUE, processor.processFallback, { ...workerOptions, connection: blockingConnection(config.redis.url) }),
+    new Worker(PRIMARY_QUEUE, (job, token) => (operations.observePickUp(PRIMARY_QUEUE, job), processor.processPrimary(job, token)), { ...workerOptions, connection: blockingConnection(config.redis.url) }),
+    new Worker(FALLBACK_QUEUE, (job, token) => (operations.observePickUp(FALLBACK_QUEUE, job), processor.processFallback(job, token)), { ...workerOptions, connection: blockingConnection(config.redis.url) }),
   ];
   for (const w of workers) {
     w.on('error', (err) => log.error({ err: err.message, queue: w.name }, 'worker error'));
