@@ -48,6 +48,8 @@ export const OVERVIEW_UID = 'orchestrator-overview';
 /** Targets from the seed design. */
 export const FALLBACK_RATE_TARGET = 0.05;
 export const VALIDATION_PASS_TARGET = 0.95;
+/** What the dashboard reads from the standard Redis and Postgres exporters compose runs. */
+export const EXPORTER_METRICS = ['redis_up', 'redis_memory_used_bytes', 'redis_connected_clients', 'pg_up', 'pg_stat_database_numbackends', 'pg_stat_database_xact_commit'] as const;
 const DEFAULT_FALLBACK_MODEL = 'claude-sonnet-4';
 
 const datasource = { type: 'prometheus', uid: DATASOURCE_VARIABLE };
@@ -534,6 +536,58 @@ export function buildOverviewDashboard(): Dashboard {
         targets: [
           { expr: 'sum by (instance) (orchestrator_vendor_responses_waiting{instance=~"$instance"})', legend: '{{instance}} waiting' },
           { expr: 'sum by (instance) (rate(orchestrator_vendor_response_waits_total{instance=~"$instance"}[$__rate_interval])) * 60', legend: '{{instance}} waits/min' },
+        ],
+      }),
+    )
+
+    .withRow(new RowBuilder('Redis and Postgres (exporters)'))
+    .withPanel(
+      stat({
+        title: 'Redis up',
+        description: 'redis_exporter reaches Redis (1). Queues, locks and rate-limit pauses live there: with Redis down nothing is enqueued or processed.',
+        unit: 'none',
+        width: 3,
+        targets: [{ expr: 'max(redis_up)', legend: 'redis' }],
+        steps: [[null, 'red'], [1, 'green']],
+      }),
+    )
+    .withPanel(
+      stat({
+        title: 'Postgres up',
+        description: 'postgres_exporter reaches Postgres (1). Results wait (workers retry for 30 s) while it is down.',
+        unit: 'none',
+        width: 3,
+        targets: [{ expr: 'max(pg_up)', legend: 'postgres' }],
+        steps: [[null, 'red'], [1, 'green']],
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: 'Redis memory used',
+        description: 'Memory Redis uses. It must never evict (maxmemory-policy noeviction): an evicted job key is a lost request.',
+        unit: 'bytes',
+        width: 6,
+        targets: [{ expr: 'max(redis_memory_used_bytes)', legend: 'used' }],
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: 'Redis connected clients',
+        description: 'Client connections to Redis: each worker holds a few (BullMQ blocking reads need their own), each producer one or two.',
+        unit: 'short',
+        width: 6,
+        targets: [{ expr: 'max(redis_connected_clients)', legend: 'clients' }],
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: 'Postgres connections and commits',
+        description: 'Backends connected per database (each worker opens a pool of clamp(concurrency / 10, 4, 20)), and commits per second.',
+        unit: 'short',
+        width: 6,
+        targets: [
+          { expr: 'sum by (datname) (pg_stat_database_numbackends{datname!~"template.*|postgres"})', legend: '{{datname}} connections' },
+          { expr: 'sum by (datname) (rate(pg_stat_database_xact_commit{datname!~"template.*|postgres"}[$__rate_interval]))', legend: '{{datname}} commits/s' },
         ],
       }),
     )

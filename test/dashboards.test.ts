@@ -11,7 +11,7 @@ import Fastify from 'fastify';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { DATASOURCE_UID, DATASOURCE_VARIABLE, OVERVIEW_UID } from '../dashboards/overview.js';
+import { DATASOURCE_UID, DATASOURCE_VARIABLE, EXPORTER_METRICS, OVERVIEW_UID } from '../dashboards/overview.js';
 import { DASHBOARD_DIR, renderDashboards } from '../dashboards/render.js';
 import { createProducerMetrics, instrumentHttp } from '../producer/metrics.js';
 import { ResponseBudget } from '../worker/llm/node-http-fetch.js';
@@ -36,7 +36,9 @@ function exportedSeriesNames(): Set<string> {
   const producer = createProducerMetrics({ queues: [], processMetrics: false });
   instrumentHttp(Fastify(), producer.registry);
   // Prometheus' own series: scrape health and the state of its alerting rules.
-  const names = new Set(['up', 'ALERTS']);
+  const names = new Set<string>(['up', 'ALERTS']);
+  // The exporters' series (test/compose-e2e.test.ts runs them and checks every panel gets data).
+  for (const n of EXPORTER_METRICS) names.add(n);
   for (const m of [...registry.getMetricsAsArray(), ...producer.registry.getMetricsAsArray()]) {
     names.add(m.name);
     if ((m as unknown as { type?: string }).type === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(m.name + s);
