@@ -4,17 +4,19 @@
  * generation_attempts that the seed's queries cannot see (a primary answer that failed
  * validation and was handed over leaves no WORKFLOW_GENERATED row of its own).
  *
- * Every query covers `now() - days` to now. Money comes back as exact decimal strings.
+ * Every query covers `now() - days` to now (days may be a fraction: the last hour is 1/24).
+ * Money comes back as exact decimal strings.
  */
 import { sql } from 'drizzle-orm';
 import { AUDIT_ACTIONS, VALIDATION_FAILURE_KINDS, type ValidationFailureKind } from '../shared/outcomes.js';
 import type { Database } from './client.js';
 
-export const STATS_WINDOWS_DAYS = [7, 30] as const;
-export type StatsWindowDays = (typeof STATS_WINDOWS_DAYS)[number];
+/** The console's and the stats API's windows, as fractions of days (the queries take days). */
+export const STATS_WINDOWS = { '1h': 1 / 24, '24h': 1, '7d': 7, '30d': 30 } as const;
+export type StatsWindow = keyof typeof STATS_WINDOWS;
 
 const ANSWERED = sql.raw(`(${['ok', ...VALIDATION_FAILURE_KINDS].map((k) => `'${k}'`).join(', ')})`);
-const since = (days: number) => sql`now() - make_interval(days => ${days})`;
+const since = (days: number) => sql`now() - make_interval(secs => ${Math.round(days * 86_400)})`;
 
 async function rows<T>(db: Database, query: ReturnType<typeof sql>): Promise<T[]> {
   return Array.from(await db.execute<Record<string, unknown>>(query)) as T[];

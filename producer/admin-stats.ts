@@ -79,6 +79,7 @@ function roundTo12(text: string): string {
 
 export interface StatsView {
   readonly windowDays: number;
+  readonly window: string;
   readonly generatedAt: string;
   readonly targets: typeof TARGETS;
   readonly fallbackRate: { readonly total: number; readonly fallbacks: number; readonly percent: number | null; readonly meetsTarget: boolean | null };
@@ -124,6 +125,8 @@ export interface StatsView {
 export interface StatsInputs {
   readonly db: Database;
   readonly days: number;
+  /** The window's name as the API and the console show it. */
+  readonly window: string;
   /** The fallback model everything would go to without the primary (the configured one). */
   readonly baselineModel: string;
   /** Jobs waiting in each queue now; null when Redis does not answer. */
@@ -174,6 +177,7 @@ export async function statsView(i: StatsInputs): Promise<StatsView> {
   const pct = rate.total > 0 ? percent(rate.fallbacks, rate.total) : null;
   return {
     windowDays: i.days,
+    window: i.window,
     generatedAt: new Date().toISOString(),
     targets: TARGETS,
     fallbackRate: { total: rate.total, fallbacks: rate.fallbacks, percent: pct, meetsTarget: pct === null ? null : pct <= TARGETS.fallbackRatePercent },

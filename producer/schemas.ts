@@ -167,7 +167,10 @@ export const catalogResponseSchema = {
 export const statsQuerySchema = {
   type: 'object',
   additionalProperties: false,
-  properties: { days: { type: 'string', enum: ['7', '30'], default: '7' } },
+  properties: {
+    window: { type: 'string', enum: ['1h', '24h', '7d', '30d'], description: 'The window: the last hour, 24 hours, 7 or 30 days (default 7d).' },
+    days: { type: 'string', enum: ['1', '7', '30'], description: 'The window in days, as before `window` existed; `window` wins when both are given.' },
+  },
 } as const;
 
 export { errorBodySchema };

@@ -103,6 +103,22 @@ describe('on a phone (390×844)', () => {
   });
 });
 
+describe('time windows', () => {
+  it('offers the last hour, 24 hours, 7 and 30 days, and asks the API for the one picked', async () => {
+    const { context, page, requests, problems } = await loggedIn({ width: 1280, height: 900 });
+    for (const [id, window, label] of [['window-1h', '1h', 'last hour'], ['window-24h', '24h', 'last 24 hours'], ['window-30', '30d', 'last 30 days'], ['window-7', '7d', 'last 7 days']] as const) {
+      const answered = page.waitForResponse((r) => r.url().includes(`/v1/admin/stats?window=${window}`));
+      await page.getByTestId(id).click();
+      expect((await answered).status()).toBe(200);
+      await expect.poll(() => page.getByTestId('flow-window').textContent()).toBe(label);
+      expect(await page.getByTestId(id).getAttribute('aria-pressed')).toBe('true');
+    }
+    expect(requests.some((u) => u.includes('days='))).toBe(false);
+    await context.close();
+    expect(problems).toEqual([]);
+  });
+});
+
 describe('the fallback switch', () => {
   it('has at least 3:1 contrast against the card, off and on (WCAG 1.4.11)', async () => {
     const { context, page } = await loggedIn({ width: 1280, height: 900 });

@@ -7,7 +7,8 @@
   const $ = (sel, root) => (root || document).querySelector(sel);
   const byTestId = (id, root) => $(`[data-testid="${id}"]`, root);
 
-  const state = { catalog: null, models: new Map(), saved: null, stats: null, days: 7, statsTimer: null };
+  const state = { catalog: null, models: new Map(), saved: null, stats: null, window: '7d', statsTimer: null };
+  const WINDOW_LABELS = { '1h': 'last hour', '24h': 'last 24 hours', '7d': 'last 7 days', '30d': 'last 30 days' };
 
   // ---- formatting (the browser tests use the same rules) -------------------------------------
   /** $1,234.56 from a dollar up; up to six decimals below (at least two): $0.001095, $0.50. */
@@ -259,7 +260,7 @@
   function renderStats(s) {
     state.stats = s;
     byTestId('stats-updated').textContent = `Updated ${new Date(s.generatedAt).toLocaleTimeString()}`;
-    byTestId('flow-window').textContent = `last ${s.windowDays} days`;
+    byTestId('flow-window').textContent = WINDOW_LABELS[s.window] ?? `last ${s.windowDays} days`;
 
     const fr = s.fallbackRate;
     setFigure(byTestId('fallback-rate-value'), fr.percent, fmtPct);
@@ -331,7 +332,7 @@
 
   async function loadStats() {
     try {
-      renderStats(await api(`/v1/admin/stats?days=${state.days}`));
+      renderStats(await api(`/v1/admin/stats?window=${encodeURIComponent(state.window)}`));
     } catch (err) {
       byTestId('stats-updated').textContent = `Could not load figures: ${err.message}`;
     }
@@ -351,7 +352,7 @@
     for (const el of [byTestId('projection-volume'), byTestId('projection-fallback-rate')]) el.addEventListener('input', updateCosts);
     for (const b of document.querySelectorAll('.segmented button')) {
       b.addEventListener('click', () => {
-        state.days = Number(b.dataset.days);
+        state.window = b.dataset.window;
         for (const other of document.querySelectorAll('.segmented button')) other.setAttribute('aria-pressed', other === b ? 'true' : 'false');
         loadStats();
       });

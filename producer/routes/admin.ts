@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
 import type { Database } from '../../db/client.js';
 import type { SettingsStore } from '../../db/settings-store.js';
-import { STATS_WINDOWS_DAYS } from '../../db/stats-queries.js';
+import { STATS_WINDOWS, type StatsWindow } from '../../db/stats-queries.js';
 import { coerceError, type FieldError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { assertPriced } from '../../shared/money.js';
@@ -134,12 +134,12 @@ export async function adminApiRoutes(app: FastifyInstance, o: AdminRoutesOptions
     async () => guarded('postgres', t, () => catalogView(o.db)),
   );
 
-  app.get<{ Querystring: { days?: string } }>(
+  app.get<{ Querystring: { window?: StatsWindow; days?: '1' | '7' | '30' } }>(
     '/v1/admin/stats',
     {
       schema: {
         operationId: 'getStats',
-        summary: 'Live figures over the last 7 or 30 days',
+        summary: 'Live figures over the last hour, 24 hours, 7 or 30 days',
         description: 'Fallback rate against the 5% target, validation pass rate per model against 95%, spend per generator and per model, cost per usable workflow, savings against sending everything to the fallback model, and the system flow counts.',
         tags: ['admin'],
         security: SECURITY,
@@ -148,7 +148,8 @@ export async function adminApiRoutes(app: FastifyInstance, o: AdminRoutesOptions
       },
     },
     async (request) => {
-      const days = Number(request.query.days ?? '7') as (typeof STATS_WINDOWS_DAYS)[number];
+      const window: StatsWindow = request.query.window ?? (request.query.days === '1' ? '24h' : request.query.days === '30' ? '30d' : '7d');
+      const days = STATS_WINDOWS[window];
       const stored = await guarded('postgres', t, () => o.settings.readRaw());
       let baselineModel = DEFAULT_SETTINGS.fallbackModel;
       try {
@@ -158,7 +159,7 @@ export async function adminApiRoutes(app: FastifyInstance, o: AdminRoutesOptions
       }
       const waitingNow = await waitingCounts(o.queues, Math.min(t, 1_000));
       const catalog = await guarded('postgres', t, () => catalogView(o.db));
-      return guarded('postgres', t * 2, () => statsView({ db: o.db, days, baselineModel, waitingNow, catalog }));
+      return guarded('postgres', t * 2, () => statsView({ db: o.db, days, window, baselineModel, waitingNow, catalog }));
     },
   );
 }
