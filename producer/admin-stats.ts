@@ -77,6 +77,14 @@ function roundTo12(text: string): string {
   return `${s.slice(0, -12)}.${s.slice(-12)}`;
 }
 
+/** One model's attempts in one role over the window. */
+export interface RoleModel {
+  readonly model: string;
+  readonly attempts: number;
+  readonly answered: number;
+  readonly passed: number;
+}
+
 export interface StatsView {
   readonly windowDays: number;
   readonly window: string;
@@ -105,6 +113,12 @@ export interface StatsView {
     readonly savingsPercent: number | null;
   };
   readonly flow: {
+    /**
+     * The models that actually served each role in the window, from the attempt rows: after a
+     * settings change these differ from the models configured now, and figures are theirs.
+     */
+    readonly primaryModels: readonly RoleModel[];
+    readonly fallbackModels: readonly RoleModel[];
     readonly pickedUp: number;
     readonly waitingNow: { readonly primary: number; readonly fallback: number } | null;
     readonly primaryAttempts: number;
@@ -199,6 +213,8 @@ export async function statsView(i: StatsInputs): Promise<StatsView> {
       savingsPercent: baseline > 0n ? Math.round((Number(savings) * 10_000) / Number(baseline)) / 100 : null,
     },
     flow: {
+      primaryModels: roleModels(attempts, 'primary'),
+      fallbackModels: roleModels(attempts, 'fallback'),
       pickedUp: Object.values(byStatus).reduce((a, b) => a + b, 0),
       waitingNow: i.waitingNow,
       primaryAttempts: role.primary.attempts,
@@ -215,4 +231,12 @@ export async function statsView(i: StatsInputs): Promise<StatsView> {
       inProgress: byStatus.queued ?? 0,
     },
   };
+}
+
+/** The models that served `role`, most attempts first. */
+function roleModels(attempts: readonly q.AttemptRow[], role: 'primary' | 'fallback'): RoleModel[] {
+  return attempts
+    .filter((a) => a.role === role)
+    .map((a) => ({ model: a.model, attempts: a.attempts, answered: a.answered, passed: a.passed }))
+    .sort((a, b) => b.attempts - a.attempts || a.model.localeCompare(b.model));
 }

@@ -267,11 +267,17 @@
     badge(byTestId('fallback-rate-status'), fr.meetsTarget, `on target (≤ ${s.targets.fallbackRatePercent}%)`, `over target (${s.targets.fallbackRatePercent}%)`);
     byTestId('fallback-rate-detail').textContent = `${fmtInt(fr.fallbacks)} of ${fmtInt(fr.total)} generated workflows fell back · target ≤ ${s.targets.fallbackRatePercent}%`;
 
-    const primaryId = state.saved ? state.saved.settings.primaryModel : null;
-    const pv = s.validation.find((v) => v.model === primaryId);
-    setFigure(byTestId('primary-pass-rate-value'), pv ? pv.percent : null, fmtPct);
-    badge(byTestId('primary-pass-rate-status'), pv ? pv.meetsTarget : null, `on target (≥ ${s.targets.validationPassRatePercent}%)`, `under target (${s.targets.validationPassRatePercent}%)`);
-    byTestId('primary-pass-rate-detail').textContent = pv ? `${label(pv.model)}: ${fmtInt(pv.passed)} of ${fmtInt(pv.answered)} answers valid · target ≥ ${s.targets.validationPassRatePercent}%` : `No answers from ${label(primaryId || '')} in the window`;
+    // The primary's figures belong to the models that served as primary in the window (attempt
+    // rows), not to the one configured now: after a switch they are different models.
+    const served = s.flow.primaryModels.filter((m) => m.answered > 0);
+    const answered = served.reduce((n, m) => n + m.answered, 0);
+    const passed = served.reduce((n, m) => n + m.passed, 0);
+    const pvPercent = answered > 0 ? Math.round((passed * 10_000) / answered) / 100 : null;
+    setFigure(byTestId('primary-pass-rate-value'), pvPercent, fmtPct);
+    badge(byTestId('primary-pass-rate-status'), pvPercent === null ? null : pvPercent >= s.targets.validationPassRatePercent, `on target (≥ ${s.targets.validationPassRatePercent}%)`, `under target (${s.targets.validationPassRatePercent}%)`);
+    byTestId('primary-pass-rate-detail').textContent = served.length > 0
+      ? `${served.map((m) => `${label(m.model)}: ${fmtInt(m.passed)} of ${fmtInt(m.answered)} answers valid`).join(' · ')} · target ≥ ${s.targets.validationPassRatePercent}%`
+      : 'No primary answers in the window';
 
     setFigure(byTestId('cost-per-workflow-value'), s.costPerWorkflowUsd, fmtUsd);
     byTestId('cost-per-workflow-detail').textContent = `${fmtUsd(s.totals.spendUsd)} spent on ${fmtInt(s.totals.finishedRequests)} finished requests, ${fmtInt(s.totals.usableWorkflows)} usable workflows`;
@@ -321,8 +327,11 @@
     edge('flow-edge-validate-persist', f.primaryPassed);
     byTestId('flow-waiting').textContent = f.waitingNow ? `${fmtInt(f.waitingNow.primary)} waiting now` : 'queue depth unavailable';
     const settings = state.saved ? state.saved.settings : null;
-    byTestId('flow-primary-model').textContent = settings ? label(settings.primaryModel) : '';
-    byTestId('flow-fallback-model').textContent = settings ? (settings.enableFallback ? label(settings.fallbackModel) : 'off') : '';
+    const servedBy = (models, unit) => models.map((m) => `${label(m.model)} · ${fmtInt(m.attempts)} ${unit}${m.attempts === 1 ? '' : 's'}`).join(', ');
+    byTestId('flow-primary-model').textContent = f.primaryModels.length > 0 ? servedBy(f.primaryModels, 'attempt') : 'no attempts in the window';
+    byTestId('flow-fallback-model').textContent = f.fallbackModels.length > 0
+      ? servedBy(f.fallbackModels, 'attempt')
+      : settings && !settings.enableFallback ? 'off' : 'no attempts in the window';
     byTestId('flow-primary-call-failures').textContent = f.primaryCallFailures > 0 ? `${fmtInt(f.primaryCallFailures)} call failure${f.primaryCallFailures === 1 ? '' : 's'}` : '';
     byTestId('flow-validate-detail').textContent = `${fmtInt(f.primaryPassed)} passed · ${fmtInt(f.primaryFailedValidation)} failed`;
     byTestId('flow-fallback-detail').textContent = `${fmtInt(f.fallbackPassed)} valid · ${fmtInt(f.fallbackFailedValidation)} invalid`;
