@@ -119,6 +119,40 @@ describe('time windows', () => {
   });
 });
 
+describe('projection inputs', () => {
+  it('out-of-range values get a field error and no projection, never a silently clamped one', async () => {
+    const { context, page, problems } = await loggedIn({ width: 1280, height: 900 });
+    const rate = page.getByTestId('projection-fallback-rate');
+    const volume = page.getByTestId('projection-volume');
+    const monthly = () => page.getByTestId('projection-monthly').getAttribute('data-value');
+    expect(await monthly()).not.toBe('');
+
+    await rate.fill('150');
+    expect(await page.getByTestId('projection-fallback-rate-error').textContent()).toBe('Enter a rate from 0 to 100%.');
+    expect(await page.getByTestId('projection-fallback-rate-error').isVisible()).toBe(true);
+    expect(await rate.getAttribute('aria-invalid')).toBe('true');
+    expect(await monthly()).toBe('');
+    expect(await page.getByTestId('projection-monthly').textContent()).toBe('—');
+    expect(await page.getByTestId('projection-scenario').textContent()).toBe('Correct the fields above to see the projection.');
+
+    await rate.fill('12.5');
+    expect(await page.getByTestId('projection-fallback-rate-error').isVisible()).toBe(false);
+    expect(await rate.getAttribute('aria-invalid')).toBe('false');
+    expect(await monthly()).not.toBe('');
+
+    for (const bad of ['-5', '2.5']) {
+      await volume.fill(bad);
+      expect(await page.getByTestId('projection-volume-error').textContent(), bad).toBe('Enter a whole number of workflows, 0 or more.');
+      expect(await monthly(), bad).toBe('');
+    }
+    await volume.fill('0');
+    expect(await page.getByTestId('projection-volume-error').isVisible()).toBe(false);
+    expect(await monthly()).toBe('0');
+    await context.close();
+    expect(problems).toEqual([]);
+  });
+});
+
 describe('the fallback switch', () => {
   it('has at least 3:1 contrast against the card, off and on (WCAG 1.4.11)', async () => {
     const { context, page } = await loggedIn({ width: 1280, height: 900 });

@@ -160,10 +160,20 @@
   }
 
   // ---- cost comparison and projections -----------------------------------------------------
-  function readNumber(el, min, max, fallback) {
+  /**
+   * A projection input, or NaN with a message under the field when it is out of range: a value
+   * silently clamped (150% read as 100%) would project something the operator did not ask for.
+   */
+  function readField(el, { min, max, integer, message }) {
     const n = Number(el.value);
-    if (el.value === '' || !Number.isFinite(n)) return fallback;
-    return Math.min(max, Math.max(min, n));
+    const ok = el.value.trim() !== '' && Number.isFinite(n) && n >= min && n <= max && (!integer || Number.isInteger(n));
+    const error = byTestId(`${el.dataset.testid}-error`);
+    el.setAttribute('aria-invalid', ok ? 'false' : 'true');
+    if (error) {
+      error.textContent = ok ? '' : message;
+      error.hidden = ok;
+    }
+    return ok ? n : NaN;
   }
 
   /** Per-workflow cost of each scenario: the primary always runs; the fallback runs for `rate` of requests. */
@@ -191,14 +201,14 @@
     const p = state.models.get(c.primaryModel);
     const f = state.models.get(c.fallbackModel);
     if (!p || !f) return;
-    const volume = readNumber(byTestId('projection-volume'), 0, 1e12, 0);
-    const ratePct = readNumber(byTestId('projection-fallback-rate'), 0, 100, 0);
+    const volume = readField(byTestId('projection-volume'), { min: 0, max: 1e12, integer: true, message: 'Enter a whole number of workflows, 0 or more.' });
+    const ratePct = readField(byTestId('projection-fallback-rate'), { min: 0, max: 100, integer: false, message: 'Enter a rate from 0 to 100%.' });
     const s = scenarios(p.costPerWorkflowUsd, f.costPerWorkflowUsd, ratePct / 100);
 
     const rows = { primary: byTestId('cost-row-primary-only'), fallback: byTestId('cost-row-fallback-only'), blended: byTestId('cost-row-blended') };
     byTestId('scenario', rows.primary).textContent = `Primary only: ${p.label}`;
     byTestId('scenario', rows.fallback).textContent = `Fallback only: ${f.label}`;
-    byTestId('scenario', rows.blended).textContent = `${p.label} + ${ratePct}% fallback to ${f.label}`;
+    byTestId('scenario', rows.blended).textContent = `${p.label} + ${Number.isNaN(ratePct) ? '?' : ratePct}% fallback to ${f.label}`;
     fillRow(rows.primary, s.primaryOnly, volume, s.fallbackOnly);
     fillRow(rows.fallback, s.fallbackOnly, volume, s.fallbackOnly);
     fillRow(rows.blended, s.blended, volume, s.fallbackOnly);
@@ -209,7 +219,9 @@
     const chosen = c.enableFallback ? s.blended : s.primaryOnly;
     const monthly = chosen * volume;
     const baselineMonthly = s.fallbackOnly * volume;
-    byTestId('projection-scenario').textContent = c.enableFallback
+    byTestId('projection-scenario').textContent = Number.isNaN(volume) || Number.isNaN(ratePct)
+      ? 'Correct the fields above to see the projection.'
+      : c.enableFallback
       ? `${fmtInt(volume)} workflows a month on ${p.label}, ${ratePct}% of them also on ${f.label}.`
       : `${fmtInt(volume)} workflows a month on ${p.label} alone (fallback off).`;
     setFigure(byTestId('projection-monthly'), monthly, fmtUsd);
