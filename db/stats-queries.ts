@@ -167,13 +167,14 @@ export async function averageWorkflowUsage(db: Database, days: number): Promise<
   };
 }
 
-/** Average cost of one model's successful attempts: what a workflow costs on it, measured. */
-export async function averageOkAttemptCost(db: Database, model: string, days: number): Promise<{ samples: number; avgCostUsd: string }> {
-  const [r] = await rows<{ samples: number; avg: string }>(
+/** Average cost of each model's successful attempts: what a workflow costs on it, measured. */
+export async function averageOkCostByModel(db: Database, days: number): Promise<Map<string, { samples: number; avgCostUsd: string }>> {
+  const raw = await rows<{ model: string; samples: number; avg: string }>(
     db,
-    sql`SELECT count(*)::int AS samples, coalesce(avg(cost_usd), 0)::text AS avg
+    sql`SELECT model, count(*)::int AS samples, avg(cost_usd)::text AS avg
           FROM generation_attempts
-         WHERE model = ${model} AND outcome = 'ok' AND started_at > ${since(days)}`,
+         WHERE outcome = 'ok' AND started_at > ${since(days)}
+         GROUP BY model`,
   );
-  return { samples: r?.samples ?? 0, avgCostUsd: r?.avg ?? '0' };
+  return new Map(raw.map((r) => [String(r.model), { samples: Number(r.samples), avgCostUsd: String(r.avg) }]));
 }

@@ -27,6 +27,13 @@ export interface CatalogModel {
   readonly maxOutputTokens: number;
   readonly costPerWorkflowUsd: number;
   readonly costPerWorkflowExact: string;
+  /**
+   * `measured`: the model's own average cost per successful attempt over the last 30 days (it has
+   * history); `estimate`: its catalog prices on the view's `usage`. One price per model: the
+   * console's table, dropdowns, projections and the savings baseline all use this one.
+   */
+  readonly costBasis: 'measured' | 'estimate';
+  readonly measuredSamples: number;
 }
 
 export interface CatalogView {
@@ -37,18 +44,23 @@ export interface CatalogView {
   readonly models: readonly CatalogModel[];
 }
 
-/** Every model priced on the same workload: the last 30 days' average when there is enough data. */
+/**
+ * Every model with its price per workflow: its own measured average when it has successful
+ * attempts in the last 30 days, else an estimate from its catalog prices on a workload that is
+ * the 30 days' average usage when there is enough data, else a typical workflow.
+ */
 export async function catalogView(db: Database): Promise<CatalogView> {
-  const measured = await q.averageWorkflowUsage(db, CATALOG_WINDOW_DAYS);
+  const [measured, perModel] = await Promise.all([q.averageWorkflowUsage(db, CATALOG_WINDOW_DAYS), q.averageOkCostByModel(db, CATALOG_WINDOW_DAYS)]);
   const useMeasured = measured.samples >= MEASURED_MIN_SAMPLES;
   const usage: TokenUsage = useMeasured
     ? { inputTokens: measured.inputTokens, outputTokens: measured.outputTokens, cachedInputTokens: measured.cachedInputTokens, cacheWriteTokens: measured.cacheWriteTokens }
     : TYPICAL_USAGE;
-  return { basis: useMeasured ? 'measured' : 'typical', sampleSize: measured.samples, windowDays: CATALOG_WINDOW_DAYS, usage, models: MODEL_CATALOG.map((m) => catalogModel(m, usage)) };
+  return { basis: useMeasured ? 'measured' : 'typical', sampleSize: measured.samples, windowDays: CATALOG_WINDOW_DAYS, usage, models: MODEL_CATALOG.map((m) => catalogModel(m, usage, perModel.get(m.id))) };
 }
 
-function catalogModel(m: ModelSpec, usage: TokenUsage): CatalogModel {
-  const cost = costOf(m, usage);
+function catalogModel(m: ModelSpec, usage: TokenUsage, own?: { samples: number; avgCostUsd: string }): CatalogModel {
+  const measured = own !== undefined && own.samples > 0;
+  const cost = measured ? parseUsd(roundTo12(own.avgCostUsd)) : costOf(m, usage);
   return {
     id: m.id,
     label: m.label,
@@ -59,6 +71,8 @@ function catalogModel(m: ModelSpec, usage: TokenUsage): CatalogModel {
     maxOutputTokens: m.maxOutputTokens,
     costPerWorkflowUsd: usdToNumber(cost),
     costPerWorkflowExact: formatUsd(cost),
+    costBasis: measured ? 'measured' : 'estimate',
+    measuredSamples: own?.samples ?? 0,
   };
 }
 
@@ -149,14 +163,13 @@ export interface StatsInputs {
 }
 
 export async function statsView(i: StatsInputs): Promise<StatsView> {
-  const [rate, generators, attempts, finals, handoverCount, byStatus, baselineMeasured] = await Promise.all([
+  const [rate, generators, attempts, finals, handoverCount, byStatus] = await Promise.all([
     q.fallbackRate(i.db, i.days),
     q.spendByGenerator(i.db, i.days),
     q.attemptsByModel(i.db, i.days),
     q.finalOutcomes(i.db, i.days),
     q.handovers(i.db, i.days),
     q.requestsByStatus(i.db, i.days),
-    q.averageOkAttemptCost(i.db, i.baselineModel, i.days),
   ]);
 
   const perModel = new Map<string, { answered: number; passed: number; attempts: number; cost: bigint; failures: Record<ValidationFailureKind, number> }>();
@@ -182,9 +195,10 @@ export async function statsView(i: StatsInputs): Promise<StatsView> {
   const usableWorkflows = generated?.usable ?? 0;
   const spend = parseUsd(roundTo12(generated?.costUsd ?? '0')) + parseUsd(roundTo12(failed?.costUsd ?? '0'));
 
+  // The baseline's price is the catalog view's, so the live card and the cost table agree.
   const baselineFromCatalog = i.catalog.models.find((m) => m.id === i.baselineModel) ?? catalogModel(findModel(i.baselineModel) ?? MODEL_CATALOG[0]!, i.catalog.usage);
-  const measured = baselineMeasured.samples > 0;
-  const baselinePer = measured ? parseUsd(roundTo12(baselineMeasured.avgCostUsd)) : parseUsd(baselineFromCatalog.costPerWorkflowExact);
+  const measured = baselineFromCatalog.costBasis === 'measured';
+  const baselinePer = parseUsd(baselineFromCatalog.costPerWorkflowExact);
   const baseline = baselinePer * BigInt(finishedRequests);
   const savings = baseline - spend;
 

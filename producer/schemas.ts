@@ -158,6 +158,8 @@ export const catalogResponseSchema = {
           maxOutputTokens: { type: 'integer' },
           costPerWorkflowUsd: { type: 'number' },
           costPerWorkflowExact: { type: 'string' },
+          costBasis: { type: 'string', enum: ['measured', 'estimate'], description: "measured: the model's own average cost per successful attempt over the window; estimate: its catalog prices on `usage`." },
+          measuredSamples: { type: 'integer', description: "The model's successful attempts in the window." },
         },
       },
     },

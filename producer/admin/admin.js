@@ -387,10 +387,16 @@
       fillSelect(primarySel());
       fillSelect(fallbackSel());
       const u = catalog.usage;
-      byTestId('cost-basis').textContent =
+      // One price per model, the same everywhere on the page: its own measured average, or an estimate.
+      const measuredModels = catalog.models.filter((m) => m.costBasis === 'measured');
+      const own = measuredModels.length > 0
+        ? `${measuredModels.map((m) => m.label).join(', ')}: ${measuredModels.length === 1 ? 'its' : 'each its'} own average cost per successful attempt over the last ${catalog.windowDays} days. `
+        : '';
+      const rest = measuredModels.length > 0 ? 'Other models' : 'Every model';
+      byTestId('cost-basis').textContent = own + (
         catalog.basis === 'measured'
-          ? `Per-workflow costs use the average of the last ${catalog.windowDays} days' ${fmtInt(catalog.sampleSize)} successful attempts: ${fmtInt(u.inputTokens)} input and ${fmtInt(u.outputTokens)} output tokens.`
-          : `Per-workflow costs use a typical workflow of ${fmtInt(u.inputTokens)} input and ${fmtInt(u.outputTokens)} output tokens (fewer than 20 successful attempts in the last ${catalog.windowDays} days to measure).`;
+          ? `${rest}: catalog prices on the last ${catalog.windowDays} days' average workflow (${fmtInt(catalog.sampleSize)} successful attempts, ${fmtInt(u.inputTokens)} input and ${fmtInt(u.outputTokens)} output tokens).`
+          : `${rest}: catalog prices on a typical workflow of ${fmtInt(u.inputTokens)} input and ${fmtInt(u.outputTokens)} output tokens (fewer than 20 successful attempts in the last ${catalog.windowDays} days to measure).`);
       byTestId('cost-basis').dataset.basis = catalog.basis;
       for (const el of [primarySel(), toggle(), byTestId('save-settings')]) el.disabled = false;
       applySettings(settings);
