@@ -28,6 +28,7 @@ import { RedisRateLimiter } from './rate-limit.js';
 import { adminApiRoutes, adminPageRoutes } from './routes/admin.js';
 import { IdempotencyClaims } from './idempotency.js';
 import { generationRoutes } from './routes/generations.js';
+import { generationsLogRoutes } from './routes/generations-log.js';
 import { healthRoutes } from './routes/health.js';
 import { queueBoardRoutes } from './routes/queues.js';
 
@@ -173,6 +174,7 @@ export async function buildProducerServer(options: ProducerServerOptions): Promi
     });
     const adminOptions = { db: db.db, settings, auth, redis, queues, loginLimiter, dependencyTimeoutMs: config.dependencyTimeoutMs, log };
     await app.register(adminApiRoutes, adminOptions);
+    await app.register(generationsLogRoutes, { db: db.db, auth, dependencyTimeoutMs: config.dependencyTimeoutMs });
     await app.register(adminPageRoutes, adminOptions);
     await app.register(queueBoardRoutes, { auth, queues: [queues.primary, queues.fallback] });
     await registerDocsUi(app);
