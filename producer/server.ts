@@ -29,6 +29,7 @@ import { adminApiRoutes, adminPageRoutes } from './routes/admin.js';
 import { IdempotencyClaims } from './idempotency.js';
 import { generationRoutes } from './routes/generations.js';
 import { generationsLogRoutes } from './routes/generations-log.js';
+import { requestPageRoutes } from './routes/request-pages.js';
 import { healthRoutes } from './routes/health.js';
 import { queueBoardRoutes } from './routes/queues.js';
 
@@ -176,6 +177,7 @@ export async function buildProducerServer(options: ProducerServerOptions): Promi
     await app.register(adminApiRoutes, adminOptions);
     await app.register(generationsLogRoutes, { db: db.db, auth, dependencyTimeoutMs: config.dependencyTimeoutMs });
     await app.register(adminPageRoutes, adminOptions);
+    await app.register(requestPageRoutes, { auth });
     await app.register(queueBoardRoutes, { auth, queues: [queues.primary, queues.fallback] });
     await registerDocsUi(app);
 

@@ -9,11 +9,18 @@ const read = (name: string) => readFileSync(new URL(`./${name}`, import.meta.url
 
 const CONSOLE_HTML = read('console.html');
 const LOGIN_HTML = read('login.html');
+const REQUESTS_HTML = read('requests.html');
+
+/** The request log and one request's page (one document; its script reads the path). */
+export function requestsPage(): string {
+  return REQUESTS_HTML;
+}
 
 const ASSETS: Record<string, { contentType: string; body: string; etag: string }> = Object.fromEntries(
   [
     ['admin.js', 'text/javascript; charset=utf-8'],
     ['admin.css', 'text/css; charset=utf-8'],
+    ['requests.js', 'text/javascript; charset=utf-8'],
   ].map(([name, contentType]) => {
     const body = read(name!);
     return [name, { contentType: contentType!, body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"` }];
