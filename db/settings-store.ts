@@ -1,11 +1,38 @@
 /** Reads and writes the orchestrator's rows of system_settings_config. */
-import { eq, inArray, sql } from 'drizzle-orm';
+import { createHash } from 'node:crypto';
+import { desc, eq, inArray, sql } from 'drizzle-orm';
 import { AUDIT_ACTIONS } from '../shared/outcomes.js';
 import { type OrchestratorSettings, resolveSettings, SETTING_DEFINITIONS, SETTING_KEYS, type ResolvedSettings } from '../shared/settings.js';
 import type { Database } from './client.js';
 import { auditLogs, systemSettingsConfig } from './schema.js';
 
 const KEYS = Object.values(SETTING_KEYS);
+
+/** A version of the stored settings for If-Match: it changes with every write of any of them. */
+export function settingsEtag(rows: readonly Pick<SettingRow, 'key' | 'value' | 'updatedAt'>[]): string {
+  const canonical = JSON.stringify([...rows].sort((a, b) => a.key.localeCompare(b.key)).map((r) => [r.key, r.value, r.updatedAt.toISOString()]));
+  return `"${createHash('sha256').update(canonical).digest('base64url').slice(0, 22)}"`;
+}
+
+/** The settings changed since the version the caller read: a stale save, refused. */
+export class SettingsConflictError extends Error {
+  constructor(
+    readonly currentEtag: string,
+    readonly updatedBy: string | null,
+    readonly updatedAt: Date | null,
+  ) {
+    super(`the settings changed since they were read${updatedBy ? ` (by ${updatedBy})` : ''}`);
+    this.name = 'SettingsConflictError';
+  }
+}
+
+/** One SETTINGS_UPDATED audit row: who changed what, when. */
+export interface SettingsChange {
+  readonly at: Date;
+  readonly updatedBy: string | null;
+  readonly old: unknown;
+  readonly new: unknown;
+}
 
 export interface SettingRow {
   readonly key: string;
@@ -50,10 +77,19 @@ export class SettingsStore {
    * Validates and writes all three settings at once, with a SETTINGS_UPDATED audit row holding
    * the old and new values and who changed them.
    */
-  async update(next: OrchestratorSettings, updatedBy: string): Promise<ResolvedSettings> {
+  async update(next: OrchestratorSettings, updatedBy: string, options: { ifMatch?: string } = {}): Promise<ResolvedSettings> {
     const resolved = resolveSettings(next);
     await this.db.transaction(async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(7314202)`);
+      if (options.ifMatch !== undefined) {
+        // Checked under the lock that serialises writers: no save slips in between.
+        const rows = await new SettingsStore(tx as unknown as Database).rows();
+        const etag = settingsEtag(rows);
+        if (etag !== options.ifMatch) {
+          const latest = rows.reduce<SettingRow | undefined>((a, r) => (!a || r.updatedAt > a.updatedAt ? r : a), undefined);
+          throw new SettingsConflictError(etag, latest?.updatedBy ?? null, latest?.updatedAt ?? null);
+        }
+      }
       const before = await new SettingsStore(tx as unknown as Database).readRaw();
       const values: Record<string, unknown> = {
         [SETTING_KEYS.primaryModel]: resolved.primaryModel,
@@ -78,5 +114,19 @@ export class SettingsStore {
       });
     });
     return resolved;
+  }
+
+  /** SETTINGS_UPDATED audit rows, newest first. */
+  async history(limit: number): Promise<SettingsChange[]> {
+    const rows = await this.db
+      .select({ at: auditLogs.timestamp, details: auditLogs.details })
+      .from(auditLogs)
+      .where(eq(auditLogs.action, AUDIT_ACTIONS.settingsUpdated))
+      .orderBy(desc(auditLogs.timestamp), desc(auditLogs.id))
+      .limit(limit);
+    return rows.map((r) => {
+      const d = (r.details ?? {}) as { updated_by?: string; old?: unknown; new?: unknown };
+      return { at: r.at, updatedBy: d.updated_by ?? null, old: d.old ?? null, new: d.new ?? null };
+    });
   }
 }

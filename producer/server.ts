@@ -30,6 +30,7 @@ import { IdempotencyClaims } from './idempotency.js';
 import { generationRoutes } from './routes/generations.js';
 import { generationsLogRoutes } from './routes/generations-log.js';
 import { requestPageRoutes } from './routes/request-pages.js';
+import { settingsHistoryRoutes } from './routes/settings-history.js';
 import { healthRoutes } from './routes/health.js';
 import { queueBoardRoutes } from './routes/queues.js';
 
@@ -176,6 +177,7 @@ export async function buildProducerServer(options: ProducerServerOptions): Promi
     const adminOptions = { db: db.db, settings, auth, redis, queues, loginLimiter, dependencyTimeoutMs: config.dependencyTimeoutMs, log };
     await app.register(adminApiRoutes, adminOptions);
     await app.register(generationsLogRoutes, { db: db.db, auth, dependencyTimeoutMs: config.dependencyTimeoutMs });
+    await app.register(settingsHistoryRoutes, { settings, auth, dependencyTimeoutMs: config.dependencyTimeoutMs });
     await app.register(adminPageRoutes, adminOptions);
     await app.register(requestPageRoutes, { auth });
     await app.register(queueBoardRoutes, { auth, queues: [queues.primary, queues.fallback] });

@@ -52,6 +52,25 @@
     return body;
   }
 
+  async function loadHistory() {
+    try {
+      const h = await api('/v1/admin/settings/history?limit=10');
+      const list = byTestId('settings-history');
+      const describe = (s) => (s && typeof s === 'object' ? `${label(s.primaryModel)} → ${s.enableFallback ? label(s.fallbackModel) : 'no fallback'}` : '—');
+      list.replaceChildren(
+        ...h.changes.map((c, i) => {
+          const li = document.createElement('li');
+          li.dataset.testid = `history-${i}`;
+          li.textContent = `${new Date(c.at).toLocaleString()} · ${c.updatedBy || 'unknown'}: ${describe(c.old)} ⇒ ${describe(c.new)}`;
+          return li;
+        }),
+      );
+      if (h.changes.length === 0) list.replaceChildren(Object.assign(document.createElement('li'), { textContent: 'No changes recorded yet.' }));
+    } catch {
+      // The history is a convenience: the settings card works without it.
+    }
+  }
+
   function showLoadError(message) {
     const el = byTestId('load-error');
     el.textContent = message;
@@ -138,14 +157,24 @@
     status.className = 'status';
     status.textContent = 'Saving…';
     try {
-      const view = await api('/v1/admin/settings', { method: 'PUT', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(next) });
+      // If-Match: a save based on settings someone else changed since this page read them is refused.
+      const ifMatch = state.saved && state.saved.etag ? { 'if-match': state.saved.etag } : {};
+      const view = await api('/v1/admin/settings', { method: 'PUT', headers: Object.assign({ 'content-type': 'application/json', accept: 'application/json' }, ifMatch), body: JSON.stringify(next) });
       applySettings(view);
       showLoadError('');
       status.className = 'status success';
       status.textContent = `Settings saved at ${new Date().toLocaleTimeString()}. Workers apply them within 2 seconds.`;
+      loadHistory();
     } catch (err) {
       status.className = 'status failure';
       status.textContent = `Not saved: ${err.message}`;
+      if (err.status === 412 && err.details) {
+        const who = err.details.updatedBy || 'someone';
+        const when = err.details.updatedAt ? new Date(err.details.updatedAt).toLocaleString() : 'meanwhile';
+        status.textContent = `Not saved: ${who} changed the settings at ${when}, after this page loaded them. Reload the page to see their change, then save again.`;
+        status.dataset.conflict = 'true';
+        loadHistory();
+      }
       if (Array.isArray(err.details)) {
         for (const d of err.details) {
           const li = document.createElement('li');
@@ -400,6 +429,7 @@
       byTestId('cost-basis').dataset.basis = catalog.basis;
       for (const el of [primarySel(), toggle(), byTestId('save-settings')]) el.disabled = false;
       applySettings(settings);
+      loadHistory();
       // Let the stored values render without transitions, then turn animations on.
       await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
       document.body.classList.remove('preload');

@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
 import type { Database } from '../../db/client.js';
-import type { SettingsStore } from '../../db/settings-store.js';
+import { SettingsConflictError, settingsEtag, type SettingsStore } from '../../db/settings-store.js';
 import { STATS_WINDOWS, type StatsWindow } from '../../db/stats-queries.js';
 import { coerceError, type FieldError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
@@ -71,6 +71,7 @@ async function settingsView(store: SettingsStore) {
     problem,
     updatedAt: latest ? latest.updatedAt.toISOString() : null,
     updatedBy: latest?.updatedBy ?? null,
+    etag: settingsEtag(rows),
   };
 }
 
@@ -89,10 +90,14 @@ export async function adminApiRoutes(app: FastifyInstance, o: AdminRoutesOptions
         summary: 'The orchestrator model settings',
         tags: ['admin'],
         security: SECURITY,
-        response: { 200: { description: 'Settings as stored', ...settingsResponseSchema }, ...errorResponses(401, 403, 503) },
+        response: { 200: { description: 'Settings as stored; the ETag header is their version, for If-Match', ...settingsResponseSchema }, ...errorResponses(401, 403, 503) },
       },
     },
-    async () => guarded('postgres', t, () => settingsView(o.settings)),
+    async (_request, reply) => {
+      const view = await guarded('postgres', t, () => settingsView(o.settings));
+      reply.header('etag', view.etag);
+      return view;
+    },
   );
 
   app.put<{ Body: OrchestratorSettings }>(
@@ -101,21 +106,30 @@ export async function adminApiRoutes(app: FastifyInstance, o: AdminRoutesOptions
       schema: {
         operationId: 'updateSettings',
         summary: 'Change all three model settings at once',
-        description: 'Validated (models in the catalog and priced; fallback differs from primary while enabled) and written with a SETTINGS_UPDATED audit row. Workers pick the change up within 2 s.',
+        description:
+          'Validated (models in the catalog and priced; fallback differs from primary while enabled) and written with a SETTINGS_UPDATED audit row. Workers pick the change up within 2 s. With If-Match (the ETag of GET), a save based on settings someone changed meanwhile is refused with 412, naming who changed them.',
         tags: ['admin'],
         security: SECURITY,
         body: settingsBodySchema,
-        response: { 200: { description: 'Settings as now stored', ...settingsResponseSchema }, ...errorResponses(400, 401, 403, 415, 503) },
+        response: { 200: { description: 'Settings as now stored', ...settingsResponseSchema }, ...errorResponses(400, 401, 403, 412, 415, 503) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const next = request.body;
       const errors = settingsErrors(next);
       if (errors.length > 0) throw new ApiError(400, 'INVALID_SETTINGS', `invalid settings: ${errors.map((e) => `${e.path} ${e.message}`).join('; ')}`, errors);
       const who = request.principal!.id;
-      await guarded('postgres', t, () => o.settings.update(next, who));
+      const ifMatch = request.headers['if-match'];
+      try {
+        await guarded('postgres', t, () => o.settings.update(next, who, ifMatch === undefined ? {} : { ifMatch }));
+      } catch (err) {
+        if (!(err instanceof SettingsConflictError)) throw err;
+        throw new ApiError(412, 'PRECONDITION_FAILED', `${err.message}: reload them and save again`, { updatedBy: err.updatedBy, updatedAt: err.updatedAt?.toISOString() ?? null, etag: err.currentEtag }, { etag: err.currentEtag });
+      }
       request.log.info({ principal: who, primaryModel: next.primaryModel, fallbackModel: next.fallbackModel, enableFallback: next.enableFallback }, 'settings updated');
-      return guarded('postgres', t, () => settingsView(o.settings));
+      const view = await guarded('postgres', t, () => settingsView(o.settings));
+      reply.header('etag', view.etag);
+      return view;
     },
   );
 
