@@ -160,7 +160,9 @@ describe("the seed's Admin UI Tests checklist", () => {
     it(`${which === 'primary' ? 'Primary' : 'Fallback'} model dropdown displays correct options`, async () => {
       const page = await openConsole();
       const options = await page.getByTestId(`${which}-model`).locator('option').evaluateAll((els) => els.map((o) => ({ value: (o as HTMLOptionElement).value, text: o.textContent })));
-      expect(options).toEqual(MODEL_CATALOG.map((m) => ({ value: m.id, text: `${m.label} (~${fmtUsd(perWorkflow(m.id))}/workflow)` })));
+      // The seed's recommended configuration is marked: GPT-4o mini as primary, Claude Sonnet 4 as fallback.
+      const recommended = which === 'primary' ? 'gpt-4o-mini' : 'claude-sonnet-4';
+      expect(options).toEqual(MODEL_CATALOG.map((m) => ({ value: m.id, text: `${m.label} (~${fmtUsd(perWorkflow(m.id))}/workflow)${m.id === recommended ? ' · recommended' : ''}` })));
       expect(await page.getByTestId(`${which}-model`).inputValue()).toBe(which === 'primary' ? 'gpt-4o-mini' : 'claude-sonnet-4');
       await closePage(page);
     });

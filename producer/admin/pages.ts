@@ -21,6 +21,7 @@ const ASSETS: Record<string, { contentType: string; body: string; etag: string }
     ['admin.js', 'text/javascript; charset=utf-8'],
     ['admin.css', 'text/css; charset=utf-8'],
     ['requests.js', 'text/javascript; charset=utf-8'],
+    ['presets.js', 'text/javascript; charset=utf-8'],
   ].map(([name, contentType]) => {
     const body = read(name!);
     return [name, { contentType: contentType!, body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"` }];
