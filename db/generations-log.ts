@@ -4,6 +4,7 @@
  * attempts and audit rows.
  */
 import { and, asc, desc, eq, gte, like, lt, or, type SQL } from 'drizzle-orm';
+import { AUDIT_ACTIONS } from '../shared/outcomes.js';
 import type { Database } from './client.js';
 import { auditLogs, generationAttempts, workflowGenerations } from './schema.js';
 
@@ -71,3 +72,14 @@ export async function generationDetail(db: Database, jobId: string) {
   return { request, attempts, audit };
 }
 
+
+export type AuditRow = typeof auditLogs.$inferSelect;
+
+/** WORKFLOW_GENERATION_FALLBACK audit rows, newest first, paged by id. */
+export async function listFallbackEvents(db: Database, beforeId: number | null, limit: number): Promise<{ rows: AuditRow[]; next: number | null }> {
+  const where = beforeId === null ? eq(auditLogs.action, AUDIT_ACTIONS.fallback) : and(eq(auditLogs.action, AUDIT_ACTIONS.fallback), lt(auditLogs.id, beforeId));
+  const rows = await db.select().from(auditLogs).where(where).orderBy(desc(auditLogs.id)).limit(limit + 1);
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return { rows: page, next: rows.length > limit && last ? last.id : null };
+}

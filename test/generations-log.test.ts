@@ -145,3 +145,19 @@ describe('GET /v1/admin/generations/{id}', () => {
     expect(res.body.error.code).toBe('NOT_FOUND');
   });
 });
+
+describe('GET /v1/admin/fallback-events', () => {
+  it('lists the hand-overs newest first with reason and models, linked to their requests, paged', async () => {
+    const res = await call(producer.url, 'GET', '/v1/admin/fallback-events', { headers: adminAuth });
+    expect(res.status, res.text).toBe(200);
+    // fb-0, fb-1 and the failed request (its primary call failed with a 500) handed over.
+    expect(res.body.items.map((e: { requestId: string }) => e.requestId)).toEqual([ids.failed, ids['fb-1'], ids['fb-0']]);
+    expect(res.body.items[1]).toMatchObject({ reason: 'schema', primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4', userId: 'carol' });
+    expect(res.body.items[0].reason).toBe('api_error');
+    const first = await call(producer.url, 'GET', '/v1/admin/fallback-events?limit=2', { headers: adminAuth });
+    expect(first.body.items).toHaveLength(2);
+    const second = await call(producer.url, 'GET', `/v1/admin/fallback-events?limit=2&cursor=${first.body.nextCursor}`, { headers: adminAuth });
+    expect(second.body.items.map((e: { requestId: string }) => e.requestId)).toEqual([ids['fb-0']]);
+    expect(second.body.nextCursor).toBeNull();
+  });
+});

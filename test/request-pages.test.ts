@@ -63,6 +63,10 @@ describe('request pages', () => {
     await expect.poll(() => rows.count()).toBe(3);
     expect(await rows.first().getAttribute('data-testid')).toBe(`log-row-${ids[2]}`);
 
+    // The fallback events, linked to their requests.
+    expect(await page.getByTestId(`fallback-${ids[2]}`).locator('td').nth(2).textContent()).toBe('schema');
+    expect(await page.getByTestId(`fallback-${ids[2]}`).getByRole('link').getAttribute('href')).toBe(`/admin/requests/${ids[2]}`);
+
     await page.getByTestId('filter-user').fill('carol');
     await page.getByTestId('apply-filters').click();
     await page.waitForSelector('body[data-ready="true"]');
@@ -71,7 +75,7 @@ describe('request pages', () => {
     expect(await page.getByTestId('filter-user').inputValue()).toBe('carol');
     expect(await page.getByTestId('csv-link').getAttribute('href')).toBe('/v1/admin/generations?userId=carol&format=csv');
 
-    await page.getByRole('link', { name: ids[2]! }).click();
+    await page.getByTestId(`log-row-${ids[2]}`).getByRole('link').click();
     await page.waitForSelector('body[data-ready="true"]');
     expect(new URL(page.url()).pathname).toBe(`/admin/requests/${ids[2]}`);
     expect(await page.getByTestId('detail-id').textContent()).toBe(ids[2]);

@@ -68,6 +68,12 @@
         `log-row-${r.id}`,
       );
     }
+    const events = await api('/v1/admin/fallback-events?limit=20');
+    const fb = $('#fallback-body');
+    if (events.items.length === 0) row(fb, ['No fallbacks recorded.'], 'fallback-empty');
+    for (const e of events.items) {
+      row(fb, [fmtTime(e.at), link(`/admin/requests/${encodeURIComponent(e.requestId)}`, e.requestId), dash(e.reason), `${dash(e.primaryModel)} → ${dash(e.fallbackModel)}`, fmtUsd(e.costUsdWasted), dash(e.errorMessage)], `fallback-${e.requestId}`);
+    }
     const next = byTestId('next-page');
     if (page.nextCursor) {
       const more = new URLSearchParams(query);

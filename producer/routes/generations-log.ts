@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { stringify } from 'csv-stringify';
 import type { FastifyInstance } from 'fastify';
 import type { Database } from '../../db/client.js';
-import { generationDetail, type GenerationFilters, type GenerationRow, listGenerations, type LogCursor } from '../../db/generations-log.js';
+import { generationDetail, type GenerationFilters, type GenerationRow, listFallbackEvents, listGenerations, type LogCursor } from '../../db/generations-log.js';
 import { parseUsd, usdToNumber } from '../../shared/money.js';
 import { requireRole, type Authenticator } from '../auth.js';
 import { guarded } from '../dependencies.js';
@@ -113,6 +113,44 @@ export async function generationsLogRoutes(app: FastifyInstance, o: { db: Databa
       if (format === 'csv') return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="generations.csv"').send(csvStream(o.db, filters, after));
       const page = await guarded('postgres', t, () => listGenerations(o.db, filters, after, Number(limit ?? '50')));
       return { items: page.rows.map(logItem), nextCursor: page.next ? encodeCursor(page.next) : null };
+    },
+  );
+
+  app.get<{ Querystring: { limit?: string; cursor?: string } }>(
+    '/v1/admin/fallback-events',
+    {
+      schema: {
+        operationId: 'listFallbackEvents',
+        summary: 'Hand-overs to the fallback model (WORKFLOW_GENERATION_FALLBACK), newest first',
+        tags: ['admin'],
+        security: SECURITY,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { limit: querySchema.properties.limit, cursor: { type: 'string', pattern: '^[1-9][0-9]{0,17}$', description: 'nextCursor of the previous page.' } },
+        },
+        response: { 200: { description: 'A page of fallback events', type: 'object' }, ...errorResponses(400, 401, 403, 503) },
+      },
+    },
+    async (request) => {
+      const page = await guarded('postgres', t, () => listFallbackEvents(o.db, request.query.cursor ? Number(request.query.cursor) : null, Number(request.query.limit ?? '50')));
+      return {
+        items: page.rows.map((r) => {
+          const d = (r.details ?? {}) as Record<string, unknown>;
+          return {
+            at: r.timestamp.toISOString(),
+            requestId: r.jobId,
+            userId: r.userId,
+            agentId: r.agentId,
+            reason: d.reason ?? null,
+            primaryModel: d.primary_model ?? null,
+            fallbackModel: d.fallback_model ?? null,
+            errorMessage: d.error_message ?? null,
+            costUsdWasted: d.cost_usd_wasted ?? null,
+          };
+        }),
+        nextCursor: page.next === null ? null : String(page.next),
+      };
     },
   );
 
