@@ -9,7 +9,19 @@
  *   outcomes (succeeded or invalid) like the seed's SQL query does.
  * - `$__rate_interval` for graphs, `$__range` for the headline numbers of the chosen time range.
  */
-import { DashboardBuilder, type Dashboard, CustomVariableBuilder, RowBuilder, ThresholdsConfigBuilder, ThresholdsMode } from '@grafana/grafana-foundation-sdk/dashboard';
+import {
+  AnnotationQueryBuilder,
+  CustomVariableBuilder,
+  type Dashboard,
+  DashboardBuilder,
+  DatasourceVariableBuilder,
+  QueryVariableBuilder,
+  RowBuilder,
+  ThresholdsConfigBuilder,
+  ThresholdsMode,
+  VariableRefresh,
+  VariableSort,
+} from '@grafana/grafana-foundation-sdk/dashboard';
 import {
   BigValueColorMode,
   BigValueGraphMode,
@@ -28,15 +40,19 @@ import { PanelBuilder as StatPanel } from '@grafana/grafana-foundation-sdk/stat'
 import { PanelBuilder as TimeseriesPanel } from '@grafana/grafana-foundation-sdk/timeseries';
 import { MODEL_CATALOG } from '../shared/default-catalog.js';
 
-/** The uid of the provisioned Prometheus datasource (grafana/provisioning/datasources). */
+/** The uid of the provisioned Prometheus datasource (grafana/provisioning/datasources): the default of $datasource. */
 export const DATASOURCE_UID = 'orchestrator-prometheus';
+/** Every query goes through this variable, so the dashboard works against any Prometheus. */
+export const DATASOURCE_VARIABLE = '${datasource}';
 export const OVERVIEW_UID = 'orchestrator-overview';
 /** Targets from the seed design. */
 export const FALLBACK_RATE_TARGET = 0.05;
 export const VALIDATION_PASS_TARGET = 0.95;
+/** What the dashboard reads from the standard Redis and Postgres exporters compose runs. */
+export const EXPORTER_METRICS = ['redis_up', 'redis_memory_used_bytes', 'redis_connected_clients', 'pg_up', 'pg_stat_database_numbackends', 'pg_stat_database_xact_commit'] as const;
 const DEFAULT_FALLBACK_MODEL = 'claude-sonnet-4-6';
 
-const datasource = { type: 'prometheus', uid: DATASOURCE_UID };
+const datasource = { type: 'prometheus', uid: DATASOURCE_VARIABLE };
 
 // ---- PromQL building blocks -------------------------------------------------------------
 
@@ -45,12 +61,14 @@ const GENERATED = 'orchestrator_workflow_requests_total{outcome=~"succeeded|inva
 const GENERATED_VIA_FALLBACK = 'orchestrator_workflow_requests_total{outcome=~"succeeded|invalid",via="fallback"}';
 /** Call failures: no answer, so nothing to validate and (almost) nothing billed. */
 const CALL_FAILURES = 'rate_limit|timeout|api_error|auth_error|model_unavailable|quota_exhausted|bad_request';
-const PROCESSES = 'job=~"worker|producer"';
+const PROCESSES = 'job=~"worker|producer",instance=~"$instance"';
+/** The models picked in the $model variable (all by default). */
+const MODELS = 'model=~"$model"';
 
 export const promql = {
   fallbackRate: (w: string) => `sum(increase(${GENERATED_VIA_FALLBACK}[${w}])) / sum(increase(${GENERATED}[${w}]))`,
   validationPassRate: (w: string) =>
-    `sum by (model) (increase(orchestrator_validation_results_total{result="pass"}[${w}])) / sum by (model) (increase(orchestrator_validation_results_total[${w}]))`,
+    `sum by (model) (increase(orchestrator_validation_results_total{result="pass",${MODELS}}[${w}])) / sum by (model) (increase(orchestrator_validation_results_total{${MODELS}}[${w}]))`,
   spend: (w: string) => `sum(increase(orchestrator_model_cost_usd_total[${w}]))`,
   costPerSuccess: (w: string) => `sum(increase(orchestrator_model_cost_usd_total[${w}])) / sum(increase(orchestrator_workflow_requests_total{outcome="succeeded"}[${w}]))`,
   /**
@@ -66,7 +84,16 @@ export const promql = {
   savingsPerHour: () => `${promql.allFallbackPerHour()} - ${promql.spendPerHour}`,
   activeWorkers: 'count(up{job="worker"} == 1) or vector(0)',
   queueDepth: 'max by (queue, state) (orchestrator_queue_jobs{state=~"waiting|prioritized|active|delayed|waiting-children|paused"})',
-  attemptLatency: (q: number) => `histogram_quantile(${q}, sum by (model, le) (rate(orchestrator_model_attempt_duration_seconds_bucket[$__rate_interval])))`,
+  attemptLatency: (q: number) => `histogram_quantile(${q}, sum by (model, le) (rate(orchestrator_model_attempt_duration_seconds_bucket{${MODELS}}[$__rate_interval])))`,
+  failedRatio: (w: string) => `sum(increase(orchestrator_workflow_requests_total{outcome="failed"}[${w}])) / sum(increase(orchestrator_workflow_requests_total[${w}]))`,
+  oldestWaiting: 'max by (queue) (orchestrator_queue_oldest_waiting_age_seconds)',
+  queueWait: (q: number) => `histogram_quantile(${q}, sum by (queue, le) (rate(orchestrator_queue_wait_seconds_bucket[$__rate_interval])))`,
+  /** One series per firing or pending alert, or a single 0 when none is: the panel is never empty. */
+  alertState: 'count by (alertname, alertstate) (ALERTS) or on() vector(0)',
+  firingAlerts: 'count(ALERTS{alertstate="firing"}) or on() vector(0)',
+  /** A label set first seen in the last minute: the settings or the catalog just changed. */
+  settingsChanged: 'count by (primary_model, fallback_model, enable_fallback) (orchestrator_settings_info) unless count by (primary_model, fallback_model, enable_fallback) (orchestrator_settings_info offset 1m)',
+  catalogChanged: 'count by (catalog_version) (orchestrator_catalog_info) unless count by (catalog_version) (orchestrator_catalog_info offset 1m)',
 };
 
 // ---- panel helpers --------------------------------------------------------------------
@@ -149,6 +176,54 @@ export function buildOverviewDashboard(): Dashboard {
     .values(models.join(','))
     .current({ text: DEFAULT_FALLBACK_MODEL, value: DEFAULT_FALLBACK_MODEL, selected: true });
 
+  const datasourceVariable = new DatasourceVariableBuilder('datasource')
+    .label('Prometheus')
+    .description('The Prometheus every panel reads; the provisioned one by default.')
+    .type('prometheus')
+    .current({ text: 'Prometheus', value: DATASOURCE_UID, selected: true });
+  const modelVariable = new QueryVariableBuilder('model')
+    .label('Model')
+    .description('Models seen in the attempt counters; filters the per-model panels.')
+    .datasource(datasource)
+    .query('label_values(orchestrator_model_attempts_total, model)')
+    .refresh(VariableRefresh.OnTimeRangeChanged)
+    .sort(VariableSort.AlphabeticalAsc)
+    .multi(true)
+    .includeAll(true)
+    .allValue('.+')
+    .current({ text: 'All', value: '$__all', selected: true });
+  const instanceVariable = new QueryVariableBuilder('instance')
+    .label('Instance')
+    .description('Worker and producer processes Prometheus scrapes; filters the process panels.')
+    .datasource(datasource)
+    .query('label_values(up{job=~"worker|producer"}, instance)')
+    .refresh(VariableRefresh.OnTimeRangeChanged)
+    .sort(VariableSort.AlphabeticalAsc)
+    .multi(true)
+    .includeAll(true)
+    .allValue('.+')
+    .current({ text: 'All', value: '$__all', selected: true });
+  const settingsAnnotation = new AnnotationQueryBuilder()
+    .name('Settings changed')
+    .datasource(datasource)
+    .enable(true)
+    .iconColor('orange')
+    .expr(promql.settingsChanged)
+    .step('15s')
+    .titleFormat('Settings changed')
+    .textFormat('primary {{primary_model}}, fallback {{fallback_model}}, fallback on: {{enable_fallback}}')
+    .useValueForTime(false);
+  const catalogAnnotation = new AnnotationQueryBuilder()
+    .name('Catalog changed')
+    .datasource(datasource)
+    .enable(true)
+    .iconColor('purple')
+    .expr(promql.catalogChanged)
+    .step('15s')
+    .titleFormat('Model catalog changed')
+    .textFormat('catalog {{catalog_version}} in force')
+    .useValueForTime(false);
+
   return new DashboardBuilder('Workflow orchestrator — overview')
     .uid(OVERVIEW_UID)
     .description('Requests, fallbacks, validation, spend, latency, queue and process health of the workflow orchestrator.')
@@ -157,7 +232,12 @@ export function buildOverviewDashboard(): Dashboard {
     .refresh('30s')
     .time({ from: 'now-6h', to: 'now' })
     .timezone('browser')
+    .withVariable(datasourceVariable)
+    .withVariable(modelVariable)
+    .withVariable(instanceVariable)
     .withVariable(fallbackModel)
+    .annotation(settingsAnnotation)
+    .annotation(catalogAnnotation)
 
     .withRow(new RowBuilder('Headline (selected time range)'))
     .withPanel(
@@ -219,6 +299,49 @@ export function buildOverviewDashboard(): Dashboard {
         steps: [[null, 'red'], [1, 'green']],
       }),
     )
+    .withPanel(
+      stat({
+        title: 'Failed ratio',
+        description: 'Requests that ended failed (no model answered usefully) over all finished requests in the range. The JobsFailing alert fires above 2%.',
+        unit: 'percentunit',
+        decimals: 2,
+        width: 6,
+        targets: [{ expr: promql.failedRatio('$__range'), legend: 'failed' }],
+        steps: [[null, 'green'], [0.01, 'orange'], [0.02, 'red']],
+      }),
+    )
+    .withPanel(
+      stat({
+        title: 'Oldest waiting job',
+        description: 'Age of the oldest job waiting for a worker, per queue, now. It keeps rising when no worker takes jobs, even before the backlog alert fires.',
+        unit: 's',
+        decimals: 1,
+        width: 6,
+        targets: [{ expr: promql.oldestWaiting, legend: '{{queue}}' }],
+        steps: [[null, 'green'], [30, 'orange'], [120, 'red']],
+      }),
+    )
+    .withPanel(
+      stat({
+        title: 'Alerts firing',
+        description: 'Alerts of dashboards/prometheus/rules firing now; each one links to its runbook in docs/runbooks.md.',
+        unit: 'none',
+        width: 4,
+        targets: [{ expr: promql.firingAlerts, legend: 'firing' }],
+        steps: [[null, 'green'], [1, 'red']],
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: 'Alert state',
+        description: 'Each alert while pending or firing (0 when none is). What to do: docs/runbooks.md, under the alert\'s name.',
+        unit: 'none',
+        width: 8,
+        height: 5,
+        decimals: 0,
+        targets: [{ expr: promql.alertState, legend: '{{alertname}} {{alertstate}}' }],
+      }),
+    )
 
     .withRow(new RowBuilder('Requests, fallbacks, validation'))
     .withPanel(
@@ -272,7 +395,7 @@ export function buildOverviewDashboard(): Dashboard {
         description: 'Vendor spend rate in USD per hour, by model.',
         unit: 'currencyUSD',
         stacked: true,
-        targets: [{ expr: 'sum by (model) (rate(orchestrator_model_cost_usd_total[$__rate_interval])) * 3600', legend: '{{model}}' }],
+        targets: [{ expr: `sum by (model) (rate(orchestrator_model_cost_usd_total{${MODELS}}[$__rate_interval])) * 3600`, legend: '{{model}}' }],
       }),
     )
     .withPanel(
@@ -303,7 +426,7 @@ export function buildOverviewDashboard(): Dashboard {
         unit: 'short',
         width: 24,
         height: 7,
-        targets: [{ expr: 'sum by (model, direction) (rate(orchestrator_model_tokens_total[$__rate_interval]))', legend: '{{model}} {{direction}}' }],
+        targets: [{ expr: `sum by (model, direction) (rate(orchestrator_model_tokens_total{${MODELS}}[$__rate_interval]))`, legend: '{{model}} {{direction}}' }],
       }),
     )
 
@@ -336,7 +459,7 @@ export function buildOverviewDashboard(): Dashboard {
         description: 'Model calls per second by model, role and classified outcome.',
         unit: 'reqps',
         width: 6,
-        targets: [{ expr: 'sum by (model, role, outcome) (rate(orchestrator_model_attempts_total[$__rate_interval]))', legend: '{{model}} {{role}} {{outcome}}' }],
+        targets: [{ expr: `sum by (model, role, outcome) (rate(orchestrator_model_attempts_total{${MODELS}}[$__rate_interval]))`, legend: '{{model}} {{role}} {{outcome}}' }],
       }),
     )
 
@@ -347,6 +470,25 @@ export function buildOverviewDashboard(): Dashboard {
         description: 'Jobs per queue and state, read from Redis at scrape time by every replica and producer (hence max, not sum). Delayed holds retries and jobs waiting out a rate-limit pause.',
         unit: 'short',
         targets: [{ expr: promql.queueDepth, legend: '{{queue}} {{state}}' }],
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: 'Oldest waiting job age',
+        description: 'Age of the oldest job waiting for a worker, per queue (0 when none waits). Read from Redis by every process, hence max.',
+        unit: 's',
+        targets: [{ expr: promql.oldestWaiting, legend: '{{queue}}' }],
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: 'Queue wait p50 / p95',
+        description: 'From a job being added to its first pick-up by a worker, per queue. Retries and jobs back from a rate-limit pause are not counted.',
+        unit: 's',
+        targets: [
+          { expr: promql.queueWait(0.5), legend: '{{queue}} p50' },
+          { expr: promql.queueWait(0.95), legend: '{{queue}} p95' },
+        ],
       }),
     )
     .withPanel(
@@ -374,7 +516,89 @@ export function buildOverviewDashboard(): Dashboard {
         title: 'Rate-limit pauses per minute',
         description: 'Model pauses started because a vendor answered 429; every replica honours a pause through Redis.',
         unit: 'short',
-        targets: [{ expr: 'sum by (model) (rate(orchestrator_rate_limit_pauses_total[$__rate_interval])) * 60', legend: '{{model}}' }],
+        targets: [{ expr: `sum by (model) (rate(orchestrator_rate_limit_pauses_total{${MODELS}}[$__rate_interval])) * 60`, legend: '{{model}}' }],
+      }),
+    )
+
+    .withPanel(
+      timeseries({
+        title: 'Postgres writes per statement',
+        description: 'Group-committed request writes (begin, finish) per statement, p50 and max, and batches written one by one after their statement failed (should stay near zero).',
+        unit: 'short',
+        width: 12,
+        targets: [
+          { expr: 'histogram_quantile(0.5, sum by (write, le) (rate(orchestrator_db_write_batch_size_bucket[$__rate_interval])))', legend: '{{write}} p50' },
+          { expr: 'histogram_quantile(1, sum by (write, le) (rate(orchestrator_db_write_batch_size_bucket[$__rate_interval])))', legend: '{{write}} max' },
+          // The zero line from all batches keeps the series there while no batch was split, as it should be.
+          {
+            expr: 'sum by (write) (rate(orchestrator_db_write_batch_size_count{written="one_by_one"}[$__rate_interval])) or sum by (write) (rate(orchestrator_db_write_batch_size_count[$__rate_interval])) * 0',
+            legend: '{{write}} one by one /s',
+          },
+        ],
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: 'Model answers waiting for room',
+        description: 'Answers paused now because the response budget (VENDOR_RESPONSE_BUFFER_MB) is spent, and pauses per minute. Zero while answers are the size of workflows; rising means answers far larger than a workflow.',
+        unit: 'short',
+        width: 12,
+        targets: [
+          { expr: 'sum by (instance) (orchestrator_vendor_responses_waiting{instance=~"$instance"})', legend: '{{instance}} waiting' },
+          { expr: 'sum by (instance) (rate(orchestrator_vendor_response_waits_total{instance=~"$instance"}[$__rate_interval])) * 60', legend: '{{instance}} waits/min' },
+        ],
+      }),
+    )
+
+    .withRow(new RowBuilder('Redis and Postgres (exporters)'))
+    .withPanel(
+      stat({
+        title: 'Redis up',
+        description: 'redis_exporter reaches Redis (1). Queues, locks and rate-limit pauses live there: with Redis down nothing is enqueued or processed.',
+        unit: 'none',
+        width: 3,
+        targets: [{ expr: 'max(redis_up)', legend: 'redis' }],
+        steps: [[null, 'red'], [1, 'green']],
+      }),
+    )
+    .withPanel(
+      stat({
+        title: 'Postgres up',
+        description: 'postgres_exporter reaches Postgres (1). Results wait (workers retry for 30 s) while it is down.',
+        unit: 'none',
+        width: 3,
+        targets: [{ expr: 'max(pg_up)', legend: 'postgres' }],
+        steps: [[null, 'red'], [1, 'green']],
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: 'Redis memory used',
+        description: 'Memory Redis uses. It must never evict (maxmemory-policy noeviction): an evicted job key is a lost request.',
+        unit: 'bytes',
+        width: 6,
+        targets: [{ expr: 'max(redis_memory_used_bytes)', legend: 'used' }],
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: 'Redis connected clients',
+        description: 'Client connections to Redis: each worker holds a few (BullMQ blocking reads need their own), each producer one or two.',
+        unit: 'short',
+        width: 6,
+        targets: [{ expr: 'max(redis_connected_clients)', legend: 'clients' }],
+      }),
+    )
+    .withPanel(
+      timeseries({
+        title: 'Postgres connections and commits',
+        description: 'Backends connected per database (each worker opens a pool of clamp(concurrency / 10, 4, 20)), and commits per second.',
+        unit: 'short',
+        width: 6,
+        targets: [
+          { expr: 'sum by (datname) (pg_stat_database_numbackends{datname!~"template.*|postgres"})', legend: '{{datname}} connections' },
+          { expr: 'sum by (datname) (rate(pg_stat_database_xact_commit{datname!~"template.*|postgres"}[$__rate_interval]))', legend: '{{datname}} commits/s' },
+        ],
       }),
     )
 
@@ -451,7 +675,7 @@ export function buildOverviewDashboard(): Dashboard {
         unit: 'bytes',
         width: 12,
         height: 6,
-        targets: [{ expr: 'orchestrator_vendor_response_buffer_bytes', legend: '{{instance}} {{kind}}' }],
+        targets: [{ expr: 'orchestrator_vendor_response_buffer_bytes{instance=~"$instance"}', legend: '{{instance}} {{kind}}' }],
       }),
     )
     .withPanel(

@@ -1,5 +1,6 @@
 /** Reads and writes the orchestrator's rows of system_settings_config. */
-import { eq, inArray, sql } from 'drizzle-orm';
+import { createHash } from 'node:crypto';
+import { desc, eq, inArray, sql } from 'drizzle-orm';
 import { ConfigurationError } from '../shared/errors.js';
 import type { ModelCatalog } from '../shared/models.js';
 import { AUDIT_ACTIONS } from '../shared/outcomes.js';
@@ -9,6 +10,32 @@ import type { Database } from './client.js';
 import { auditLogs, systemSettingsConfig } from './schema.js';
 
 const KEYS = Object.values(SETTING_KEYS);
+
+/** A version of the stored settings for If-Match: it changes with every write of any of them. */
+export function settingsEtag(rows: readonly Pick<SettingRow, 'key' | 'value' | 'updatedAt'>[]): string {
+  const canonical = JSON.stringify([...rows].sort((a, b) => a.key.localeCompare(b.key)).map((r) => [r.key, r.value, r.updatedAt.toISOString()]));
+  return `"${createHash('sha256').update(canonical).digest('base64url').slice(0, 22)}"`;
+}
+
+/** The settings changed since the version the caller read: a stale save, refused. */
+export class SettingsConflictError extends Error {
+  constructor(
+    readonly currentEtag: string,
+    readonly updatedBy: string | null,
+    readonly updatedAt: Date | null,
+  ) {
+    super(`the settings changed since they were read${updatedBy ? ` (by ${updatedBy})` : ''}`);
+    this.name = 'SettingsConflictError';
+  }
+}
+
+/** One SETTINGS_UPDATED audit row: who changed what, when. */
+export interface SettingsChange {
+  readonly at: Date;
+  readonly updatedBy: string | null;
+  readonly old: unknown;
+  readonly new: unknown;
+}
 
 export interface SettingRow {
   readonly key: string;
@@ -59,11 +86,21 @@ export class SettingsStore {
    * Validates and writes all three settings at once, with a SETTINGS_UPDATED audit row holding
    * the old and new values and who changed them.
    */
-  async update(next: OrchestratorSettings, updatedBy: string, now: Date = new Date()): Promise<ResolvedSettings> {
+  async update(next: OrchestratorSettings, updatedBy: string, options: { ifMatch?: string; now?: Date } = {}): Promise<ResolvedSettings> {
+    const now = options.now ?? new Date();
     const catalog = await this.catalog.load();
     const resolved = resolveSettings(next, catalog);
     await this.db.transaction(async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(7314202)`);
+      if (options.ifMatch !== undefined) {
+        // Checked under the lock that serialises writers: no save slips in between.
+        const rows = await new SettingsStore(tx as unknown as Database).rows();
+        const etag = settingsEtag(rows);
+        if (etag !== options.ifMatch) {
+          const latest = rows.reduce<SettingRow | undefined>((a, r) => (!a || r.updatedAt > a.updatedAt ? r : a), undefined);
+          throw new SettingsConflictError(etag, latest?.updatedBy ?? null, latest?.updatedAt ?? null);
+        }
+      }
       const before = await new SettingsStore(tx as unknown as Database).readRaw();
       // A model newly named must be one the vendor still serves; one already configured is left
       // to the operator (reported on the admin page and by an alert), never switched here.
@@ -96,5 +133,19 @@ export class SettingsStore {
       });
     });
     return resolved;
+  }
+
+  /** SETTINGS_UPDATED audit rows, newest first. */
+  async history(limit: number): Promise<SettingsChange[]> {
+    const rows = await this.db
+      .select({ at: auditLogs.timestamp, details: auditLogs.details })
+      .from(auditLogs)
+      .where(eq(auditLogs.action, AUDIT_ACTIONS.settingsUpdated))
+      .orderBy(desc(auditLogs.timestamp), desc(auditLogs.id))
+      .limit(limit);
+    return rows.map((r) => {
+      const d = (r.details ?? {}) as { updated_by?: string; old?: unknown; new?: unknown };
+      return { at: r.at, updatedBy: d.updated_by ?? null, old: d.old ?? null, new: d.new ?? null };
+    });
   }
 }

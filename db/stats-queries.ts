@@ -4,17 +4,19 @@
  * generation_attempts that the seed's queries cannot see (a primary answer that failed
  * validation and was handed over leaves no WORKFLOW_GENERATED row of its own).
  *
- * Every query covers `now() - days` to now. Money comes back as exact decimal strings.
+ * Every query covers `now() - days` to now (days may be a fraction: the last hour is 1/24).
+ * Money comes back as exact decimal strings.
  */
 import { sql } from 'drizzle-orm';
 import { AUDIT_ACTIONS, VALIDATION_FAILURE_KINDS, type ValidationFailureKind } from '../shared/outcomes.js';
 import type { Database } from './client.js';
 
-export const STATS_WINDOWS_DAYS = [7, 30] as const;
-export type StatsWindowDays = (typeof STATS_WINDOWS_DAYS)[number];
+/** The console's and the stats API's windows, as fractions of days (the queries take days). */
+export const STATS_WINDOWS = { '1h': 1 / 24, '24h': 1, '7d': 7, '30d': 30 } as const;
+export type StatsWindow = keyof typeof STATS_WINDOWS;
 
 const ANSWERED = sql.raw(`(${['ok', ...VALIDATION_FAILURE_KINDS].map((k) => `'${k}'`).join(', ')})`);
-const since = (days: number) => sql`now() - make_interval(days => ${days})`;
+const since = (days: number) => sql`now() - make_interval(secs => ${Math.round(days * 86_400)})`;
 
 async function rows<T>(db: Database, query: ReturnType<typeof sql>): Promise<T[]> {
   return Array.from(await db.execute<Record<string, unknown>>(query)) as T[];
@@ -165,13 +167,14 @@ export async function averageWorkflowUsage(db: Database, days: number): Promise<
   };
 }
 
-/** Average cost of one model's successful attempts: what a workflow costs on it, measured. */
-export async function averageOkAttemptCost(db: Database, model: string, days: number): Promise<{ samples: number; avgCostUsd: string }> {
-  const [r] = await rows<{ samples: number; avg: string }>(
+/** Average cost of each model's successful attempts: what a workflow costs on it, measured. */
+export async function averageOkCostByModel(db: Database, days: number): Promise<Map<string, { samples: number; avgCostUsd: string }>> {
+  const raw = await rows<{ model: string; samples: number; avg: string }>(
     db,
-    sql`SELECT count(*)::int AS samples, coalesce(avg(cost_usd), 0)::text AS avg
+    sql`SELECT model, count(*)::int AS samples, avg(cost_usd)::text AS avg
           FROM generation_attempts
-         WHERE model = ${model} AND outcome = 'ok' AND started_at > ${since(days)}`,
+         WHERE outcome = 'ok' AND started_at > ${since(days)}
+         GROUP BY model`,
   );
-  return { samples: r?.samples ?? 0, avgCostUsd: r?.avg ?? '0' };
+  return new Map(raw.map((r) => [String(r.model), { samples: Number(r.samples), avgCostUsd: String(r.avg) }]));
 }

@@ -31,6 +31,13 @@ export interface CatalogModel {
   readonly deprecatedAt: string | null;
   readonly shutdownAt: string | null;
   readonly replacementId: string | null;
+  /**
+   * `measured`: the model's own average cost per successful attempt over the last 30 days (it has
+   * history); `estimate`: its catalog prices on the view's `usage`. One price per model: the
+   * console's table, dropdowns, projections and the savings baseline all use this one.
+   */
+  readonly costBasis: 'measured' | 'estimate';
+  readonly measuredSamples: number;
 }
 
 export interface CatalogView {
@@ -41,18 +48,23 @@ export interface CatalogView {
   readonly models: readonly CatalogModel[];
 }
 
-/** Every model priced on the same workload: the last 30 days' average when there is enough data. */
+/**
+ * Every model with its price per workflow: its own measured average when it has successful
+ * attempts in the last 30 days, else an estimate from its catalog prices on a workload that is
+ * the 30 days' average usage when there is enough data, else a typical workflow.
+ */
 export async function catalogView(db: Database, catalog: ModelCatalog): Promise<CatalogView> {
-  const measured = await q.averageWorkflowUsage(db, CATALOG_WINDOW_DAYS);
+  const [measured, perModel] = await Promise.all([q.averageWorkflowUsage(db, CATALOG_WINDOW_DAYS), q.averageOkCostByModel(db, CATALOG_WINDOW_DAYS)]);
   const useMeasured = measured.samples >= MEASURED_MIN_SAMPLES;
   const usage: TokenUsage = useMeasured
     ? { inputTokens: measured.inputTokens, outputTokens: measured.outputTokens, cachedInputTokens: measured.cachedInputTokens, cacheWriteTokens: measured.cacheWriteTokens }
     : TYPICAL_USAGE;
-  return { basis: useMeasured ? 'measured' : 'typical', sampleSize: measured.samples, windowDays: CATALOG_WINDOW_DAYS, usage, models: catalog.models.map((m) => catalogModel(m, usage)) };
+  return { basis: useMeasured ? 'measured' : 'typical', sampleSize: measured.samples, windowDays: CATALOG_WINDOW_DAYS, usage, models: catalog.models.map((m) => catalogModel(m, usage, perModel.get(m.id))) };
 }
 
-function catalogModel(m: ModelSpec, usage: TokenUsage): CatalogModel {
-  const cost = costOf(m, usage);
+function catalogModel(m: ModelSpec, usage: TokenUsage, own?: { samples: number; avgCostUsd: string }): CatalogModel {
+  const measured = own !== undefined && own.samples > 0;
+  const cost = measured ? parseUsd(roundTo12(own.avgCostUsd)) : costOf(m, usage);
   return {
     id: m.id,
     label: m.label,
@@ -67,6 +79,8 @@ function catalogModel(m: ModelSpec, usage: TokenUsage): CatalogModel {
     shutdownAt: m.shutdownAt?.toISOString() ?? null,
     replacementId: m.replacementId,
     costPerWorkflowExact: formatUsd(cost),
+    costBasis: measured ? 'measured' : 'estimate',
+    measuredSamples: own?.samples ?? 0,
   };
 }
 
@@ -85,8 +99,17 @@ function roundTo12(text: string): string {
   return `${s.slice(0, -12)}.${s.slice(-12)}`;
 }
 
+/** One model's attempts in one role over the window. */
+export interface RoleModel {
+  readonly model: string;
+  readonly attempts: number;
+  readonly answered: number;
+  readonly passed: number;
+}
+
 export interface StatsView {
   readonly windowDays: number;
+  readonly window: string;
   readonly generatedAt: string;
   readonly targets: typeof TARGETS;
   readonly fallbackRate: { readonly total: number; readonly fallbacks: number; readonly percent: number | null; readonly meetsTarget: boolean | null };
@@ -112,6 +135,12 @@ export interface StatsView {
     readonly savingsPercent: number | null;
   };
   readonly flow: {
+    /**
+     * The models that actually served each role in the window, from the attempt rows: after a
+     * settings change these differ from the models configured now, and figures are theirs.
+     */
+    readonly primaryModels: readonly RoleModel[];
+    readonly fallbackModels: readonly RoleModel[];
     readonly pickedUp: number;
     readonly waitingNow: { readonly primary: number; readonly fallback: number } | null;
     readonly primaryAttempts: number;
@@ -132,6 +161,8 @@ export interface StatsView {
 export interface StatsInputs {
   readonly db: Database;
   readonly days: number;
+  /** The window's name as the API and the console show it. */
+  readonly window: string;
   /** The fallback model everything would go to without the primary (the configured one). */
   readonly baselineModel: string;
   /** Jobs waiting in each queue now; null when Redis does not answer. */
@@ -140,14 +171,13 @@ export interface StatsInputs {
 }
 
 export async function statsView(i: StatsInputs): Promise<StatsView> {
-  const [rate, generators, attempts, finals, handoverCount, byStatus, baselineMeasured] = await Promise.all([
+  const [rate, generators, attempts, finals, handoverCount, byStatus] = await Promise.all([
     q.fallbackRate(i.db, i.days),
     q.spendByGenerator(i.db, i.days),
     q.attemptsByModel(i.db, i.days),
     q.finalOutcomes(i.db, i.days),
     q.handovers(i.db, i.days),
     q.requestsByStatus(i.db, i.days),
-    q.averageOkAttemptCost(i.db, i.baselineModel, i.days),
   ]);
 
   const perModel = new Map<string, { answered: number; passed: number; attempts: number; cost: bigint; failures: Record<ValidationFailureKind, number> }>();
@@ -173,15 +203,17 @@ export async function statsView(i: StatsInputs): Promise<StatsView> {
   const usableWorkflows = generated?.usable ?? 0;
   const spend = parseUsd(roundTo12(generated?.costUsd ?? '0')) + parseUsd(roundTo12(failed?.costUsd ?? '0'));
 
+  // The baseline's price is the catalog view's, so the live card and the cost table agree.
   const baselineFromCatalog = i.catalog.models.find((m) => m.id === i.baselineModel) ?? i.catalog.models[0]!;
-  const measured = baselineMeasured.samples > 0;
-  const baselinePer = measured ? parseUsd(roundTo12(baselineMeasured.avgCostUsd)) : parseUsd(baselineFromCatalog.costPerWorkflowExact);
+  const measured = baselineFromCatalog.costBasis === 'measured';
+  const baselinePer = parseUsd(baselineFromCatalog.costPerWorkflowExact);
   const baseline = baselinePer * BigInt(finishedRequests);
   const savings = baseline - spend;
 
   const pct = rate.total > 0 ? percent(rate.fallbacks, rate.total) : null;
   return {
     windowDays: i.days,
+    window: i.window,
     generatedAt: new Date().toISOString(),
     targets: TARGETS,
     fallbackRate: { total: rate.total, fallbacks: rate.fallbacks, percent: pct, meetsTarget: pct === null ? null : pct <= TARGETS.fallbackRatePercent },
@@ -203,6 +235,8 @@ export async function statsView(i: StatsInputs): Promise<StatsView> {
       savingsPercent: baseline > 0n ? Math.round((Number(savings) * 10_000) / Number(baseline)) / 100 : null,
     },
     flow: {
+      primaryModels: roleModels(attempts, 'primary'),
+      fallbackModels: roleModels(attempts, 'fallback'),
       pickedUp: Object.values(byStatus).reduce((a, b) => a + b, 0),
       waitingNow: i.waitingNow,
       primaryAttempts: role.primary.attempts,
@@ -219,4 +253,12 @@ export async function statsView(i: StatsInputs): Promise<StatsView> {
       inProgress: byStatus.queued ?? 0,
     },
   };
+}
+
+/** The models that served `role`, most attempts first. */
+function roleModels(attempts: readonly q.AttemptRow[], role: 'primary' | 'fallback'): RoleModel[] {
+  return attempts
+    .filter((a) => a.role === role)
+    .map((a) => ({ model: a.model, attempts: a.attempts, answered: a.answered, passed: a.passed }))
+    .sort((a, b) => b.attempts - a.attempts || a.model.localeCompare(b.model));
 }

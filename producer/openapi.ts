@@ -17,7 +17,11 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         description:
           'Enqueue workflow generation requests, follow them, read their results; change the orchestrator model settings. ' +
           'Errors always have the shape `{ "error": { "code", "message", "details"? } }`.',
+        // The project is private (package.json); say so rather than leave a client guessing.
+        license: { name: 'Proprietary: internal use only', identifier: 'LicenseRef-Proprietary' },
       },
+      // Relative: the document describes the producer that serves it, wherever it is deployed.
+      servers: [{ url: '/', description: 'The producer serving this document' }],
       tags: [
         { name: 'generations', description: 'Workflow generation requests (API token)' },
         { name: 'admin', description: 'Settings and live figures (admin token or admin session)' },

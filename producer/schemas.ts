@@ -123,6 +123,7 @@ export const settingsResponseSchema = {
       description: 'The stored values (defaults for missing keys). Raw when invalid: see `valid` and `problem`.',
     },
     valid: { type: 'boolean', description: 'False when the stored values do not resolve; workers keep the last good settings.' },
+    etag: { type: 'string', description: 'The version of the stored settings (also the ETag header): send it as If-Match with PUT.' },
     problem: nullable({ type: 'string' }),
     updatedAt: isoTime,
     updatedBy: nullable({ type: 'string' }),
@@ -180,6 +181,8 @@ export const catalogResponseSchema = {
           deprecatedAt: nullable({ type: 'string' }),
           shutdownAt: nullable({ type: 'string' }),
           replacementId: nullable({ type: 'string' }),
+          costBasis: { type: 'string', enum: ['measured', 'estimate'], description: "measured: the model's own average cost per successful attempt over the window; estimate: its catalog prices on `usage`." },
+          measuredSamples: { type: 'integer', description: "The model's successful attempts in the window." },
         },
       },
     },
@@ -189,7 +192,10 @@ export const catalogResponseSchema = {
 export const statsQuerySchema = {
   type: 'object',
   additionalProperties: false,
-  properties: { days: { type: 'string', enum: ['7', '30'], default: '7' } },
+  properties: {
+    window: { type: 'string', enum: ['1h', '24h', '7d', '30d'], description: 'The window: the last hour, 24 hours, 7 or 30 days (default 7d).' },
+    days: { type: 'string', enum: ['1', '7', '30'], description: 'The window in days, as before `window` existed; `window` wins when both are given.' },
+  },
 } as const;
 
 export { errorBodySchema };
@@ -202,6 +208,7 @@ export function errorResponses(...statuses: number[]): Record<number, unknown> {
     403: "The other role's token",
     404: 'Not found',
     409: 'Idempotency key reused with a different request',
+    412: 'If-Match does not name the current version: someone changed it meanwhile (details say who)',
     413: 'Body over 64 KiB',
     415: 'Content type is not application/json',
     429: 'Rate limit reached: see retry-after',

@@ -23,12 +23,16 @@ import { type EventStream, GenerationEventHub } from './events.js';
 import { GenerationStatusReader } from './generation-status.js';
 import { createProducerMetrics, instrumentHttp } from './metrics.js';
 import { registerDocsUi, registerOpenApi } from './openapi.js';
+import { registerOldestWaitingAge } from '../shared/queue-age.js';
 import { RedisRateLimiter } from './rate-limit.js';
 import { adminApiRoutes, adminPageRoutes } from './routes/admin.js';
 import { RedisAdminSessions } from './admin-sessions.js';
 import { IdempotencyClaims } from './idempotency.js';
 import { LoginBackoff } from './login-backoff.js';
 import { generationRoutes } from './routes/generations.js';
+import { generationsLogRoutes } from './routes/generations-log.js';
+import { requestPageRoutes } from './routes/request-pages.js';
+import { settingsHistoryRoutes } from './routes/settings-history.js';
 import { healthRoutes } from './routes/health.js';
 import { queueBoardRoutes } from './routes/queues.js';
 
@@ -103,6 +107,7 @@ export async function buildProducerServer(options: ProducerServerOptions): Promi
   const enqueueLimiter = new RedisRateLimiter({ redis, prefix, name: 'enqueue', limit: config.enqueueRateLimitPerMinute, windowMs: 60_000 });
   const loginBackoff = new LoginBackoff({ redis, prefix, freeFailures: config.loginFreeFailures, maxDelayMs: config.loginBackoffMaxMs });
   const metrics = createProducerMetrics({ queues: [queues.primary, queues.fallback], processMetrics: options.processMetrics ?? true });
+  registerOldestWaitingAge(metrics.registry, [queues.primary, queues.fallback]);
   const streams = new Set<EventStream>();
   let shuttingDown = false;
 
@@ -182,7 +187,10 @@ export async function buildProducerServer(options: ProducerServerOptions): Promi
     });
     const adminOptions = { db: db.db, settings, auth, redis, queues, loginBackoff, dependencyTimeoutMs: config.dependencyTimeoutMs, log };
     await app.register(adminApiRoutes, adminOptions);
+    await app.register(generationsLogRoutes, { db: db.db, auth, dependencyTimeoutMs: config.dependencyTimeoutMs });
+    await app.register(settingsHistoryRoutes, { settings, auth, dependencyTimeoutMs: config.dependencyTimeoutMs });
     await app.register(adminPageRoutes, adminOptions);
+    await app.register(requestPageRoutes, { auth });
     await app.register(queueBoardRoutes, { auth, queues: [queues.primary, queues.fallback] });
     await registerDocsUi(app);
 

@@ -160,9 +160,11 @@ describe("the seed's Admin UI Tests checklist", () => {
     it(`${which === 'primary' ? 'Primary' : 'Fallback'} model dropdown displays correct options`, async () => {
       const page = await openConsole();
       const options = await page.getByTestId(`${which}-model`).locator('option').evaluateAll((els) => els.map((o) => ({ value: (o as HTMLOptionElement).value, text: o.textContent })));
-      // The table lists models by provider, then id.
+      // The table lists models by provider, then id; the seed's recommended configuration is marked:
+      // GPT-4o mini as primary, Claude Sonnet 4's replacement in the catalog as fallback.
+      const recommended = which === 'primary' ? 'gpt-4o-mini' : 'claude-sonnet-4-6';
       const inTableOrder = [...MODEL_CATALOG].sort((a, b) => (a.provider === b.provider ? (a.id < b.id ? -1 : 1) : a.provider < b.provider ? -1 : 1));
-      expect(options).toEqual(inTableOrder.map((m) => ({ value: m.id, text: `${m.label} (~${fmtUsd(perWorkflow(m.id))}/workflow)` })));
+      expect(options).toEqual(inTableOrder.map((m) => ({ value: m.id, text: `${m.label} (~${fmtUsd(perWorkflow(m.id))}/workflow)${m.id === recommended ? ' · recommended' : ''}` })));
       expect(await page.getByTestId(`${which}-model`).inputValue()).toBe(which === 'primary' ? 'gpt-4o-mini' : 'claude-sonnet-4-6');
       await closePage(page);
     });

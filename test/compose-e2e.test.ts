@@ -66,7 +66,9 @@ let prefix: string;
 let db: DbHandle;
 let prom: PrometheusServer;
 const procs: Proc[] = [];
-const ports = { sim: 0, producer: 0, workers: [] as number[], prometheus: 0 };
+const ports = { sim: 0, producer: 0, workers: [] as number[], prometheus: 0, redisExporter: 0, postgresExporter: 0 };
+/** The Redis and Postgres exporters: Debian's builds of the versions compose runs, outside the SIGTERM test (they are not ours). */
+const exporters: Proc[] = [];
 let startedAt = 0;
 
 beforeAll(async () => {
@@ -78,6 +80,8 @@ beforeAll(async () => {
   ports.producer = await freePort();
   for (let i = 0; i < WORKER_REPLICAS; i++) ports.workers.push(await freePort());
   ports.prometheus = await freePort();
+  ports.redisExporter = await freePort();
+  ports.postgresExporter = await freePort();
 
   const TEST_ONLY = {
     DATABASE_SCHEMA: schema,
@@ -116,6 +120,15 @@ beforeAll(async () => {
   const workers = ports.workers.map((port, i) => start(`worker-${i + 1}`, w.file, w.args, envFor('worker', { [containerPorts(compose.services.worker!)[0]!]: port })));
   procs.push(...workers);
 
+  // The exporters compose runs from their images, as Debian packages them (same versions).
+  const exporterEnv = (service: string) => nativeEnvironment(compose, service, { replaceUrls: { redis: TEST_REDIS_URL, postgres: TEST_DATABASE_URL }, ports: {} });
+  const dsn = new URL(exporterEnv('postgres-exporter').DATA_SOURCE_NAME!);
+  dsn.searchParams.set('sslmode', 'disable');
+  exporters.push(
+    start('redis-exporter', 'prometheus-redis-exporter', [`-web.listen-address=127.0.0.1:${ports.redisExporter}`], exporterEnv('redis-exporter')),
+    start('postgres-exporter', 'prometheus-postgres-exporter', [`--web.listen-address=127.0.0.1:${ports.postgresExporter}`], { ...exporterEnv('postgres-exporter'), DATA_SOURCE_NAME: dsn.toString() }),
+  );
+
   // Generous deadlines: tsx transpiles every module at start, slow on a loaded 2-core CI machine.
   const up = (p: Proc, check: () => Promise<boolean>) =>
     eventually(check, { timeoutMs: 90_000, what: p.name }).catch((err: unknown) => {
@@ -125,6 +138,8 @@ beforeAll(async () => {
     up(producer, () => httpOk(`http://127.0.0.1:${ports.producer}/readyz`, producer)),
     ...workers.map((worker, i) => up(worker, () => httpOk(`http://127.0.0.1:${ports.workers[i]}/healthz`, worker))),
     up(sim, async () => sim.output().includes('simulator listening')),
+    up(exporters[0]!, () => httpOk(`http://127.0.0.1:${ports.redisExporter}/metrics`, exporters[0]!)),
+    up(exporters[1]!, () => httpOk(`http://127.0.0.1:${ports.postgresExporter}/metrics`, exporters[1]!)),
   ]);
 
   // 3. Prometheus with the compose config's jobs and rules; DNS discovery becomes static targets.
@@ -133,6 +148,8 @@ beforeAll(async () => {
     worker: ports.workers.map((port) => `127.0.0.1:${port}`),
     producer: [`127.0.0.1:${ports.producer}`],
     prometheus: [`127.0.0.1:${ports.prometheus}`],
+    redis: [`127.0.0.1:${ports.redisExporter}`],
+    postgres: [`127.0.0.1:${ports.postgresExporter}`],
   };
   prom = await startPrometheus(
     {
@@ -146,12 +163,13 @@ beforeAll(async () => {
     },
     { port: ports.prometheus },
   );
-  await eventually(async () => (await prom.query('count(up == 1)'))[0]?.value?.[1] === String(WORKER_REPLICAS + 2), { timeoutMs: 20_000, what: 'every target to be up' });
+  // Workers, the producer, Prometheus itself and the two exporters.
+  await eventually(async () => (await prom.query('count(up == 1)'))[0]?.value?.[1] === String(WORKER_REPLICAS + 4), { timeoutMs: 20_000, what: 'every target to be up' });
 }, 240_000);
 
 afterAll(async () => {
-  for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-  await Promise.all(procs.map((p) => p.exited));
+  for (const p of [...procs, ...exporters]) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+  await Promise.all([...procs, ...exporters].map((p) => p.exited));
   await prom?.close();
   if (prefix) {
     for (const name of [PRIMARY_QUEUE, FALLBACK_QUEUE]) {
@@ -248,6 +266,10 @@ describe('the compose stack, natively', () => {
     const unhealthy = rules.groups.flatMap((g) => g.rules).filter((r) => r.health !== 'ok');
     expect(unhealthy).toEqual([]);
     expect(rules.groups.flatMap((g) => g.rules)).toHaveLength(readRules().length);
+
+    // Redis and Postgres health come from the exporters compose runs.
+    expect(await scalar('max(redis_up)')).toBe(1);
+    expect(await scalar('max(pg_up)')).toBe(1);
 
     // Both replicas are counted; queue depth comes from every process and max by de-duplicates it.
     expect(await scalar('count(up{job="worker"} == 1)')).toBe(WORKER_REPLICAS);

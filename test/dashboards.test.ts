@@ -10,15 +10,21 @@ import { join } from 'node:path';
 import Fastify from 'fastify';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_CATALOG } from '../shared/default-catalog.js';
 import YAML from 'yaml';
-import { DATASOURCE_UID, OVERVIEW_UID } from '../dashboards/overview.js';
+import { DATASOURCE_UID, DATASOURCE_VARIABLE, EXPORTER_METRICS, OVERVIEW_UID } from '../dashboards/overview.js';
 import { DASHBOARD_DIR, renderDashboards } from '../dashboards/render.js';
 import { createProducerMetrics, instrumentHttp } from '../producer/metrics.js';
 import { ResponseBudget } from '../worker/llm/node-http-fetch.js';
 import { createWorkerMetrics } from '../worker/metrics.js';
+import { createOperationsMetrics } from '../worker/ops-metrics.js';
+import { registerOldestWaitingAge } from '../shared/queue-age.js';
+import { resolveSettings, DEFAULT_SETTINGS } from '../shared/settings.js';
+import GithubSlugger from 'github-slugger';
+import MarkdownIt from 'markdown-it';
 import { PROJECT_ROOT } from './helpers/processes.js';
 import { run } from './helpers/prometheus.js';
-import { dashboardPanels, dashboardQueries, metricNames, readRules, selectorsNotUnderMax, substituteGrafanaVariables, syntaxErrors } from './helpers/promql.js';
+import { dashboardPanels, dashboardQueries, metricNames, readDashboards, readRules, selectorsNotUnderMax, substituteGrafanaVariables, syntaxErrors } from './helpers/promql.js';
 
 /** Every series name the processes export, histogram series included, plus Prometheus' own `up`. */
 function exportedSeriesNames(): Set<string> {
@@ -26,9 +32,14 @@ function exportedSeriesNames(): Set<string> {
   collectDefaultMetrics({ register: registry });
   const budget = new ResponseBudget(1);
   createWorkerMetrics(registry, [], { buffered: () => budget.stats() });
+  createOperationsMetrics(registry, { current: () => resolveSettings(DEFAULT_SETTINGS, DEFAULT_CATALOG) });
+  registerOldestWaitingAge(registry, []);
   const producer = createProducerMetrics({ queues: [], processMetrics: false });
   instrumentHttp(Fastify(), producer.registry);
-  const names = new Set(['up']);
+  // Prometheus' own series: scrape health and the state of its alerting rules.
+  const names = new Set<string>(['up', 'ALERTS']);
+  // The exporters' series (test/compose-e2e.test.ts runs them and checks every panel gets data).
+  for (const n of EXPORTER_METRICS) names.add(n);
   for (const m of [...registry.getMetricsAsArray(), ...producer.registry.getMetricsAsArray()]) {
     names.add(m.name);
     if ((m as unknown as { type?: string }).type === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(m.name + s);
@@ -64,12 +75,18 @@ describe('overview dashboard', () => {
       /^Resident memory$/,
       /^Event loop lag p99$/,
       /^HTTP requests per second/,
+      /^Oldest waiting job$/,
+      /^Oldest waiting job age$/,
+      /^Queue wait p50 \/ p95$/,
+      /^Failed ratio$/,
+      /^Alert state$/,
+      /^Alerts firing$/,
     ]) {
       expect(titles.some((t) => wanted.test(t)), `no panel titled ${wanted}`).toBe(true);
     }
     expect(new Set(titles).size).toBe(titles.length);
     for (const { panel } of panels) expect((panel as { description?: string }).description, panel.title).toBeTruthy();
-    for (const q of dashboardQueries()) expect(q.datasourceUid, `${q.panel}/${q.refId}`).toBe(DATASOURCE_UID);
+    for (const q of dashboardQueries()) expect(q.datasourceUid, `${q.panel}/${q.refId}`).toBe(DATASOURCE_VARIABLE);
     // Panel ids are unique: Grafana links and alerts refer to them.
     const ids = dashboardPanels().map((p) => (p.panel as { id?: number }).id);
     expect(new Set(ids).size).toBe(ids.length);
@@ -121,5 +138,75 @@ describe('overview dashboard', () => {
     const mounts = compose.services.grafana!.volumes ?? [];
     expect(mounts).toContain(`./dashboards/grafana/dashboards:${providers.providers[0]!.options.path}:ro`);
     expect(mounts).toContain('./dashboards/grafana/provisioning:/etc/grafana/provisioning:ro');
+  });
+
+  it('every metric the processes export is on a panel (or in a rule a panel reads)', () => {
+    const used = new Set<string>();
+    for (const q of dashboardQueries()) for (const n of metricNames(substituteGrafanaVariables(q.expr))) used.add(n.replace(/_(bucket|sum|count)$/, ''));
+    const exported = [...exportedSeriesNames()].filter((n) => n.startsWith('orchestrator_') && !/_(bucket|sum|count)$/.test(n));
+    // Info metrics drive the annotations, not panels.
+    const annotationOnly = new Set(['orchestrator_settings_info', 'orchestrator_catalog_info']);
+    expect(exported.filter((n) => !used.has(n) && !annotationOnly.has(n))).toEqual([]);
+  });
+
+  it('has a datasource variable (the provisioned one by default) and model and instance variables read from label values', () => {
+    const json = readDashboards().find((d) => d.json.uid === OVERVIEW_UID)!.json as unknown as {
+      templating: { list: Array<{ name: string; type: string; query?: unknown; current?: { value?: unknown }; datasource?: { uid?: string } }> };
+    };
+    const byName = new Map(json.templating.list.map((v) => [v.name, v]));
+    expect(byName.get('datasource')).toMatchObject({ type: 'datasource', query: 'prometheus', current: { value: DATASOURCE_UID } });
+    const known = exportedSeriesNames();
+    for (const [name, label] of [['model', 'model'], ['instance', 'instance']] as const) {
+      const v = byName.get(name)!;
+      expect(v, name).toMatchObject({ type: 'query', datasource: { uid: DATASOURCE_VARIABLE } });
+      const m = /^label_values\((.+), (\w+)\)$/.exec(String(v.query))!;
+      expect(m, name).not.toBeNull();
+      expect(m[2]).toBe(label);
+      for (const n of metricNames(m[1]!)) expect(known.has(n), n).toBe(true);
+    }
+    // Panels use them: the per-model and per-process panels filter on the selection.
+    const exprs = dashboardQueries().map((q) => q.expr);
+    expect(exprs.filter((e) => e.includes('model=~"$model"')).length).toBeGreaterThan(4);
+    expect(exprs.filter((e) => e.includes('instance=~"$instance"')).length).toBeGreaterThan(4);
+  });
+
+  it('annotates settings and catalog changes with queries that parse and read exported metrics', async () => {
+    const json = readDashboards().find((d) => d.json.uid === OVERVIEW_UID)!.json as unknown as { annotations: { list: Array<{ name: string; expr?: string; datasource?: { uid?: string } }> } };
+    const ours = json.annotations.list.filter((a) => a.expr);
+    expect(ours.map((a) => a.name).sort()).toEqual(['Catalog changed', 'Settings changed']);
+    const known = exportedSeriesNames();
+    for (const a of ours) {
+      expect(a.datasource?.uid).toBe(DATASOURCE_VARIABLE);
+      expect(syntaxErrors(a.expr!), a.name).toEqual([]);
+      for (const n of metricNames(a.expr!)) expect(known.has(n), n).toBe(true);
+    }
+    const dir = await mkdtemp(join(tmpdir(), 'dash-annotations-'));
+    try {
+      const file = join(dir, 'annotations.yml');
+      await writeFile(file, YAML.stringify({ groups: [{ name: 'annotations', rules: ours.map((a, i) => ({ record: `dashboard:annotation_${i}`, expr: a.expr })) }] }));
+      const r = await run('promtool', ['check', 'rules', file]);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('alerts', () => {
+  it('every alert links to its section of docs/runbooks.md, and that section exists', () => {
+    const runbooks = readFileSync(join(PROJECT_ROOT, 'docs/runbooks.md'), 'utf8');
+    const slugger = new GithubSlugger();
+    const tokens = new MarkdownIt().parse(runbooks, {});
+    const anchors = new Set(tokens.flatMap((t, i) => (t.type === 'heading_open' ? [slugger.slug(tokens[i + 1]!.content)] : [])));
+    const alerts = readRules().filter((r) => r.rule.alert);
+    expect(alerts.length).toBeGreaterThan(5);
+    for (const { rule } of alerts) {
+      const url = rule.annotations?.runbook_url ?? '';
+      const m = /^https:\/\/.+\/docs\/runbooks\.md#(.+)$|^docs\/runbooks\.md#(.+)$/.exec(url);
+      expect(m, `${rule.alert}: runbook_url ${url}`).not.toBeNull();
+      const anchor = m![1] ?? m![2]!;
+      expect(anchor, rule.alert).toBe(rule.alert!.toLowerCase());
+      expect(anchors.has(anchor), `${rule.alert}: no section #${anchor} in docs/runbooks.md`).toBe(true);
+    }
   });
 });

@@ -7,8 +7,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify from 'fastify';
+import { registerOldestWaitingAge, type WaitingJobsSource } from '../shared/queue-age.js';
+import { DEFAULT_SETTINGS, resolveSettings } from '../shared/settings.js';
+import { createOperationsMetrics } from '../worker/ops-metrics.js';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_CATALOG } from '../shared/default-catalog.js';
 import { createProducerMetrics, instrumentHttp } from '../producer/metrics.js';
 import { findModel } from '../shared/default-catalog.js';
 import { ATTEMPT_OUTCOMES, ATTEMPT_ROLES } from '../shared/outcomes.js';
@@ -18,6 +22,12 @@ import { createWorkerMetrics, QUEUE_STATES, type QueueDepthSource } from '../wor
 import { PROJECT_ROOT } from './helpers/processes.js';
 import { promtoolLintMetrics, TOLERATED_LINT } from './helpers/prometheus.js';
 
+const waiting = (name: string): WaitingJobsSource => ({
+  name,
+  async getJobs() {
+    return [{ timestamp: 4_000 }];
+  },
+});
 const queue = (name: string): QueueDepthSource => ({
   name,
   async getJobCounts(...states: string[]) {
@@ -61,6 +71,9 @@ function workerRegistry(): Registry {
   m.recordFinal('rejected', null, 'none', null);
   m.recordPause('gpt-4o-mini');
   for (const write of ['begin', 'finish'] as const) for (const written of ['single', 'batched', 'one_by_one'] as const) m.recordWriteBatch(write, { size: written === 'single' ? 1 : 7, written });
+  const ops = createOperationsMetrics(registry, { current: () => resolveSettings(DEFAULT_SETTINGS, DEFAULT_CATALOG) });
+  ops.observePickUp('workflow-generation', { timestamp: 1_000, processedOn: 1_040, attemptsStarted: 1 });
+  registerOldestWaitingAge(registry, [waiting('workflow-generation'), waiting('workflow-generation-fallback')], () => 10_000);
   return registry;
 }
 

@@ -17,6 +17,8 @@ import { blockingConnection } from '../shared/redis.js';
 import { AttemptRunner, type ModelClients } from './attempt-runner.js';
 import { systemClock, type Clock } from './clock.js';
 import { createGenerationProcessor, MAX_STALLS } from './generation-processor.js';
+import { createOperationsMetrics } from './ops-metrics.js';
+import { registerOldestWaitingAge } from '../shared/queue-age.js';
 import { createWorkerMetrics } from './metrics.js';
 import { createNodeHttpFetch } from './llm/node-http-fetch.js';
 import { createModelClients, modelsWithoutKey } from './model-clients.js';
@@ -70,6 +72,8 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
     if (!settings.current().catalog.has(id)) log.warn({ model: id }, `MODEL_TIMEOUTS_MS names ${id}, which is not in the model catalog`);
   }
   settings.onRefresh((s) => metrics.recordConfiguredModels(s));
+  const operations = createOperationsMetrics(registry, settings);
+  registerOldestWaitingAge(registry, [primaryQueue, fallbackQueue]);
   const shutdown = new AbortController();
   const stopping = new AbortController();
 
@@ -102,8 +106,8 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
     stalledInterval: config.stalledIntervalMs,
   };
   const workers = [
-    new Worker(PRIMARY_QUEUE, processor.processPrimary, { ...workerOptions, connection: blockingConnection(config.redis.target) }),
-    new Worker(FALLBACK_QUEUE, processor.processFallback, { ...workerOptions, connection: blockingConnection(config.redis.target) }),
+    new Worker(PRIMARY_QUEUE, (job, token) => (operations.observePickUp(PRIMARY_QUEUE, job), processor.processPrimary(job, token)), { ...workerOptions, connection: blockingConnection(config.redis.target) }),
+    new Worker(FALLBACK_QUEUE, (job, token) => (operations.observePickUp(FALLBACK_QUEUE, job), processor.processFallback(job, token)), { ...workerOptions, connection: blockingConnection(config.redis.target) }),
   ];
   for (const w of workers) {
     w.on('error', (err) => log.error({ err: err.message, queue: w.name }, 'worker error'));

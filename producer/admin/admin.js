@@ -7,7 +7,8 @@
   const $ = (sel, root) => (root || document).querySelector(sel);
   const byTestId = (id, root) => $(`[data-testid="${id}"]`, root);
 
-  const state = { catalog: null, models: new Map(), saved: null, stats: null, days: 7, statsTimer: null };
+  const state = { catalog: null, models: new Map(), saved: null, stats: null, window: '7d', statsTimer: null };
+  const WINDOW_LABELS = { '1h': 'last hour', '24h': 'last 24 hours', '7d': 'last 7 days', '30d': 'last 30 days' };
 
   // ---- formatting (the browser tests use the same rules) -------------------------------------
   /** $1,234.56 from a dollar up; up to six decimals below (at least two): $0.001095, $0.50. */
@@ -49,6 +50,25 @@
       throw err;
     }
     return body;
+  }
+
+  async function loadHistory() {
+    try {
+      const h = await api('/v1/admin/settings/history?limit=10');
+      const list = byTestId('settings-history');
+      const describe = (s) => (s && typeof s === 'object' ? `${label(s.primaryModel)} → ${s.enableFallback ? label(s.fallbackModel) : 'no fallback'}` : '—');
+      list.replaceChildren(
+        ...h.changes.map((c, i) => {
+          const li = document.createElement('li');
+          li.dataset.testid = `history-${i}`;
+          li.textContent = `${new Date(c.at).toLocaleString()} · ${c.updatedBy || 'unknown'}: ${describe(c.old)} ⇒ ${describe(c.new)}`;
+          return li;
+        }),
+      );
+      if (h.changes.length === 0) list.replaceChildren(Object.assign(document.createElement('li'), { textContent: 'No changes recorded yet.' }));
+    } catch {
+      // The history is a convenience: the settings card works without it.
+    }
   }
 
   function showLoadError(message) {
@@ -137,14 +157,24 @@
     status.className = 'status';
     status.textContent = 'Saving…';
     try {
-      const view = await api('/v1/admin/settings', { method: 'PUT', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(next) });
+      // If-Match: a save based on settings someone else changed since this page read them is refused.
+      const ifMatch = state.saved && state.saved.etag ? { 'if-match': state.saved.etag } : {};
+      const view = await api('/v1/admin/settings', { method: 'PUT', headers: Object.assign({ 'content-type': 'application/json', accept: 'application/json' }, ifMatch), body: JSON.stringify(next) });
       applySettings(view);
       showLoadError('');
       status.className = 'status success';
       status.textContent = `Settings saved at ${new Date().toLocaleTimeString()}. Workers apply them within 2 seconds.`;
+      loadHistory();
     } catch (err) {
       status.className = 'status failure';
       status.textContent = `Not saved: ${err.message}`;
+      if (err.status === 412 && err.details) {
+        const who = err.details.updatedBy || 'someone';
+        const when = err.details.updatedAt ? new Date(err.details.updatedAt).toLocaleString() : 'meanwhile';
+        status.textContent = `Not saved: ${who} changed the settings at ${when}, after this page loaded them. Reload the page to see their change, then save again.`;
+        status.dataset.conflict = 'true';
+        loadHistory();
+      }
       if (Array.isArray(err.details)) {
         for (const d of err.details) {
           const li = document.createElement('li');
@@ -159,10 +189,20 @@
   }
 
   // ---- cost comparison and projections -----------------------------------------------------
-  function readNumber(el, min, max, fallback) {
+  /**
+   * A projection input, or NaN with a message under the field when it is out of range: a value
+   * silently clamped (150% read as 100%) would project something the operator did not ask for.
+   */
+  function readField(el, { min, max, integer, message }) {
     const n = Number(el.value);
-    if (el.value === '' || !Number.isFinite(n)) return fallback;
-    return Math.min(max, Math.max(min, n));
+    const ok = el.value.trim() !== '' && Number.isFinite(n) && n >= min && n <= max && (!integer || Number.isInteger(n));
+    const error = byTestId(`${el.dataset.testid}-error`);
+    el.setAttribute('aria-invalid', ok ? 'false' : 'true');
+    if (error) {
+      error.textContent = ok ? '' : message;
+      error.hidden = ok;
+    }
+    return ok ? n : NaN;
   }
 
   /** Per-workflow cost of each scenario: the primary always runs; the fallback runs for `rate` of requests. */
@@ -190,14 +230,14 @@
     const p = state.models.get(c.primaryModel);
     const f = state.models.get(c.fallbackModel);
     if (!p || !f) return;
-    const volume = readNumber(byTestId('projection-volume'), 0, 1e12, 0);
-    const ratePct = readNumber(byTestId('projection-fallback-rate'), 0, 100, 0);
+    const volume = readField(byTestId('projection-volume'), { min: 0, max: 1e12, integer: true, message: 'Enter a whole number of workflows, 0 or more.' });
+    const ratePct = readField(byTestId('projection-fallback-rate'), { min: 0, max: 100, integer: false, message: 'Enter a rate from 0 to 100%.' });
     const s = scenarios(p.costPerWorkflowUsd, f.costPerWorkflowUsd, ratePct / 100);
 
     const rows = { primary: byTestId('cost-row-primary-only'), fallback: byTestId('cost-row-fallback-only'), blended: byTestId('cost-row-blended') };
     byTestId('scenario', rows.primary).textContent = `Primary only: ${p.label}`;
     byTestId('scenario', rows.fallback).textContent = `Fallback only: ${f.label}`;
-    byTestId('scenario', rows.blended).textContent = `${p.label} + ${ratePct}% fallback to ${f.label}`;
+    byTestId('scenario', rows.blended).textContent = `${p.label} + ${Number.isNaN(ratePct) ? '?' : ratePct}% fallback to ${f.label}`;
     fillRow(rows.primary, s.primaryOnly, volume, s.fallbackOnly);
     fillRow(rows.fallback, s.fallbackOnly, volume, s.fallbackOnly);
     fillRow(rows.blended, s.blended, volume, s.fallbackOnly);
@@ -208,7 +248,9 @@
     const chosen = c.enableFallback ? s.blended : s.primaryOnly;
     const monthly = chosen * volume;
     const baselineMonthly = s.fallbackOnly * volume;
-    byTestId('projection-scenario').textContent = c.enableFallback
+    byTestId('projection-scenario').textContent = Number.isNaN(volume) || Number.isNaN(ratePct)
+      ? 'Correct the fields above to see the projection.'
+      : c.enableFallback
       ? `${fmtInt(volume)} workflows a month on ${p.label}, ${ratePct}% of them also on ${f.label}.`
       : `${fmtInt(volume)} workflows a month on ${p.label} alone (fallback off).`;
     setFigure(byTestId('projection-monthly'), monthly, fmtUsd);
@@ -259,18 +301,24 @@
   function renderStats(s) {
     state.stats = s;
     byTestId('stats-updated').textContent = `Updated ${new Date(s.generatedAt).toLocaleTimeString()}`;
-    byTestId('flow-window').textContent = `last ${s.windowDays} days`;
+    byTestId('flow-window').textContent = WINDOW_LABELS[s.window] ?? `last ${s.windowDays} days`;
 
     const fr = s.fallbackRate;
     setFigure(byTestId('fallback-rate-value'), fr.percent, fmtPct);
     badge(byTestId('fallback-rate-status'), fr.meetsTarget, `on target (≤ ${s.targets.fallbackRatePercent}%)`, `over target (${s.targets.fallbackRatePercent}%)`);
     byTestId('fallback-rate-detail').textContent = `${fmtInt(fr.fallbacks)} of ${fmtInt(fr.total)} generated workflows fell back · target ≤ ${s.targets.fallbackRatePercent}%`;
 
-    const primaryId = state.saved ? state.saved.settings.primaryModel : null;
-    const pv = s.validation.find((v) => v.model === primaryId);
-    setFigure(byTestId('primary-pass-rate-value'), pv ? pv.percent : null, fmtPct);
-    badge(byTestId('primary-pass-rate-status'), pv ? pv.meetsTarget : null, `on target (≥ ${s.targets.validationPassRatePercent}%)`, `under target (${s.targets.validationPassRatePercent}%)`);
-    byTestId('primary-pass-rate-detail').textContent = pv ? `${label(pv.model)}: ${fmtInt(pv.passed)} of ${fmtInt(pv.answered)} answers valid · target ≥ ${s.targets.validationPassRatePercent}%` : `No answers from ${label(primaryId || '')} in the window`;
+    // The primary's figures belong to the models that served as primary in the window (attempt
+    // rows), not to the one configured now: after a switch they are different models.
+    const served = s.flow.primaryModels.filter((m) => m.answered > 0);
+    const answered = served.reduce((n, m) => n + m.answered, 0);
+    const passed = served.reduce((n, m) => n + m.passed, 0);
+    const pvPercent = answered > 0 ? Math.round((passed * 10_000) / answered) / 100 : null;
+    setFigure(byTestId('primary-pass-rate-value'), pvPercent, fmtPct);
+    badge(byTestId('primary-pass-rate-status'), pvPercent === null ? null : pvPercent >= s.targets.validationPassRatePercent, `on target (≥ ${s.targets.validationPassRatePercent}%)`, `under target (${s.targets.validationPassRatePercent}%)`);
+    byTestId('primary-pass-rate-detail').textContent = served.length > 0
+      ? `${served.map((m) => `${label(m.model)}: ${fmtInt(m.passed)} of ${fmtInt(m.answered)} answers valid`).join(' · ')} · target ≥ ${s.targets.validationPassRatePercent}%`
+      : 'No primary answers in the window';
 
     setFigure(byTestId('cost-per-workflow-value'), s.costPerWorkflowUsd, fmtUsd);
     byTestId('cost-per-workflow-detail').textContent = `${fmtUsd(s.totals.spendUsd)} spent on ${fmtInt(s.totals.finishedRequests)} finished requests, ${fmtInt(s.totals.usableWorkflows)} usable workflows`;
@@ -320,8 +368,11 @@
     edge('flow-edge-validate-persist', f.primaryPassed);
     byTestId('flow-waiting').textContent = f.waitingNow ? `${fmtInt(f.waitingNow.primary)} waiting now` : 'queue depth unavailable';
     const settings = state.saved ? state.saved.settings : null;
-    byTestId('flow-primary-model').textContent = settings ? label(settings.primaryModel) : '';
-    byTestId('flow-fallback-model').textContent = settings ? (settings.enableFallback ? label(settings.fallbackModel) : 'off') : '';
+    const servedBy = (models, unit) => models.map((m) => `${label(m.model)} · ${fmtInt(m.attempts)} ${unit}${m.attempts === 1 ? '' : 's'}`).join(', ');
+    byTestId('flow-primary-model').textContent = f.primaryModels.length > 0 ? servedBy(f.primaryModels, 'attempt') : 'no attempts in the window';
+    byTestId('flow-fallback-model').textContent = f.fallbackModels.length > 0
+      ? servedBy(f.fallbackModels, 'attempt')
+      : settings && !settings.enableFallback ? 'off' : 'no attempts in the window';
     byTestId('flow-primary-call-failures').textContent = f.primaryCallFailures > 0 ? `${fmtInt(f.primaryCallFailures)} call failure${f.primaryCallFailures === 1 ? '' : 's'}` : '';
     byTestId('flow-validate-detail').textContent = `${fmtInt(f.primaryPassed)} passed · ${fmtInt(f.primaryFailedValidation)} failed`;
     byTestId('flow-fallback-detail').textContent = `${fmtInt(f.fallbackPassed)} valid · ${fmtInt(f.fallbackFailedValidation)} invalid`;
@@ -331,7 +382,7 @@
 
   async function loadStats() {
     try {
-      renderStats(await api(`/v1/admin/stats?days=${state.days}`));
+      renderStats(await api(`/v1/admin/stats?window=${encodeURIComponent(state.window)}`));
     } catch (err) {
       byTestId('stats-updated').textContent = `Could not load figures: ${err.message}`;
     }
@@ -351,7 +402,7 @@
     for (const el of [byTestId('projection-volume'), byTestId('projection-fallback-rate')]) el.addEventListener('input', updateCosts);
     for (const b of document.querySelectorAll('.segmented button')) {
       b.addEventListener('click', () => {
-        state.days = Number(b.dataset.days);
+        state.window = b.dataset.window;
         for (const other of document.querySelectorAll('.segmented button')) other.setAttribute('aria-pressed', other === b ? 'true' : 'false');
         loadStats();
       });
@@ -365,13 +416,20 @@
       fillSelect(primarySel());
       fillSelect(fallbackSel());
       const u = catalog.usage;
-      byTestId('cost-basis').textContent =
+      // One price per model, the same everywhere on the page: its own measured average, or an estimate.
+      const measuredModels = catalog.models.filter((m) => m.costBasis === 'measured');
+      const own = measuredModels.length > 0
+        ? `${measuredModels.map((m) => m.label).join(', ')}: ${measuredModels.length === 1 ? 'its' : 'each its'} own average cost per successful attempt over the last ${catalog.windowDays} days. `
+        : '';
+      const rest = measuredModels.length > 0 ? 'Other models' : 'Every model';
+      byTestId('cost-basis').textContent = own + (
         catalog.basis === 'measured'
-          ? `Per-workflow costs use the average of the last ${catalog.windowDays} days' ${fmtInt(catalog.sampleSize)} successful attempts: ${fmtInt(u.inputTokens)} input and ${fmtInt(u.outputTokens)} output tokens.`
-          : `Per-workflow costs use a typical workflow of ${fmtInt(u.inputTokens)} input and ${fmtInt(u.outputTokens)} output tokens (fewer than 20 successful attempts in the last ${catalog.windowDays} days to measure).`;
+          ? `${rest}: catalog prices on the last ${catalog.windowDays} days' average workflow (${fmtInt(catalog.sampleSize)} successful attempts, ${fmtInt(u.inputTokens)} input and ${fmtInt(u.outputTokens)} output tokens).`
+          : `${rest}: catalog prices on a typical workflow of ${fmtInt(u.inputTokens)} input and ${fmtInt(u.outputTokens)} output tokens (fewer than 20 successful attempts in the last ${catalog.windowDays} days to measure).`);
       byTestId('cost-basis').dataset.basis = catalog.basis;
       for (const el of [primarySel(), toggle(), byTestId('save-settings')]) el.disabled = false;
       applySettings(settings);
+      loadHistory();
       // Let the stored values render without transitions, then turn animations on.
       await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
       document.body.classList.remove('preload');

@@ -9,6 +9,12 @@ const read = (name: string) => readFileSync(new URL(`./${name}`, import.meta.url
 
 const CONSOLE_HTML = read('console.html');
 const LOGIN_HTML = read('login.html');
+const REQUESTS_HTML = read('requests.html');
+
+/** The request log and one request's page (one document; its script reads the path). */
+export function requestsPage(): string {
+  return REQUESTS_HTML;
+}
 
 const ASSETS: Record<string, { contentType: string; body: string; etag: string }> = Object.fromEntries(
   [
@@ -16,6 +22,8 @@ const ASSETS: Record<string, { contentType: string; body: string; etag: string }
     ['admin.css', 'text/css; charset=utf-8'],
     ['models.js', 'text/javascript; charset=utf-8'],
     ['models.css', 'text/css; charset=utf-8'],
+    ['requests.js', 'text/javascript; charset=utf-8'],
+    ['presets.js', 'text/javascript; charset=utf-8'],
   ].map(([name, contentType]) => {
     const body = read(name!);
     return [name, { contentType: contentType!, body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"` }];
@@ -32,8 +40,12 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
+const LOGOUT_FORM = '<form method="post" action="/admin/logout"><button type="submit" class="link" data-testid="logout">Log out</button></form>';
+
 export function consolePage(options: { authDisabled: boolean }): string {
-  return CONSOLE_HTML.replace('<!--AUTH-NOTICE-->', options.authDisabled ? '<p class="banner warn" data-testid="auth-disabled">AUTH_DISABLED=true: no access control. Demo and test use only.</p>' : '');
+  return CONSOLE_HTML.replace('<!--AUTH-NOTICE-->', options.authDisabled ? '<p class="banner warn" data-testid="auth-disabled">AUTH_DISABLED=true: no access control. Demo and test use only.</p>' : '')
+    // With auth off there is no session to end: a Log out button would promise what it cannot do.
+    .replace('<!--LOGOUT-->', options.authDisabled ? '' : LOGOUT_FORM);
 }
 
 export function loginPage(error: string | null): string {

@@ -7,8 +7,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RedisConnection } from '../../shared/redis.js';
 import type { Queue } from 'bullmq';
 import type { Database } from '../../db/client.js';
-import type { SettingsStore } from '../../db/settings-store.js';
-import { STATS_WINDOWS_DAYS } from '../../db/stats-queries.js';
+import { SettingsConflictError, settingsEtag, type SettingsStore } from '../../db/settings-store.js';
+import { STATS_WINDOWS, type StatsWindow } from '../../db/stats-queries.js';
 import { ConfigurationError, coerceError, type FieldError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { assertPriced } from '../../shared/money.js';
@@ -76,6 +76,7 @@ async function settingsView(store: SettingsStore) {
     updatedAt: latest ? latest.updatedAt.toISOString() : null,
     updatedBy: latest?.updatedBy ?? null,
     lifecycle,
+    etag: settingsEtag(rows),
   };
 }
 
@@ -91,43 +92,56 @@ export async function adminApiRoutes(app: FastifyInstance, o: AdminRoutesOptions
     '/v1/admin/settings',
     {
       schema: {
+        operationId: 'getSettings',
         summary: 'The orchestrator model settings',
         tags: ['admin'],
         security: SECURITY,
-        response: { 200: { description: 'Settings as stored', ...settingsResponseSchema }, ...errorResponses(401, 403, 503) },
+        response: { 200: { description: 'Settings as stored; the ETag header is their version, for If-Match', ...settingsResponseSchema }, ...errorResponses(401, 403, 503) },
       },
     },
-    async () => guarded('postgres', t, () => settingsView(o.settings)),
+    async (_request, reply) => {
+      const view = await guarded('postgres', t, () => settingsView(o.settings));
+      reply.header('etag', view.etag);
+      return view;
+    },
   );
 
   app.put<{ Body: OrchestratorSettings }>(
     '/v1/admin/settings',
     {
       schema: {
+        operationId: 'updateSettings',
         summary: 'Change all three model settings at once',
-        description: 'Validated (models in the catalog and priced; fallback differs from primary while enabled) and written with a SETTINGS_UPDATED audit row. Workers pick the change up within 2 s.',
+        description:
+          'Validated (models in the catalog and priced; fallback differs from primary while enabled) and written with a SETTINGS_UPDATED audit row. Workers pick the change up within 2 s. With If-Match (the ETag of GET), a save based on settings someone changed meanwhile is refused with 412, naming who changed them.',
         tags: ['admin'],
         security: SECURITY,
         body: settingsBodySchema,
-        response: { 200: { description: 'Settings as now stored', ...settingsResponseSchema }, ...errorResponses(400, 401, 403, 415, 503) },
+        response: { 200: { description: 'Settings as now stored', ...settingsResponseSchema }, ...errorResponses(400, 401, 403, 412, 415, 503) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const next = request.body;
       const catalog = await guarded('postgres', t, () => o.settings.catalog.load());
       const errors = settingsErrors(next, catalog);
       if (errors.length > 0) throw new ApiError(400, 'INVALID_SETTINGS', `invalid settings: ${errors.map((e) => `${e.path} ${e.message}`).join('; ')}`, errors);
       const who = request.principal!.id;
+      const ifMatch = request.headers['if-match'];
       try {
-        await guarded('postgres', t, () => o.settings.update(next, who));
+        await guarded('postgres', t, () => o.settings.update(next, who, ifMatch === undefined ? {} : { ifMatch }));
       } catch (err) {
+        if (err instanceof SettingsConflictError) {
+          throw new ApiError(412, 'PRECONDITION_FAILED', `${err.message}: reload them and save again`, { updatedBy: err.updatedBy, updatedAt: err.updatedAt?.toISOString() ?? null, etag: err.currentEtag }, { etag: err.currentEtag });
+        }
         // A newly named model that is disabled or retired: the message names its replacement.
         if (!(err instanceof ConfigurationError)) throw err;
         const path = err.message.startsWith('orchestrator_fallback_model') ? '/fallbackModel' : '/primaryModel';
         throw new ApiError(400, 'INVALID_SETTINGS', `invalid settings: ${path} ${err.message}`, [{ path, code: 'model_unavailable', message: err.message }]);
       }
       request.log.info({ principal: who, primaryModel: next.primaryModel, fallbackModel: next.fallbackModel, enableFallback: next.enableFallback }, 'settings updated');
-      return guarded('postgres', t, () => settingsView(o.settings));
+      const view = await guarded('postgres', t, () => settingsView(o.settings));
+      reply.header('etag', view.etag);
+      return view;
     },
   );
 
@@ -135,6 +149,7 @@ export async function adminApiRoutes(app: FastifyInstance, o: AdminRoutesOptions
     '/v1/admin/catalog',
     {
       schema: {
+        operationId: 'getCatalog',
         summary: 'The model catalog with each model’s cost per workflow',
         description: 'Costs are priced on the average usage of the last 30 days’ successful attempts when there are at least 20 of them (basis "measured"), else on a typical workflow of 2,500 input and 1,200 output tokens (basis "typical").',
         tags: ['admin'],
@@ -145,11 +160,12 @@ export async function adminApiRoutes(app: FastifyInstance, o: AdminRoutesOptions
     async () => guarded('postgres', t, async () => catalogView(o.db, await o.settings.catalog.load())),
   );
 
-  app.get<{ Querystring: { days?: string } }>(
+  app.get<{ Querystring: { window?: StatsWindow; days?: '1' | '7' | '30' } }>(
     '/v1/admin/stats',
     {
       schema: {
-        summary: 'Live figures over the last 7 or 30 days',
+        operationId: 'getStats',
+        summary: 'Live figures over the last hour, 24 hours, 7 or 30 days',
         description: 'Fallback rate against the 5% target, validation pass rate per model against 95%, spend per generator and per model, cost per usable workflow, savings against sending everything to the fallback model, and the system flow counts.',
         tags: ['admin'],
         security: SECURITY,
@@ -158,7 +174,8 @@ export async function adminApiRoutes(app: FastifyInstance, o: AdminRoutesOptions
       },
     },
     async (request) => {
-      const days = Number(request.query.days ?? '7') as (typeof STATS_WINDOWS_DAYS)[number];
+      const window: StatsWindow = request.query.window ?? (request.query.days === '1' ? '24h' : request.query.days === '30' ? '30d' : '7d');
+      const days = STATS_WINDOWS[window];
       const stored = await guarded('postgres', t, () => o.settings.readRaw());
       const models = await guarded('postgres', t, () => o.settings.catalog.load());
       let baselineModel = DEFAULT_SETTINGS.fallbackModel;
@@ -169,7 +186,7 @@ export async function adminApiRoutes(app: FastifyInstance, o: AdminRoutesOptions
       }
       const waitingNow = await waitingCounts(o.queues, Math.min(t, 1_000));
       const catalog = await guarded('postgres', t, () => catalogView(o.db, models));
-      return guarded('postgres', t * 2, () => statsView({ db: o.db, days, baselineModel, waitingNow, catalog }));
+      return guarded('postgres', t * 2, () => statsView({ db: o.db, days, window, baselineModel, waitingNow, catalog }));
     },
   );
 }

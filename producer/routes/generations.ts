@@ -75,6 +75,7 @@ export async function generationRoutes(app: FastifyInstance, o: GenerationRoutes
     {
       onRequest: [authenticate, rateLimit],
       schema: {
+        operationId: 'enqueueGeneration',
         summary: 'Enqueue a workflow generation request',
         description:
           'The body is the job contract. With an Idempotency-Key header (or `idempotencyKey` in the body) a repeat returns the first id and enqueues nothing new; reusing a key with a different request is a 409.',
@@ -158,6 +159,7 @@ export async function generationRoutes(app: FastifyInstance, o: GenerationRoutes
     {
       onRequest: authenticateReader,
       schema: {
+        operationId: 'getGeneration',
         summary: "A request's status, and its result once finished",
         tags: ['generations'],
         security: SECURITY,
@@ -179,6 +181,7 @@ export async function generationRoutes(app: FastifyInstance, o: GenerationRoutes
     {
       onRequest: authenticateReader,
       schema: {
+        operationId: 'streamGenerationEvents',
         summary: "A request's progress as server-sent events",
         description:
           'Events, each at most once and in this order: queued, primary_started, validating (role primary), fallback_enqueued, fallback_started, validating (role fallback), finished. ' +

@@ -5,7 +5,7 @@ import type { Registry } from 'prom-client';
 import type { DbHandle } from '../../db/client.js';
 import { coerceError } from '../../shared/errors.js';
 import { guarded } from '../dependencies.js';
-import { errorBodySchema } from '../schemas.js';
+import { errorBodySchema, errorResponses } from '../schemas.js';
 
 export interface HealthRoutesOptions {
   readonly redis: RedisConnection;
@@ -37,10 +37,27 @@ const readySchema = {
   properties: { status: { type: 'string', enum: ['ready', 'unavailable'] }, down: { type: 'array', items: { type: 'string' } }, checks: { type: 'object', properties: { redis: checkSchema, postgres: checkSchema } } },
 } as const;
 
+/**
+ * Probes and scrapes: open to anyone who reaches the port (keep it off the internet), and they take
+ * no parameters, so a query string is a 400 rather than silently ignored.
+ */
+const OPEN_ROUTE = {
+  tags: ['operations'],
+  security: [],
+  querystring: { type: 'object', additionalProperties: false, properties: {} },
+} as const;
+
 export async function healthRoutes(app: FastifyInstance, o: HealthRoutesOptions): Promise<void> {
   app.get(
     '/healthz',
-    { schema: { summary: 'Liveness: the process is up', tags: ['operations'], response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } },
+    {
+      schema: {
+        operationId: 'getLiveness',
+        summary: 'Liveness: the process is up',
+        ...OPEN_ROUTE,
+        response: { 200: { type: 'object', properties: { status: { type: 'string' } } }, ...errorResponses(400) },
+      },
+    },
     async () => ({ status: 'ok' }),
   );
 
@@ -48,10 +65,11 @@ export async function healthRoutes(app: FastifyInstance, o: HealthRoutesOptions)
     '/readyz',
     {
       schema: {
+        operationId: 'getReadiness',
         summary: 'Readiness: Redis and Postgres answer',
         description: '503 names the dependencies that do not answer; also 503 while shutting down.',
-        tags: ['operations'],
-        response: { 200: readySchema, 503: readySchema },
+        ...OPEN_ROUTE,
+        response: { 200: readySchema, 503: readySchema, ...errorResponses(400) },
       },
     },
     async (_request, reply) => {
@@ -67,7 +85,15 @@ export async function healthRoutes(app: FastifyInstance, o: HealthRoutesOptions)
 
   app.get(
     '/metrics',
-    { schema: { summary: 'Prometheus metrics', tags: ['operations'], produces: ['text/plain'], response: { 200: { type: 'string' }, 500: errorBodySchema } } },
+    {
+      schema: {
+        operationId: 'getMetrics',
+        summary: 'Prometheus metrics',
+        ...OPEN_ROUTE,
+        produces: ['text/plain'],
+        response: { 200: { type: 'string' }, ...errorResponses(400), 500: errorBodySchema },
+      },
+    },
     async (_request, reply) => {
       const body = await o.registry.metrics();
       return reply.type(o.registry.contentType).send(body);

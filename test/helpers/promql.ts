@@ -86,7 +86,10 @@ export function substituteGrafanaVariables(expr: string, values: { rateInterval?
     .replaceAll('$__rate_interval', values.rateInterval ?? '1m')
     .replaceAll('$__range', values.range ?? '1h')
     .replaceAll('$__interval', values.rateInterval ?? '1m')
-    .replaceAll('$fallback_model', values.fallbackModel ?? 'claude-sonnet-4-6');
+    .replaceAll('$fallback_model', values.fallbackModel ?? 'claude-sonnet-4-6')
+    // Multi-value variables with "All" selected: Grafana puts their allValue in the regex matcher.
+    .replaceAll('$model', '.+')
+    .replaceAll('$instance', '.+');
 }
 
 /** Lezer syntax errors of an expression, as character offsets with context. */

@@ -1,0 +1,22 @@
+/** The request log's pages: /admin/requests (filters in the URL) and /admin/requests/{id}. */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Authenticator } from '../auth.js';
+import { ADMIN_PAGE_HEADERS, requestsPage } from '../admin/pages.js';
+import { toApiError } from '../errors.js';
+
+export async function requestPageRoutes(app: FastifyInstance, o: { auth: Authenticator }): Promise<void> {
+  app.addHook('onSend', async (_request, reply) => {
+    reply.headers(ADMIN_PAGE_HEADERS);
+  });
+  const page = async (request: FastifyRequest, reply: FastifyReply) => {
+    try {
+      o.auth.authorize(request, 'admin');
+    } catch (err) {
+      if (toApiError(err).statusCode === 401) return reply.redirect('/admin/login', 303);
+      throw err;
+    }
+    return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(requestsPage());
+  };
+  app.get('/admin/requests', { schema: { hide: true } }, page);
+  app.get('/admin/requests/:id', { schema: { hide: true } }, page);
+}

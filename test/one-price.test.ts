@@ -1,0 +1,94 @@
+/**
+ * One price per model, everywhere: a model with successful attempts in the last 30 days is priced
+ * at its own measured average (not at a pooled token average), a model without history at its
+ * catalog estimate, and the catalog API, the stats API's savings baseline and the console's
+ * dropdowns, cost table and savings card all show that one number. Real Postgres and Chromium.
+ */
+import { existsSync } from 'node:fs';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generationAttempts } from '../db/schema.js';
+import type { RunningProducer } from '../producer/server.js';
+import { TYPICAL_USAGE } from '../producer/admin-stats.js';
+import { costOf, usdToNumber } from '../shared/money.js';
+import { findModel } from '../shared/default-catalog.js';
+import { type Harness, startHarness } from './helpers/harness.js';
+import { ADMIN_TOKEN, adminAuth, call, producerPool } from './helpers/producer.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'];
+const SETTINGS = { primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4-6', enableFallback: true };
+
+let h: Harness;
+let pool: ReturnType<typeof producerPool>;
+let producer: RunningProducer;
+let browser: Browser;
+
+beforeAll(async () => {
+  h = await startHarness('one-price');
+  pool = producerPool(h.env);
+  producer = await pool.start();
+  const at = new Date(Date.now() - 3_600_000);
+  const row = (job: string, model: string, role: 'primary' | 'fallback', input: number, output: number, cost: string) => ({
+    jobId: job,
+    attemptNumber: role === 'primary' ? 1 : 2,
+    model,
+    provider: model.startsWith('gpt') ? 'openai' : 'anthropic',
+    role,
+    outcome: 'ok',
+    inputTokens: input,
+    outputTokens: output,
+    costUsd: cost,
+    latencyMs: 800,
+    settings: SETTINGS,
+    startedAt: at,
+    finishedAt: at,
+  });
+  // 24 small primary answers pull the pooled average down; Sonnet's three answers were long:
+  // priced on the pooled average Sonnet would look far cheaper than what it measurably costs.
+  const rows = [];
+  for (let i = 0; i < 24; i++) rows.push(row(`p-${i}`, 'gpt-4o-mini', 'primary', 2_000, 900, '0.000840000000'));
+  for (let i = 0; i < 3; i++) rows.push(row(`p-${i}`, 'claude-sonnet-4-6', 'fallback', 3_000, 1_300, '0.028500000000'));
+  await h.db.db.insert(generationAttempts).values(rows);
+  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium or set CHROMIUM_PATH`);
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await pool?.closeAll();
+  await h?.close();
+});
+
+describe('one price per model', () => {
+  it('the catalog prices a model with history at its own average, one without at its estimate', async () => {
+    const res = await call(producer.url, 'GET', '/v1/admin/catalog', { headers: adminAuth });
+    expect(res.status).toBe(200);
+    const byId = new Map<string, { costPerWorkflowUsd: number; costBasis: string; measuredSamples: number }>(res.body.models.map((m: { id: string }) => [m.id, m]));
+    expect(byId.get('claude-sonnet-4-6')).toMatchObject({ costPerWorkflowUsd: 0.0285, costBasis: 'measured', measuredSamples: 3 });
+    expect(byId.get('gpt-4o-mini')).toMatchObject({ costPerWorkflowUsd: 0.00084, costBasis: 'measured', measuredSamples: 24 });
+    // gpt-4o has no attempts: its catalog prices on the 30 days' average workflow (27 successes).
+    expect(res.body).toMatchObject({ basis: 'measured', sampleSize: 27 });
+    const gpt4o = byId.get('gpt-4o')!;
+    expect(gpt4o).toMatchObject({ costBasis: 'estimate', measuredSamples: 0 });
+    expect(gpt4o.costPerWorkflowUsd).toBe(usdToNumber(costOf(findModel('gpt-4o')!, res.body.usage)));
+    expect(gpt4o.costPerWorkflowUsd).not.toBe(usdToNumber(costOf(findModel('gpt-4o')!, TYPICAL_USAGE)));
+
+    const stats = await call(producer.url, 'GET', '/v1/admin/stats?window=24h', { headers: adminAuth });
+    expect(stats.body.savings).toMatchObject({ baselineModel: 'claude-sonnet-4-6', baselineCostPerWorkflowUsd: 0.0285, baselineBasis: 'measured' });
+  });
+
+  it('the console shows that one price in the dropdown, the cost table and the savings card', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-US', timezoneId: 'UTC' });
+    const page = await context.newPage();
+    await page.goto(`${producer.url}/admin`);
+    await page.getByTestId('login-token').fill(ADMIN_TOKEN);
+    await page.getByTestId('login-submit').click();
+    await page.waitForSelector('body[data-ready="true"][data-stats-ready="true"]', { timeout: 15_000 });
+    expect(await page.locator('[data-testid="fallback-model"] option[value="claude-sonnet-4-6"]').getAttribute('data-cost')).toBe('0.0285');
+    expect(await page.getByTestId('cost-row-fallback-only').getByTestId('per-workflow').getAttribute('data-value')).toBe('0.0285');
+    expect(await page.getByTestId('savings-detail').textContent()).toContain('$0.0285/request, measured');
+    expect(await page.getByTestId('cost-basis').textContent()).toContain('Claude Sonnet 4');
+    await context.close();
+  });
+});

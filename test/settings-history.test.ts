@@ -1,0 +1,94 @@
+/**
+ * Settings history and stale saves: GET gives an ETag, PUT with a stale If-Match answers 412
+ * naming who changed the settings meanwhile, the history lists SETTINGS_UPDATED rows old → new;
+ * and in Chromium, a console that loaded before someone else's save says who changed them.
+ */
+import { existsSync } from 'node:fs';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningProducer } from '../producer/server.js';
+import { DEFAULT_SETTINGS } from '../shared/settings.js';
+import { type Harness, startHarness } from './helpers/harness.js';
+import { ADMIN_IDENTITY, ADMIN_TOKEN, adminAuth, call, producerPool } from './helpers/producer.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'];
+const HAIKU = { primaryModel: 'claude-haiku-4-5', fallbackModel: 'claude-sonnet-4-6', enableFallback: true };
+const GPT4O = { primaryModel: 'gpt-4o-mini', fallbackModel: 'gpt-4o', enableFallback: true };
+
+let h: Harness;
+let pool: ReturnType<typeof producerPool>;
+let producer: RunningProducer;
+let browser: Browser;
+
+beforeAll(async () => {
+  h = await startHarness('settings-history');
+  pool = producerPool(h.env);
+  producer = await pool.start();
+  await h.db.settings.update(DEFAULT_SETTINGS, 'db:init');
+  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium or set CHROMIUM_PATH`);
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await pool?.closeAll();
+  await h?.close();
+});
+
+const put = (json: unknown, headers: Record<string, string> = {}) => call(producer.url, 'PUT', '/v1/admin/settings', { headers: { ...adminAuth, ...headers }, json });
+const get = () => call(producer.url, 'GET', '/v1/admin/settings', { headers: adminAuth });
+
+describe('If-Match on settings', () => {
+  it('a save with the current ETag succeeds; one with a stale ETag is 412 and names who changed them', async () => {
+    const read = await get();
+    const etag = read.headers.get('etag')!;
+    expect(etag).toMatch(/^"[\w-]+"$/);
+    expect(read.body.etag).toBe(etag);
+
+    const first = await put(HAIKU, { 'if-match': etag });
+    expect(first.status, first.text).toBe(200);
+    const newEtag = first.headers.get('etag')!;
+    expect(newEtag).not.toBe(etag);
+
+    // Someone else saved since `etag` was read: the stale save is refused and nothing changes.
+    await h.db.settings.update(GPT4O, 'alice');
+    const stale = await put(DEFAULT_SETTINGS, { 'if-match': newEtag });
+    expect(stale.status).toBe(412);
+    expect(stale.body.error.code).toBe('PRECONDITION_FAILED');
+    expect(stale.body.error.details).toMatchObject({ updatedBy: 'alice' });
+    expect(stale.body.error.message).toContain('alice');
+    expect((await get()).body.settings).toEqual(GPT4O);
+    // Without If-Match the save goes through, as before.
+    expect((await put(DEFAULT_SETTINGS)).status).toBe(200);
+  });
+
+  it('the history lists SETTINGS_UPDATED rows newest first, old → new, who and when', async () => {
+    const res = await call(producer.url, 'GET', '/v1/admin/settings/history?limit=3', { headers: adminAuth });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.changes.map((c: { updatedBy: string }) => c.updatedBy)).toEqual([ADMIN_IDENTITY, 'alice', ADMIN_IDENTITY]);
+    expect(res.body.changes[1]).toMatchObject({ old: HAIKU, new: GPT4O });
+    expect(Date.parse(res.body.changes[0].at)).toBeGreaterThanOrEqual(Date.parse(res.body.changes[1].at));
+  });
+});
+
+describe('the console', () => {
+  it('says who changed the settings when its save is stale, and shows the history', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-US', timezoneId: 'UTC' });
+    const page = await context.newPage();
+    await page.goto(`${producer.url}/admin`);
+    await page.getByTestId('login-token').fill(ADMIN_TOKEN);
+    await page.getByTestId('login-submit').click();
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 15_000 });
+    await expect.poll(() => page.getByTestId('history-0').textContent()).toContain(ADMIN_IDENTITY);
+
+    await h.db.settings.update(HAIKU, 'bob');
+    await page.getByTestId('primary-model').selectOption('gpt-4.1-mini');
+    await page.getByTestId('save-settings').click();
+    await expect.poll(() => page.getByTestId('save-status').getAttribute('data-conflict')).toBe('true');
+    expect(await page.getByTestId('save-status').textContent()).toContain('bob changed the settings');
+    expect((await get()).body.settings).toEqual(HAIKU);
+    await expect.poll(() => page.getByTestId('history-0').textContent()).toContain('bob');
+    await context.close();
+  });
+});
