@@ -51,6 +51,7 @@ export function modelRoutes(app: FastifyInstance, o: ModelRoutesOptions): void {
     {
       schema: {
         summary: 'The model catalog, every row with its lifecycle status',
+        operationId: 'listModels',
         tags: ['admin'],
         security: o.security,
         response: { 200: { description: 'Catalog rows', type: 'object', properties: { models: { type: 'array', items: { type: 'object', additionalProperties: true } } } }, ...errorResponses(401, 403, 503) },
@@ -68,6 +69,7 @@ export function modelRoutes(app: FastifyInstance, o: ModelRoutesOptions): void {
     {
       schema: {
         summary: 'Create or replace one model',
+        operationId: 'putModel',
         description: 'Validated; a bad field gets a 400 naming it and nothing is stored. Each change writes a MODEL_CATALOG_UPDATED audit row with old, new and who. Workers pick the change up within 2 s.',
         tags: ['admin'],
         security: o.security,
@@ -96,6 +98,7 @@ export function modelRoutes(app: FastifyInstance, o: ModelRoutesOptions): void {
     {
       schema: {
         summary: 'Delete a model no attempt names',
+        operationId: 'deleteModel',
         description: 'A model with recorded attempts cannot be deleted (history must stay readable): set enabled to false instead (409 MODEL_IN_USE).',
         tags: ['admin'],
         security: o.security,

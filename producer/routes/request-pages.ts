@@ -10,7 +10,7 @@ export async function requestPageRoutes(app: FastifyInstance, o: { auth: Authent
   });
   const page = async (request: FastifyRequest, reply: FastifyReply) => {
     try {
-      o.auth.authorize(request, 'admin');
+      await o.auth.authorize(request, 'admin');
     } catch (err) {
       if (toApiError(err).statusCode === 401) return reply.redirect('/admin/login', 303);
       throw err;
