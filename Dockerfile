@@ -3,11 +3,10 @@
 # One image for the worker, the producer and the one-shot migrate/init job; a second target adds
 # the simulated model provider for the local demo. Build: `docker build --target app .`
 #
-# TypeScript runs through tsx (a production dependency) as a Node loader: `node --import tsx
-# worker/main.ts`. Why not compile with tsc: the process is then node itself, the command is the
-# one CI runs natively (test/compose-e2e.test.ts), the migrations folder and JSON imports resolve
-# exactly as in development, and there is no dist/ tree to keep in step. The cost is esbuild in
-# the image (~10 MB) and a one-off transpile at start-up (well under a second, then cached in /tmp).
+# Node runs the TypeScript itself (type stripping, Node 22.18+/24): `node worker/main.ts`. No
+# loader, no esbuild and no dist/ tree in the image; the command is the one CI runs natively
+# (test/compose-e2e.test.ts). The rules it brings (erasable syntax only, `.ts` import paths) are
+# checked by tsc (tsconfig: erasableSyntaxOnly, allowImportingTsExtensions). docs/operations.md.
 
 ARG NODE_IMAGE=node:26-trixie-slim
 
@@ -46,12 +45,12 @@ COPY shared ./shared
 COPY db ./db
 COPY worker ./worker
 COPY producer ./producer
-# Files stay owned by root and read-only for the process; it writes only to /tmp (tsx cache).
+# Files stay owned by root and read-only for the process.
 USER node
 # 3000: producer HTTP API and /metrics; 9464: worker /metrics and /healthz.
 EXPOSE 3000 9464
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["node", "--import", "tsx", "worker/main.ts"]
+CMD ["node", "worker/main.ts"]
 
 # ---- the simulated model provider (demo only: `docker compose` uses it when no keys are set) ---
 FROM app AS sim
@@ -59,4 +58,4 @@ USER root
 COPY test/simulator ./test/simulator
 USER node
 EXPOSE 8787
-CMD ["node", "--import", "tsx", "test/simulator/main.ts"]
+CMD ["node", "test/simulator/main.ts"]

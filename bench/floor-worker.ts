@@ -4,20 +4,20 @@
  * client) and writes the answer to Postgres in one durable row. It does nothing else: no contract
  * check, pick-up row, pause check, validation, attempt or audit rows, money, metrics or progress
  * events. It is not a product. It shows how far the overhead target is from what these parts
- * allow on the machine. Run as a child process (`node --import tsx bench/floor-worker.ts`), like
+ * allow on the machine. Run as a child process (`node bench/floor-worker.ts`), like
  * worker/main.ts and bench/raw-worker.ts.
  */
 import { Worker } from 'bullmq';
 import postgres from 'postgres';
-import { readRedisConfig } from '../shared/config.js';
-import { findModel } from '../shared/default-catalog.js';
-import { PRIMARY_QUEUE } from '../shared/queues.js';
-import { blockingConnection } from '../shared/redis.js';
-import { createNodeHttpFetch } from '../worker/llm/node-http-fetch.js';
-import { OpenAiLlmClient } from '../worker/llm/openai-client.js';
-import { runUntilStopped } from './lib/child-worker.js';
-import { MAX_WORKFLOW_OUTPUT_TOKENS, SYSTEM_PROMPT, userPrompt } from '../worker/prompt.js';
-import type { GenerationRequest } from '../shared/job-contract.js';
+import { readRedisConfig } from '../shared/config.ts';
+import { findModel } from '../shared/default-catalog.ts';
+import { PRIMARY_QUEUE } from '../shared/queues.ts';
+import { blockingConnection } from '../shared/redis.ts';
+import { createNodeHttpFetch } from '../worker/llm/node-http-fetch.ts';
+import { OpenAiLlmClient } from '../worker/llm/openai-client.ts';
+import { runUntilStopped } from './lib/child-worker.ts';
+import { MAX_WORKFLOW_OUTPUT_TOKENS, SYSTEM_PROMPT, userPrompt } from '../worker/prompt.ts';
+import type { GenerationRequest } from '../shared/job-contract.ts';
 
 const { target: url, queuePrefix } = readRedisConfig(process.env);
 const concurrency = Number(process.env.WORKER_CONCURRENCY ?? 50);

@@ -1,17 +1,17 @@
 /**
- * `npx tsx bench/openai-body-cost.ts`: the CPU the OpenAI adapter's pre-serialised request body
+ * `node bench/openai-body-cost.ts`: the CPU the OpenAI adapter's pre-serialised request body
  * (chatCompletionBody in worker/llm/openai-client.ts) saves per call against the SDK serialising
  * the params itself (JSON.stringify of chatCompletionParams, what `chat.completions.create`
  * does), on the worker's real prompts: µs per call, each way, in one process, alternated.
  * The saving can only be a share of a job's CPU, so it bounds the throughput gain at a
  * CPU-bound load; compare it with the worker CPU per job from `npm run bench -- --only http-ab`.
  */
-import { MODEL_CATALOG } from '../shared/default-catalog.js';
-import { sampleRequestParts } from '../test/helpers/sample-requests.js';
-import { chatCompletionBody, chatCompletionParams } from '../worker/llm/openai-client.js';
-import type { LlmCall } from '../worker/llm/llm-client.js';
-import { MAX_WORKFLOW_OUTPUT_TOKENS, SYSTEM_PROMPT, userPrompt } from '../worker/prompt.js';
-import { summarize } from './lib/stats.js';
+import { MODEL_CATALOG } from '../shared/default-catalog.ts';
+import { sampleRequestParts } from '../test/helpers/sample-requests.ts';
+import { chatCompletionBody, chatCompletionParams } from '../worker/llm/openai-client.ts';
+import type { LlmCall } from '../worker/llm/llm-client.ts';
+import { MAX_WORKFLOW_OUTPUT_TOKENS, SYSTEM_PROMPT, userPrompt } from '../worker/prompt.ts';
+import { summarize } from './lib/stats.ts';
 
 const model = MODEL_CATALOG.find((m) => m.provider === 'openai')!;
 const calls: LlmCall[] = Array.from({ length: 1_000 }, (_, i) => {

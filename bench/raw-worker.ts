@@ -1,13 +1,13 @@
 /**
  * The baseline of the overhead scenario: a plain BullMQ worker with a no-op processor, on the
  * same Redis, queue, connection role and concurrency as the real worker. Run as a child process
- * (`node --import tsx bench/raw-worker.ts`), like worker/main.ts.
+ * (`node bench/raw-worker.ts`), like worker/main.ts.
  */
 import { Worker } from 'bullmq';
-import { readRedisConfig } from '../shared/config.js';
-import { PRIMARY_QUEUE } from '../shared/queues.js';
-import { blockingConnection } from '../shared/redis.js';
-import { runUntilStopped } from './lib/child-worker.js';
+import { readRedisConfig } from '../shared/config.ts';
+import { PRIMARY_QUEUE } from '../shared/queues.ts';
+import { blockingConnection } from '../shared/redis.ts';
+import { runUntilStopped } from './lib/child-worker.ts';
 
 const { target: url, queuePrefix } = readRedisConfig(process.env);
 const concurrency = Number(process.env.WORKER_CONCURRENCY ?? 50);

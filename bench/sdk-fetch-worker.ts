@@ -4,11 +4,11 @@
  * runtime builds that fetch only when it builds the clients itself, so the clients are built
  * here without one. For the http-ab scenario (bench/scenarios/http-ab.ts).
  */
-import { readWorkerConfig } from '../shared/config.js';
-import { createLogger } from '../shared/logger.js';
-import { onShutdownSignals, readConfigOrExit } from '../shared/process-lifecycle.js';
-import { createModelClients } from '../worker/model-clients.js';
-import { startWorkerRuntime } from '../worker/runtime.js';
+import { readWorkerConfig } from '../shared/config.ts';
+import { createLogger } from '../shared/logger.ts';
+import { onShutdownSignals, readConfigOrExit } from '../shared/process-lifecycle.ts';
+import { createModelClients } from '../worker/model-clients.ts';
+import { startWorkerRuntime } from '../worker/runtime.ts';
 
 const config = readConfigOrExit('worker', () => readWorkerConfig());
 const log = createLogger({ name: 'worker', level: config.logLevel });

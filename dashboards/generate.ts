@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DASHBOARD_DIR, renderDashboards } from './render.js';
+import { DASHBOARD_DIR, renderDashboards } from './render.ts';
 
 const check = process.argv.includes('--check');
 let stale = 0;

@@ -38,7 +38,7 @@ import {
 import { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus';
 import { PanelBuilder as StatPanel } from '@grafana/grafana-foundation-sdk/stat';
 import { PanelBuilder as TimeseriesPanel } from '@grafana/grafana-foundation-sdk/timeseries';
-import { MODEL_CATALOG } from '../shared/default-catalog.js';
+import { MODEL_CATALOG } from '../shared/default-catalog.ts';
 
 /** The uid of the provisioned Prometheus datasource (grafana/provisioning/datasources): the default of $datasource. */
 export const DATASOURCE_UID = 'orchestrator-prometheus';

@@ -4,7 +4,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
-import { buildOverviewDashboard, numberPanels } from './overview.js';
+import { buildOverviewDashboard, numberPanels } from './overview.ts';
 
 /** Where Grafana's file provider reads dashboards from (mounted by docker-compose.yml). */
 export const DASHBOARD_DIR = fileURLToPath(new URL('./grafana/dashboards/', import.meta.url));

@@ -1,12 +1,12 @@
 /** Reads and writes the model_catalog table; every write is validated and audited. */
 import { eq, sql } from 'drizzle-orm';
-import { defaultModelDocuments } from '../shared/default-catalog.js';
-import { ConfigurationError } from '../shared/errors.js';
-import { InvalidModelError, type ModelDocument, modelDocument, parseModelDocument, replacementErrors } from '../shared/model-catalog-input.js';
-import { ModelCatalog, type ModelSpec } from '../shared/models.js';
-import { AUDIT_ACTIONS } from '../shared/outcomes.js';
-import type { Database } from './client.js';
-import { auditLogs, generationAttempts, modelCatalog } from './schema.js';
+import { defaultModelDocuments } from '../shared/default-catalog.ts';
+import { ConfigurationError } from '../shared/errors.ts';
+import { InvalidModelError, type ModelDocument, modelDocument, parseModelDocument, replacementErrors } from '../shared/model-catalog-input.ts';
+import { ModelCatalog, type ModelSpec } from '../shared/models.ts';
+import { AUDIT_ACTIONS } from '../shared/outcomes.ts';
+import type { Database } from './client.ts';
+import { auditLogs, generationAttempts, modelCatalog } from './schema.ts';
 
 type Row = typeof modelCatalog.$inferSelect;
 type Insert = typeof modelCatalog.$inferInsert;
@@ -95,7 +95,11 @@ export class CatalogConflictError extends Error {
 const LOCK = 7_314_203;
 
 export class CatalogStore {
-  constructor(private readonly db: Database) {}
+  private readonly db: Database;
+
+  constructor(db: Database) {
+    this.db = db;
+  }
 
   async rows(): Promise<Row[]> {
     return this.db.select().from(modelCatalog).orderBy(modelCatalog.provider, modelCatalog.id);

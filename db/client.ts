@@ -1,7 +1,7 @@
 /** One Postgres pool per process, optionally bound to a schema (tests get one each). */
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
-import * as schema from './schema.js';
+import * as schema from './schema.ts';
 
 export type Database = PostgresJsDatabase<typeof schema>;
 

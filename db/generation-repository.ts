@@ -5,15 +5,15 @@
  */
 import { eq, sql } from 'drizzle-orm';
 import type postgres from 'postgres';
-import { type FieldError, RequestRowMissingError } from '../shared/errors.js';
-import type { GenerationResult } from '../shared/generation-result.js';
-import { formatUsd, parseUsd, type Picodollars, type TokenUsage, usdToNumber } from '../shared/money.js';
-import { storableJson } from '../shared/storable-text.js';
-import { AUDIT_ACTIONS, type AttemptOutcome, type AttemptRole, type FailureReason, type FinalStatus } from '../shared/outcomes.js';
-import type { OrchestratorSettings } from '../shared/settings.js';
-import type { ModelPricing } from '../shared/models.js';
-import type { Workflow } from '../shared/workflow-schema.js';
-import type { Database } from './client.js';
+import { type FieldError, RequestRowMissingError } from '../shared/errors.ts';
+import type { GenerationResult } from '../shared/generation-result.ts';
+import { formatUsd, parseUsd, type Picodollars, type TokenUsage, usdToNumber } from '../shared/money.ts';
+import { storableJson } from '../shared/storable-text.ts';
+import { AUDIT_ACTIONS, type AttemptOutcome, type AttemptRole, type FailureReason, type FinalStatus } from '../shared/outcomes.ts';
+import type { OrchestratorSettings } from '../shared/settings.ts';
+import type { ModelPricing } from '../shared/models.ts';
+import type { Workflow } from '../shared/workflow-schema.ts';
+import type { Database } from './client.ts';
 import {
   attemptParams,
   BEGIN_BATCH_SQL,
@@ -33,10 +33,10 @@ import {
   RECORD_HANDOVER_SQL,
   type ResultColumns,
   type SqlParam,
-} from './generation-statements.js';
-import { auditLogs, workflowGenerations } from './schema.js';
-import { isDbConnectionError } from './transient-errors.js';
-import { type BatchReport, WriteBatcher } from './write-batcher.js';
+} from './generation-statements.ts';
+import { auditLogs, workflowGenerations } from './schema.ts';
+import { isDbConnectionError } from './transient-errors.ts';
+import { type BatchReport, WriteBatcher } from './write-batcher.ts';
 
 export interface AttemptRecord {
   readonly jobId: string;
@@ -206,10 +206,13 @@ export class DrizzleGenerationRepository implements GenerationRepository {
   private readonly begins: WriteBatcher<BeginValues, BeginRow | null>;
   private readonly finishes: WriteBatcher<FinishItem, ResultColumns | null>;
 
+  private readonly db: Database;
+
   constructor(
-    private readonly db: Database,
+    db: Database,
     options: RepositoryOptions = {},
   ) {
+    this.db = db;
     const client = (db as Database & { $client?: postgres.Sql }).$client;
     if (!client) throw new Error('DrizzleGenerationRepository needs the database handle from connectDatabase (a transaction will not do)');
     this.sql = client;

@@ -15,9 +15,9 @@
  * its input read from one JSON array (`jsonb_to_recordset`) instead of numbered parameters, so
  * a batch of one and the single statement are the same statement.
  */
-import type { AttemptRecord } from './generation-repository.js';
-import { formatUsd } from '../shared/money.js';
-import { storableJson, storableText } from '../shared/storable-text.js';
+import type { AttemptRecord } from './generation-repository.ts';
+import { formatUsd } from '../shared/money.ts';
+import { storableJson, storableText } from '../shared/storable-text.ts';
 
 export type SqlParam = string | number | boolean | null;
 

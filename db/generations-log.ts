@@ -4,9 +4,9 @@
  * attempts and audit rows.
  */
 import { and, asc, desc, eq, gte, like, lt, or, type SQL } from 'drizzle-orm';
-import { AUDIT_ACTIONS } from '../shared/outcomes.js';
-import type { Database } from './client.js';
-import { auditLogs, generationAttempts, workflowGenerations } from './schema.js';
+import { AUDIT_ACTIONS } from '../shared/outcomes.ts';
+import type { Database } from './client.ts';
+import { auditLogs, generationAttempts, workflowGenerations } from './schema.ts';
 
 export interface GenerationFilters {
   readonly status?: string;

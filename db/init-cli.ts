@@ -2,11 +2,11 @@
  * `npm run db:init`: inserts the catalog models and orchestrator settings that are missing (rows
  * and values already there are left alone, whoever changed them) and prints the table, like the seed's initialize-orchestrator-config script.
  */
-import { readDatabaseSchema, readDatabaseUrl } from '../shared/config.js';
-import { coerceError } from '../shared/errors.js';
-import { connectDatabase } from './client.js';
-import { unavailableMessage } from '../shared/settings.js';
-import { SettingsStore } from './settings-store.js';
+import { readDatabaseSchema, readDatabaseUrl } from '../shared/config.ts';
+import { coerceError } from '../shared/errors.ts';
+import { connectDatabase } from './client.ts';
+import { unavailableMessage } from '../shared/settings.ts';
+import { SettingsStore } from './settings-store.ts';
 
 const handle = connectDatabase(readDatabaseUrl(process.env), { maxConnections: 2, schemaName: readDatabaseSchema(process.env) });
 try {

@@ -1,8 +1,8 @@
 /** `npm run db:migrate`: applies the committed migrations to DATABASE_URL. */
-import { readDatabaseSchema, readDatabaseUrl } from '../shared/config.js';
-import { ConfigurationError } from '../shared/errors.js';
-import { connectDatabase } from './client.js';
-import { migrateDatabase } from './migrate.js';
+import { readDatabaseSchema, readDatabaseUrl } from '../shared/config.ts';
+import { ConfigurationError } from '../shared/errors.ts';
+import { connectDatabase } from './client.ts';
+import { migrateDatabase } from './migrate.ts';
 
 try {
   const handle = connectDatabase(readDatabaseUrl(process.env), { maxConnections: 2, schemaName: readDatabaseSchema(process.env) });

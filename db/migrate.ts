@@ -1,7 +1,7 @@
 /** Applies the committed Drizzle migrations, under an advisory lock so concurrent starts are safe. */
 import { fileURLToPath } from 'node:url';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
-import type { DbHandle } from './client.js';
+import type { DbHandle } from './client.ts';
 
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('./migrations', import.meta.url));
 const LOCK_ID = 7_314_201_1;

@@ -1,13 +1,13 @@
 /** Reads and writes the orchestrator's rows of system_settings_config. */
 import { createHash } from 'node:crypto';
 import { desc, eq, inArray, sql } from 'drizzle-orm';
-import { ConfigurationError } from '../shared/errors.js';
-import type { ModelCatalog } from '../shared/models.js';
-import { AUDIT_ACTIONS } from '../shared/outcomes.js';
-import { type OrchestratorSettings, resolveSettings, SETTING_DEFINITIONS, SETTING_KEYS, type ResolvedSettings, unavailableMessage } from '../shared/settings.js';
-import { CatalogStore } from './catalog-store.js';
-import type { Database } from './client.js';
-import { auditLogs, systemSettingsConfig } from './schema.js';
+import { ConfigurationError } from '../shared/errors.ts';
+import type { ModelCatalog } from '../shared/models.ts';
+import { AUDIT_ACTIONS } from '../shared/outcomes.ts';
+import { type OrchestratorSettings, resolveSettings, SETTING_DEFINITIONS, SETTING_KEYS, type ResolvedSettings, unavailableMessage } from '../shared/settings.ts';
+import { CatalogStore } from './catalog-store.ts';
+import type { Database } from './client.ts';
+import { auditLogs, systemSettingsConfig } from './schema.ts';
 
 const KEYS = Object.values(SETTING_KEYS);
 
@@ -19,12 +19,19 @@ export function settingsEtag(rows: readonly Pick<SettingRow, 'key' | 'value' | '
 
 /** The settings changed since the version the caller read: a stale save, refused. */
 export class SettingsConflictError extends Error {
+  readonly currentEtag: string;
+  readonly updatedBy: string | null;
+  readonly updatedAt: Date | null;
+
   constructor(
-    readonly currentEtag: string,
-    readonly updatedBy: string | null,
-    readonly updatedAt: Date | null,
+    currentEtag: string,
+    updatedBy: string | null,
+    updatedAt: Date | null,
   ) {
     super(`the settings changed since they were read${updatedBy ? ` (by ${updatedBy})` : ''}`);
+    this.currentEtag = currentEtag;
+    this.updatedBy = updatedBy;
+    this.updatedAt = updatedAt;
     this.name = 'SettingsConflictError';
   }
 }
@@ -49,7 +56,10 @@ export interface SettingRow {
 export class SettingsStore {
   readonly catalog: CatalogStore;
 
-  constructor(private readonly db: Database) {
+  private readonly db: Database;
+
+  constructor(db: Database) {
+    this.db = db;
     this.catalog = new CatalogStore(db);
   }
 

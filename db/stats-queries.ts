@@ -8,8 +8,8 @@
  * Money comes back as exact decimal strings.
  */
 import { sql } from 'drizzle-orm';
-import { AUDIT_ACTIONS, VALIDATION_FAILURE_KINDS, type ValidationFailureKind } from '../shared/outcomes.js';
-import type { Database } from './client.js';
+import { AUDIT_ACTIONS, VALIDATION_FAILURE_KINDS, type ValidationFailureKind } from '../shared/outcomes.ts';
+import type { Database } from './client.ts';
 
 /** The console's and the stats API's windows, as fractions of days (the queries take days). */
 export const STATS_WINDOWS = { '1h': 1 / 24, '24h': 1, '7d': 7, '30d': 30 } as const;

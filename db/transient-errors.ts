@@ -3,7 +3,7 @@
  * accepting connections (shared/connection-errors.ts), or the transaction lost a race that a
  * retry wins. Anything else (a constraint, a bug) is not retried.
  */
-import { hasConnectionCodeInChain } from '../shared/connection-errors.js';
+import { hasConnectionCodeInChain } from '../shared/connection-errors.ts';
 
 const RETRYABLE_TRANSACTION_CODES: ReadonlySet<string> = new Set([
   '40001', // serialization_failure

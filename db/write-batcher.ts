@@ -54,7 +54,10 @@ export class WriteBatcher<I, O> {
   private inFlight = 0;
   private scheduled = false;
 
-  constructor(private readonly options: WriteBatcherOptions<I, O>) {
+  private readonly options: WriteBatcherOptions<I, O>;
+
+  constructor(options: WriteBatcherOptions<I, O>) {
+    this.options = options;
     this.maxBatch = Math.max(1, options.maxBatch ?? 50);
     this.maxInFlight = Math.max(1, options.maxInFlight ?? 4);
   }

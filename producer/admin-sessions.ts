@@ -5,7 +5,7 @@
  * Keys hold a digest of the id, never the id itself; one key per command (Cluster safe).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { RedisConnection } from '../shared/redis.js';
+import type { RedisConnection } from '../shared/redis.ts';
 
 export interface AdminSessionStore {
   /** Opens a session for the admin token with this SHA-256 digest (hex); returns its id. */
@@ -19,10 +19,16 @@ export interface AdminSessionStore {
 export const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
 
 export class RedisAdminSessions implements AdminSessionStore {
+  private readonly redis: RedisConnection;
+  private readonly prefix: string;
+
   constructor(
-    private readonly redis: RedisConnection,
-    private readonly prefix: string,
-  ) {}
+    redis: RedisConnection,
+    prefix: string,
+  ) {
+    this.redis = redis;
+    this.prefix = prefix;
+  }
 
   private key(id: string): string {
     return `${this.prefix}:admin-session:${createHash('sha256').update(id).digest('hex')}`;

@@ -3,11 +3,11 @@
  * per workflow, and the live 7/30-day figures against the seed's targets (fallback rate under
  * 5%, validation pass rate over 95%), with spend, savings and the system flow's counts.
  */
-import type { Database } from '../db/client.js';
-import * as q from '../db/stats-queries.js';
-import { costOf, formatUsd, parseUsd, type TokenUsage, usdToNumber } from '../shared/money.js';
-import { type ModelCatalog, type ModelSpec } from '../shared/models.js';
-import { VALIDATION_FAILURE_KINDS, type ValidationFailureKind } from '../shared/outcomes.js';
+import type { Database } from '../db/client.ts';
+import * as q from '../db/stats-queries.ts';
+import { costOf, formatUsd, parseUsd, type TokenUsage, usdToNumber } from '../shared/money.ts';
+import { type ModelCatalog, type ModelSpec } from '../shared/models.ts';
+import { VALIDATION_FAILURE_KINDS, type ValidationFailureKind } from '../shared/outcomes.ts';
 
 /** A typical workflow request: prompt with the plugin list in, a workflow of a dozen steps out. */
 export const TYPICAL_USAGE: TokenUsage = Object.freeze({ inputTokens: 2_500, outputTokens: 1_200, cachedInputTokens: 0, cacheWriteTokens: 0 });

@@ -9,9 +9,9 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { AdminSessionStore } from './admin-sessions.js';
-import { unavailable } from './dependencies.js';
-import { ApiError } from './errors.js';
+import type { AdminSessionStore } from './admin-sessions.ts';
+import { unavailable } from './dependencies.ts';
+import { ApiError } from './errors.ts';
 
 export type Role = 'api' | 'admin';
 
@@ -84,7 +84,10 @@ export class Authenticator {
   private readonly apiDigests: readonly Buffer[];
   private readonly adminDigest: Buffer | undefined;
 
-  constructor(private readonly options: AuthOptions) {
+  private readonly options: AuthOptions;
+
+  constructor(options: AuthOptions) {
+    this.options = options;
     this.apiDigests = options.apiTokens.map(sha256);
     this.adminDigest = options.adminToken === undefined ? undefined : sha256(options.adminToken);
   }

@@ -5,14 +5,14 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { type Job, Queue, QueueEvents } from 'bullmq';
-import type { RedisConnection } from '../shared/redis.js';
-import { isConnectionFailure } from '../shared/connection-errors.js';
-import { InvalidRequestError, OrchestratorError } from '../shared/errors.js';
-import type { GenerationResult, HandoverResult } from '../shared/generation-result.js';
-import { type GenerationRequest, parseGenerationRequest } from '../shared/job-contract.js';
-import { FALLBACK_QUEUE, fallbackJobId, GENERATE_JOB, isValidJobId, JOB_ID_RULE, PRIMARY_JOB_OPTIONS, PRIMARY_QUEUE } from '../shared/queues.js';
-import { blockingConnection, producerConnection } from '../shared/redis.js';
-import { type RedisTarget, urlTarget } from '../shared/redis-target.js';
+import type { RedisConnection } from '../shared/redis.ts';
+import { isConnectionFailure } from '../shared/connection-errors.ts';
+import { InvalidRequestError, OrchestratorError } from '../shared/errors.ts';
+import type { GenerationResult, HandoverResult } from '../shared/generation-result.ts';
+import { type GenerationRequest, parseGenerationRequest } from '../shared/job-contract.ts';
+import { FALLBACK_QUEUE, fallbackJobId, GENERATE_JOB, isValidJobId, JOB_ID_RULE, PRIMARY_JOB_OPTIONS, PRIMARY_QUEUE } from '../shared/queues.ts';
+import { blockingConnection, producerConnection } from '../shared/redis.ts';
+import { type RedisTarget, urlTarget } from '../shared/redis-target.ts';
 
 export interface GenerationClientOptions {
   /** A single Redis node; `redis` takes precedence. */
@@ -30,12 +30,15 @@ export interface GenerationClientOptions {
 
 /** The request ended without a usable workflow; `result` has the details (errors, spend). */
 export class GenerationFailedError extends OrchestratorError {
+  readonly result: GenerationResult | null;
+
   constructor(
     code: 'GENERATION_INVALID' | 'GENERATION_FAILED' | 'GENERATION_REJECTED',
     message: string,
-    readonly result: GenerationResult | null,
+    result: GenerationResult | null,
   ) {
     super(code, message, result);
+    this.result = result;
   }
 }
 
@@ -67,7 +70,10 @@ export class GenerationClient {
   private readonly connection: RedisConnection;
   private readonly ownsConnection: boolean;
 
-  constructor(private readonly options: GenerationClientOptions = {}) {
+  private readonly options: GenerationClientOptions;
+
+  constructor(options: GenerationClientOptions = {}) {
+    this.options = options;
     this.ownsConnection = options.connection === undefined;
     this.connection = options.connection ?? producerConnection(this.target());
     const prefix = options.queuePrefix ?? 'wo';

@@ -2,10 +2,10 @@
  * Calls to Redis and Postgres on behalf of a request: bounded in time, and their failures turned
  * into a 503 that says which dependency is away, instead of a hang or an anonymous 500.
  */
-import type { RedisConnection } from '../shared/redis.js';
-import { unreachableDependency } from '../shared/connection-errors.js';
-import { coerceError } from '../shared/errors.js';
-import { ApiError } from './errors.js';
+import type { RedisConnection } from '../shared/redis.ts';
+import { unreachableDependency } from '../shared/connection-errors.ts';
+import { coerceError } from '../shared/errors.ts';
+import { ApiError } from './errors.ts';
 
 export type Dependency = 'redis' | 'postgres';
 

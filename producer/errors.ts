@@ -3,8 +3,8 @@
  * `{ error: { code, message, details? } }`, with field-level details for 400s.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ConfigurationError, InvalidRequestError, OrchestratorError, coerceError, type FieldError } from '../shared/errors.js';
-import type { Logger } from '../shared/logger.js';
+import { ConfigurationError, InvalidRequestError, OrchestratorError, coerceError, type FieldError } from '../shared/errors.ts';
+import type { Logger } from '../shared/logger.ts';
 
 export const API_ERROR_CODES = [
   'INVALID_REQUEST',
@@ -27,16 +27,25 @@ export type ApiErrorCode = (typeof API_ERROR_CODES)[number];
 
 /** An error meant for the caller: its status, code and message are sent as they are. */
 export class ApiError extends Error {
+  readonly statusCode: number;
+  readonly code: ApiErrorCode;
+  readonly details?: unknown;
+  /** Response headers that go with it, such as retry-after or www-authenticate. */
+  readonly headers: Readonly<Record<string, string>>;
+
   constructor(
-    readonly statusCode: number,
-    readonly code: ApiErrorCode,
+    statusCode: number,
+    code: ApiErrorCode,
     message: string,
-    readonly details?: unknown,
-    /** Response headers that go with it, such as retry-after or www-authenticate. */
-    readonly headers: Readonly<Record<string, string>> = {},
+    details?: unknown,
+    headers: Readonly<Record<string, string>> = {},
     options?: { cause?: unknown },
   ) {
     super(message, options);
+    this.statusCode = statusCode;
+    this.code = code;
+    this.details = details;
+    this.headers = headers;
     this.name = 'ApiError';
   }
 }

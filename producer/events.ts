@@ -7,14 +7,14 @@
  */
 import type { ServerResponse } from 'node:http';
 import { QueueEvents } from 'bullmq';
-import type { RedisConnection } from '../shared/redis.js';
-import type { RedisTarget } from '../shared/redis-target.js';
-import { coerceError } from '../shared/errors.js';
-import type { Logger } from '../shared/logger.js';
-import { FALLBACK_QUEUE, PRIMARY_QUEUE } from '../shared/queues.js';
-import { blockingConnection } from '../shared/redis.js';
-import type { GenerationSnapshot, StageEvent } from './generation-status.js';
-import { stageRank } from './generation-status.js';
+import type { RedisConnection } from '../shared/redis.ts';
+import type { RedisTarget } from '../shared/redis-target.ts';
+import { coerceError } from '../shared/errors.ts';
+import type { Logger } from '../shared/logger.ts';
+import { FALLBACK_QUEUE, PRIMARY_QUEUE } from '../shared/queues.ts';
+import { blockingConnection } from '../shared/redis.ts';
+import type { GenerationSnapshot, StageEvent } from './generation-status.ts';
+import { stageRank } from './generation-status.ts';
 
 const FALLBACK_SUFFIX = '-fallback';
 const EVENT_KINDS = ['waiting', 'active', 'progress', 'completed', 'failed', 'delayed'] as const;
@@ -31,7 +31,10 @@ export class GenerationEventHub {
   private lastErrorLog = 0;
   private closed = false;
 
-  constructor(private readonly options: { redis: RedisTarget; prefix: string; log: Logger }) {
+  private readonly options: { redis: RedisTarget; prefix: string; log: Logger };
+
+  constructor(options: { redis: RedisTarget; prefix: string; log: Logger }) {
+    this.options = options;
     // QueueEvents block on XREAD: each needs a connection of its own. Reading starts a little in
     // the past, so nothing between construction and the first read is lost.
     const lastEventId = `${Date.now() - 1_000}-0`;
@@ -155,7 +158,10 @@ export class EventStream {
   private readonly unsubscribe: () => void;
   private readonly heartbeat: NodeJS.Timeout;
 
-  constructor(private readonly o: StreamOptions) {
+  private readonly o: StreamOptions;
+
+  constructor(o: StreamOptions) {
+    this.o = o;
     this.sentRank = o.lastEventId;
     // Subscribe before the first read: nothing that happens in between is lost.
     this.unsubscribe = o.hub.subscribe(o.id, () => this.refresh());

@@ -5,14 +5,14 @@
  */
 import type { Job, Queue } from 'bullmq';
 import { eq } from 'drizzle-orm';
-import type { Database } from '../db/client.js';
-import { rowToResult } from '../db/generation-repository.js';
-import { workflowGenerations } from '../db/schema.js';
-import type { GenerationResult, HandoverResult } from '../shared/generation-result.js';
-import type { GenerationRequest } from '../shared/job-contract.js';
-import { type FailureReason, isValidationFailure } from '../shared/outcomes.js';
-import { fallbackJobId } from '../shared/queues.js';
-import type { ApiStatus, Stage } from './schemas.js';
+import type { Database } from '../db/client.ts';
+import { rowToResult } from '../db/generation-repository.ts';
+import { workflowGenerations } from '../db/schema.ts';
+import type { GenerationResult, HandoverResult } from '../shared/generation-result.ts';
+import type { GenerationRequest } from '../shared/job-contract.ts';
+import { type FailureReason, isValidationFailure } from '../shared/outcomes.ts';
+import { fallbackJobId } from '../shared/queues.ts';
+import type { ApiStatus, Stage } from './schemas.ts';
 
 export type StageEvent =
   | { readonly stage: 'queued' }
@@ -91,11 +91,19 @@ function isResult(v: unknown): v is GenerationResult {
 }
 
 export class GenerationStatusReader {
+  private readonly db: Database;
+  private readonly primary: Queue;
+  private readonly fallback: Queue;
+
   constructor(
-    private readonly db: Database,
-    private readonly primary: Queue,
-    private readonly fallback: Queue,
-  ) {}
+    db: Database,
+    primary: Queue,
+    fallback: Queue,
+  ) {
+    this.db = db;
+    this.primary = primary;
+    this.fallback = fallback;
+  }
 
   private async row(id: string): Promise<Row | undefined> {
     const rows = await this.db.select().from(workflowGenerations).where(eq(workflowGenerations.jobId, id));

@@ -5,17 +5,25 @@
  * One command on one key, so it holds on a cluster too.
  */
 import { createHash } from 'node:crypto';
-import type { RedisConnection } from '../shared/redis.js';
+import type { RedisConnection } from '../shared/redis.ts';
 
 /** Claims outlive the jobs they guard (failed jobs are kept 7 days); rows are checked after that. */
 export const IDEMPOTENCY_CLAIM_TTL_MS = 8 * 24 * 3600_000;
 
 export class IdempotencyClaims {
+  private readonly redis: RedisConnection;
+  private readonly prefix: string;
+  private readonly ttlMs;
+
   constructor(
-    private readonly redis: RedisConnection,
-    private readonly prefix: string,
-    private readonly ttlMs = IDEMPOTENCY_CLAIM_TTL_MS,
-  ) {}
+    redis: RedisConnection,
+    prefix: string,
+    ttlMs = IDEMPOTENCY_CLAIM_TTL_MS,
+  ) {
+    this.redis = redis;
+    this.prefix = prefix;
+    this.ttlMs = ttlMs;
+  }
 
   private key(id: string): string {
     return `${this.prefix}:idempotency:${id}`;

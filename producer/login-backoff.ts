@@ -6,7 +6,7 @@
  * not a window. One Redis key per address (a hash), one Lua call per check: Cluster safe.
  */
 import { createHash } from 'node:crypto';
-import type { RedisConnection } from '../shared/redis.js';
+import type { RedisConnection } from '../shared/redis.ts';
 
 export interface LoginBackoffOptions {
   readonly redis: RedisConnection;
@@ -46,7 +46,10 @@ return wait
 export class LoginBackoff {
   private readonly now: () => number;
 
-  constructor(private readonly o: LoginBackoffOptions) {
+  private readonly o: LoginBackoffOptions;
+
+  constructor(o: LoginBackoffOptions) {
+    this.o = o;
     this.now = o.now ?? Date.now;
   }
 

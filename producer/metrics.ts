@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { type QueueDepthSource, QUEUE_STATES } from '../worker/metrics.js';
+import { type QueueDepthSource, QUEUE_STATES } from '../worker/metrics.ts';
 
 export interface ProducerMetrics {
   readonly registry: Registry;

@@ -1,5 +1,5 @@
 /** What the admin console and API say about the configured models' retirement. */
-import type { ResolvedSettings } from '../shared/settings.js';
+import type { ResolvedSettings } from '../shared/settings.ts';
 
 /** A configured model retiring within this many days is flagged (and alerts: ConfiguredModelRetiringSoon). */
 export const RETIRING_SOON_DAYS = 30;

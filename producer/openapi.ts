@@ -2,7 +2,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
-import { generationResultSchema, workflowSchema } from './schemas.js';
+import { generationResultSchema, workflowSchema } from './schemas.ts';
 
 /** Registers the document generator; must run before the routes it describes. */
 export async function registerOpenApi(app: FastifyInstance): Promise<void> {

@@ -4,8 +4,8 @@
  * declared (Redis Cluster safe) and starts with the queue prefix, so its hash tag applies.
  */
 import { createHash } from 'node:crypto';
-import type { RedisConnection } from '../shared/redis.js';
-import { ApiError } from './errors.js';
+import type { RedisConnection } from '../shared/redis.ts';
+import { ApiError } from './errors.ts';
 
 const SCRIPT = `
 local count = redis.call('INCR', KEYS[1])
@@ -35,7 +35,11 @@ export interface RateLimiterOptions {
 }
 
 export class RedisRateLimiter {
-  constructor(private readonly options: RateLimiterOptions) {}
+  private readonly options: RateLimiterOptions;
+
+  constructor(options: RateLimiterOptions) {
+    this.options = options;
+  }
 
   get enabled(): boolean {
     return this.options.limit > 0;

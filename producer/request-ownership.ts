@@ -6,7 +6,7 @@
  * client) carry no tag and belong to no API principal; the admin console sees every request.
  */
 import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
-import type { Principal } from './auth.js';
+import type { Principal } from './auth.ts';
 
 const TAG_CHARS = 22; // 132 bits of base64url
 

@@ -3,11 +3,11 @@
  * the worker's workflow schema. They feed the OpenAPI document, and the tests check every
  * response against them.
  */
-import { generationRequestSchema } from '../shared/job-contract.js';
-import { ATTEMPT_OUTCOMES } from '../shared/outcomes.js';
-import { jobIdSchema } from '../shared/queues.js';
-import { workflowSchema } from '../shared/workflow-schema.js';
-import { errorBodySchema, fieldErrorSchema } from './errors.js';
+import { generationRequestSchema } from '../shared/job-contract.ts';
+import { ATTEMPT_OUTCOMES } from '../shared/outcomes.ts';
+import { jobIdSchema } from '../shared/queues.ts';
+import { workflowSchema } from '../shared/workflow-schema.ts';
+import { errorBodySchema, fieldErrorSchema } from './errors.ts';
 
 export { generationRequestSchema, workflowSchema };
 

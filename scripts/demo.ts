@@ -4,16 +4,16 @@
  * runs a batch of realistic goals, and prints what an operator would want to know.
  */
 import { randomBytes } from 'node:crypto';
-import { connectDatabase } from '../db/client.js';
-import { migrateDatabase } from '../db/migrate.js';
-import { SEED_COST_BY_GENERATOR, SEED_FALLBACK_RATE, SEED_VALIDATION_SUCCESS_RATE } from '../db/seed-queries.js';
-import { SettingsStore } from '../db/settings-store.js';
-import { GenerationClient, GenerationFailedError } from '../producer/client.js';
-import { readDatabaseSchema, readDatabaseUrl, readRedisConfig } from '../shared/config.js';
-import { findModel } from '../shared/default-catalog.js';
-import { startSimulator } from '../test/simulator/server.js';
-import { startTsProcess, waitForOutput } from '../test/helpers/processes.js';
-import { sampleRequestParts } from '../test/helpers/sample-requests.js';
+import { connectDatabase } from '../db/client.ts';
+import { migrateDatabase } from '../db/migrate.ts';
+import { SEED_COST_BY_GENERATOR, SEED_FALLBACK_RATE, SEED_VALIDATION_SUCCESS_RATE } from '../db/seed-queries.ts';
+import { SettingsStore } from '../db/settings-store.ts';
+import { GenerationClient, GenerationFailedError } from '../producer/client.ts';
+import { readDatabaseSchema, readDatabaseUrl, readRedisConfig } from '../shared/config.ts';
+import { findModel } from '../shared/default-catalog.ts';
+import { startSimulator } from '../test/simulator/server.ts';
+import { startTsProcess, waitForOutput } from '../test/helpers/processes.ts';
+import { sampleRequestParts } from '../test/helpers/sample-requests.ts';
 
 const JOBS = Number(process.env.DEMO_JOBS ?? 200);
 

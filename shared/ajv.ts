@@ -1,7 +1,7 @@
 /** One Ajv instance for the process; every schema is compiled once, at module load. */
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
-import type { FieldError } from './errors.js';
+import type { FieldError } from './errors.ts';
 
 // ajv-formats ships CommonJS with a default export that NodeNext sees as the module namespace.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;

@@ -2,9 +2,9 @@
  * Configuration, read once at start from the environment and validated; a bad value stops
  * start-up with a message naming the variable.
  */
-import { ConfigurationError } from './errors.js';
-import { MAX_DEADLINE_MS, MIN_DEADLINE_MS } from './job-contract.js';
-import { readRedisTarget, type RedisTarget } from './redis-target.js';
+import { ConfigurationError } from './errors.ts';
+import { MAX_DEADLINE_MS, MIN_DEADLINE_MS } from './job-contract.ts';
+import { readRedisTarget, type RedisTarget } from './redis-target.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -68,7 +68,11 @@ const DEFAULT_DATABASE_RANDOM_PAGE_COST = '1.1';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export class EnvReader {
-  constructor(private readonly env: Env) {}
+  private readonly env: Env;
+
+  constructor(env: Env) {
+    this.env = env;
+  }
 
   string(name: string, fallback: string): string {
     const v = this.env[name];

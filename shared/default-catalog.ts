@@ -5,9 +5,9 @@
  * workers use it only until their first read of the table.
  */
 import { readFileSync } from 'node:fs';
-import { parseModelDocument, replacementErrors } from './model-catalog-input.js';
-import { ModelCatalog, type ModelSpec } from './models.js';
-import { ConfigurationError } from './errors.js';
+import { parseModelDocument, replacementErrors } from './model-catalog-input.ts';
+import { ModelCatalog, type ModelSpec } from './models.ts';
+import { ConfigurationError } from './errors.ts';
 
 const FILE = new URL('./model-catalog.default.json', import.meta.url);
 

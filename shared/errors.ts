@@ -25,21 +25,29 @@ export interface FieldError {
 }
 
 export class OrchestratorError extends Error {
+  readonly code: ErrorCode;
+  readonly details?: unknown;
+
   constructor(
-    readonly code: ErrorCode,
+    code: ErrorCode,
     message: string,
-    readonly details?: unknown,
+    details?: unknown,
     options?: { cause?: unknown },
   ) {
     super(message, options);
+    this.code = code;
+    this.details = details;
     this.name = new.target.name;
   }
 }
 
 /** A request that breaks the job contract; `errors` names each bad field. */
 export class InvalidRequestError extends OrchestratorError {
-  constructor(readonly errors: readonly FieldError[]) {
+  readonly errors: readonly FieldError[];
+
+  constructor(errors: readonly FieldError[]) {
     super('INVALID_REQUEST', `invalid generation request: ${errors.map((e) => `${e.path || '/'} ${e.message}`).join('; ')}`, errors);
+    this.errors = errors;
   }
 }
 
@@ -56,8 +64,11 @@ export class ConfigurationError extends OrchestratorError {
  * Whoever holds the request writes it again and repeats the write.
  */
 export class RequestRowMissingError extends OrchestratorError {
-  constructor(readonly jobId: string, operation: string) {
+  readonly jobId: string;
+
+  constructor(jobId: string, operation: string) {
     super('REQUEST_ROW_MISSING', `${operation}(${jobId}): the request's workflow_generations row is missing`);
+    this.jobId = jobId;
   }
 }
 

@@ -1,7 +1,7 @@
 /** What a finished request looks like to callers: the job's return value, the stored row, the API. */
-import type { FieldError } from './errors.js';
-import type { FailureReason, FinalStatus } from './outcomes.js';
-import type { Workflow, WorkflowStep } from './workflow-schema.js';
+import type { FieldError } from './errors.ts';
+import type { FailureReason, FinalStatus } from './outcomes.ts';
+import type { Workflow, WorkflowStep } from './workflow-schema.ts';
 
 export interface TokenTotals {
   readonly input: number;

@@ -3,8 +3,8 @@
  * puts on the queue. Defined once as a JSON Schema; the TypeScript type is derived from it.
  */
 import type { FromSchema } from 'json-schema-to-ts';
-import { ajv, describePattern, toFieldErrors } from './ajv.js';
-import { InvalidRequestError } from './errors.js';
+import { ajv, describePattern, toFieldErrors } from './ajv.ts';
+import { InvalidRequestError } from './errors.ts';
 
 /**
  * No control characters (NUL included) in ids and keys, and no lone UTF-16 surrogates anywhere:

@@ -3,9 +3,9 @@
  * (`PUT /v1/admin/models/{id}`) and the table all use this snake_case document. One parser turns
  * it into a ModelSpec and names the field of every problem, so a bad row never reaches a worker.
  */
-import type { FieldError } from './errors.js';
-import { OrchestratorError } from './errors.js';
-import { parseUsd } from './money.js';
+import type { FieldError } from './errors.ts';
+import { OrchestratorError } from './errors.ts';
+import { parseUsd } from './money.ts';
 import {
   type ModelSpec,
   PROVIDERS,
@@ -16,7 +16,7 @@ import {
   type StructuredOutputMode,
   TOKEN_LIMIT_PARAMS,
   type TokenLimitParam,
-} from './models.js';
+} from './models.ts';
 
 export interface ModelDocument {
   id: string;
@@ -55,8 +55,13 @@ export const MODEL_DOCUMENT_FIELDS = [
 
 /** A catalog row that cannot be used; `errors` names each bad field. */
 export class InvalidModelError extends OrchestratorError {
-  constructor(readonly modelId: string, readonly errors: readonly FieldError[]) {
+  readonly modelId: string;
+  readonly errors: readonly FieldError[];
+
+  constructor(modelId: string, errors: readonly FieldError[]) {
     super('INVALID_CONFIG', `model ${JSON.stringify(modelId)}: ${errors.map((e) => `${e.path.slice(1)}: ${e.message}`).join('; ')}`, errors);
+    this.modelId = modelId;
+    this.errors = errors;
   }
 }
 
@@ -74,7 +79,11 @@ function parseInstant(text: string): Date | null {
 
 class Reader {
   readonly errors: FieldError[] = [];
-  constructor(private readonly doc: Record<string, unknown>) {}
+  private readonly doc: Record<string, unknown>;
+
+  constructor(doc: Record<string, unknown>) {
+    this.doc = doc;
+  }
 
   fail(field: string, code: string, message: string): void {
     this.errors.push({ path: `/${field}`, code, message });

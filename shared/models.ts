@@ -75,7 +75,10 @@ export function unavailability(model: ModelSpec, now: Date): 'disabled' | 'retir
 export class ModelCatalog {
   private readonly byId: ReadonlyMap<string, ModelSpec>;
 
-  constructor(readonly models: readonly ModelSpec[]) {
+  readonly models: readonly ModelSpec[];
+
+  constructor(models: readonly ModelSpec[]) {
+    this.models = models;
     this.byId = new Map(models.map((m) => [m.id, m]));
   }
 

@@ -3,8 +3,8 @@
  * million tokens with up to six decimals is a whole number of picodollars per token, so
  * tokens × price never rounds. Decimal strings cross every boundary (Postgres numeric, JSON).
  */
-import { ConfigurationError } from './errors.js';
-import type { ModelSpec } from './models.js';
+import { ConfigurationError } from './errors.ts';
+import type { ModelSpec } from './models.ts';
 
 export const USD_SCALE = 12;
 const SCALE = 10n ** BigInt(USD_SCALE);

@@ -2,8 +2,8 @@
  * How a service process starts and stops: configuration read once (a bad value exits 78,
  * EX_CONFIG, with a message naming it), and one shutdown path.
  */
-import { ConfigurationError } from './errors.js';
-import type { Logger } from './logger.js';
+import { ConfigurationError } from './errors.ts';
+import type { Logger } from './logger.ts';
 
 /** Reads the configuration, or exits 78 with `<service>: configuration error: …` on stderr. */
 export function readConfigOrExit<T>(service: string, read: () => T): T {

@@ -3,8 +3,8 @@
  * environment. A bad value stops start-up with a message naming the variable; so does a service
  * that would run without access control by accident.
  */
-import { type Env, EnvReader, readDatabaseSchema, readDatabaseUrl, readRedisConfig, type RedisConfig } from './config.js';
-import { ConfigurationError } from './errors.js';
+import { type Env, EnvReader, readDatabaseSchema, readDatabaseUrl, readRedisConfig, type RedisConfig } from './config.ts';
+import { ConfigurationError } from './errors.ts';
 
 export interface ProducerConfig {
   readonly redis: RedisConfig;

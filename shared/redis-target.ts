@@ -3,7 +3,7 @@
  * Every connection of the project is built from one of these (shared/redis.ts).
  */
 import { readFileSync } from 'node:fs';
-import { ConfigurationError } from './errors.js';
+import { ConfigurationError } from './errors.ts';
 
 export interface HostPort {
   readonly host: string;

@@ -3,7 +3,7 @@
  * (see RedisTarget in shared/redis-target.ts).
  */
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
-import { type RedisTarget, urlTarget } from './redis-target.js';
+import { type RedisTarget, urlTarget } from './redis-target.ts';
 
 /** What the factory returns: a Cluster client in cluster mode, a Redis client otherwise. */
 export type RedisConnection = Redis | Cluster;

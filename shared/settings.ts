@@ -3,9 +3,9 @@
  * fallback is on. Stored in system_settings_config; validated here so every writer and reader
  * agrees on what a good value is.
  */
-import { ConfigurationError } from './errors.js';
-import { assertPriced } from './money.js';
-import { type ModelCatalog, type ModelSpec, unavailability } from './models.js';
+import { ConfigurationError } from './errors.ts';
+import { assertPriced } from './money.ts';
+import { type ModelCatalog, type ModelSpec, unavailability } from './models.ts';
 
 export const SETTING_KEYS = {
   primaryModel: 'orchestrator_primary_model',

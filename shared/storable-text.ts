@@ -10,7 +10,7 @@
  * details) is made storable with `storableText`/`storableJson`, since a write the database
  * refuses must never cost a model call again.
  */
-import type { FieldError } from './errors.js';
+import type { FieldError } from './errors.ts';
 
 /** NUL, a high surrogate not followed by a low one, or a low surrogate not preceded by a high one. */
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;

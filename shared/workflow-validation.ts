@@ -2,12 +2,12 @@
  * From a model's raw answer to a validated workflow, or to a classified failure with a list of
  * `{ path, code, message }`. The schema is compiled once; graph rules run after it.
  */
-import { ajv, toFieldErrors } from './ajv.js';
-import type { FieldError } from './errors.js';
-import { pluginAllowList, type PluginOffer } from './job-contract.js';
-import type { ValidationFailureKind } from './outcomes.js';
-import { findUnstorable } from './storable-text.js';
-import { validationWorkflowSchema, type StepRef, type Workflow, type WorkflowStep } from './workflow-schema.js';
+import { ajv, toFieldErrors } from './ajv.ts';
+import type { FieldError } from './errors.ts';
+import { pluginAllowList, type PluginOffer } from './job-contract.ts';
+import type { ValidationFailureKind } from './outcomes.ts';
+import { findUnstorable } from './storable-text.ts';
+import { validationWorkflowSchema, type StepRef, type Workflow, type WorkflowStep } from './workflow-schema.ts';
 
 export const MAX_STEPS = 50;
 /** Nesting of conditionals and loops; deeper documents are refused before Ajv walks them. */

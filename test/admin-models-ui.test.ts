@@ -8,12 +8,12 @@ import { existsSync } from 'node:fs';
 import { eq, sql } from 'drizzle-orm';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditLogs, modelCatalog } from '../db/schema.js';
-import type { RunningProducer } from '../producer/server.js';
-import { MODEL_CATALOG } from '../shared/default-catalog.js';
-import { DEFAULT_SETTINGS } from '../shared/settings.js';
-import { type Harness, startHarness } from './helpers/harness.js';
-import { ADMIN_TOKEN, producerPool } from './helpers/producer.js';
+import { auditLogs, modelCatalog } from '../db/schema.ts';
+import type { RunningProducer } from '../producer/server.ts';
+import { MODEL_CATALOG } from '../shared/default-catalog.ts';
+import { DEFAULT_SETTINGS } from '../shared/settings.ts';
+import { type Harness, startHarness } from './helpers/harness.ts';
+import { ADMIN_TOKEN, producerPool } from './helpers/producer.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'];

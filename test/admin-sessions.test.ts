@@ -4,9 +4,9 @@
  */
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningProducer } from '../producer/server.js';
-import { type Harness, startHarness } from './helpers/harness.js';
-import { ADMIN_TOKEN, call, producerPool } from './helpers/producer.js';
+import type { RunningProducer } from '../producer/server.ts';
+import { type Harness, startHarness } from './helpers/harness.ts';
+import { ADMIN_TOKEN, call, producerPool } from './helpers/producer.ts';
 
 let h: Harness;
 let pool: ReturnType<typeof producerPool>;

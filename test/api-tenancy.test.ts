@@ -3,9 +3,9 @@
  * concurrent POSTs with one key, and other tokens reaching for someone else's request.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningProducer } from '../producer/server.js';
-import { goal, type Harness, PLUGINS, startHarness } from './helpers/harness.js';
-import { adminAuth, API_TOKEN_2, apiAuth, call, closedPort, openEvents, producerPool } from './helpers/producer.js';
+import type { RunningProducer } from '../producer/server.ts';
+import { goal, type Harness, PLUGINS, startHarness } from './helpers/harness.ts';
+import { adminAuth, API_TOKEN_2, apiAuth, call, closedPort, openEvents, producerPool } from './helpers/producer.ts';
 
 let h: Harness;
 let pool: ReturnType<typeof producerPool>;

@@ -3,10 +3,10 @@
  * and the money: every stored cost equals tokens × catalog price, exactly.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEED_COST_BY_GENERATOR, SEED_FALLBACK_RATE, SEED_VALIDATION_SUCCESS_RATE } from '../db/seed-queries.js';
-import { GenerationFailedError } from '../producer/client.js';
-import { MODEL_CATALOG } from '../shared/default-catalog.js';
-import { goal, type Harness, PLUGINS, startHarness } from './helpers/harness.js';
+import { SEED_COST_BY_GENERATOR, SEED_FALLBACK_RATE, SEED_VALIDATION_SUCCESS_RATE } from '../db/seed-queries.ts';
+import { GenerationFailedError } from '../producer/client.ts';
+import { MODEL_CATALOG } from '../shared/default-catalog.ts';
+import { goal, type Harness, PLUGINS, startHarness } from './helpers/harness.ts';
 
 let h: Harness;
 

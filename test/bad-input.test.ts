@@ -4,10 +4,10 @@
  * ever reaches a model.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidRequestError } from '../shared/errors.js';
-import type { RunningProducer } from '../producer/server.js';
-import { eventually, type Harness, PLUGINS, startHarness } from './helpers/harness.js';
-import { apiAuth, call, producerPool } from './helpers/producer.js';
+import { InvalidRequestError } from '../shared/errors.ts';
+import type { RunningProducer } from '../producer/server.ts';
+import { eventually, type Harness, PLUGINS, startHarness } from './helpers/harness.ts';
+import { apiAuth, call, producerPool } from './helpers/producer.ts';
 
 let h: Harness;
 let api: RunningProducer;

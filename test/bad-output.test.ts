@@ -4,10 +4,10 @@
  */
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generationAttempts, workflowGenerations } from '../db/schema.js';
-import type { ValidationFailureKind } from '../shared/outcomes.js';
-import type { Answer } from './simulator/server.js';
-import { type Harness, PLUGINS, startHarness } from './helpers/harness.js';
+import { generationAttempts, workflowGenerations } from '../db/schema.ts';
+import type { ValidationFailureKind } from '../shared/outcomes.ts';
+import type { Answer } from './simulator/server.ts';
+import { type Harness, PLUGINS, startHarness } from './helpers/harness.ts';
 
 let h: Harness;
 

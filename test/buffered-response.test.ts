@@ -4,7 +4,7 @@
  * the same bytes, and must give the same values, or the same kind of error at the same step.
  */
 import { describe, expect, it } from 'vitest';
-import { BufferedResponse } from '../worker/llm/buffered-response.js';
+import { BufferedResponse } from '../worker/llm/buffered-response.ts';
 
 type Step = (r: Response) => unknown;
 

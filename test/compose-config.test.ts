@@ -7,11 +7,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { COMPOSE_FILE, type ComposeConfig, resolveCompose } from './helpers/compose.js';
-import { dockerfileStages, heapCapMb, imageEnvironment } from './helpers/dockerfile.js';
-import { PROJECT_ROOT } from './helpers/processes.js';
-import { run } from './helpers/prometheus.js';
-import { PROMETHEUS_CONFIG_FILE } from './helpers/promql.js';
+import { COMPOSE_FILE, type ComposeConfig, resolveCompose } from './helpers/compose.ts';
+import { dockerfileStages, heapCapMb, imageEnvironment } from './helpers/dockerfile.ts';
+import { PROJECT_ROOT } from './helpers/processes.ts';
+import { run } from './helpers/prometheus.ts';
+import { PROMETHEUS_CONFIG_FILE } from './helpers/promql.ts';
 
 function execForm(instruction: string, stage: string[]): string[] | null {
   const line = stage.filter((l) => l.startsWith(`${instruction} `)).at(-1);
@@ -118,9 +118,10 @@ describe('Dockerfile', () => {
     expect([...s.keys()]).toEqual(['deps', 'app', 'sim']);
     expect(s.get('deps')!.join('\n')).toMatch(/npm ci --omit=dev/);
     expect(s.get('app')!.join('\n')).toMatch(/COPY --from=deps \/app\/node_modules/);
-    // tsx runs the TypeScript, so it must be a production dependency.
+    // Node strips the types itself: no TypeScript loader (tsx, esbuild) ships in the image.
     const pkg = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
-    expect(pkg.dependencies.tsx).toBeDefined();
+    expect(pkg.dependencies.tsx).toBeUndefined();
+    expect(pkg.dependencies.esbuild).toBeUndefined();
   });
 
   it('npm ci in the deps stage has every file the install hooks run (the postgres.js patch reaches production)', () => {
@@ -146,14 +147,14 @@ describe('Dockerfile', () => {
       expect(users.at(-1), stage).toBe('USER node');
     }
     expect(execForm('ENTRYPOINT', s.get('app')!)).toEqual(['/usr/bin/tini', '--']);
-    expect(execForm('CMD', s.get('app')!)).toEqual(['node', '--import', 'tsx', 'worker/main.ts']);
-    expect(execForm('CMD', s.get('sim')!)).toEqual(['node', '--import', 'tsx', 'test/simulator/main.ts']);
+    expect(execForm('CMD', s.get('app')!)).toEqual(['node', 'worker/main.ts']);
+    expect(execForm('CMD', s.get('sim')!)).toEqual(['node', 'test/simulator/main.ts']);
   });
 
   it('compose runs the image the way the Dockerfile means it: exec-form node commands', () => {
     expect(compose.services.worker!.command).toEqual(execForm('CMD', s.get('app')!));
     expect(compose.services.sim!.command).toEqual(execForm('CMD', s.get('sim')!));
-    expect(compose.services.producer!.command).toEqual(['node', '--import', 'tsx', 'producer/main.ts']);
+    expect(compose.services.producer!.command).toEqual(['node', 'producer/main.ts']);
     for (const name of ['worker', 'producer', 'migrate']) expect(compose.services[name]!.build?.target, name).toBe('app');
     expect(compose.services.sim!.build?.target).toBe('sim');
   });

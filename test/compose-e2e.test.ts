@@ -19,16 +19,16 @@ import { dirname, resolve } from 'node:path';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { connectDatabase, type DbHandle } from '../db/client.js';
-import { SEED_FALLBACK_RATE } from '../db/seed-queries.js';
-import { FALLBACK_QUEUE, PRIMARY_QUEUE } from '../shared/queues.js';
-import { type ComposeConfig, containerPorts, nativeCommand, nativeEnvironment, resolveCompose } from './helpers/compose.js';
-import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from './helpers/database.js';
-import { imageEnvironment } from './helpers/dockerfile.js';
-import { eventually, goal, PLUGINS } from './helpers/harness.js';
-import { PROJECT_ROOT } from './helpers/processes.js';
-import { freePort, isFinite, keepScraping, type PrometheusServer, promtoolLintMetrics, startPrometheus } from './helpers/prometheus.js';
-import { dashboardQueries, PROMETHEUS_CONFIG_FILE, readRules, substituteGrafanaVariables } from './helpers/promql.js';
+import { connectDatabase, type DbHandle } from '../db/client.ts';
+import { SEED_FALLBACK_RATE } from '../db/seed-queries.ts';
+import { FALLBACK_QUEUE, PRIMARY_QUEUE } from '../shared/queues.ts';
+import { type ComposeConfig, containerPorts, nativeCommand, nativeEnvironment, resolveCompose } from './helpers/compose.ts';
+import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from './helpers/database.ts';
+import { imageEnvironment } from './helpers/dockerfile.ts';
+import { eventually, goal, PLUGINS } from './helpers/harness.ts';
+import { PROJECT_ROOT } from './helpers/processes.ts';
+import { freePort, isFinite, keepScraping, type PrometheusServer, promtoolLintMetrics, startPrometheus } from './helpers/prometheus.ts';
+import { dashboardQueries, PROMETHEUS_CONFIG_FILE, readRules, substituteGrafanaVariables } from './helpers/promql.ts';
 
 const REQUESTS = 120;
 const WORKER_REPLICAS = 2;
@@ -129,7 +129,7 @@ beforeAll(async () => {
     start('postgres-exporter', 'prometheus-postgres-exporter', [`--web.listen-address=127.0.0.1:${ports.postgresExporter}`], { ...exporterEnv('postgres-exporter'), DATA_SOURCE_NAME: dsn.toString() }),
   );
 
-  // Generous deadlines: tsx transpiles every module at start, slow on a loaded 2-core CI machine.
+  // Generous deadlines: start-up loads every module, slow on a loaded 2-core CI machine.
   const up = (p: Proc, check: () => Promise<boolean>) =>
     eventually(check, { timeoutMs: 90_000, what: p.name }).catch((err: unknown) => {
       throw new Error(`${String(err)}; its output:\n${p.output().slice(-2_000)}`);

@@ -6,11 +6,11 @@
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { expect, it } from 'vitest';
-import { isDbConnectionError, isTransientDbError } from '../db/transient-errors.js';
-import { isConnectionFailure, unreachableDependency } from '../shared/connection-errors.js';
-import { producerConnection } from '../shared/redis.js';
-import { TEST_DATABASE_URL } from './helpers/database.js';
-import { freePort } from './helpers/ports.js';
+import { isDbConnectionError, isTransientDbError } from '../db/transient-errors.ts';
+import { isConnectionFailure, unreachableDependency } from '../shared/connection-errors.ts';
+import { producerConnection } from '../shared/redis.ts';
+import { TEST_DATABASE_URL } from './helpers/database.ts';
+import { freePort } from './helpers/ports.ts';
 
 async function postgresError(url: string, query = 'select 1'): Promise<unknown> {
   const sql = postgres(url, { max: 1, connect_timeout: 5, onnotice: () => {} });

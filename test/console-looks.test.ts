@@ -9,10 +9,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningProducer } from '../producer/server.js';
-import { servedQueueBoardPage } from '../producer/routes/queues.js';
-import { type Harness, startHarness } from './helpers/harness.js';
-import { ADMIN_TOKEN, producerPool } from './helpers/producer.js';
+import type { RunningProducer } from '../producer/server.ts';
+import { servedQueueBoardPage } from '../producer/routes/queues.ts';
+import { type Harness, startHarness } from './helpers/harness.ts';
+import { ADMIN_TOKEN, producerPool } from './helpers/producer.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'];

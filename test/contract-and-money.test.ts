@@ -1,12 +1,12 @@
 /** The job contract at the edge, exact money, and configuration errors that name the variable. */
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { readWorkerConfig } from '../shared/config.js';
-import { InvalidRequestError } from '../shared/errors.js';
-import { parseGenerationRequest } from '../shared/job-contract.js';
-import { costOf, formatUsd, parseUsd } from '../shared/money.js';
-import { DEFAULT_CATALOG, findModel, MODEL_CATALOG } from '../shared/default-catalog.js';
-import { resolveSettings } from '../shared/settings.js';
+import { readWorkerConfig } from '../shared/config.ts';
+import { InvalidRequestError } from '../shared/errors.ts';
+import { parseGenerationRequest } from '../shared/job-contract.ts';
+import { costOf, formatUsd, parseUsd } from '../shared/money.ts';
+import { DEFAULT_CATALOG, findModel, MODEL_CATALOG } from '../shared/default-catalog.ts';
+import { resolveSettings } from '../shared/settings.ts';
 
 const valid = { userId: 'u1', agentId: 'a1', userGoal: 'Summarise my inbox daily', availablePlugins: ['google-mail', { key: 'slack', actions: ['post_message'] }] };
 
@@ -126,7 +126,7 @@ describe('a service started with a bad setting', () => {
     ['worker/main.ts', { WORKER_CONCURRENCY: 'lots' }, 'worker', 'WORKER_CONCURRENCY'],
     ['producer/main.ts', { PORT: '-1', AUTH_DISABLED: 'true' }, 'producer', 'PORT'],
   ])('%s exits 78 with a message naming the variable', (entry, env, service, variable) => {
-    const run = spawnSync(process.execPath, ['--import', 'tsx', entry], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+    const run = spawnSync(process.execPath, [entry], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
     expect(run.status).toBe(78);
     expect(run.stderr).toContain(`${service}: configuration error:`);
     expect(run.stderr).toContain(variable);

@@ -10,21 +10,21 @@ import { join } from 'node:path';
 import Fastify from 'fastify';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CATALOG } from '../shared/default-catalog.js';
+import { DEFAULT_CATALOG } from '../shared/default-catalog.ts';
 import YAML from 'yaml';
-import { DATASOURCE_UID, DATASOURCE_VARIABLE, EXPORTER_METRICS, OVERVIEW_UID } from '../dashboards/overview.js';
-import { DASHBOARD_DIR, renderDashboards } from '../dashboards/render.js';
-import { createProducerMetrics, instrumentHttp } from '../producer/metrics.js';
-import { ResponseBudget } from '../worker/llm/node-http-fetch.js';
-import { createWorkerMetrics } from '../worker/metrics.js';
-import { createOperationsMetrics } from '../worker/ops-metrics.js';
-import { registerOldestWaitingAge } from '../shared/queue-age.js';
-import { resolveSettings, DEFAULT_SETTINGS } from '../shared/settings.js';
+import { DATASOURCE_UID, DATASOURCE_VARIABLE, EXPORTER_METRICS, OVERVIEW_UID } from '../dashboards/overview.ts';
+import { DASHBOARD_DIR, renderDashboards } from '../dashboards/render.ts';
+import { createProducerMetrics, instrumentHttp } from '../producer/metrics.ts';
+import { ResponseBudget } from '../worker/llm/node-http-fetch.ts';
+import { createWorkerMetrics } from '../worker/metrics.ts';
+import { createOperationsMetrics } from '../worker/ops-metrics.ts';
+import { registerOldestWaitingAge } from '../shared/queue-age.ts';
+import { resolveSettings, DEFAULT_SETTINGS } from '../shared/settings.ts';
 import GithubSlugger from 'github-slugger';
 import MarkdownIt from 'markdown-it';
-import { PROJECT_ROOT } from './helpers/processes.js';
-import { run } from './helpers/prometheus.js';
-import { dashboardPanels, dashboardQueries, metricNames, readDashboards, readRules, selectorsNotUnderMax, substituteGrafanaVariables, syntaxErrors } from './helpers/promql.js';
+import { PROJECT_ROOT } from './helpers/processes.ts';
+import { run } from './helpers/prometheus.ts';
+import { dashboardPanels, dashboardQueries, metricNames, readDashboards, readRules, selectorsNotUnderMax, substituteGrafanaVariables, syntaxErrors } from './helpers/promql.ts';
 
 /** Every series name the processes export, histogram series included, plus Prometheus' own `up`. */
 function exportedSeriesNames(): Set<string> {

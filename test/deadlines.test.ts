@@ -4,9 +4,9 @@
  */
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generationAttempts, workflowGenerations } from '../db/schema.js';
-import { GENERATE_JOB, PRIMARY_JOB_OPTIONS } from '../shared/queues.js';
-import { eventually, goal, type Harness, PLUGINS, startHarness } from './helpers/harness.js';
+import { generationAttempts, workflowGenerations } from '../db/schema.ts';
+import { GENERATE_JOB, PRIMARY_JOB_OPTIONS } from '../shared/queues.ts';
+import { eventually, goal, type Harness, PLUGINS, startHarness } from './helpers/harness.ts';
 
 let h: Harness;
 

@@ -5,11 +5,11 @@
  */
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditLogs, workflowGenerations } from '../db/schema.js';
-import type { RunningProducer } from '../producer/server.js';
-import { createLogger, redactUrl } from '../shared/logger.js';
-import { eventually, goal, type Harness, PLUGINS, startHarness } from './helpers/harness.js';
-import { ADMIN_TOKEN, adminAuth, API_TOKEN_2, apiAuth, call, errorShapeProblems, openEvents, producerPool } from './helpers/producer.js';
+import { auditLogs, workflowGenerations } from '../db/schema.ts';
+import type { RunningProducer } from '../producer/server.ts';
+import { createLogger, redactUrl } from '../shared/logger.ts';
+import { eventually, goal, type Harness, PLUGINS, startHarness } from './helpers/harness.ts';
+import { ADMIN_TOKEN, adminAuth, API_TOKEN_2, apiAuth, call, errorShapeProblems, openEvents, producerPool } from './helpers/producer.ts';
 
 let h: Harness;
 let pool: ReturnType<typeof producerPool>;

@@ -5,9 +5,9 @@
  */
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningProducer } from '../producer/server.js';
-import { goal, type Harness, PLUGINS, startHarness } from './helpers/harness.js';
-import { adminAuth, apiAuth, call, producerPool } from './helpers/producer.js';
+import type { RunningProducer } from '../producer/server.ts';
+import { goal, type Harness, PLUGINS, startHarness } from './helpers/harness.ts';
+import { adminAuth, apiAuth, call, producerPool } from './helpers/producer.ts';
 
 let h: Harness;
 let pool: ReturnType<typeof producerPool>;

@@ -15,9 +15,9 @@ import { Service } from 'kubernetes-models/v1/Service';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { heapCapMb, imageEnvironment } from './helpers/dockerfile.js';
-import { PROJECT_ROOT } from './helpers/processes.js';
-import { selectorsNotUnderMax, syntaxErrors } from './helpers/promql.js';
+import { heapCapMb, imageEnvironment } from './helpers/dockerfile.ts';
+import { PROJECT_ROOT } from './helpers/processes.ts';
+import { selectorsNotUnderMax, syntaxErrors } from './helpers/promql.ts';
 
 const DIR = join(PROJECT_ROOT, 'deploy/k8s');
 
@@ -98,7 +98,7 @@ describe('kubernetes manifests', () => {
     expect(c.ports[0]).toMatchObject({ name: 'http', containerPort: Number(config.PORT) });
     const graceMs = Number(config[c.env.find((e: any) => e.name === 'SHUTDOWN_GRACE_MS').valueFrom.configMapKeyRef.key]);
     expect(d.template.spec.terminationGracePeriodSeconds * 1000).toBeGreaterThan(graceMs + 5_000);
-    expect(c.args).toEqual(['node', '--import', 'tsx', 'producer/main.ts']);
+    expect(c.args).toEqual(['node', 'producer/main.ts']);
   });
 
   it('worker: /healthz on the metrics port, grace period above SHUTDOWN_GRACE_MS, non-root, read-only root', () => {
@@ -111,11 +111,11 @@ describe('kubernetes manifests', () => {
     const graceMs = Number(config[c.env.find((e: any) => e.name === 'SHUTDOWN_GRACE_MS').valueFrom.configMapKeyRef.key]);
     expect(graceMs).toBeGreaterThan(0);
     expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThan(graceMs + 5_000);
-    expect(c.args).toEqual(['node', '--import', 'tsx', 'worker/main.ts']);
+    expect(c.args).toEqual(['node', 'worker/main.ts']);
     for (const p of [pod, byKind('Deployment', 'workflow-orchestrator-producer').spec.template.spec]) {
       expect(p.securityContext.runAsNonRoot).toBe(true);
       expect(p.containers[0].securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
-      // tsx caches transpiled files under /tmp.
+      // A writable /tmp for whatever a library writes there; the root filesystem stays read-only.
       expect(p.containers[0].volumeMounts).toContainEqual({ name: 'tmp', mountPath: '/tmp' });
       expect(p.containers[0].envFrom).toEqual([{ configMapRef: { name: 'workflow-orchestrator' } }, { secretRef: { name: 'workflow-orchestrator' } }]);
     }
@@ -136,8 +136,8 @@ describe('kubernetes manifests', () => {
     const { requests, limits } = byKind('Deployment', 'workflow-orchestrator-worker').spec.template.spec.containers[0].resources;
     // Under load V8 lets the heap grow towards the cap before it collects: the request covers it.
     expect(mib(requests.memory)).toBeGreaterThanOrEqual(cap);
-    // Room above the cap for what is not old-space heap (young generation, code, tsx's loader
-    // thread, sockets): a leak should end in V8's "heap out of memory", not the kernel's OOM kill.
+    // Room above the cap for what is not old-space heap (young generation, code,
+    // sockets): a leak should end in V8's "heap out of memory", not the kernel's OOM kill.
     expect(mib(limits.memory)).toBeGreaterThanOrEqual(cap + 192);
     expect(mib(limits.memory)).toBeGreaterThanOrEqual(mib(requests.memory));
   });

@@ -5,8 +5,8 @@
  */
 import { Gauge } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, type Harness, startHarness } from './helpers/harness.js';
-import { keepScraping } from './helpers/prometheus.js';
+import { eventually, type Harness, startHarness } from './helpers/harness.ts';
+import { keepScraping } from './helpers/prometheus.ts';
 
 let h: Harness;
 

@@ -7,20 +7,20 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify from 'fastify';
-import { registerOldestWaitingAge, type WaitingJobsSource } from '../shared/queue-age.js';
-import { DEFAULT_SETTINGS, resolveSettings } from '../shared/settings.js';
-import { createOperationsMetrics } from '../worker/ops-metrics.js';
+import { registerOldestWaitingAge, type WaitingJobsSource } from '../shared/queue-age.ts';
+import { DEFAULT_SETTINGS, resolveSettings } from '../shared/settings.ts';
+import { createOperationsMetrics } from '../worker/ops-metrics.ts';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CATALOG } from '../shared/default-catalog.js';
-import { createProducerMetrics, instrumentHttp } from '../producer/metrics.js';
-import { findModel } from '../shared/default-catalog.js';
-import { ATTEMPT_OUTCOMES, ATTEMPT_ROLES } from '../shared/outcomes.js';
-import type { AttemptResult } from '../worker/attempt-runner.js';
-import { ResponseBudget } from '../worker/llm/node-http-fetch.js';
-import { createWorkerMetrics, QUEUE_STATES, type QueueDepthSource } from '../worker/metrics.js';
-import { PROJECT_ROOT } from './helpers/processes.js';
-import { promtoolLintMetrics, TOLERATED_LINT } from './helpers/prometheus.js';
+import { DEFAULT_CATALOG } from '../shared/default-catalog.ts';
+import { createProducerMetrics, instrumentHttp } from '../producer/metrics.ts';
+import { findModel } from '../shared/default-catalog.ts';
+import { ATTEMPT_OUTCOMES, ATTEMPT_ROLES } from '../shared/outcomes.ts';
+import type { AttemptResult } from '../worker/attempt-runner.ts';
+import { ResponseBudget } from '../worker/llm/node-http-fetch.ts';
+import { createWorkerMetrics, QUEUE_STATES, type QueueDepthSource } from '../worker/metrics.ts';
+import { PROJECT_ROOT } from './helpers/processes.ts';
+import { promtoolLintMetrics, TOLERATED_LINT } from './helpers/prometheus.ts';
 
 const waiting = (name: string): WaitingJobsSource => ({
   name,

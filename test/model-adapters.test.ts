@@ -4,15 +4,15 @@
  * the official SDKs over real HTTP.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findModel } from '../shared/default-catalog.js';
-import type { ModelSpec } from '../shared/models.js';
-import { strictWorkflowSchema } from '../shared/workflow-schema.js';
-import { AnthropicLlmClient } from '../worker/llm/anthropic-client.js';
-import type { LlmCall, LlmClient } from '../worker/llm/llm-client.js';
-import { chatCompletionBody, chatCompletionParams, OpenAiLlmClient, SCHEMA_INSTRUCTIONS } from '../worker/llm/openai-client.js';
-import { SYSTEM_PROMPT, userPrompt } from '../worker/prompt.js';
-import { goal, PLUGINS } from './helpers/harness.js';
-import { startSimulator, type Simulator } from './simulator/server.js';
+import { findModel } from '../shared/default-catalog.ts';
+import type { ModelSpec } from '../shared/models.ts';
+import { strictWorkflowSchema } from '../shared/workflow-schema.ts';
+import { AnthropicLlmClient } from '../worker/llm/anthropic-client.ts';
+import type { LlmCall, LlmClient } from '../worker/llm/llm-client.ts';
+import { chatCompletionBody, chatCompletionParams, OpenAiLlmClient, SCHEMA_INSTRUCTIONS } from '../worker/llm/openai-client.ts';
+import { SYSTEM_PROMPT, userPrompt } from '../worker/prompt.ts';
+import { goal, PLUGINS } from './helpers/harness.ts';
+import { startSimulator, type Simulator } from './simulator/server.ts';
 
 const base = findModel('gpt-4o-mini')!;
 const row = (changes: Partial<ModelSpec>): ModelSpec => ({ ...base, ...changes });

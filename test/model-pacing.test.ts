@@ -5,9 +5,9 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { RedisModelPauses } from '../worker/model-pauses.js';
-import { TEST_REDIS_URL, uniqueName } from './helpers/database.js';
-import { ownRedis } from './helpers/redis-server.js';
+import { RedisModelPauses } from '../worker/model-pauses.ts';
+import { TEST_REDIS_URL, uniqueName } from './helpers/database.ts';
+import { ownRedis } from './helpers/redis-server.ts';
 
 let redis: Redis;
 const prefix = uniqueName('pacing');

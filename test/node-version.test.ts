@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from './helpers/processes.js';
+import { PROJECT_ROOT } from './helpers/processes.ts';
 
 /**
  * End of life of the LTS lines engines admits, from the Node.js Release Working Group's schedule

@@ -7,13 +7,13 @@
 import { existsSync } from 'node:fs';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generationAttempts } from '../db/schema.js';
-import type { RunningProducer } from '../producer/server.js';
-import { TYPICAL_USAGE } from '../producer/admin-stats.js';
-import { costOf, usdToNumber } from '../shared/money.js';
-import { findModel } from '../shared/default-catalog.js';
-import { type Harness, startHarness } from './helpers/harness.js';
-import { ADMIN_TOKEN, adminAuth, call, producerPool } from './helpers/producer.js';
+import { generationAttempts } from '../db/schema.ts';
+import type { RunningProducer } from '../producer/server.ts';
+import { TYPICAL_USAGE } from '../producer/admin-stats.ts';
+import { costOf, usdToNumber } from '../shared/money.ts';
+import { findModel } from '../shared/default-catalog.ts';
+import { type Harness, startHarness } from './helpers/harness.ts';
+import { ADMIN_TOKEN, adminAuth, call, producerPool } from './helpers/producer.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'];

@@ -9,16 +9,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import openapiTS, { astToString } from 'openapi-typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningProducer } from '../producer/server.js';
-import { type Harness, startHarness } from './helpers/harness.js';
-import { PROJECT_ROOT } from './helpers/processes.js';
-import { API_TOKEN, call, producerPool } from './helpers/producer.js';
-import { run } from './helpers/prometheus.js';
+import type { RunningProducer } from '../producer/server.ts';
+import { type Harness, startHarness } from './helpers/harness.ts';
+import { PROJECT_ROOT } from './helpers/processes.ts';
+import { API_TOKEN, call, producerPool } from './helpers/producer.ts';
+import { run } from './helpers/prometheus.ts';
 
 /** What the other team writes: only the generated `paths` type and openapi-fetch. */
 const PROGRAM = `
 import createClient from 'openapi-fetch';
-import type { paths } from './api.js';
+import type { paths } from './api.ts';
 
 const client = createClient<paths>({
   baseUrl: process.env.API_URL!,
@@ -95,7 +95,7 @@ describe('a client generated from /docs/json', () => {
     expect(tsc.code).toBe(0);
 
     const env = { ...process.env, API_URL: producer.url, API_TOKEN };
-    const program = await run(process.execPath, ['--import', 'tsx', join(dir, 'client.ts')], { cwd: dir, env, timeoutMs: 60_000 });
+    const program = await run(process.execPath, [join(dir, 'client.ts')], { cwd: dir, env, timeoutMs: 60_000 });
     expect(program.code, program.stderr).toBe(0);
     const [outcome, missing] = program.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(outcome).toMatchObject({ status: 'succeeded' });
@@ -109,7 +109,7 @@ describe('a client generated from /docs/json', () => {
   });
 
   it('a type error against the document is caught: the check is real', async () => {
-    writeFileSync(join(dir, 'wrong.ts'), `import createClient from 'openapi-fetch';\nimport type { paths } from './api.js';\nconst c = createClient<paths>({ baseUrl: 'http://x' });\nawait c.POST('/v1/generations', { body: { userId: 'u', agentId: 'a', userGoal: 'g' } });\n`);
+    writeFileSync(join(dir, 'wrong.ts'), `import createClient from 'openapi-fetch';\nimport type { paths } from './api.ts';\nconst c = createClient<paths>({ baseUrl: 'http://x' });\nawait c.POST('/v1/generations', { body: { userId: 'u', agentId: 'a', userGoal: 'g' } });\n`);
     writeFileSync(join(dir, 'tsconfig.wrong.json'), JSON.stringify({ ...TSCONFIG, files: ['wrong.ts', 'api.d.ts'] }));
     const tsc = await run(join(PROJECT_ROOT, 'node_modules/.bin/tsc'), ['-p', join(dir, 'tsconfig.wrong.json')], { cwd: dir, timeoutMs: 120_000 });
     expect(tsc.code).not.toBe(0);

@@ -7,11 +7,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { RunningProducer } from '../producer/server.js';
-import { createTestDatabase, TEST_DATABASE_URL, TEST_REDIS_URL, type TestDatabase, uniqueName } from './helpers/database.js';
-import { PROJECT_ROOT } from './helpers/processes.js';
-import { producerPool } from './helpers/producer.js';
-import { run } from './helpers/prometheus.js';
+import type { RunningProducer } from '../producer/server.ts';
+import { createTestDatabase, TEST_DATABASE_URL, TEST_REDIS_URL, type TestDatabase, uniqueName } from './helpers/database.ts';
+import { PROJECT_ROOT } from './helpers/processes.ts';
+import { producerPool } from './helpers/producer.ts';
+import { run } from './helpers/prometheus.ts';
 
 let db: TestDatabase;
 let pool: ReturnType<typeof producerPool>;

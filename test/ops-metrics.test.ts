@@ -4,11 +4,11 @@
  * info series that the dashboard's annotations read.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningProducer } from '../producer/server.js';
-import { PRIMARY_QUEUE } from '../shared/queues.js';
-import { catalogVersion } from '../worker/ops-metrics.js';
-import { eventually, goal, type Harness, PLUGINS, startHarness } from './helpers/harness.js';
-import { producerPool } from './helpers/producer.js';
+import type { RunningProducer } from '../producer/server.ts';
+import { PRIMARY_QUEUE } from '../shared/queues.ts';
+import { catalogVersion } from '../worker/ops-metrics.ts';
+import { eventually, goal, type Harness, PLUGINS, startHarness } from './helpers/harness.ts';
+import { producerPool } from './helpers/producer.ts';
 
 let h: Harness;
 let pool: ReturnType<typeof producerPool>;

@@ -4,15 +4,15 @@
  */
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { auditLogs, generationAttempts, workflowGenerations } from '../db/schema.js';
-import { costOf, formatUsd, parseUsd } from '../shared/money.js';
-import { findModel } from '../shared/default-catalog.js';
-import { findUnstorable, isStorableText, storableText } from '../shared/storable-text.js';
-import { AttemptRunner } from '../worker/attempt-runner.js';
-import type { LlmCall, LlmClient, LlmResult } from '../worker/llm/llm-client.js';
-import { systemClock } from '../worker/clock.js';
-import type { Answer } from './simulator/server.js';
-import { eventually, type Harness, PLUGINS, startHarness } from './helpers/harness.js';
+import { auditLogs, generationAttempts, workflowGenerations } from '../db/schema.ts';
+import { costOf, formatUsd, parseUsd } from '../shared/money.ts';
+import { findModel } from '../shared/default-catalog.ts';
+import { findUnstorable, isStorableText, storableText } from '../shared/storable-text.ts';
+import { AttemptRunner } from '../worker/attempt-runner.ts';
+import type { LlmCall, LlmClient, LlmResult } from '../worker/llm/llm-client.ts';
+import { systemClock } from '../worker/clock.ts';
+import type { Answer } from './simulator/server.ts';
+import { eventually, type Harness, PLUGINS, startHarness } from './helpers/harness.ts';
 
 let h: Harness;
 

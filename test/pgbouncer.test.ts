@@ -7,11 +7,11 @@
  * is checked here.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { connectDatabase } from '../db/client.js';
-import { TEST_DATABASE_URL, uniqueName } from './helpers/database.js';
-import { goal, type Harness, PLUGINS, startHarness } from './helpers/harness.js';
-import { expectCleanLedger } from './helpers/ledger.js';
-import { type OwnPgBouncer, startPgBouncer } from './helpers/pgbouncer.js';
+import { connectDatabase } from '../db/client.ts';
+import { TEST_DATABASE_URL, uniqueName } from './helpers/database.ts';
+import { goal, type Harness, PLUGINS, startHarness } from './helpers/harness.ts';
+import { expectCleanLedger } from './helpers/ledger.ts';
+import { type OwnPgBouncer, startPgBouncer } from './helpers/pgbouncer.ts';
 
 let h: Harness;
 let bouncer: OwnPgBouncer;

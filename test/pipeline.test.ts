@@ -4,13 +4,13 @@
  */
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BEGIN_SQL, beginParams } from '../db/generation-statements.js';
-import { auditLogs, generationAttempts, workflowGenerations } from '../db/schema.js';
-import { GenerationFailedError } from '../producer/client.js';
-import type { FailureReason } from '../shared/outcomes.js';
-import { fallbackJobId } from '../shared/queues.js';
-import type { WorkerRuntime } from '../worker/runtime.js';
-import { eventually, goal, type Harness, PLUGINS, startHarness } from './helpers/harness.js';
+import { BEGIN_SQL, beginParams } from '../db/generation-statements.ts';
+import { auditLogs, generationAttempts, workflowGenerations } from '../db/schema.ts';
+import { GenerationFailedError } from '../producer/client.ts';
+import type { FailureReason } from '../shared/outcomes.ts';
+import { fallbackJobId } from '../shared/queues.ts';
+import type { WorkerRuntime } from '../worker/runtime.ts';
+import { eventually, goal, type Harness, PLUGINS, startHarness } from './helpers/harness.ts';
 
 let h: Harness;
 let worker: WorkerRuntime;

@@ -7,14 +7,14 @@ import { and, eq } from 'drizzle-orm';
 import { Queue } from 'bullmq';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditLogs, systemSettingsConfig } from '../db/schema.js';
-import type { RunningProducer } from '../producer/server.js';
-import { enqueueResponseSchema, generationStatusSchema, settingsResponseSchema } from '../producer/schemas.js';
-import { MODEL_CATALOG } from '../shared/default-catalog.js';
-import { REDACT_PATHS } from '../shared/logger.js';
-import { PRIMARY_QUEUE } from '../shared/queues.js';
-import type { WorkerRuntime } from '../worker/runtime.js';
-import { eventually, goal, type Harness, PLUGINS, startHarness } from './helpers/harness.js';
+import { auditLogs, systemSettingsConfig } from '../db/schema.ts';
+import type { RunningProducer } from '../producer/server.ts';
+import { enqueueResponseSchema, generationStatusSchema, settingsResponseSchema } from '../producer/schemas.ts';
+import { MODEL_CATALOG } from '../shared/default-catalog.ts';
+import { REDACT_PATHS } from '../shared/logger.ts';
+import { PRIMARY_QUEUE } from '../shared/queues.ts';
+import type { WorkerRuntime } from '../worker/runtime.ts';
+import { eventually, goal, type Harness, PLUGINS, startHarness } from './helpers/harness.ts';
 import {
   ADMIN_IDENTITY,
   ADMIN_TOKEN,
@@ -28,7 +28,7 @@ import {
   openEvents,
   producerPool,
   schemaChecker,
-} from './helpers/producer.js';
+} from './helpers/producer.ts';
 
 let h: Harness;
 let worker: WorkerRuntime;

@@ -1,6 +1,6 @@
 /** The producer's configuration: defaults, and start-up errors that name the variable. */
 import { describe, expect, it } from 'vitest';
-import { readProducerConfig } from '../shared/producer-config.js';
+import { readProducerConfig } from '../shared/producer-config.ts';
 
 const TOKENS = { PRODUCER_API_TOKENS: 'api-token-0123456789abcdef, api-token-second-000000000', ADMIN_API_TOKEN: 'admin-token-0123456789abcdef' };
 

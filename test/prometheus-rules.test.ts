@@ -5,8 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { run } from './helpers/prometheus.js';
-import { PROMETHEUS_CONFIG_FILE, readRules, RULES_FILE, RULES_TEST_FILE, syntaxErrors } from './helpers/promql.js';
+import { run } from './helpers/prometheus.ts';
+import { PROMETHEUS_CONFIG_FILE, readRules, RULES_FILE, RULES_TEST_FILE, syntaxErrors } from './helpers/promql.ts';
 
 describe('prometheus rules', () => {
   it('promtool check rules accepts the rule file', async () => {

@@ -5,10 +5,10 @@
  */
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { workflowGenerations } from '../db/schema.js';
-import { encodeFieldValue, SYSTEM_PROMPT } from '../worker/prompt.js';
-import { fieldValue } from './simulator/prompt.js';
-import { eventually, type Harness, PLUGINS, startHarness } from './helpers/harness.js';
+import { workflowGenerations } from '../db/schema.ts';
+import { encodeFieldValue, SYSTEM_PROMPT } from '../worker/prompt.ts';
+import { fieldValue } from './simulator/prompt.ts';
+import { eventually, type Harness, PLUGINS, startHarness } from './helpers/harness.ts';
 
 let h: Harness;
 

@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import MarkdownIt from 'markdown-it';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import type { RunningProducer } from '../producer/server.js';
-import { type Harness, startHarness } from './helpers/harness.js';
-import { PROJECT_ROOT } from './helpers/processes.js';
-import { producerPool } from './helpers/producer.js';
-import { run } from './helpers/prometheus.js';
+import type { RunningProducer } from '../producer/server.ts';
+import { type Harness, startHarness } from './helpers/harness.ts';
+import { PROJECT_ROOT } from './helpers/processes.ts';
+import { producerPool } from './helpers/producer.ts';
+import { run } from './helpers/prometheus.ts';
 
 /** The first fenced block of `language` after the heading `heading` in README.md. */
 function readmeBlock(heading: string, language: string): string {
@@ -35,7 +35,7 @@ beforeAll(async () => {
   await h.startWorker();
   pool = producerPool(h.env);
   producer = await pool.start({ AUTH_DISABLED: 'true', PRODUCER_API_TOKENS: '', ADMIN_API_TOKEN: '' });
-  // The library example imports './producer/client.js' from the repository root: run it from a
+  // The library example imports './producer/client.ts' from the repository root: run it from a
   // directory that looks like one, so no stray file lands in the work tree.
   workdir = mkdtempSync(join(tmpdir(), 'readme-example-'));
   symlinkSync(join(PROJECT_ROOT, 'package.json'), join(workdir, 'package.json'));
@@ -54,7 +54,7 @@ describe("the README's examples", () => {
     writeFileSync(file, readmeBlock('The library', 'ts'));
     const env = { ...process.env, REDIS_URL: h.env.REDIS_URL!, QUEUE_PREFIX: h.prefix };
     // A client left open keeps the process alive: the timeout is what catches a missing close().
-    const result = await run(process.execPath, ['--import', 'tsx', file], { cwd: PROJECT_ROOT, env, timeoutMs: 60_000 });
+    const result = await run(process.execPath, [file], { cwd: PROJECT_ROOT, env, timeoutMs: 60_000 });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout.trim()).toMatch(/^\d+ (gpt-4o-mini|claude-sonnet-4-6) \d+(\.\d+)?(e-\d+)? (null|\w+)$/);
     const rows = await h.db.sql`select status, generator_used from workflow_generations`;

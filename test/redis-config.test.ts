@@ -3,10 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readWorkerConfig } from '../shared/config.js';
-import { readProducerConfig } from '../shared/producer-config.js';
-import { readRedisTarget } from '../shared/redis-target.js';
-import { startTsProcess } from './helpers/processes.js';
+import { readWorkerConfig } from '../shared/config.ts';
+import { readProducerConfig } from '../shared/producer-config.ts';
+import { readRedisTarget } from '../shared/redis-target.ts';
+import { startTsProcess } from './helpers/processes.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'wo-redis-config-'));
 const caFile = path.join(dir, 'ca.pem');

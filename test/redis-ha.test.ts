@@ -4,10 +4,10 @@
  * and library) and worker run the production code, connected through shared/redis.ts.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { eventually, goal, type Harness, PLUGINS, startHarness } from './helpers/harness.js';
-import { expectCleanLedger } from './helpers/ledger.js';
-import { apiAuth, call, producerPool } from './helpers/producer.js';
-import { type OwnCluster, type OwnSentinelGroup, type OwnTlsRedis, startCluster, startSentinelGroup, startTlsRedis } from './helpers/redis-topology.js';
+import { eventually, goal, type Harness, PLUGINS, startHarness } from './helpers/harness.ts';
+import { expectCleanLedger } from './helpers/ledger.ts';
+import { apiAuth, call, producerPool } from './helpers/producer.ts';
+import { type OwnCluster, type OwnSentinelGroup, type OwnTlsRedis, startCluster, startSentinelGroup, startTlsRedis } from './helpers/redis-topology.ts';
 
 /** Services first, then the servers; each step bounded, so a hung close never leaves servers running. */
 const cleanups: (() => Promise<unknown>)[] = [];

@@ -5,8 +5,8 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { blockingConnection, producerConnection } from '../shared/redis.js';
-import { ownRedis, type OwnRedis } from './helpers/redis-server.js';
+import { blockingConnection, producerConnection } from '../shared/redis.ts';
+import { ownRedis, type OwnRedis } from './helpers/redis-server.ts';
 
 let server: OwnRedis;
 let admin: Redis;

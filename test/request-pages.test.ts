@@ -8,9 +8,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningProducer } from '../producer/server.js';
-import { goal, type Harness, PLUGINS, startHarness } from './helpers/harness.js';
-import { ADMIN_TOKEN, producerPool } from './helpers/producer.js';
+import type { RunningProducer } from '../producer/server.ts';
+import { goal, type Harness, PLUGINS, startHarness } from './helpers/harness.ts';
+import { ADMIN_TOKEN, producerPool } from './helpers/producer.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'];

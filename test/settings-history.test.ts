@@ -6,10 +6,10 @@
 import { existsSync } from 'node:fs';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningProducer } from '../producer/server.js';
-import { DEFAULT_SETTINGS } from '../shared/settings.js';
-import { type Harness, startHarness } from './helpers/harness.js';
-import { ADMIN_IDENTITY, ADMIN_TOKEN, adminAuth, call, producerPool } from './helpers/producer.js';
+import type { RunningProducer } from '../producer/server.ts';
+import { DEFAULT_SETTINGS } from '../shared/settings.ts';
+import { type Harness, startHarness } from './helpers/harness.ts';
+import { ADMIN_IDENTITY, ADMIN_TOKEN, adminAuth, call, producerPool } from './helpers/producer.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'];

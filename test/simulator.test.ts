@@ -7,16 +7,16 @@ import OpenAI from 'openai';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { PluginOffer } from '../shared/job-contract.js';
-import { findModel } from '../shared/default-catalog.js';
-import { type ModelSpec } from '../shared/models.js';
-import { checkModelText, checkWorkflow, parseModelText } from '../shared/workflow-validation.js';
-import { strictWorkflowSchema, toolWorkflowSchema, WORKFLOW_FORMAT_NAME, WORKFLOW_TOOL_NAME } from '../shared/workflow-schema.js';
-import { FAULT_KINDS, parseDirectives, parseFaultConfig, pickFault } from './simulator/faults.js';
-import { parseGenerationPrompt } from './simulator/prompt.js';
-import { mulberry32, pick, type Rng } from './simulator/random.js';
-import { startSimulator, type Simulator } from './simulator/server.js';
-import { writeWorkflow } from './simulator/workflow-writer.js';
+import type { PluginOffer } from '../shared/job-contract.ts';
+import { findModel } from '../shared/default-catalog.ts';
+import { type ModelSpec } from '../shared/models.ts';
+import { checkModelText, checkWorkflow, parseModelText } from '../shared/workflow-validation.ts';
+import { strictWorkflowSchema, toolWorkflowSchema, WORKFLOW_FORMAT_NAME, WORKFLOW_TOOL_NAME } from '../shared/workflow-schema.ts';
+import { FAULT_KINDS, parseDirectives, parseFaultConfig, pickFault } from './simulator/faults.ts';
+import { parseGenerationPrompt } from './simulator/prompt.ts';
+import { mulberry32, pick, type Rng } from './simulator/random.ts';
+import { startSimulator, type Simulator } from './simulator/server.ts';
+import { writeWorkflow } from './simulator/workflow-writer.ts';
 
 const OPENAI_MODEL = findModel('gpt-4o-mini')!;
 const ANTHROPIC_MODEL = findModel('claude-sonnet-4-6')!;
@@ -724,11 +724,10 @@ describe('simulated provider', () => {
 
 describe('CLI (npm run sim)', { timeout: 30_000 }, () => {
   const main = fileURLToPath(new URL('./simulator/main.ts', import.meta.url));
-  const tsx = fileURLToPath(new URL('../node_modules/.bin/tsx', import.meta.url));
 
   function run(env: Record<string, string>, onLine?: (line: string, kill: () => void) => void): Promise<{ code: number | null; output: string }> {
     return new Promise((resolve, reject) => {
-      const child = spawn(tsx, [main], { env: { ...process.env, SIM_PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [main], { env: { ...process.env, SIM_PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
       let output = '';
       const onData = (chunk: Buffer): void => {
         output += chunk.toString();

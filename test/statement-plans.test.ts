@@ -13,11 +13,11 @@ import {
   FINISH_WITHOUT_ATTEMPT_SQL,
   RECORD_ATTEMPT_SQL,
   RECORD_HANDOVER_SQL,
-} from '../db/generation-statements.js';
-import { readWorkerConfig } from '../shared/config.js';
-import type { WorkerRuntime } from '../worker/runtime.js';
-import { createTestDatabase, type TestDatabase } from './helpers/database.js';
-import { startHarness } from './helpers/harness.js';
+} from '../db/generation-statements.ts';
+import { readWorkerConfig } from '../shared/config.ts';
+import type { WorkerRuntime } from '../worker/runtime.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
+import { startHarness } from './helpers/harness.ts';
 
 const STATEMENTS = { BEGIN_SQL, BEGIN_BATCH_SQL, RECORD_ATTEMPT_SQL, RECORD_HANDOVER_SQL, FINISH_SQL, FINISH_WITHOUT_ATTEMPT_SQL, FINISH_BATCH_SQL };
 const TABLES = ['workflow_generations', 'generation_attempts', 'audit_logs'];

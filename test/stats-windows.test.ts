@@ -3,10 +3,10 @@
  * Postgres, each counting exactly the audit rows inside it; `days=1` (24 hours) answers too.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditLogs } from '../db/schema.js';
-import type { RunningProducer } from '../producer/server.js';
-import { type Harness, startHarness } from './helpers/harness.js';
-import { adminAuth, call, producerPool } from './helpers/producer.js';
+import { auditLogs } from '../db/schema.ts';
+import type { RunningProducer } from '../producer/server.ts';
+import { type Harness, startHarness } from './helpers/harness.ts';
+import { adminAuth, call, producerPool } from './helpers/producer.ts';
 
 let h: Harness;
 let pool: ReturnType<typeof producerPool>;

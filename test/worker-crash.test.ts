@@ -3,8 +3,8 @@
  * each request still ends with exactly one result row and one final audit row.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { eventually, goal, type Harness, PLUGINS, startHarness } from './helpers/harness.js';
-import { startTsProcess, waitForOutput } from './helpers/processes.js';
+import { eventually, goal, type Harness, PLUGINS, startHarness } from './helpers/harness.ts';
+import { startTsProcess, waitForOutput } from './helpers/processes.ts';
 
 let h: Harness;
 const FAST_RECOVERY = { JOB_LOCK_MS: '2000', STALLED_INTERVAL_MS: '1000', MODEL_TIMEOUTS_MS: 'gpt-4o-mini=60000,claude-sonnet-4-6=60000' };

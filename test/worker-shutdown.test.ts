@@ -3,8 +3,8 @@
  * aborts the rest so they go back to the queue, and exits 0. Nothing is lost.
  */
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { eventually, goal, type Harness, PLUGINS, startHarness } from './helpers/harness.js';
-import { startTsProcess, waitForOutput } from './helpers/processes.js';
+import { eventually, goal, type Harness, PLUGINS, startHarness } from './helpers/harness.ts';
+import { startTsProcess, waitForOutput } from './helpers/processes.ts';
 
 let h: Harness;
 

@@ -1,11 +1,11 @@
 /** The workflow schema, the graph rules and the classification of raw model answers. */
 import { describe, expect, it } from 'vitest';
-import { checkModelText, checkWorkflow, parseModelText } from '../shared/workflow-validation.js';
+import { checkModelText, checkWorkflow, parseModelText } from '../shared/workflow-validation.ts';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { strictWorkflowSchema, workflowSchema } from '../shared/workflow-schema.js';
-import { breakSchema } from './simulator/bad-workflows.js';
-import { mulberry32 } from './simulator/random.js';
-import { writeWorkflow } from './simulator/workflow-writer.js';
+import { strictWorkflowSchema, workflowSchema } from '../shared/workflow-schema.ts';
+import { breakSchema } from './simulator/bad-workflows.ts';
+import { mulberry32 } from './simulator/random.ts';
+import { writeWorkflow } from './simulator/workflow-writer.ts';
 
 const plugins = ['google-mail', { key: 'slack', actions: ['post_message'] }];
 

@@ -5,13 +5,13 @@
  * resumed and finished requests, the same errors, and nothing written twice.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AttemptRecord, type BeginInput, DrizzleGenerationRepository, type FinalOutcome } from '../db/generation-repository.js';
-import { type BatchReport, WriteBatcher } from '../db/write-batcher.js';
-import { RequestRowMissingError } from '../shared/errors.js';
-import { parseUsd } from '../shared/money.js';
-import { DEFAULT_SETTINGS } from '../shared/settings.js';
-import type { Workflow } from '../shared/workflow-schema.js';
-import { createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { type AttemptRecord, type BeginInput, DrizzleGenerationRepository, type FinalOutcome } from '../db/generation-repository.ts';
+import { type BatchReport, WriteBatcher } from '../db/write-batcher.ts';
+import { RequestRowMissingError } from '../shared/errors.ts';
+import { parseUsd } from '../shared/money.ts';
+import { DEFAULT_SETTINGS } from '../shared/settings.ts';
+import type { Workflow } from '../shared/workflow-schema.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 
 let db: TestDatabase;
 const reports: { write: 'begin' | 'finish'; report: BatchReport }[] = [];

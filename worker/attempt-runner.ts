@@ -2,16 +2,16 @@
  * One model attempt: call, classify, validate, price. Whatever happens, the result carries the
  * usage the vendor reported and its exact cost, so failed attempts are paid for too.
  */
-import { coerceError, type FieldError } from '../shared/errors.js';
-import type { GenerationRequest } from '../shared/job-contract.js';
-import { costOf, type Picodollars, type TokenUsage } from '../shared/money.js';
-import type { ModelSpec } from '../shared/models.js';
-import type { AttemptOutcome } from '../shared/outcomes.js';
-import type { Workflow } from '../shared/workflow-schema.js';
-import { checkModelText, checkWorkflow, type WorkflowCheck } from '../shared/workflow-validation.js';
-import type { Clock } from './clock.js';
-import type { LlmAnswer, LlmClient } from './llm/llm-client.js';
-import { MAX_WORKFLOW_OUTPUT_TOKENS, SYSTEM_PROMPT, userPrompt } from './prompt.js';
+import { coerceError, type FieldError } from '../shared/errors.ts';
+import type { GenerationRequest } from '../shared/job-contract.ts';
+import { costOf, type Picodollars, type TokenUsage } from '../shared/money.ts';
+import type { ModelSpec } from '../shared/models.ts';
+import type { AttemptOutcome } from '../shared/outcomes.ts';
+import type { Workflow } from '../shared/workflow-schema.ts';
+import { checkModelText, checkWorkflow, type WorkflowCheck } from '../shared/workflow-validation.ts';
+import type { Clock } from './clock.ts';
+import type { LlmAnswer, LlmClient } from './llm/llm-client.ts';
+import { MAX_WORKFLOW_OUTPUT_TOKENS, SYSTEM_PROMPT, userPrompt } from './prompt.ts';
 
 export interface AttemptResult {
   readonly model: ModelSpec;
@@ -43,7 +43,11 @@ export interface AttemptRunnerOptions {
 }
 
 export class AttemptRunner {
-  constructor(private readonly options: AttemptRunnerOptions) {}
+  private readonly options: AttemptRunnerOptions;
+
+  constructor(options: AttemptRunnerOptions) {
+    this.options = options;
+  }
 
   timeoutFor(model: ModelSpec): number {
     return this.options.timeoutsMs?.[model.id] ?? model.timeoutMs;

@@ -1,8 +1,8 @@
 /** The fallback-tagged job a primary job hands over: internal to the worker, still checked. */
-import { ajv, toFieldErrors } from '../shared/ajv.js';
-import { InvalidRequestError } from '../shared/errors.js';
-import { generationRequestSchema, type GenerationRequest } from '../shared/job-contract.js';
-import { ATTEMPT_OUTCOMES, type FailureReason } from '../shared/outcomes.js';
+import { ajv, toFieldErrors } from '../shared/ajv.ts';
+import { InvalidRequestError } from '../shared/errors.ts';
+import { generationRequestSchema, type GenerationRequest } from '../shared/job-contract.ts';
+import { ATTEMPT_OUTCOMES, type FailureReason } from '../shared/outcomes.ts';
 
 export interface FallbackJobData {
   readonly originJobId: string;

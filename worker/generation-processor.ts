@@ -4,24 +4,24 @@
  * model attempt per run, then finish, hand over to the fallback, or retry later.
  */
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
-import type { AttemptRecord, FinalOutcome, GenerationRepository } from '../db/generation-repository.js';
-import { isTransientDbError } from '../db/transient-errors.js';
-import { coerceError, InvalidRequestError, type FieldError, RequestRowMissingError } from '../shared/errors.js';
-import { storableText } from '../shared/storable-text.js';
-import type { GenerationResult, HandoverResult } from '../shared/generation-result.js';
-import { type GenerationRequest, parseGenerationRequest } from '../shared/job-contract.js';
-import type { Logger } from '../shared/logger.js';
-import type { ModelSpec } from '../shared/models.js';
-import { type AttemptRole, type FailureReason, isValidationFailure, REQUEST_FAILURE_REASONS, TRANSIENT_OUTCOMES } from '../shared/outcomes.js';
-import { fallbackJobId, GENERATE_FALLBACK_JOB as GENERATE_FALLBACK_JOB_NAME, isValidJobId, JOB_ID_RULE } from '../shared/queues.js';
-import { resolveSettings, type OrchestratorSettings, type ResolvedSettings } from '../shared/settings.js';
-import type { AttemptResult, AttemptRunner } from './attempt-runner.js';
-import type { Clock } from './clock.js';
-import type { FallbackJobData } from './fallback-job.js';
-import { parseFallbackJobData } from './fallback-job.js';
-import type { WorkerMetrics } from './metrics.js';
-import type { ModelPauses, PauseCheck } from './model-pauses.js';
-import type { SettingsSource } from './settings-source.js';
+import type { AttemptRecord, FinalOutcome, GenerationRepository } from '../db/generation-repository.ts';
+import { isTransientDbError } from '../db/transient-errors.ts';
+import { coerceError, InvalidRequestError, type FieldError, RequestRowMissingError } from '../shared/errors.ts';
+import { storableText } from '../shared/storable-text.ts';
+import type { GenerationResult, HandoverResult } from '../shared/generation-result.ts';
+import { type GenerationRequest, parseGenerationRequest } from '../shared/job-contract.ts';
+import type { Logger } from '../shared/logger.ts';
+import type { ModelSpec } from '../shared/models.ts';
+import { type AttemptRole, type FailureReason, isValidationFailure, REQUEST_FAILURE_REASONS, TRANSIENT_OUTCOMES } from '../shared/outcomes.ts';
+import { fallbackJobId, GENERATE_FALLBACK_JOB as GENERATE_FALLBACK_JOB_NAME, isValidJobId, JOB_ID_RULE } from '../shared/queues.ts';
+import { resolveSettings, type OrchestratorSettings, type ResolvedSettings } from '../shared/settings.ts';
+import type { AttemptResult, AttemptRunner } from './attempt-runner.ts';
+import type { Clock } from './clock.ts';
+import type { FallbackJobData } from './fallback-job.ts';
+import { parseFallbackJobData } from './fallback-job.ts';
+import type { WorkerMetrics } from './metrics.ts';
+import type { ModelPauses, PauseCheck } from './model-pauses.ts';
+import type { SettingsSource } from './settings-source.ts';
 
 export interface FallbackEnqueuer {
   /** Adds the fallback-tagged job; adding the same id twice adds nothing. */

@@ -3,13 +3,13 @@
  * from the catalog, outcomes, reasons, queue names): never user, agent or job ids.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { DEFAULT_CATALOG } from '../shared/default-catalog.js';
-import type { ResolvedSettings } from '../shared/settings.js';
-import { ATTEMPT_ROLES, type FailureReason, type FinalStatus, type AttemptRole } from '../shared/outcomes.js';
-import type { TokenUsage } from '../shared/money.js';
-import type { BatchReport } from '../db/write-batcher.js';
-import type { AttemptResult } from './attempt-runner.js';
-import type { ResponseBudgetStats } from './llm/node-http-fetch.js';
+import { DEFAULT_CATALOG } from '../shared/default-catalog.ts';
+import type { ResolvedSettings } from '../shared/settings.ts';
+import { ATTEMPT_ROLES, type FailureReason, type FinalStatus, type AttemptRole } from '../shared/outcomes.ts';
+import type { TokenUsage } from '../shared/money.ts';
+import type { BatchReport } from '../db/write-batcher.ts';
+import type { AttemptResult } from './attempt-runner.ts';
+import type { ResponseBudgetStats } from './llm/node-http-fetch.ts';
 
 export interface QueueDepthSource {
   readonly name: string;

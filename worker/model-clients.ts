@@ -3,14 +3,14 @@
  * variable. Adapters are shared by every model with the same provider, URL and key, and built on
  * first use, so a model added to the catalog at run time needs no restart.
  */
-import type { Env, ProviderConfig } from '../shared/config.js';
-import { NO_USAGE } from '../shared/money.js';
-import type { ModelSpec } from '../shared/models.js';
-import type { ModelClients } from './attempt-runner.js';
-import { AnthropicLlmClient } from './llm/anthropic-client.js';
-import type { LlmClient } from './llm/llm-client.js';
-import type { FetchFn } from './llm/node-http-fetch.js';
-import { OpenAiLlmClient } from './llm/openai-client.js';
+import type { Env, ProviderConfig } from '../shared/config.ts';
+import { NO_USAGE } from '../shared/money.ts';
+import type { ModelSpec } from '../shared/models.ts';
+import type { ModelClients } from './attempt-runner.ts';
+import { AnthropicLlmClient } from './llm/anthropic-client.ts';
+import type { LlmClient } from './llm/llm-client.ts';
+import type { FetchFn } from './llm/node-http-fetch.ts';
+import { OpenAiLlmClient } from './llm/openai-client.ts';
 
 /** The key variable a model reads: its own, or its provider's. */
 export function keyVariableOf(model: ModelSpec): string {

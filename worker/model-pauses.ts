@@ -13,7 +13,7 @@
  * paced: there the pause does the job.
  */
 import { createHash } from 'node:crypto';
-import type { RedisConnection } from '../shared/redis.js';
+import type { RedisConnection } from '../shared/redis.ts';
 
 export interface ModelPauses {
   /**
@@ -159,7 +159,10 @@ return 1`;
 class RedisScript {
   private readonly sha: string;
 
-  constructor(private readonly source: string) {
+  private readonly source: string;
+
+  constructor(source: string) {
+    this.source = source;
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
@@ -186,11 +189,19 @@ export class RedisModelPauses implements ModelPauses {
   /** Pauses noted in this process, per model: an answer checked ahead of one no longer stands. */
   private readonly pausesNoted = new Map<string, number>();
 
+  private readonly redis: RedisConnection;
+  private readonly keyPrefix: string;
+  private readonly now: () => number;
+
   constructor(
-    private readonly redis: RedisConnection,
-    private readonly keyPrefix: string,
-    private readonly now: () => number = Date.now,
-  ) {}
+    redis: RedisConnection,
+    keyPrefix: string,
+    now: () => number = Date.now,
+  ) {
+    this.redis = redis;
+    this.keyPrefix = keyPrefix;
+    this.now = now;
+  }
 
   private key(modelId: string): string {
     return `${this.keyPrefix}:orchestrator:model-pause:${modelId}`;

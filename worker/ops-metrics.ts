@@ -5,9 +5,9 @@
  */
 import { createHash } from 'node:crypto';
 import { Gauge, Histogram, type Registry } from 'prom-client';
-import type { ModelCatalog } from '../shared/models.js';
-import { FALLBACK_QUEUE, PRIMARY_QUEUE } from '../shared/queues.js';
-import type { SettingsSource } from './settings-source.js';
+import type { ModelCatalog } from '../shared/models.ts';
+import { FALLBACK_QUEUE, PRIMARY_QUEUE } from '../shared/queues.ts';
+import type { SettingsSource } from './settings-source.ts';
 
 export interface OperationsMetrics {
   /** A job's first pick-up: the time it spent in the queue. */

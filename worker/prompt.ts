@@ -1,6 +1,6 @@
 /** The instructions and the request, as the models see them. */
-import type { GenerationRequest } from '../shared/job-contract.js';
-import { MAX_STEPS } from '../shared/workflow-validation.js';
+import type { GenerationRequest } from '../shared/job-contract.ts';
+import { MAX_STEPS } from '../shared/workflow-validation.ts';
 
 export const SYSTEM_PROMPT = [
   'You design agent workflows. Given a user goal and the plugins the user has connected, answer with one workflow:',

@@ -3,13 +3,13 @@
  * An invalid stored value is logged and the last good settings stay in force; a bad catalog row
  * is logged and the last good catalog stays in force.
  */
-import type { SettingsStore } from '../db/settings-store.js';
-import { coerceError } from '../shared/errors.js';
-import type { Logger } from '../shared/logger.js';
-import { DEFAULT_CATALOG } from '../shared/default-catalog.js';
-import { modelDocument } from '../shared/model-catalog-input.js';
-import { ModelCatalog } from '../shared/models.js';
-import { DEFAULT_SETTINGS, resolveSettings, type ResolvedSettings } from '../shared/settings.js';
+import type { SettingsStore } from '../db/settings-store.ts';
+import { coerceError } from '../shared/errors.ts';
+import type { Logger } from '../shared/logger.ts';
+import { DEFAULT_CATALOG } from '../shared/default-catalog.ts';
+import { modelDocument } from '../shared/model-catalog-input.ts';
+import { ModelCatalog } from '../shared/models.ts';
+import { DEFAULT_SETTINGS, resolveSettings, type ResolvedSettings } from '../shared/settings.ts';
 
 export interface SettingsSource {
   current(): ResolvedSettings;
@@ -26,11 +26,19 @@ export class PollingSettingsSource implements SettingsSource {
   private readonly listeners: ((s: ResolvedSettings) => void)[] = [];
   private refreshCount = 0;
 
+  private readonly store: SettingsStore;
+  private readonly intervalMs: number;
+  private readonly log: Logger;
+
   private constructor(
-    private readonly store: SettingsStore,
-    private readonly intervalMs: number,
-    private readonly log: Logger,
-  ) {}
+    store: SettingsStore,
+    intervalMs: number,
+    log: Logger,
+  ) {
+    this.store = store;
+    this.intervalMs = intervalMs;
+    this.log = log;
+  }
 
   /** Reads once (falling back to the defaults if the stored values are bad), then keeps refreshing. */
   static async start(store: SettingsStore, options: { intervalMs: number; log: Logger }): Promise<PollingSettingsSource> {

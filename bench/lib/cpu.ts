@@ -5,7 +5,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
-import { CLOCK_TICKS_PER_SECOND, cpuTimeMs, statCpuMs } from './proc.js';
+import { CLOCK_TICKS_PER_SECOND, cpuTimeMs, statCpuMs } from './proc.ts';
 
 export interface CpuSample {
   readonly workersMs: number;

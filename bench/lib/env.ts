@@ -1,19 +1,19 @@
 /**
  * One scenario's world: a Postgres schema of its own (migrated, default settings), a queue
  * prefix of its own, the simulated provider in this process, and worker processes started as
- * children exactly as production starts them: `node --import tsx worker/main.ts` with the
+ * children exactly as production starts them: `node worker/main.ts` with the
  * environment the image gives them (the Dockerfile's ENV: NODE_ENV, and NODE_OPTIONS with V8's
  * heap cap). `close()` stops and removes all of it.
  */
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { GenerationClient } from '../../producer/client.js';
-import { FALLBACK_QUEUE, PRIMARY_QUEUE } from '../../shared/queues.js';
-import { createTestDatabase, TEST_DATABASE_URL, TEST_REDIS_URL, type TestDatabase, uniqueName } from '../../test/helpers/database.js';
-import { heapCapMb, imageEnvironment } from '../../test/helpers/dockerfile.js';
-import { type RunningProcess, startTsProcess, waitForOutput } from '../../test/helpers/processes.js';
-import { type FaultConfig, type LatencyConfig, type Simulator, startSimulator } from '../../test/simulator/server.js';
-import { peakRssMb } from './proc.js';
+import { GenerationClient } from '../../producer/client.ts';
+import { FALLBACK_QUEUE, PRIMARY_QUEUE } from '../../shared/queues.ts';
+import { createTestDatabase, TEST_DATABASE_URL, TEST_REDIS_URL, type TestDatabase, uniqueName } from '../../test/helpers/database.ts';
+import { heapCapMb, imageEnvironment } from '../../test/helpers/dockerfile.ts';
+import { type RunningProcess, startTsProcess, waitForOutput } from '../../test/helpers/processes.ts';
+import { type FaultConfig, type LatencyConfig, type Simulator, startSimulator } from '../../test/simulator/server.ts';
+import { peakRssMb } from './proc.ts';
 
 export const BENCH_REDIS_URL = TEST_REDIS_URL;
 export const BENCH_DATABASE_URL = TEST_DATABASE_URL;

@@ -6,9 +6,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type postgres from 'postgres';
-import type { GenerationRequest } from '../../shared/job-contract.js';
-import { GENERATE_JOB, PRIMARY_JOB_OPTIONS } from '../../shared/queues.js';
-import { sampleRequestParts } from '../../test/helpers/sample-requests.js';
+import type { GenerationRequest } from '../../shared/job-contract.ts';
+import { GENERATE_JOB, PRIMARY_JOB_OPTIONS } from '../../shared/queues.ts';
+import { sampleRequestParts } from '../../test/helpers/sample-requests.ts';
 
 /** A realistic request, different for each `i`. */
 export function benchRequest(i: number): GenerationRequest {

@@ -1,7 +1,7 @@
 // Preloaded into a worker process (NODE_OPTIONS=--import) by bench/lib/unpatched-openai.ts:
 // resolves `openai` and `openai/…` from the directory BENCH_OPENAI_ROOT (which holds a
 // node_modules/openai) instead of the project's, and says so once on stderr so the benchmark
-// can check the worker really ran that copy. Plain JS: it loads before tsx.
+// can check the worker really ran that copy. Plain JS: it loads before the TypeScript modules.
 import { registerHooks } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';

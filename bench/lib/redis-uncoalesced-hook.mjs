@@ -2,7 +2,7 @@
 // shared/redis.ts without its write coalescing (the connect handler that patches socket.write to
 // cork a round's commands into one writev), so ioredis writes every command on its own, as it
 // does by itself. Says so once on stderr so the benchmark can check it. Plain JS: it loads
-// before tsx.
+// before the TypeScript modules.
 import { registerHooks } from 'node:module';
 
 const CALL = /coalesceWrites\(redis\.stream\)/g;

@@ -1,5 +1,5 @@
 /** Small numeric helpers for the benchmark: percentiles and rounding. */
-import { fmt } from './scenario.js';
+import { fmt } from './scenario.ts';
 
 export interface Summary {
   readonly count: number;

@@ -8,7 +8,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PROJECT_ROOT } from '../../test/helpers/processes.js';
+import { PROJECT_ROOT } from '../../test/helpers/processes.ts';
 
 const HOOK = fileURLToPath(new URL('./openai-root-hook.mjs', import.meta.url));
 

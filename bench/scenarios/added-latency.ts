@@ -11,10 +11,10 @@
  * What is left is the orchestrator's own share: queue hand-off, contract check, settings, the
  * `begin` row, validation, the result transaction, metrics and BullMQ's completion.
  */
-import { type BenchEnv, createBenchEnv } from '../lib/env.js';
-import { benchRequest, enqueueAtRate, jobTimings, waitForFinalRows } from '../lib/load.js';
-import { fmt, type Mode, type Scenario, target } from '../lib/scenario.js';
-import { describeSegments, round, segmentMetrics, type Summary, summarize, summarizeEach } from '../lib/stats.js';
+import { type BenchEnv, createBenchEnv } from '../lib/env.ts';
+import { benchRequest, enqueueAtRate, jobTimings, waitForFinalRows } from '../lib/load.ts';
+import { fmt, type Mode, type Scenario, target } from '../lib/scenario.ts';
+import { describeSegments, round, segmentMetrics, type Summary, summarize, summarizeEach } from '../lib/stats.ts';
 
 const SIZES = {
   full: { ratePerSecond: 200, warmupRequests: 400, requests: 4_000, referenceRatePerSecond: 20, referenceRequests: 300, simulatorLatencyMs: 100 },

@@ -6,11 +6,11 @@
  * in milliseconds. In between: the attempt and FALLBACK audit rows, the fallback job, BullMQ
  * delivering it, the fallback `begin` and the pause check.
  */
-import { createBenchEnv } from '../lib/env.js';
-import { fallbackJobId } from '../../shared/queues.js';
-import { benchRequest, enqueueAtRate, jobTimings, waitForFinalRows } from '../lib/load.js';
-import { fmt, type Mode, type Scenario, target } from '../lib/scenario.js';
-import { describeSegments, segmentMetrics, summarize, summarizeEach } from '../lib/stats.js';
+import { createBenchEnv } from '../lib/env.ts';
+import { fallbackJobId } from '../../shared/queues.ts';
+import { benchRequest, enqueueAtRate, jobTimings, waitForFinalRows } from '../lib/load.ts';
+import { fmt, type Mode, type Scenario, target } from '../lib/scenario.ts';
+import { describeSegments, segmentMetrics, summarize, summarizeEach } from '../lib/stats.ts';
 
 const SIZES = {
   full: { ratePerSecond: 50, requests: 600, simulatorLatencyMs: 50 },

@@ -21,13 +21,13 @@
  */
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { type CpuSample, cpuPerJob, type MachineShare, sampleCpu, totalCpuMs, watchOtherCpu } from '../lib/cpu.js';
-import { type BenchEnv, createBenchEnv } from '../lib/env.js';
-import { cpuTimeMs } from '../lib/proc.js';
-import { jobTimings, prefill, throughputOf, waitForFinalRows } from '../lib/load.js';
-import { fmt, type Mode, type Scenario } from '../lib/scenario.js';
-import { round, summarize } from '../lib/stats.js';
-import { prepareUnpatchedOpenAi, type UnpatchedOpenAi } from '../lib/unpatched-openai.js';
+import { type CpuSample, cpuPerJob, type MachineShare, sampleCpu, totalCpuMs, watchOtherCpu } from '../lib/cpu.ts';
+import { type BenchEnv, createBenchEnv } from '../lib/env.ts';
+import { cpuTimeMs } from '../lib/proc.ts';
+import { jobTimings, prefill, throughputOf, waitForFinalRows } from '../lib/load.ts';
+import { fmt, type Mode, type Scenario } from '../lib/scenario.ts';
+import { round, summarize } from '../lib/stats.ts';
+import { prepareUnpatchedOpenAi, type UnpatchedOpenAi } from '../lib/unpatched-openai.ts';
 
 const SIZES = {
   full: { rounds: Number(process.env.BENCH_AB_ROUNDS ?? 4), jobsPerPhase: 6_000, processes: 2, concurrency: 500, simulatorLatencyMs: Number(process.env.BENCH_AB_LATENCY_MS ?? 1_500) },

@@ -5,11 +5,11 @@
  * Dockerfile's ENV): without the cap it grows to ~450 MB resident, mostly garbage (docs/benchmarks.md).
  */
 import os from 'node:os';
-import { type CpuSample, cpuPerJob, sampleCpu, totalCpuMs } from '../lib/cpu.js';
-import { createBenchEnv, IMAGE_ENV, WORKER_HEAP_CAP_MB, WORKER_NODE_OPTIONS_EXTRA } from '../lib/env.js';
-import { jobTimings, prefill, throughputOf, waitForFinalRows } from '../lib/load.js';
-import { fmt, type Mode, type Scenario, target } from '../lib/scenario.js';
-import { round } from '../lib/stats.js';
+import { type CpuSample, cpuPerJob, sampleCpu, totalCpuMs } from '../lib/cpu.ts';
+import { createBenchEnv, IMAGE_ENV, WORKER_HEAP_CAP_MB, WORKER_NODE_OPTIONS_EXTRA } from '../lib/env.ts';
+import { jobTimings, prefill, throughputOf, waitForFinalRows } from '../lib/load.ts';
+import { fmt, type Mode, type Scenario, target } from '../lib/scenario.ts';
+import { round } from '../lib/stats.ts';
 
 const SIZES = {
   full: { jobs: 10_000, concurrency: 1_000, simulatorLatencyMs: 2_000 },

@@ -5,11 +5,11 @@
  * the two, the floor (bench/floor-worker.ts): the SDK call and one durable row per job, nothing
  * else, for what these parts allow on the machine whatever the orchestrator does.
  */
-import { type CpuSample, cpuPerJob, sampleCpu, totalCpuMs } from '../lib/cpu.js';
-import { createBenchEnv, type BenchEnv, type WorkerProcess } from '../lib/env.js';
-import { jobTimings, prefill, queuesIdle, throughputOf, waitForFinalRows, waitUntil } from '../lib/load.js';
-import { fmt, type Mode, type Scenario, target } from '../lib/scenario.js';
-import { round } from '../lib/stats.js';
+import { type CpuSample, cpuPerJob, sampleCpu, totalCpuMs } from '../lib/cpu.ts';
+import { createBenchEnv, type BenchEnv, type WorkerProcess } from '../lib/env.ts';
+import { jobTimings, prefill, queuesIdle, throughputOf, waitForFinalRows, waitUntil } from '../lib/load.ts';
+import { fmt, type Mode, type Scenario, target } from '../lib/scenario.ts';
+import { round } from '../lib/stats.ts';
 
 const SIZES = {
   full: { jobs: 5_000, concurrency: 50 },

@@ -4,10 +4,10 @@
  * replicas. The share of primary calls answered 429 shows whether the shared pause holds every
  * replica back instead of hammering the vendor. Counted by the simulator itself.
  */
-import { createBenchEnv } from '../lib/env.js';
-import { benchRequest, enqueueAtRate, jobTimings, waitForFinalRows } from '../lib/load.js';
-import { fmt, type Mode, type Scenario, target } from '../lib/scenario.js';
-import { round, summarize } from '../lib/stats.js';
+import { createBenchEnv } from '../lib/env.ts';
+import { benchRequest, enqueueAtRate, jobTimings, waitForFinalRows } from '../lib/load.ts';
+import { fmt, type Mode, type Scenario, target } from '../lib/scenario.ts';
+import { round, summarize } from '../lib/stats.ts';
 
 const SIZES = {
   full: { limitPerSecond: 100, ratePerSecond: 200, requests: 3_000, simulatorLatencyMs: 100, workerProcesses: 2 },

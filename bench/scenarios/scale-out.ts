@@ -4,11 +4,11 @@
  * processes × concurrency ÷ 0.2 s; the CPU count of the machine caps what extra processes add.
  */
 import os from 'node:os';
-import { cpuPerJob, sampleCpu, totalCpuMs } from '../lib/cpu.js';
-import { createBenchEnv } from '../lib/env.js';
-import { jobTimings, prefill, throughputOf, waitForFinalRows } from '../lib/load.js';
-import { fmt, type Mode, type Scenario } from '../lib/scenario.js';
-import { round } from '../lib/stats.js';
+import { cpuPerJob, sampleCpu, totalCpuMs } from '../lib/cpu.ts';
+import { createBenchEnv } from '../lib/env.ts';
+import { jobTimings, prefill, throughputOf, waitForFinalRows } from '../lib/load.ts';
+import { fmt, type Mode, type Scenario } from '../lib/scenario.ts';
+import { round } from '../lib/stats.ts';
 
 const SIZES = {
   full: { processes: [1, 2, 4], jobs: 4_000, concurrency: 50, simulatorLatencyMs: 200 },

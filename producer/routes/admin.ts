@@ -4,25 +4,25 @@
  * session cookie the login form sets.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { RedisConnection } from '../../shared/redis.js';
+import type { RedisConnection } from '../../shared/redis.ts';
 import type { Queue } from 'bullmq';
-import type { Database } from '../../db/client.js';
-import { SettingsConflictError, settingsEtag, type SettingsStore } from '../../db/settings-store.js';
-import { STATS_WINDOWS, type StatsWindow } from '../../db/stats-queries.js';
-import { ConfigurationError, coerceError, type FieldError } from '../../shared/errors.js';
-import type { Logger } from '../../shared/logger.js';
-import { assertPriced } from '../../shared/money.js';
-import type { ModelCatalog } from '../../shared/models.js';
-import { DEFAULT_SETTINGS, type OrchestratorSettings, resolveSettings } from '../../shared/settings.js';
-import { lifecycleWarnings } from '../model-lifecycle.js';
-import { modelRoutes } from './models.js';
-import { catalogView, statsView } from '../admin-stats.js';
-import { adminAsset, loginPage, ADMIN_PAGE_HEADERS, consolePage } from '../admin/pages.js';
-import { type Authenticator, requireRole, sessionCookie } from '../auth.js';
-import { guarded } from '../dependencies.js';
-import { ApiError, toApiError } from '../errors.js';
-import type { LoginBackoff } from '../login-backoff.js';
-import { catalogResponseSchema, errorResponses, settingsBodySchema, settingsResponseSchema, statsQuerySchema } from '../schemas.js';
+import type { Database } from '../../db/client.ts';
+import { SettingsConflictError, settingsEtag, type SettingsStore } from '../../db/settings-store.ts';
+import { STATS_WINDOWS, type StatsWindow } from '../../db/stats-queries.ts';
+import { ConfigurationError, coerceError, type FieldError } from '../../shared/errors.ts';
+import type { Logger } from '../../shared/logger.ts';
+import { assertPriced } from '../../shared/money.ts';
+import type { ModelCatalog } from '../../shared/models.ts';
+import { DEFAULT_SETTINGS, type OrchestratorSettings, resolveSettings } from '../../shared/settings.ts';
+import { lifecycleWarnings } from '../model-lifecycle.ts';
+import { modelRoutes } from './models.ts';
+import { catalogView, statsView } from '../admin-stats.ts';
+import { adminAsset, loginPage, ADMIN_PAGE_HEADERS, consolePage } from '../admin/pages.ts';
+import { type Authenticator, requireRole, sessionCookie } from '../auth.ts';
+import { guarded } from '../dependencies.ts';
+import { ApiError, toApiError } from '../errors.ts';
+import type { LoginBackoff } from '../login-backoff.ts';
+import { catalogResponseSchema, errorResponses, settingsBodySchema, settingsResponseSchema, statsQuerySchema } from '../schemas.ts';
 
 export interface AdminRoutesOptions {
   readonly db: Database;

@@ -6,13 +6,13 @@
 import { once } from 'node:events';
 import { stringify } from 'csv-stringify';
 import type { FastifyInstance } from 'fastify';
-import type { Database } from '../../db/client.js';
-import { generationDetail, type GenerationFilters, type GenerationRow, listFallbackEvents, listGenerations, type LogCursor } from '../../db/generations-log.js';
-import { parseUsd, usdToNumber } from '../../shared/money.js';
-import { requireRole, type Authenticator } from '../auth.js';
-import { guarded } from '../dependencies.js';
-import { ApiError } from '../errors.js';
-import { errorResponses } from '../schemas.js';
+import type { Database } from '../../db/client.ts';
+import { generationDetail, type GenerationFilters, type GenerationRow, listFallbackEvents, listGenerations, type LogCursor } from '../../db/generations-log.ts';
+import { parseUsd, usdToNumber } from '../../shared/money.ts';
+import { requireRole, type Authenticator } from '../auth.ts';
+import { guarded } from '../dependencies.ts';
+import { ApiError } from '../errors.ts';
+import { errorResponses } from '../schemas.ts';
 
 const SECURITY: { [scheme: string]: string[] }[] = [{ bearerAuth: [] }, { adminSession: [] }];
 const CSV_PAGE = 500;

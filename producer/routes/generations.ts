@@ -4,20 +4,20 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { RedisConnection } from '../../shared/redis.js';
-import type { GenerationClient } from '../client.js';
-import { fingerprintOf, type IdempotencyClaims } from '../idempotency.js';
-import { mintRequestId, ownsRequest } from '../request-ownership.js';
-import type { GenerationRequest } from '../../shared/job-contract.js';
-import type { Logger } from '../../shared/logger.js';
-import { type Authenticator, requireRole } from '../auth.js';
-import { assertRedisReady, guarded, unavailable } from '../dependencies.js';
-import { ApiError } from '../errors.js';
-import { EventStream, type GenerationEventHub } from '../events.js';
-import type { GenerationStatusReader } from '../generation-status.js';
-import type { ProducerMetrics } from '../metrics.js';
-import { rateLimitedError, rateLimitHeaders, type RedisRateLimiter } from '../rate-limit.js';
-import { enqueueResponseSchema, errorResponses, generationIdParamsSchema, generationRequestSchema, generationStatusSchema } from '../schemas.js';
+import type { RedisConnection } from '../../shared/redis.ts';
+import type { GenerationClient } from '../client.ts';
+import { fingerprintOf, type IdempotencyClaims } from '../idempotency.ts';
+import { mintRequestId, ownsRequest } from '../request-ownership.ts';
+import type { GenerationRequest } from '../../shared/job-contract.ts';
+import type { Logger } from '../../shared/logger.ts';
+import { type Authenticator, requireRole } from '../auth.ts';
+import { assertRedisReady, guarded, unavailable } from '../dependencies.ts';
+import { ApiError } from '../errors.ts';
+import { EventStream, type GenerationEventHub } from '../events.ts';
+import type { GenerationStatusReader } from '../generation-status.ts';
+import type { ProducerMetrics } from '../metrics.ts';
+import { rateLimitedError, rateLimitHeaders, type RedisRateLimiter } from '../rate-limit.ts';
+import { enqueueResponseSchema, errorResponses, generationIdParamsSchema, generationRequestSchema, generationStatusSchema } from '../schemas.ts';
 
 export interface GenerationRoutesOptions {
   readonly client: GenerationClient;

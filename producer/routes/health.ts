@@ -1,11 +1,11 @@
 /** Liveness, readiness and Prometheus metrics: open routes, for orchestrators and scrapers. */
 import type { FastifyInstance } from 'fastify';
-import type { RedisConnection } from '../../shared/redis.js';
+import type { RedisConnection } from '../../shared/redis.ts';
 import type { Registry } from 'prom-client';
-import type { DbHandle } from '../../db/client.js';
-import { coerceError } from '../../shared/errors.js';
-import { guarded } from '../dependencies.js';
-import { errorBodySchema, errorResponses } from '../schemas.js';
+import type { DbHandle } from '../../db/client.ts';
+import { coerceError } from '../../shared/errors.ts';
+import { guarded } from '../dependencies.ts';
+import { errorBodySchema, errorResponses } from '../schemas.ts';
 
 export interface HealthRoutesOptions {
   readonly redis: RedisConnection;

@@ -3,12 +3,12 @@
  * names; disable the others). Registered inside the admin scope, behind the admin token.
  */
 import type { FastifyInstance } from 'fastify';
-import { CatalogConflictError, type CatalogStore } from '../../db/catalog-store.js';
-import { InvalidModelError, MODEL_DOCUMENT_FIELDS, modelDocument } from '../../shared/model-catalog-input.js';
-import { unavailability } from '../../shared/models.js';
-import { guarded } from '../dependencies.js';
-import { ApiError } from '../errors.js';
-import { errorResponses } from '../schemas.js';
+import { CatalogConflictError, type CatalogStore } from '../../db/catalog-store.ts';
+import { InvalidModelError, MODEL_DOCUMENT_FIELDS, modelDocument } from '../../shared/model-catalog-input.ts';
+import { unavailability } from '../../shared/models.ts';
+import { guarded } from '../dependencies.ts';
+import { ApiError } from '../errors.ts';
+import { errorResponses } from '../schemas.ts';
 
 export interface ModelRoutesOptions {
   readonly catalog: CatalogStore;

@@ -7,9 +7,9 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
-import { type Authenticator, requireRole } from '../auth.js';
-import { sendError, toApiError } from '../errors.js';
-import { ADMIN_PAGE_HEADERS } from '../admin/pages.js';
+import { type Authenticator, requireRole } from '../auth.ts';
+import { sendError, toApiError } from '../errors.ts';
+import { ADMIN_PAGE_HEADERS } from '../admin/pages.ts';
 
 export const QUEUES_BASE_PATH = '/admin/queues';
 

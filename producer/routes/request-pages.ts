@@ -1,8 +1,8 @@
 /** The request log's pages: /admin/requests (filters in the URL) and /admin/requests/{id}. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Authenticator } from '../auth.js';
-import { ADMIN_PAGE_HEADERS, requestsPage } from '../admin/pages.js';
-import { toApiError } from '../errors.js';
+import type { Authenticator } from '../auth.ts';
+import { ADMIN_PAGE_HEADERS, requestsPage } from '../admin/pages.ts';
+import { toApiError } from '../errors.ts';
 
 export async function requestPageRoutes(app: FastifyInstance, o: { auth: Authenticator }): Promise<void> {
   app.addHook('onSend', async (_request, reply) => {

@@ -1,9 +1,9 @@
 /** GET /v1/admin/settings/history: the SETTINGS_UPDATED audit rows, old → new, who and when. */
 import type { FastifyInstance } from 'fastify';
-import type { SettingsStore } from '../../db/settings-store.js';
-import { requireRole, type Authenticator } from '../auth.js';
-import { guarded } from '../dependencies.js';
-import { errorResponses } from '../schemas.js';
+import type { SettingsStore } from '../../db/settings-store.ts';
+import { requireRole, type Authenticator } from '../auth.ts';
+import { guarded } from '../dependencies.ts';
+import { errorResponses } from '../schemas.ts';
 
 export async function settingsHistoryRoutes(app: FastifyInstance, o: { settings: SettingsStore; auth: Authenticator; dependencyTimeoutMs: number }): Promise<void> {
   app.addHook('onRequest', requireRole(o.auth, 'admin'));

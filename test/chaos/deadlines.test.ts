@@ -5,8 +5,8 @@
  * deadline_exceeded at its deadline, every attempt recorded.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, goal, type Harness, PLUGINS, startHarness } from '../helpers/harness.js';
-import { expectCleanLedger } from '../helpers/ledger.js';
+import { eventually, goal, type Harness, PLUGINS, startHarness } from '../helpers/harness.ts';
+import { expectCleanLedger } from '../helpers/ledger.ts';
 
 const OUTAGE_MS = 60_000;
 const SHORT_DEADLINE_MS = 5_000;

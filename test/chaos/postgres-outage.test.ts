@@ -3,11 +3,11 @@
  * later, none lost, none counted twice, and no worker process dies.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { TEST_DATABASE_URL } from '../helpers/database.js';
-import { eventually, goal, type Harness, PLUGINS, startHarness } from '../helpers/harness.js';
-import { expectCleanLedger } from '../helpers/ledger.js';
-import { startTsProcess, waitForOutput } from '../helpers/processes.js';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { TEST_DATABASE_URL } from '../helpers/database.ts';
+import { eventually, goal, type Harness, PLUGINS, startHarness } from '../helpers/harness.ts';
+import { expectCleanLedger } from '../helpers/ledger.ts';
+import { startTsProcess, waitForOutput } from '../helpers/processes.ts';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
 
 let h: Harness;
 let proxy: TcpProxy;

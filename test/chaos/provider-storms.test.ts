@@ -5,9 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { goal, type Harness, PLUGINS, startHarness } from '../helpers/harness.js';
-import { expectCleanLedger } from '../helpers/ledger.js';
-import { type RunningProcess, startTsProcess, waitForOutput } from '../helpers/processes.js';
+import { goal, type Harness, PLUGINS, startHarness } from '../helpers/harness.ts';
+import { expectCleanLedger } from '../helpers/ledger.ts';
+import { type RunningProcess, startTsProcess, waitForOutput } from '../helpers/processes.ts';
 
 let h: Harness;
 let worker: RunningProcess;

@@ -4,12 +4,12 @@
  * before the restart completes.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { GenerationClient } from '../../producer/client.js';
-import { eventually, goal, type Harness, PLUGINS, startHarness } from '../helpers/harness.js';
-import { expectCleanLedger } from '../helpers/ledger.js';
-import { startTsProcess, waitForOutput } from '../helpers/processes.js';
-import { apiAuth, call, producerPool } from '../helpers/producer.js';
-import { ownRedis, type OwnRedis } from '../helpers/redis-server.js';
+import { GenerationClient } from '../../producer/client.ts';
+import { eventually, goal, type Harness, PLUGINS, startHarness } from '../helpers/harness.ts';
+import { expectCleanLedger } from '../helpers/ledger.ts';
+import { startTsProcess, waitForOutput } from '../helpers/processes.ts';
+import { apiAuth, call, producerPool } from '../helpers/producer.ts';
+import { ownRedis, type OwnRedis } from '../helpers/redis-server.ts';
 
 let redis: OwnRedis;
 let h: Harness;

@@ -3,9 +3,9 @@
  * from its first pick-up to its end (fallback included), recorded in every attempt row.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { goal, type Harness, PLUGINS, startHarness } from '../helpers/harness.js';
-import { expectCleanLedger } from '../helpers/ledger.js';
-import { startTsProcess, waitForOutput } from '../helpers/processes.js';
+import { goal, type Harness, PLUGINS, startHarness } from '../helpers/harness.ts';
+import { expectCleanLedger } from '../helpers/ledger.ts';
+import { startTsProcess, waitForOutput } from '../helpers/processes.ts';
 
 let h: Harness;
 

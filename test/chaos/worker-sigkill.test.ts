@@ -1,8 +1,8 @@
 /** A worker process SIGKILLed while hundreds of jobs are in flight: the others finish them all. */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { eventually, goal, type Harness, PLUGINS, startHarness } from '../helpers/harness.js';
-import { expectCleanLedger } from '../helpers/ledger.js';
-import { startTsProcess, waitForOutput } from '../helpers/processes.js';
+import { eventually, goal, type Harness, PLUGINS, startHarness } from '../helpers/harness.ts';
+import { expectCleanLedger } from '../helpers/ledger.ts';
+import { startTsProcess, waitForOutput } from '../helpers/processes.ts';
 
 let h: Harness;
 

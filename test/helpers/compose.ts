@@ -5,8 +5,8 @@
  */
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { PROJECT_ROOT } from './processes.js';
-import { run } from './prometheus.js';
+import { PROJECT_ROOT } from './processes.ts';
+import { run } from './prometheus.ts';
 
 export const COMPOSE_FILE = join(PROJECT_ROOT, 'docker-compose.yml');
 

@@ -1,8 +1,8 @@
 /** Each test file gets its own Postgres schema, migrated from the committed migrations. */
 import { randomBytes } from 'node:crypto';
-import { connectDatabase, type DbHandle } from '../../db/client.js';
-import { migrateDatabase } from '../../db/migrate.js';
-import { SettingsStore } from '../../db/settings-store.js';
+import { connectDatabase, type DbHandle } from '../../db/client.ts';
+import { migrateDatabase } from '../../db/migrate.ts';
+import { SettingsStore } from '../../db/settings-store.ts';
 
 export const TEST_DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const TEST_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PROJECT_ROOT } from './processes.js';
+import { PROJECT_ROOT } from './processes.ts';
 
 export const DOCKERFILE = join(PROJECT_ROOT, 'Dockerfile');
 

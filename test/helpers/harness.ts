@@ -3,15 +3,15 @@
  * own, the simulated provider on a free port, and workers built from the same code as production.
  */
 import { Queue } from 'bullmq';
-import { GenerationClient } from '../../producer/client.js';
-import { type Env, readRedisConfig, readWorkerConfig, type WorkerConfig } from '../../shared/config.js';
-import { createLogger } from '../../shared/logger.js';
-import { FALLBACK_QUEUE, PRIMARY_QUEUE } from '../../shared/queues.js';
-import { blockingConnection, type RedisConnection } from '../../shared/redis.js';
-import { startWorkerRuntime, type WorkerRuntime } from '../../worker/runtime.js';
-import { startSimulator, type Simulator } from '../simulator/server.js';
-import type { FaultConfig } from '../simulator/faults.js';
-import { createTestDatabase, TEST_DATABASE_URL, TEST_REDIS_URL, type TestDatabase, uniqueName } from './database.js';
+import { GenerationClient } from '../../producer/client.ts';
+import { type Env, readRedisConfig, readWorkerConfig, type WorkerConfig } from '../../shared/config.ts';
+import { createLogger } from '../../shared/logger.ts';
+import { FALLBACK_QUEUE, PRIMARY_QUEUE } from '../../shared/queues.ts';
+import { blockingConnection, type RedisConnection } from '../../shared/redis.ts';
+import { startWorkerRuntime, type WorkerRuntime } from '../../worker/runtime.ts';
+import { startSimulator, type Simulator } from '../simulator/server.ts';
+import type { FaultConfig } from '../simulator/faults.ts';
+import { createTestDatabase, TEST_DATABASE_URL, TEST_REDIS_URL, type TestDatabase, uniqueName } from './database.ts';
 
 export interface Harness {
   readonly db: TestDatabase;

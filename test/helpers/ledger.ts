@@ -5,7 +5,7 @@
  */
 import type { Queue } from 'bullmq';
 import { expect } from 'vitest';
-import type { TestDatabase } from './database.js';
+import type { TestDatabase } from './database.ts';
 
 export async function expectCleanLedger(db: TestDatabase, ids: readonly string[], queues: readonly Queue[]): Promise<Record<string, number>> {
   const rows = await db.sql`

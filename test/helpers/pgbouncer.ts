@@ -7,7 +7,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { connect } from 'node:net';
-import { freePort } from './ports.js';
+import { freePort } from './ports.ts';
 
 export interface OwnPgBouncer {
   readonly port: number;

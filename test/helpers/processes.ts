@@ -12,9 +12,9 @@ export interface RunningProcess {
   kill(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** `node --import tsx <entry>`: the process is node itself, so signals reach it directly. */
+/** `node <entry>` (Node strips the types): the process is node itself, so signals reach it directly. */
 export function startTsProcess(entry: string, env: Record<string, string>): RunningProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  const child = spawn(process.execPath, [entry], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -6,11 +6,11 @@ import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
-import { createLogger, type Logger } from '../../shared/logger.js';
-import { readProducerConfig } from '../../shared/producer-config.js';
-import { type RunningProducer, startProducer } from '../../producer/server.js';
-import { generationResultSchema, workflowSchema } from '../../producer/schemas.js';
-import { errorBodySchema } from '../../producer/errors.js';
+import { createLogger, type Logger } from '../../shared/logger.ts';
+import { readProducerConfig } from '../../shared/producer-config.ts';
+import { type RunningProducer, startProducer } from '../../producer/server.ts';
+import { generationResultSchema, workflowSchema } from '../../producer/schemas.ts';
+import { errorBodySchema } from '../../producer/errors.ts';
 
 export const API_TOKEN = 'test-api-token-0123456789abcdef';
 export const API_TOKEN_2 = 'test-api-token-second-fedcba9876';

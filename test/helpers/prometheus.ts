@@ -8,8 +8,8 @@ import http from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { eventually } from './harness.js';
-import { freePort } from './ports.js';
+import { eventually } from './harness.ts';
+import { freePort } from './ports.ts';
 
 export { freePort };
 

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parser } from '@prometheus-io/lezer-promql';
 import YAML from 'yaml';
-import { PROJECT_ROOT } from './processes.js';
+import { PROJECT_ROOT } from './processes.ts';
 
 export const DASHBOARD_JSON_DIR = join(PROJECT_ROOT, 'dashboards/grafana/dashboards');
 export const RULES_FILE = join(PROJECT_ROOT, 'dashboards/prometheus/rules/orchestrator.rules.yml');

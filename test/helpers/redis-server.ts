@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort } from './ports.js';
+import { freePort } from './ports.ts';
 
 export interface OwnRedis {
   readonly port: number;

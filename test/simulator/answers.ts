@@ -1,8 +1,8 @@
 /** What the simulated model says, before either vendor's wire format dresses it. */
-import type { OutputFault } from './faults.js';
-import { breakSchema, breakSemantics } from './bad-workflows.js';
-import { hashSeed, mulberry32, pick } from './random.js';
-import { writeWorkflow, type WriterInput } from './workflow-writer.js';
+import type { OutputFault } from './faults.ts';
+import { breakSchema, breakSemantics } from './bad-workflows.ts';
+import { hashSeed, mulberry32, pick } from './random.ts';
+import { writeWorkflow, type WriterInput } from './workflow-writer.ts';
 
 export type Answer =
   /** A JSON document given as the structured answer (OpenAI content, Anthropic tool input). */

@@ -1,8 +1,8 @@
 /** Anthropic Messages, as far as the official SDK and the orchestrator need it. */
 import { randomBytes } from 'node:crypto';
-import { answerText, type Answer } from './answers.js';
-import { ANTHROPIC_VERBOSITY, CHARS_PER_TOKEN, estimateTokens } from './tokens.js';
-import { contentText, isRecord, type ErrorKind, type ParsedCall, type Vendor, type VendorError } from './vendor.js';
+import { answerText, type Answer } from './answers.ts';
+import { ANTHROPIC_VERBOSITY, CHARS_PER_TOKEN, estimateTokens } from './tokens.ts';
+import { contentText, isRecord, type ErrorKind, type ParsedCall, type Vendor, type VendorError } from './vendor.ts';
 
 type ContentBlock = { type: 'text'; text: string } | { type: 'tool_use'; id: string; name: string; input: unknown };
 type StopReason = 'end_turn' | 'max_tokens' | 'tool_use' | 'refusal';

@@ -2,9 +2,9 @@
  * The answers of a model that got it wrong: valid JSON that breaks the schema, or a
  * schema-valid workflow that breaks the graph rules. Both start from the writer's workflow.
  */
-import type { Workflow, WorkflowStep } from '../../shared/workflow-schema.js';
-import { pick, type Rng } from './random.js';
-import { normaliseOffers, type WriterInput } from './workflow-writer.js';
+import type { Workflow, WorkflowStep } from '../../shared/workflow-schema.ts';
+import { pick, type Rng } from './random.ts';
+import { normaliseOffers, type WriterInput } from './workflow-writer.ts';
 
 const UNOFFERED_PLUGINS = ['zapier', 'webhooks', 'ifttt', 'n8n', 'http-request', 'make-com'];
 

@@ -1,5 +1,5 @@
-import { MODEL_CATALOG } from '../../shared/default-catalog.js';
-import type { ModelSpec, ProviderName } from '../../shared/models.js';
+import { MODEL_CATALOG } from '../../shared/default-catalog.ts';
+import type { ModelSpec, ProviderName } from '../../shared/models.ts';
 
 /** What the simulator knows of a model it has no row for: served like the cheapest of its vendor. */
 const TEMPLATES: Record<'openai' | 'anthropic', ModelSpec> = {

@@ -2,8 +2,8 @@
  * Fault configuration: which failure a simulated model produces, how often, and the
  * `[sim:model=fault]` goal directive that forces one for a single request.
  */
-import type { ModelSpec } from '../../shared/models.js';
-import { isModelKey, lookupPerModel } from './catalog.js';
+import type { ModelSpec } from '../../shared/models.ts';
+import { isModelKey, lookupPerModel } from './catalog.ts';
 
 /** Faults in the model's answer: the HTTP call succeeds. */
 export const OUTPUT_FAULTS = ['unparseable', 'prose_wrapped', 'truncated', 'refusal', 'empty', 'schema', 'semantic'] as const;

@@ -1,7 +1,7 @@
 /** Base response latency: one number for every model, or a map keyed like the fault config. */
-import type { ModelSpec } from '../../shared/models.js';
-import { isModelKey, lookupPerModel } from './catalog.js';
-import type { Rng } from './random.js';
+import type { ModelSpec } from '../../shared/models.ts';
+import { isModelKey, lookupPerModel } from './catalog.ts';
+import type { Rng } from './random.ts';
 
 export type LatencyConfig = number | Record<string, number>;
 

@@ -7,9 +7,9 @@
  *   SIM_FAULTS      JSON FaultConfig, e.g. {"gpt-4o-mini":{"schema":0.03},"*":{"server_error":0.01}}
  *   SIM_LATENCY_MS  base latency in ms, or a JSON map model -> ms
  */
-import { parseFaultConfig, type FaultConfig } from './faults.js';
-import { parseLatencyConfig, type LatencyConfig } from './latency.js';
-import { DEFAULT_SEED, startSimulator, type SimulatorOptions } from './server.js';
+import { parseFaultConfig, type FaultConfig } from './faults.ts';
+import { parseLatencyConfig, type LatencyConfig } from './latency.ts';
+import { DEFAULT_SEED, startSimulator, type SimulatorOptions } from './server.ts';
 
 class EnvError extends Error {}
 

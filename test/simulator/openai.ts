@@ -1,9 +1,9 @@
 /** OpenAI Chat Completions, as far as the official SDK and the orchestrator need it. */
 import { randomBytes } from 'node:crypto';
 import type { ChatCompletion } from 'openai/resources/chat/completions';
-import { answerText, type Answer } from './answers.js';
-import { estimateTokens, OPENAI_CACHE_BLOCK, CHARS_PER_TOKEN } from './tokens.js';
-import { contentText, isRecord, type ErrorKind, type ParsedCall, type Vendor, type VendorError } from './vendor.js';
+import { answerText, type Answer } from './answers.ts';
+import { estimateTokens, OPENAI_CACHE_BLOCK, CHARS_PER_TOKEN } from './tokens.ts';
+import { contentText, isRecord, type ErrorKind, type ParsedCall, type Vendor, type VendorError } from './vendor.ts';
 
 const ERRORS: Record<ErrorKind, { status: number; type: string; code: string | null }> = {
   rate_limit: { status: 429, type: 'requests', code: 'rate_limit_exceeded' },

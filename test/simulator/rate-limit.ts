@@ -11,7 +11,11 @@ export type Admission = { readonly ok: true } | { readonly ok: false; readonly r
 export class RateLimiter {
   private readonly buckets = new Map<string, Bucket>();
 
-  constructor(private readonly now: () => number = () => performance.now()) {}
+  private readonly now: () => number;
+
+  constructor(now: () => number = () => performance.now()) {
+    this.now = now;
+  }
 
   take(model: string, ratePerSecond: number): Admission {
     const now = this.now();

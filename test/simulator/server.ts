@@ -7,10 +7,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { ModelSpec } from '../../shared/models.js';
-import { anthropicVendor } from './anthropic.js';
-import { capAnswer, composeAnswer, type Answer } from './answers.js';
-import { isReasoningModel, isRetired, resolveModel } from './catalog.js';
+import type { ModelSpec } from '../../shared/models.ts';
+import { anthropicVendor } from './anthropic.ts';
+import { capAnswer, composeAnswer, type Answer } from './answers.ts';
+import { isReasoningModel, isRetired, resolveModel } from './catalog.ts';
 import {
   DEFAULT_RETRY_AFTER_SECONDS,
   DEFAULT_SLOW_MS,
@@ -23,20 +23,20 @@ import {
   type Directive,
   type FaultConfig,
   type Outcome,
-} from './faults.js';
-import { latencyFor, parseLatencyConfig, type LatencyConfig } from './latency.js';
-import { openAiVendor } from './openai.js';
-import { parseGenerationPrompt } from './prompt.js';
-import { hashSeed, mulberry32 } from './random.js';
-import { RateLimiter } from './rate-limit.js';
-import { StatsRecorder, type SimulatorStats } from './stats.js';
-import { PromptCache } from './tokens.js';
-import { isRecord, type ErrorKind, type Vendor } from './vendor.js';
+} from './faults.ts';
+import { latencyFor, parseLatencyConfig, type LatencyConfig } from './latency.ts';
+import { openAiVendor } from './openai.ts';
+import { parseGenerationPrompt } from './prompt.ts';
+import { hashSeed, mulberry32 } from './random.ts';
+import { RateLimiter } from './rate-limit.ts';
+import { StatsRecorder, type SimulatorStats } from './stats.ts';
+import { PromptCache } from './tokens.ts';
+import { isRecord, type ErrorKind, type Vendor } from './vendor.ts';
 
-export type { FaultConfig, FaultKind, Outcome } from './faults.js';
-export type { LatencyConfig } from './latency.js';
-export type { SimulatorStats } from './stats.js';
-export type { Answer } from './answers.js';
+export type { FaultConfig, FaultKind, Outcome } from './faults.ts';
+export type { LatencyConfig } from './latency.ts';
+export type { SimulatorStats } from './stats.ts';
+export type { Answer } from './answers.ts';
 
 /** A model call as the simulator received it: for tests of what the orchestrator sends. */
 export interface ReceivedCall {
@@ -98,7 +98,10 @@ class Provider {
   private readonly scripts = new Map<string, Answer[]>();
   readonly received: ReceivedCall[] = [];
 
-  constructor(private readonly seed: number, faults: FaultConfig, latency: LatencyConfig) {
+  private readonly seed: number;
+
+  constructor(seed: number, faults: FaultConfig, latency: LatencyConfig) {
+    this.seed = seed;
     this.faults = parseFaultConfig(faults);
     this.latency = parseLatencyConfig(latency);
     this.faultRng = mulberry32(hashSeed(seed, 'faults'));
@@ -338,11 +341,14 @@ function notFoundMessage(vendor: Vendor, name: string): string {
 }
 
 class HttpError extends Error {
+  readonly status: number;
+
   constructor(
-    readonly status: number,
+    status: number,
     message: string,
   ) {
     super(message);
+    this.status = status;
   }
 }
 

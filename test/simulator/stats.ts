@@ -1,6 +1,6 @@
 /** Counters behind `GET /_sim/stats`. */
-import type { Outcome } from './faults.js';
-import type { Usage } from './vendor.js';
+import type { Outcome } from './faults.ts';
+import type { Usage } from './vendor.ts';
 
 export type RejectReason = 'unauthenticated' | 'unknown_model' | 'invalid_request';
 

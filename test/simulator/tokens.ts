@@ -21,7 +21,11 @@ export function estimateTokens(chars: number): number {
 export class PromptCache {
   private readonly lastSeen = new Map<string, number>();
 
-  constructor(private readonly now: () => number = Date.now) {}
+  private readonly now: () => number;
+
+  constructor(now: () => number = Date.now) {
+    this.now = now;
+  }
 
   /** Whether this prefix was cached for this model; either way it is (re)cached now. */
   hit(model: string, prefix: string): boolean {

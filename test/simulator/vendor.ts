@@ -1,7 +1,7 @@
 /** The part of a vendor's wire protocol the server needs; openai.ts and anthropic.ts implement it. */
 import type { IncomingHttpHeaders } from 'node:http';
-import type { ModelSpec, ProviderName } from '../../shared/models.js';
-import type { Answer } from './answers.js';
+import type { ModelSpec, ProviderName } from '../../shared/models.ts';
+import type { Answer } from './answers.ts';
 
 export type ErrorKind = 'rate_limit' | 'server_error' | 'overloaded' | 'auth' | 'not_found' | 'invalid_request' | 'quota';
 

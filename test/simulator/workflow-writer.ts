@@ -4,10 +4,10 @@
  * over it with an ai_processing step per item, act through another plugin when a condition
  * holds, and finish with a summary.
  */
-import { pluginAllowList, type PluginOffer } from '../../shared/job-contract.js';
-import type { AiProcessingStep, ConditionalStep, LoopStep, Operand, PluginActionStep, StepRef, Workflow, WorkflowStep } from '../../shared/workflow-schema.js';
-import { stripDirectives } from './faults.js';
-import { hashSeed, mulberry32, pick, type Rng } from './random.js';
+import { pluginAllowList, type PluginOffer } from '../../shared/job-contract.ts';
+import type { AiProcessingStep, ConditionalStep, LoopStep, Operand, PluginActionStep, StepRef, Workflow, WorkflowStep } from '../../shared/workflow-schema.ts';
+import { stripDirectives } from './faults.ts';
+import { hashSeed, mulberry32, pick, type Rng } from './random.ts';
 
 export interface WriterInput {
   readonly seed: number;

@@ -4,11 +4,11 @@
  * when the row sets one (Opus 4.7 and later refuse it).
  */
 import Anthropic from '@anthropic-ai/sdk';
-import { toolWorkflowSchema, WORKFLOW_TOOL_NAME } from '../../shared/workflow-schema.js';
-import type { LlmCall, LlmClient, LlmResult } from './llm-client.js';
-import { SCHEMA_INSTRUCTIONS } from './openai-client.js';
-import { withAttemptSignal } from './attempt-signal.js';
-import type { FetchFn } from './node-http-fetch.js';
+import { toolWorkflowSchema, WORKFLOW_TOOL_NAME } from '../../shared/workflow-schema.ts';
+import type { LlmCall, LlmClient, LlmResult } from './llm-client.ts';
+import { SCHEMA_INSTRUCTIONS } from './openai-client.ts';
+import { withAttemptSignal } from './attempt-signal.ts';
+import type { FetchFn } from './node-http-fetch.ts';
 
 export interface AnthropicClientOptions {
   readonly apiKey: string;

@@ -2,8 +2,8 @@
  * Runs one vendor call under the attempt's timeout and the caller's abort signal, and turns
  * whatever it throws into a classified failure.
  */
-import { classifyCallError } from './classify-error.js';
-import type { LlmCall, LlmResult } from './llm-client.js';
+import { classifyCallError } from './classify-error.ts';
+import type { LlmCall, LlmResult } from './llm-client.ts';
 
 /**
  * The calls in flight under each caller signal (the worker's one shutdown signal), behind one

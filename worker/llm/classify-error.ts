@@ -2,8 +2,8 @@
  * Maps whatever an SDK threw to the closed set of call failures. Both SDKs share the same error
  * hierarchy shape (status, headers), so one function serves both.
  */
-import { NO_USAGE } from '../../shared/money.js';
-import type { LlmFailure } from './llm-client.js';
+import { NO_USAGE } from '../../shared/money.ts';
+import type { LlmFailure } from './llm-client.ts';
 
 interface SdkErrorShape {
   status?: unknown;

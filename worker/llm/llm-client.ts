@@ -2,9 +2,9 @@
  * The model provider port: one call, one classified result with the usage the vendor reported.
  * Adapters exist for OpenAI and Anthropic; primary and fallback are a policy over two of these.
  */
-import type { TokenUsage } from '../../shared/money.js';
-import type { ModelSpec } from '../../shared/models.js';
-import type { CallFailureKind } from '../../shared/outcomes.js';
+import type { TokenUsage } from '../../shared/money.ts';
+import type { ModelSpec } from '../../shared/models.ts';
+import type { CallFailureKind } from '../../shared/outcomes.ts';
 
 export interface LlmCall {
   readonly model: ModelSpec;

@@ -34,7 +34,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { brotliDecompressSync, gunzipSync, inflateSync, type ZlibOptions } from 'node:zlib';
-import { BufferedResponse } from './buffered-response.js';
+import { BufferedResponse } from './buffered-response.ts';
 
 /** The `fetch` signature both SDKs accept (their `Fetch` type). */
 export type FetchFn = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
@@ -115,7 +115,11 @@ export class ResponseBudget {
   private leader: BudgetHolder | null = null;
   private readonly waiting: { holder: BudgetHolder; res: Pausable; settle(): void; promise(): void }[] = [];
 
-  constructor(readonly limitBytes: number) {}
+  readonly limitBytes: number;
+
+  constructor(limitBytes: number) {
+    this.limitBytes = limitBytes;
+  }
 
   stats(): ResponseBudgetStats {
     return { limitBytes: this.limitBytes, bytes: this.held, peakBytes: this.peak, waiting: this.waiting.length, waitedTotal: this.waited };
@@ -191,8 +195,11 @@ const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 
 export class ResponseTooLargeError extends Error {
   override readonly name = 'ResponseTooLargeError';
-  constructor(readonly limitBytes: number) {
+  readonly limitBytes: number;
+
+  constructor(limitBytes: number) {
     super(`response body larger than ${limitBytes} bytes`);
+    this.limitBytes = limitBytes;
   }
 }
 

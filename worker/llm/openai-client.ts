@@ -5,11 +5,11 @@
  */
 import OpenAI from 'openai';
 import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
-import type { ModelSpec } from '../../shared/models.js';
-import { strictWorkflowSchema, WORKFLOW_FORMAT_NAME, WORKFLOW_TOOL_NAME } from '../../shared/workflow-schema.js';
-import type { LlmCall, LlmClient, LlmResult } from './llm-client.js';
-import { withAttemptSignal } from './attempt-signal.js';
-import type { FetchFn } from './node-http-fetch.js';
+import type { ModelSpec } from '../../shared/models.ts';
+import { strictWorkflowSchema, WORKFLOW_FORMAT_NAME, WORKFLOW_TOOL_NAME } from '../../shared/workflow-schema.ts';
+import type { LlmCall, LlmClient, LlmResult } from './llm-client.ts';
+import { withAttemptSignal } from './attempt-signal.ts';
+import type { FetchFn } from './node-http-fetch.ts';
 
 const RESPONSE_FORMAT = { type: 'json_schema', json_schema: { name: WORKFLOW_FORMAT_NAME, strict: true, schema: strictWorkflowSchema } } as const;
 const TOOLS = [{ type: 'function', function: { name: WORKFLOW_TOOL_NAME, description: 'Submit the generated workflow.', strict: true, parameters: strictWorkflowSchema } }] as const;
