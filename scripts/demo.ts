@@ -35,6 +35,7 @@ console.log('1/5 migrating and initialising settings');
 const db = connectDatabase(databaseUrl, { schemaName: databaseSchema, maxConnections: 4 });
 await migrateDatabase(db);
 const store = new SettingsStore(db.db);
+await store.catalog.initDefaults();
 await store.initDefaults('demo');
 const settings = await store.read();
 console.log(`    primary=${settings.primaryModel} fallback=${settings.fallbackModel} enable_fallback=${settings.enableFallback}`);
