@@ -4,10 +4,10 @@
  * field-level errors, the red banner for a retired configured model and the settings card's
  * 30-day warning.
  */
-import { existsSync } from 'node:fs';
 import { eq, sql } from 'drizzle-orm';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from './helpers/chromium.ts';
 import { auditLogs, modelCatalog } from '../db/schema.ts';
 import type { RunningProducer } from '../producer/server.ts';
 import { MODEL_CATALOG } from '../shared/default-catalog.ts';
@@ -15,8 +15,6 @@ import { DEFAULT_SETTINGS } from '../shared/settings.ts';
 import { type Harness, startHarness } from './helpers/harness.ts';
 import { ADMIN_TOKEN, producerPool } from './helpers/producer.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'];
 
 let h: Harness;
 let pool: ReturnType<typeof producerPool>;
@@ -27,8 +25,7 @@ beforeAll(async () => {
   h = await startHarness('admin-models-ui');
   pool = producerPool(h.env);
   producer = await pool.start();
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}. Install it with "apt-get install -y chromium" or set CHROMIUM_PATH.`);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();

@@ -4,13 +4,14 @@
  * is a test here, plus login, the projections' arithmetic and the live figures against rows this
  * file writes. A missing Chromium fails every test with a clear message: nothing is skipped.
  */
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { eq, like } from 'drizzle-orm';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, launchChromium } from './helpers/chromium.ts';
 import { auditLogs, generationAttempts, systemSettingsConfig, workflowGenerations } from '../db/schema.ts';
 import type { RunningProducer } from '../producer/server.ts';
 import { costOf, type TokenUsage, usdToNumber } from '../shared/money.ts';
@@ -19,8 +20,6 @@ import { DEFAULT_SETTINGS, type OrchestratorSettings } from '../shared/settings.
 import { type Harness, startHarness } from './helpers/harness.ts';
 import { ADMIN_IDENTITY, ADMIN_TOKEN, adminAuth, call, producerPool } from './helpers/producer.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'];
 const SCREENSHOT = fileURLToPath(new URL('../docs/admin-page.png', import.meta.url));
 
 let h: Harness;
@@ -33,12 +32,8 @@ beforeAll(async () => {
   h = await startHarness('admin-ui');
   pool = producerPool(h.env);
   producer = await pool.start();
-  if (!existsSync(CHROMIUM)) {
-    launchError = new Error(`Chromium not found at ${CHROMIUM}. Install it with "apt-get install -y chromium" (.ci/run does) or set CHROMIUM_PATH; the admin UI tests never skip.`);
-    return;
-  }
   try {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+    browser = await launchChromium();
   } catch (err) {
     launchError = new Error(`Chromium at ${CHROMIUM} did not start: ${(err as Error).message}`);
   }

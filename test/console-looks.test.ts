@@ -3,19 +3,18 @@
  * no sideways scrolling on a phone (tables scroll by themselves), the fallback switch's contrast,
  * no Log out without auth, and bull-board with nothing fetched from elsewhere and a way back.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from './helpers/chromium.ts';
 import type { RunningProducer } from '../producer/server.ts';
 import { servedQueueBoardPage } from '../producer/routes/queues.ts';
 import { type Harness, startHarness } from './helpers/harness.ts';
 import { ADMIN_TOKEN, producerPool } from './helpers/producer.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'];
 const MOBILE_SHOT = fileURLToPath(new URL('../docs/admin-page-mobile.png', import.meta.url));
 const PHONE = { width: 390, height: 844 };
 
@@ -30,8 +29,7 @@ beforeAll(async () => {
   pool = producerPool(h.env);
   producer = await pool.start();
   openProducer = await pool.start({ AUTH_DISABLED: 'true', PRODUCER_API_TOKENS: '', ADMIN_API_TOKEN: '' });
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium (.ci/run does) or set CHROMIUM_PATH`);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

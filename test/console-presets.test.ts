@@ -3,17 +3,15 @@
  * with their warnings and projected cost, the recommended models marked in the dropdowns, and its
  * rules for reading the fallback rate shown beside the live figure when they apply.
  */
-import { existsSync } from 'node:fs';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from './helpers/chromium.ts';
 import { auditLogs } from '../db/schema.ts';
 import type { RunningProducer } from '../producer/server.ts';
 import { DEFAULT_SETTINGS } from '../shared/settings.ts';
 import { type Harness, startHarness } from './helpers/harness.ts';
 import { ADMIN_TOKEN, producerPool } from './helpers/producer.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'];
 
 let h: Harness;
 let pool: ReturnType<typeof producerPool>;
@@ -24,8 +22,7 @@ beforeAll(async () => {
   h = await startHarness('console-presets');
   pool = producerPool(h.env);
   producer = await pool.start();
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium or set CHROMIUM_PATH`);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

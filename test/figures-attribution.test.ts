@@ -4,16 +4,14 @@
  * API and the console (in Chromium) attribute every count to the model of its attempt rows, not to
  * the models configured now.
  */
-import { existsSync } from 'node:fs';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from './helpers/chromium.ts';
 import type { RunningProducer } from '../producer/server.ts';
 import { findModel } from '../shared/default-catalog.ts';
 import { goal, type Harness, PLUGINS, startHarness } from './helpers/harness.ts';
 import { ADMIN_TOKEN, adminAuth, call, producerPool } from './helpers/producer.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'];
 const label = (id: string) => findModel(id)!.label;
 
 let h: Harness;
@@ -41,8 +39,7 @@ beforeAll(async () => {
   await first.settings.refresh();
   await (await h.startWorker()).settings.refresh();
   await run(3, 'after');
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium or set CHROMIUM_PATH`);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {

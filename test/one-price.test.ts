@@ -4,9 +4,9 @@
  * catalog estimate, and the catalog API, the stats API's savings baseline and the console's
  * dropdowns, cost table and savings card all show that one number. Real Postgres and Chromium.
  */
-import { existsSync } from 'node:fs';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from './helpers/chromium.ts';
 import { generationAttempts } from '../db/schema.ts';
 import type { RunningProducer } from '../producer/server.ts';
 import { TYPICAL_USAGE } from '../producer/admin-stats.ts';
@@ -15,8 +15,6 @@ import { findModel } from '../shared/default-catalog.ts';
 import { type Harness, startHarness } from './helpers/harness.ts';
 import { ADMIN_TOKEN, adminAuth, call, producerPool } from './helpers/producer.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'];
 const SETTINGS = { primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4-6', enableFallback: true };
 
 let h: Harness;
@@ -50,8 +48,7 @@ beforeAll(async () => {
   for (let i = 0; i < 24; i++) rows.push(row(`p-${i}`, 'gpt-4o-mini', 'primary', 2_000, 900, '0.000840000000'));
   for (let i = 0; i < 3; i++) rows.push(row(`p-${i}`, 'claude-sonnet-4-6', 'fallback', 3_000, 1_300, '0.028500000000'));
   await h.db.db.insert(generationAttempts).values(rows);
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium or set CHROMIUM_PATH`);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

@@ -2,18 +2,17 @@
  * The request log's pages in Chromium, over requests real workers ran: the log with its filters
  * in the URL, a link to each request, and one request's page with its attempts and audit rows.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from './helpers/chromium.ts';
 import type { RunningProducer } from '../producer/server.ts';
 import { goal, type Harness, PLUGINS, startHarness } from './helpers/harness.ts';
 import { ADMIN_TOKEN, producerPool } from './helpers/producer.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'];
 const SHOT = fileURLToPath(new URL('../docs/request-page.png', import.meta.url));
 
 let h: Harness;
@@ -31,8 +30,7 @@ beforeAll(async () => {
     ids.push(await h.client.enqueue({ userId: i === 2 ? 'carol' : 'alice', agentId: `agent-${i}`, userGoal: goal(`Every morning summarise unread emails and post to Slack (${i})`, ...directives), availablePlugins: PLUGINS }));
     await h.client.waitForResult(ids[i]!, { timeoutMs: 30_000 });
   }
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium or set CHROMIUM_PATH`);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {

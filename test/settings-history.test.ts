@@ -3,16 +3,14 @@
  * naming who changed the settings meanwhile, the history lists SETTINGS_UPDATED rows old → new;
  * and in Chromium, a console that loaded before someone else's save says who changed them.
  */
-import { existsSync } from 'node:fs';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from './helpers/chromium.ts';
 import type { RunningProducer } from '../producer/server.ts';
 import { DEFAULT_SETTINGS } from '../shared/settings.ts';
 import { type Harness, startHarness } from './helpers/harness.ts';
 import { ADMIN_IDENTITY, ADMIN_TOKEN, adminAuth, call, producerPool } from './helpers/producer.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'];
 const HAIKU = { primaryModel: 'claude-haiku-4-5', fallbackModel: 'claude-sonnet-4-6', enableFallback: true };
 const GPT4O = { primaryModel: 'gpt-4o-mini', fallbackModel: 'gpt-4o', enableFallback: true };
 
@@ -26,8 +24,7 @@ beforeAll(async () => {
   pool = producerPool(h.env);
   producer = await pool.start();
   await h.db.settings.update(DEFAULT_SETTINGS, 'db:init');
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium or set CHROMIUM_PATH`);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
