@@ -63,7 +63,10 @@ export async function startCluster(primaries = 3): Promise<OwnCluster> {
   try {
     for (let i = 0; i < primaries; i++) {
       const port = await freePort();
-      const args = ['--port', String(port), ...BASE, '--dir', dir, '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000'];
+      // The bus port defaults to port + 10000, which can fall in the kernel's ephemeral range and
+      // be taken by any client's outgoing connection (a CI run lost a node that way): name one.
+      const busPort = await freePort();
+      const args = ['--port', String(port), ...BASE, '--dir', dir, '--cluster-enabled', 'yes', '--cluster-port', String(busPort), '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000'];
       nodes.push(spawnServer('redis-server', args, port));
     }
     await Promise.all(nodes.map((n) => answering(n.port)));
