@@ -15,8 +15,9 @@ FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
-# The postinstall hook patches a dependency (see the script): it must run here too.
-COPY scripts/patch-dependencies.mjs ./scripts/
+# postinstall runs patch-package, which applies patches/ (see patches/README.md): production
+# needs the postgres.js fix too.
+COPY patches ./patches/
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --omit=dev --no-audit --no-fund
 

@@ -132,12 +132,23 @@ describe('Dockerfile', () => {
     for (const hook of ['preinstall', 'install', 'postinstall']) {
       const script = pkg.scripts[hook];
       if (!script) continue;
-      for (const file of script.match(/[\w./-]+\.(?:mjs|cjs|js|ts)\b/g) ?? []) {
+      // patch-package reads the patches/ folder: it is one of the files the hook runs.
+      const files = [...(script.match(/[\w./-]+\.(?:mjs|cjs|js|ts)\b/g) ?? []), ...(/\bpatch-package\b/.test(script) ? ['patches'] : [])];
+      for (const file of files) {
         const copied = deps.findIndex((l) => l.startsWith('COPY ') && l.includes(file));
         expect(copied, `${hook} runs ${file}: COPY it before npm ci in the deps stage`).toBeGreaterThanOrEqual(0);
         expect(copied).toBeLessThan(npmCi);
-        expect(ignore, `.dockerignore must let ${file} into the build context`).toContain(`!${file}`);
+        // Let in by an exception, or never excluded (no entry names it or a folder above it).
+        const excluded = ignore.some((l) => l === file || file.startsWith(`${l}/`));
+        if (excluded) expect(ignore, `.dockerignore must let ${file} into the build context`).toContain(`!${file}`);
       }
+    }
+  });
+
+  it('the install applied the postgres.js write-after-close guard to every build of the package', () => {
+    const root = join(PROJECT_ROOT, 'node_modules', 'postgres');
+    for (const build of ['src', 'cjs/src', 'cf/src']) {
+      expect(readFileSync(join(root, build, 'connection.js'), 'utf8'), `postgres/${build}/connection.js`).toMatch(/function nextWrite\(fn\) \{\n\s+if \(!socket\) \{/);
     }
   });
 
