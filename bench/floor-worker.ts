@@ -1,7 +1,7 @@
 /**
  * The floor of the overhead scenario: the least any pipeline that meets issue 6 must do for a
- * job. It calls the model through the official SDK over HTTP (the worker's own adapter and HTTP
- * client) and writes the answer to Postgres in one durable row. It does nothing else: no contract
+ * job. It calls the model through the official SDK over HTTP (the worker's own adapter, on the
+ * SDK's own HTTP path) and writes the answer to Postgres in one durable row. It does nothing else: no contract
  * check, pick-up row, pause check, validation, attempt or audit rows, money, metrics or progress
  * events. It is not a product. It shows how far the overhead target is from what these parts
  * allow on the machine. Run as a child process (`node bench/floor-worker.ts`), like
@@ -13,7 +13,6 @@ import { readRedisConfig } from '../shared/config.ts';
 import { findModel } from '../shared/default-catalog.ts';
 import { PRIMARY_QUEUE } from '../shared/queues.ts';
 import { blockingConnection } from '../shared/redis.ts';
-import { createNodeHttpFetch } from '../worker/llm/node-http-fetch.ts';
 import { OpenAiLlmClient } from '../worker/llm/openai-client.ts';
 import { runUntilStopped } from './lib/child-worker.ts';
 import { MAX_WORKFLOW_OUTPUT_TOKENS, SYSTEM_PROMPT, userPrompt } from '../worker/prompt.ts';
@@ -26,7 +25,7 @@ const schema = process.env.DATABASE_SCHEMA ?? 'public';
 const sql = postgres(process.env.DATABASE_URL!, { max: Math.min(20, Math.max(4, Math.ceil(concurrency / 10))), connection: { search_path: schema }, onnotice: () => {} });
 await sql`create table if not exists floor_answers (job_id text primary key, answer text not null)`;
 const model = findModel('gpt-4o-mini')!;
-const openai = new OpenAiLlmClient({ apiKey: process.env.OPENAI_API_KEY!, baseURL: process.env.OPENAI_BASE_URL, fetch: createNodeHttpFetch({ maxSockets: concurrency }) });
+const openai = new OpenAiLlmClient({ apiKey: process.env.OPENAI_API_KEY!, baseURL: process.env.OPENAI_BASE_URL });
 const never = new AbortController().signal;
 
 const worker = new Worker(

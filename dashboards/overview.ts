@@ -537,18 +537,6 @@ export function buildOverviewDashboard(): Dashboard {
         ],
       }),
     )
-    .withPanel(
-      timeseries({
-        title: 'Model answers waiting for room',
-        description: 'Answers paused now because the response budget (VENDOR_RESPONSE_BUFFER_MB) is spent, and pauses per minute. Zero while answers are the size of workflows; rising means answers far larger than a workflow.',
-        unit: 'short',
-        width: 12,
-        targets: [
-          { expr: 'sum by (instance) (orchestrator_vendor_responses_waiting{instance=~"$instance"})', legend: '{{instance}} waiting' },
-          { expr: 'sum by (instance) (rate(orchestrator_vendor_response_waits_total{instance=~"$instance"}[$__rate_interval])) * 60', legend: '{{instance}} waits/min' },
-        ],
-      }),
-    )
 
     .withRow(new RowBuilder('Redis and Postgres (exporters)'))
     .withPanel(
@@ -666,16 +654,6 @@ export function buildOverviewDashboard(): Dashboard {
         unit: 'bytes',
         width: 6,
         targets: [{ expr: `nodejs_heap_size_used_bytes{${PROCESSES}}`, legend: '{{job}} {{instance}}' }],
-      }),
-    )
-    .withPanel(
-      timeseries({
-        title: 'Model answers held while they arrive',
-        description: 'Bytes of model answers each worker holds while they arrive, against its budget (VENDOR_RESPONSE_BUFFER_MB). Answers that find the budget spent pause until others are done; workflows are a few KB, so held bytes near the limit mean answers far larger than a workflow.',
-        unit: 'bytes',
-        width: 12,
-        height: 6,
-        targets: [{ expr: 'orchestrator_vendor_response_buffer_bytes{instance=~"$instance"}', legend: '{{instance}} {{kind}}' }],
       }),
     )
     .withPanel(

@@ -58,8 +58,6 @@ export interface WorkerConfig {
    * db/generation-statements.ts); undefined: the server's (or role's) own value, nothing sent.
    */
   readonly databaseRandomPageCost: string | undefined;
-  /** VENDOR_RESPONSE_BUFFER_MB: response bytes all model calls of the process may hold at once. */
-  readonly vendorResponseBufferMb: number;
 }
 
 /** What SSD storage calls for (Postgres' docs); the server default, 4, is for spinning disks. */
@@ -182,7 +180,6 @@ export function readWorkerConfig(env: Env = process.env): WorkerConfig {
     jobLockMs: r.int('JOB_LOCK_MS', 30_000, 1_000, 600_000),
     stalledIntervalMs: r.int('STALLED_INTERVAL_MS', 30_000, 500, 600_000),
     databaseRandomPageCost: readRandomPageCost(r),
-    vendorResponseBufferMb: r.int('VENDOR_RESPONSE_BUFFER_MB', 64, 1, 4_096),
   };
 }
 

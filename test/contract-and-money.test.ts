@@ -90,7 +90,7 @@ describe('settings validation', () => {
 describe('configuration', () => {
   it('has sensible defaults', () => {
     const c = readWorkerConfig({});
-    expect(c).toMatchObject({ redis: { target: { mode: 'single', url: 'redis://127.0.0.1:6379' }, queuePrefix: 'wo' }, databaseUrl: 'postgres://postgres@127.0.0.1:5432/postgres', concurrency: 50, metricsPort: 9464, vendorResponseBufferMb: 64 });
+    expect(c).toMatchObject({ redis: { target: { mode: 'single', url: 'redis://127.0.0.1:6379' }, queuePrefix: 'wo' }, databaseUrl: 'postgres://postgres@127.0.0.1:5432/postgres', concurrency: 50, metricsPort: 9464 });
   });
   const bad: Array<[Record<string, string>, RegExp]> = [
     [{ WORKER_CONCURRENCY: 'lots' }, /WORKER_CONCURRENCY must be a whole number/],
@@ -103,7 +103,6 @@ describe('configuration', () => {
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of/],
     [{ DATABASE_RANDOM_PAGE_COST: 'fast' }, /DATABASE_RANDOM_PAGE_COST must be a positive number/],
     [{ DATABASE_RANDOM_PAGE_COST: '0' }, /DATABASE_RANDOM_PAGE_COST must be a positive number/],
-    [{ VENDOR_RESPONSE_BUFFER_MB: '0' }, /VENDOR_RESPONSE_BUFFER_MB must be between/],
   ];
   for (const [env, message] of bad) {
     it(`stops on ${JSON.stringify(env)}`, () => {

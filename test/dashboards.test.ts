@@ -15,7 +15,6 @@ import YAML from 'yaml';
 import { DATASOURCE_UID, DATASOURCE_VARIABLE, EXPORTER_METRICS, OVERVIEW_UID } from '../dashboards/overview.ts';
 import { DASHBOARD_DIR, renderDashboards } from '../dashboards/render.ts';
 import { createProducerMetrics, instrumentHttp } from '../producer/metrics.ts';
-import { ResponseBudget } from '../worker/llm/node-http-fetch.ts';
 import { createWorkerMetrics } from '../worker/metrics.ts';
 import { createOperationsMetrics } from '../worker/ops-metrics.ts';
 import { registerOldestWaitingAge } from '../shared/queue-age.ts';
@@ -30,8 +29,7 @@ import { dashboardPanels, dashboardQueries, metricNames, readDashboards, readRul
 function exportedSeriesNames(): Set<string> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const budget = new ResponseBudget(1);
-  createWorkerMetrics(registry, [], { buffered: () => budget.stats() });
+  createWorkerMetrics(registry, []);
   createOperationsMetrics(registry, { current: () => resolveSettings(DEFAULT_SETTINGS, DEFAULT_CATALOG) });
   registerOldestWaitingAge(registry, []);
   const producer = createProducerMetrics({ queues: [], processMetrics: false });

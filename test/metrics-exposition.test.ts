@@ -17,7 +17,6 @@ import { createProducerMetrics, instrumentHttp } from '../producer/metrics.ts';
 import { findModel } from '../shared/default-catalog.ts';
 import { ATTEMPT_OUTCOMES, ATTEMPT_ROLES } from '../shared/outcomes.ts';
 import type { AttemptResult } from '../worker/attempt-runner.ts';
-import { ResponseBudget } from '../worker/llm/node-http-fetch.ts';
 import { createWorkerMetrics, QUEUE_STATES, type QueueDepthSource } from '../worker/metrics.ts';
 import { PROJECT_ROOT } from './helpers/processes.ts';
 import { promtoolLintMetrics, TOLERATED_LINT } from './helpers/prometheus.ts';
@@ -60,8 +59,7 @@ function attempt(modelId: string, outcome: AttemptResult['outcome']): AttemptRes
 function workerRegistry(): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const budget = new ResponseBudget(64 * 1024 * 1024);
-  const m = createWorkerMetrics(registry, [queue('workflow-generation'), queue('workflow-generation-fallback')], { buffered: () => budget.stats() });
+  const m = createWorkerMetrics(registry, [queue('workflow-generation'), queue('workflow-generation-fallback')]);
   for (const role of ATTEMPT_ROLES) for (const outcome of ATTEMPT_OUTCOMES) m.recordAttempt(role, attempt(role === 'primary' ? 'gpt-4o-mini' : 'claude-sonnet-4-6', outcome));
   m.recordFallback('gpt-4o-mini', 'claude-sonnet-4-6', 'schema');
   m.recordFallback('gpt-4o-mini', 'claude-sonnet-4-6', 'rate_limit');

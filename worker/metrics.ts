@@ -9,7 +9,6 @@ import { ATTEMPT_ROLES, type FailureReason, type FinalStatus, type AttemptRole }
 import type { TokenUsage } from '../shared/money.ts';
 import type { BatchReport } from '../db/write-batcher.ts';
 import type { AttemptResult } from './attempt-runner.ts';
-import type { ResponseBudgetStats } from './llm/node-http-fetch.ts';
 
 export interface QueueDepthSource {
   readonly name: string;
@@ -30,12 +29,7 @@ export interface WorkerMetrics {
   recordConfiguredModels(settings: ResolvedSettings): void;
 }
 
-/** The vendor HTTP client's response budget (VENDOR_RESPONSE_BUFFER_MB), read at scrape time. */
-export interface ResponseBufferSource {
-  buffered(): ResponseBudgetStats;
-}
-
-export function createWorkerMetrics(registry: Registry, queues: readonly QueueDepthSource[] = [], responseBuffer?: ResponseBufferSource): WorkerMetrics {
+export function createWorkerMetrics(registry: Registry, queues: readonly QueueDepthSource[] = []): WorkerMetrics {
   const registers = [registry];
   const requests = new Counter({
     name: 'orchestrator_workflow_requests_total',
@@ -125,39 +119,6 @@ export function createWorkerMetrics(registry: Registry, queues: readonly QueueDe
       }
     },
   });
-
-  if (responseBuffer) {
-    new Gauge({
-      name: 'orchestrator_vendor_response_buffer_bytes',
-      help: 'Bytes of model answers this process holds while they arrive (held) and the most it may hold (limit, VENDOR_RESPONSE_BUFFER_MB).',
-      labelNames: ['kind'],
-      registers,
-      collect() {
-        const b = responseBuffer.buffered();
-        this.set({ kind: 'held' }, b.bytes);
-        this.set({ kind: 'limit' }, b.limitBytes);
-      },
-    });
-    new Gauge({
-      name: 'orchestrator_vendor_responses_waiting',
-      help: 'Model answers paused now because the response buffer is full.',
-      registers,
-      collect() {
-        this.set(responseBuffer.buffered().waiting);
-      },
-    });
-    let waitsSeen = 0;
-    new Counter({
-      name: 'orchestrator_vendor_response_waits_total',
-      help: 'Times a model answer was paused because the response buffer was full (one answer may wait more than once).',
-      registers,
-      collect() {
-        const total = responseBuffer.buffered().waitedTotal;
-        if (total > waitsSeen) this.inc(total - waitsSeen);
-        waitsSeen = total;
-      },
-    });
-  }
 
   const addTokens = (model: string, u: TokenUsage) => {
     if (u.inputTokens) tokens.inc({ model, direction: 'input' }, u.inputTokens);

@@ -9,7 +9,6 @@ import type { ModelSpec } from '../shared/models.ts';
 import type { ModelClients } from './attempt-runner.ts';
 import { AnthropicLlmClient } from './llm/anthropic-client.ts';
 import type { LlmClient } from './llm/llm-client.ts';
-import type { FetchFn } from './llm/node-http-fetch.ts';
 import { OpenAiLlmClient } from './llm/openai-client.ts';
 
 /** The key variable a model reads: its own, or its provider's. */
@@ -27,7 +26,7 @@ function missingKeyClient(variable: string): LlmClient {
 }
 
 /** The environment variables a worker was started with: read once, like the rest of the configuration. */
-export function createModelClients(config: ProviderConfig, env: Env, fetch?: FetchFn): ModelClients {
+export function createModelClients(config: ProviderConfig, env: Env): ModelClients {
   const clients = new Map<string, LlmClient>();
   return {
     clientFor(model) {
@@ -38,8 +37,8 @@ export function createModelClients(config: ProviderConfig, env: Env, fetch?: Fet
       let client = clients.get(key);
       if (!client) {
         if (!apiKey) client = missingKeyClient(variable);
-        else if (model.provider === 'anthropic') client = new AnthropicLlmClient({ apiKey, baseURL, fetch });
-        else client = new OpenAiLlmClient({ apiKey, baseURL, fetch });
+        else if (model.provider === 'anthropic') client = new AnthropicLlmClient({ apiKey, baseURL });
+        else client = new OpenAiLlmClient({ apiKey, baseURL });
         clients.set(key, client);
       }
       return client;

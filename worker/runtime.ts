@@ -20,7 +20,6 @@ import { createGenerationProcessor, MAX_STALLS } from './generation-processor.ts
 import { createOperationsMetrics } from './ops-metrics.ts';
 import { registerOldestWaitingAge } from '../shared/queue-age.ts';
 import { createWorkerMetrics } from './metrics.ts';
-import { createNodeHttpFetch } from './llm/node-http-fetch.ts';
 import { createModelClients, modelsWithoutKey } from './model-clients.ts';
 import { RedisModelPauses } from './model-pauses.ts';
 import { PollingSettingsSource } from './settings-source.ts';
@@ -60,10 +59,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
 
   const fallbackQueue = new Queue(FALLBACK_QUEUE, { connection: redis, prefix });
   const primaryQueue = new Queue(PRIMARY_QUEUE, { connection: redis, prefix });
-  // One HTTP client under both SDKs; the primary and the fallback worker may each have
-  // `concurrency` calls in flight to the same vendor.
-  const vendorFetch = options.clients ? null : createNodeHttpFetch({ maxSockets: 2 * config.concurrency, maxBufferedBytes: config.vendorResponseBufferMb * 1024 * 1024 });
-  const metrics = createWorkerMetrics(registry, [primaryQueue, fallbackQueue], vendorFetch ?? undefined);
+  const metrics = createWorkerMetrics(registry, [primaryQueue, fallbackQueue]);
   const settings = await PollingSettingsSource.start(new SettingsStore(db.db), { intervalMs: config.settingsRefreshMs, log });
   warnAboutMissingKeys(settings.current(), config.providers.env, log);
   // The catalog lives in the database, so MODEL_TIMEOUTS_MS cannot be checked against it when the
@@ -78,7 +74,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
   const stopping = new AbortController();
 
   const processor = createGenerationProcessor({
-    attempts: new AttemptRunner({ clients: options.clients ?? createModelClients(config.providers, config.providers.env, vendorFetch ?? undefined), clock, timeoutsMs: config.providers.modelTimeoutsMs }),
+    attempts: new AttemptRunner({ clients: options.clients ?? createModelClients(config.providers, config.providers.env), clock, timeoutsMs: config.providers.modelTimeoutsMs }),
     settings,
     repo: new DrizzleGenerationRepository(db.db, { onBatch: (write, report) => metrics.recordWriteBatch(write, report) }),
     pauses: new RedisModelPauses(redis, prefix),
@@ -147,7 +143,6 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
         // without this, close() waits for it until SIGKILL. A dropped scrape at exit is harmless.
         server.closeAllConnections();
       });
-      vendorFetch?.close();
       await db.close();
       log.info('worker stopped');
     })());

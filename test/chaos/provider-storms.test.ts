@@ -13,8 +13,7 @@ let h: Harness;
 let worker: RunningProcess;
 
 beforeAll(async () => {
-  // A 4 MB response budget, so that a few 10 MB answers at once must wait for each other.
-  h = await startHarness('storms', { env: { LOG_LEVEL: 'info', WORKER_CONCURRENCY: '50', MODEL_TIMEOUTS_MS: 'gpt-4o-mini=1500,claude-sonnet-4-6=1500', RETRY_BASE_DELAY_MS: '200', VENDOR_RESPONSE_BUFFER_MB: '4' } });
+  h = await startHarness('storms', { env: { LOG_LEVEL: 'info', WORKER_CONCURRENCY: '50', MODEL_TIMEOUTS_MS: 'gpt-4o-mini=1500,claude-sonnet-4-6=1500', RETRY_BASE_DELAY_MS: '200' } });
   worker = startTsProcess('worker/main.ts', h.env);
   await waitForOutput(worker, /worker started/);
 });
@@ -30,15 +29,6 @@ const settle = (ids: string[]) => Promise.allSettled(ids.map((id) => h.client.wa
 
 /** Timestamps come back as text through the Drizzle-configured client. */
 const ms = (t: unknown) => new Date(t as string).getTime();
-
-/** A value the worker's /metrics endpoint exports now (METRICS_PORT 0: the port is in its start line). */
-async function workerMetric(series: string): Promise<number> {
-  const port = /"metricsPort":(\d+)/.exec(worker.output())![1];
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  if (line === undefined) throw new Error(`the worker exports no ${series}`);
-  return Number(line.slice(series.length + 1));
-}
 
 function peakRssMb(): number {
   const status = readFileSync(`/proc/${worker.child.pid}/status`, 'utf8');
@@ -131,25 +121,6 @@ describe('storms', () => {
     // The vendor billed for every token of the 10 MB answer: so do we.
     expect(hugeAttempt!.output_tokens).toBeGreaterThan(2_000_000);
     expect(Number(hugeAttempt!.cost)).toBeGreaterThan(1);
-    expect(peakRssMb()).toBeLessThan(400);
-    expect(worker.child.exitCode).toBeNull();
-  });
-
-  it('10 MB answers at once wait for room in the response budget the worker was configured with', async () => {
-    const mb = 1024 * 1024;
-    expect(await workerMetric('orchestrator_vendor_response_buffer_bytes{kind="limit"}')).toBe(4 * mb);
-    const waitsBefore = await workerMetric('orchestrator_vendor_response_waits_total');
-    const ids = await requests(4, 'Huge answers at once', 'gpt-4o-mini=huge');
-    await settle(ids);
-    // Each primary attempt is recorded once with a true outcome (schema when the answer arrived
-    // in time, timeout when it waited past 1.5 s), and the fallback answered the request.
-    await expectCleanLedger(h.db, ids, [h.rawQueue, h.fallbackQueue]);
-    const primaries = await h.db.sql`select outcome from generation_attempts where job_id in ${h.db.sql(ids)} and role = 'primary'`;
-    expect(primaries).toHaveLength(4);
-    for (const p of primaries) expect(['schema', 'timeout']).toContain(p.outcome);
-    expect(await workerMetric('orchestrator_vendor_response_waits_total')).toBeGreaterThan(waitsBefore);
-    expect(await workerMetric('orchestrator_vendor_response_buffer_bytes{kind="held"}')).toBe(0);
-    expect(await workerMetric('orchestrator_vendor_responses_waiting')).toBe(0);
     expect(peakRssMb()).toBeLessThan(400);
     expect(worker.child.exitCode).toBeNull();
   });

@@ -8,13 +8,10 @@ import { toolWorkflowSchema, WORKFLOW_TOOL_NAME } from '../../shared/workflow-sc
 import type { LlmCall, LlmClient, LlmResult } from './llm-client.ts';
 import { SCHEMA_INSTRUCTIONS } from './openai-client.ts';
 import { withAttemptSignal } from './attempt-signal.ts';
-import type { FetchFn } from './node-http-fetch.ts';
 
 export interface AnthropicClientOptions {
   readonly apiKey: string;
   readonly baseURL?: string | undefined;
-  /** The HTTP client under the SDK (default: the built-in fetch). */
-  readonly fetch?: FetchFn | undefined;
 }
 
 const inputSchema = toolWorkflowSchema as unknown as Anthropic.Messages.Tool.InputSchema;
@@ -23,8 +20,8 @@ export class AnthropicLlmClient implements LlmClient {
   private readonly client: Anthropic;
 
   constructor(options: AnthropicClientOptions) {
-    // redirect 'error': see the OpenAI adapter.
-    this.client = new Anthropic({ apiKey: options.apiKey, baseURL: options.baseURL ?? null, maxRetries: 0, fetchOptions: { redirect: 'error' }, ...(options.fetch ? { fetch: options.fetch } : {}) });
+    // No retries inside the SDK, redirect 'error': see the OpenAI adapter.
+    this.client = new Anthropic({ apiKey: options.apiKey, baseURL: options.baseURL ?? null, maxRetries: 0, fetchOptions: { redirect: 'error' } });
   }
 
   async call(call: LlmCall): Promise<LlmResult> {
