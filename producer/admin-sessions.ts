@@ -1,14 +1,15 @@
 /**
  * Server-side admin sessions: the cookie holds a random id (256 bits), Redis holds what it
- * stands for, with a TTL. Logout deletes it; each session records the digest of the admin token
- * it was opened with, so a session whose token is no longer configured (rotated) is refused.
+ * stands for, with a TTL. Logout deletes it; each session records the digest of the admin's token
+ * it was opened with: the admin's name follows from it, and a session whose token is no longer
+ * configured (rotated or removed) is refused.
  * Keys hold a digest of the id, never the id itself; one key per command (Cluster safe).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { RedisConnection } from '../shared/redis.ts';
 
 export interface AdminSessionStore {
-  /** Opens a session for the admin token with this SHA-256 digest (hex); returns its id. */
+  /** Opens a session for the admin whose token has this SHA-256 digest (hex); returns its id. */
   create(tokenDigest: string, ttlS: number): Promise<string>;
   /** The token digest a live session was opened with, or null. */
   lookup(id: string): Promise<string | null>;

@@ -1,6 +1,8 @@
 /**
- * Access control. API routes take a bearer token from PRODUCER_API_TOKENS; admin routes take
- * ADMIN_API_TOKEN as a bearer token, or a browser session cookie issued by the login form.
+ * Access control. API routes take a bearer token from PRODUCER_API_TOKENS; admin routes take an
+ * admin's token (ADMIN_API_TOKENS, each with a person's name, or the single ADMIN_API_TOKEN) as a
+ * bearer token, or a browser session cookie issued by the login form. An admin's principal is
+ * their name: audit rows and "last updated by" say who, not which token.
  *
  * Tokens are compared in constant time (SHA-256 digests through timingSafeEqual, every configured
  * token checked), never logged, and never stored. Admin sessions live in Redis (admin-sessions.ts):
@@ -9,6 +11,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AdminCredential } from '../shared/producer-config.ts';
 import type { AdminSessionStore } from './admin-sessions.ts';
 import { unavailable } from './dependencies.ts';
 import { ApiError } from './errors.ts';
@@ -17,7 +20,10 @@ export type Role = 'api' | 'admin';
 
 export interface Principal {
   readonly role: Role | 'anonymous';
-  /** A non-secret identity for logs, audit rows and rate-limit keys, such as `api:1a2b3c4d`. */
+  /**
+   * A non-secret identity for logs and audit rows: an admin's name (`alice`), or `api:1a2b3c4d`
+   * for an API token.
+   */
   readonly id: string;
   /** SHA-256 of the token (hex): the rate-limit key. */
   readonly keyHash: string;
@@ -34,7 +40,7 @@ export const SESSION_COOKIE = 'wo_admin_session';
 
 export interface AuthOptions {
   readonly apiTokens: readonly string[];
-  readonly adminToken: string | undefined;
+  readonly admins: readonly AdminCredential[];
   readonly authDisabled: boolean;
   readonly sessionTtlS: number;
   /** Where admin sessions live; without it, the login form cannot open one. */
@@ -82,14 +88,23 @@ const CHALLENGE = { 'www-authenticate': 'Bearer realm="workflow-orchestrator"' }
 
 export class Authenticator {
   private readonly apiDigests: readonly Buffer[];
-  private readonly adminDigest: Buffer | undefined;
+  private readonly adminDigests: readonly { readonly name: string; readonly digest: Buffer }[];
 
   private readonly options: AuthOptions;
 
   constructor(options: AuthOptions) {
     this.options = options;
     this.apiDigests = options.apiTokens.map(sha256);
-    this.adminDigest = options.adminToken === undefined ? undefined : sha256(options.adminToken);
+    this.adminDigests = options.admins.map((a) => ({ name: a.name, digest: sha256(a.token) }));
+  }
+
+  /** The admin whose token has this digest, compared in constant time against every admin's. */
+  private adminByDigest(digest: Buffer): string | undefined {
+    let name: string | undefined;
+    for (const a of this.adminDigests) {
+      if (a.digest.length === digest.length && timingSafeEqual(a.digest, digest)) name ??= a.name;
+    }
+    return name;
   }
 
   get disabled(): boolean {
@@ -101,10 +116,10 @@ export class Authenticator {
     const digest = sha256(token);
     let api = false;
     for (const d of this.apiDigests) api = timingSafeEqual(d, digest) || api;
-    const admin = this.adminDigest !== undefined && timingSafeEqual(this.adminDigest, digest);
-    if (!api && !admin) return null;
-    const role: Role = admin ? 'admin' : 'api';
-    return { role, id: identityOf(role, token), keyHash: digest.toString('hex'), via: 'bearer' };
+    const admin = this.adminByDigest(digest);
+    if (admin !== undefined) return { role: 'admin', id: admin, keyHash: digest.toString('hex'), via: 'bearer' };
+    if (!api) return null;
+    return { role: 'api', id: identityOf('api', token), keyHash: digest.toString('hex'), via: 'bearer' };
   }
 
   /** The principal of a request that must hold `role`; throws 401 (no or unknown credentials) or 403 (the other role's token). */
@@ -115,7 +130,7 @@ export class Authenticator {
       const p = this.classify(token);
       if (!p) throw new ApiError(401, 'UNAUTHORIZED', 'unknown bearer token', undefined, CHALLENGE);
       if (p.role !== role) {
-        throw new ApiError(403, 'FORBIDDEN', role === 'admin' ? 'an API token cannot use the admin routes: use ADMIN_API_TOKEN' : 'the admin token cannot use the API routes: use a token from PRODUCER_API_TOKENS');
+        throw new ApiError(403, 'FORBIDDEN', role === 'admin' ? 'an API token cannot use the admin routes: use an admin token (ADMIN_API_TOKENS or ADMIN_API_TOKEN)' : 'the admin token cannot use the API routes: use a token from PRODUCER_API_TOKENS');
       }
       return p;
     }
@@ -123,19 +138,22 @@ export class Authenticator {
       const session = await this.sessionOf(request);
       if (session) return session;
     }
-    throw new ApiError(401, 'UNAUTHORIZED', role === 'admin' ? 'admin credentials required: Authorization: Bearer <ADMIN_API_TOKEN>, or log in at /admin/login' : 'missing bearer token: send Authorization: Bearer <token>', undefined, CHALLENGE);
+    throw new ApiError(401, 'UNAUTHORIZED', role === 'admin' ? 'admin credentials required: Authorization: Bearer <an admin token>, or log in at /admin/login' : 'missing bearer token: send Authorization: Bearer <token>', undefined, CHALLENGE);
   }
 
-  /** Checks a login form's token; true only for the admin token. */
-  isAdminToken(token: string): boolean {
-    return this.classify(token)?.role === 'admin';
+  /** The admin a login form's token belongs to, or null: only admin tokens open sessions. */
+  adminOf(token: string): Principal | null {
+    const p = this.classify(token);
+    return p?.role === 'admin' ? p : null;
   }
 
-  /** Opens a session for the admin token; the cookie value is its random id. */
-  async issueSession(): Promise<{ value: string; maxAgeS: number }> {
+  /** Opens a session for this admin (a principal from `adminOf`); the cookie value is its random id. */
+  async issueSession(admin: Principal): Promise<{ value: string; maxAgeS: number }> {
     const { sessions, sessionTtlS } = this.options;
-    if (!sessions || !this.adminDigest) throw new Error('no admin token or session store configured: sessions cannot be issued');
-    const id = await this.withSessions(() => sessions.create(this.adminDigest!.toString('hex'), sessionTtlS));
+    if (!sessions || admin.role !== 'admin') throw new Error('no session store configured, or not an admin: sessions cannot be issued');
+    // The session holds the digest of the admin's token: the admin's name follows from it, and a
+    // rotated or removed token ends the sessions it opened.
+    const id = await this.withSessions(() => sessions.create(admin.keyHash, sessionTtlS));
     return { value: id, maxAgeS: sessionTtlS };
   }
 
@@ -146,19 +164,19 @@ export class Authenticator {
   }
 
   private async sessionOf(request: FastifyRequest): Promise<Principal | null> {
-    const { sessions, adminToken } = this.options;
-    if (!sessions || !this.adminDigest || adminToken === undefined) return null;
+    const { sessions } = this.options;
+    if (!sessions || this.adminDigests.length === 0) return null;
     const id = parseCookies(request.headers.cookie).get(SESSION_COOKIE);
     if (!id) return null;
     const digest = await this.withSessions(() => sessions.lookup(id));
     if (digest === null) return null;
-    const given = Buffer.from(digest, 'hex');
-    // Opened with a token that is no longer the admin token: the token was rotated.
-    if (given.length !== this.adminDigest.length || !timingSafeEqual(given, this.adminDigest)) {
+    const name = this.adminByDigest(Buffer.from(digest, 'hex'));
+    // Opened with a token that is no longer an admin's: the token was rotated or removed.
+    if (name === undefined) {
       await this.withSessions(() => sessions.revoke(id));
       return null;
     }
-    return { role: 'admin', id: identityOf('admin', adminToken), keyHash: digest, via: 'cookie' };
+    return { role: 'admin', id: name, keyHash: digest, via: 'cookie' };
   }
 
   /** A session store that cannot answer is a 503 naming Redis, not a 500 or a silent logout. */

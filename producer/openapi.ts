@@ -29,7 +29,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       ],
       components: {
         securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', description: 'A token from PRODUCER_API_TOKENS (API routes) or ADMIN_API_TOKEN (admin routes).' },
+          bearerAuth: { type: 'http', scheme: 'bearer', description: 'A token from PRODUCER_API_TOKENS (API routes), or an admin token from ADMIN_API_TOKENS or ADMIN_API_TOKEN (admin routes).' },
           adminSession: { type: 'apiKey', in: 'cookie', name: 'wo_admin_session', description: 'Set by the login form at /admin/login.' },
         },
       },

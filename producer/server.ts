@@ -99,7 +99,7 @@ export async function buildProducerServer(options: ProducerServerOptions): Promi
   const prefix = config.redis.queuePrefix;
   const auth = new Authenticator({
     apiTokens: config.apiTokens,
-    adminToken: config.adminToken,
+    admins: config.admins,
     authDisabled: config.authDisabled,
     sessionTtlS: config.adminSessionTtlS,
     sessions: new RedisAdminSessions(redis, prefix),

@@ -20,6 +20,8 @@ export const REDACT_PATHS = [
   'headers.cookie',
   'res.headers["set-cookie"]',
   'config.apiTokens',
+  'config.admins',
+  '*.admins',
   'config.adminToken',
   '*.adminToken',
   '*.apiTokens',

@@ -6,6 +6,18 @@
 import { type Env, EnvReader, readDatabaseSchema, readDatabaseUrl, readRedisConfig, type RedisConfig } from './config.ts';
 import { ConfigurationError } from './errors.ts';
 
+export interface AdminCredential {
+  /** Who this is, as audit rows and "last updated by" show it: `alice`, `bob@example.com`. */
+  readonly name: string;
+  readonly token: string;
+}
+
+/** The name the single ADMIN_API_TOKEN's rows carry: it names no person. */
+export const UNNAMED_ADMIN = 'admin';
+
+/** A person's name or e-mail: no `:` or `,` (the list's separators), no spaces. */
+const ADMIN_NAME = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$/;
+
 export interface ProducerConfig {
   readonly redis: RedisConfig;
   readonly databaseUrl: string;
@@ -17,8 +29,12 @@ export interface ProducerConfig {
   readonly host: string;
   /** Bearer tokens accepted on the API routes (`PRODUCER_API_TOKENS`, comma separated). */
   readonly apiTokens: readonly string[];
-  /** Bearer token (or login) for the admin routes and pages; never one of the API tokens. */
-  readonly adminToken: string | undefined;
+  /**
+   * The admins: each a person's name and their token (bearer or login) for the admin routes and
+   * pages, from ADMIN_API_TOKENS (`name:token,…`) and ADMIN_API_TOKEN (one admin named `admin`).
+   * Audit rows carry the name. No token is an API token too.
+   */
+  readonly admins: readonly AdminCredential[];
   /** No access control at all: demos and tests only. */
   readonly authDisabled: boolean;
   /** Enqueues per token per minute, shared by every replica through Redis; 0 turns the limit off. @defaultValue 600 */
@@ -71,18 +87,17 @@ export function readProducerConfig(env: Env = process.env): ProducerConfig {
     .map((t) => t.trim())
     .filter(Boolean)
     .map((t) => token('PRODUCER_API_TOKENS', t));
-  const adminToken = r.optional('ADMIN_API_TOKEN')?.trim() || undefined;
-  if (adminToken !== undefined) token('ADMIN_API_TOKEN', adminToken);
+  const admins = readAdmins(r);
   if (!authDisabled) {
     if (apiTokens.length === 0) {
       throw new ConfigurationError('INVALID_CONFIG', 'PRODUCER_API_TOKENS is empty: set at least one API token, or AUTH_DISABLED=true for a demo or test without access control');
     }
-    if (adminToken === undefined) {
-      throw new ConfigurationError('INVALID_CONFIG', 'ADMIN_API_TOKEN is not set: set an admin token different from every API token, or AUTH_DISABLED=true for a demo or test without access control');
+    if (admins.length === 0) {
+      throw new ConfigurationError('INVALID_CONFIG', 'ADMIN_API_TOKENS and ADMIN_API_TOKEN are not set: name each admin with a token (ADMIN_API_TOKENS="alice:…,bob:…"), or AUTH_DISABLED=true for a demo or test without access control');
     }
   }
-  if (adminToken !== undefined && apiTokens.includes(adminToken)) {
-    throw new ConfigurationError('INVALID_CONFIG', 'ADMIN_API_TOKEN must differ from every token in PRODUCER_API_TOKENS');
+  for (const a of admins) {
+    if (apiTokens.includes(a.token)) throw new ConfigurationError('INVALID_CONFIG', `${a.from} must differ from every token in PRODUCER_API_TOKENS${a.from === 'ADMIN_API_TOKENS' ? ` (the token of ${a.name})` : ''}`);
   }
   return {
     redis: readRedisConfig(env),
@@ -91,7 +106,7 @@ export function readProducerConfig(env: Env = process.env): ProducerConfig {
     port: r.int('PORT', 3000, 0, 65_535),
     host: r.string('HOST', '0.0.0.0'),
     apiTokens,
-    adminToken,
+    admins: admins.map(({ name, token: t }) => ({ name, token: t })),
     authDisabled,
     enqueueRateLimitPerMinute: r.int('ENQUEUE_RATE_LIMIT_PER_MINUTE', 600, 0, 1_000_000),
     loginFreeFailures: r.int('LOGIN_FREE_FAILURES', 5, 0, 1_000),
@@ -104,4 +119,37 @@ export function readProducerConfig(env: Env = process.env): ProducerConfig {
     shutdownGraceMs: r.int('SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     logLevel: r.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
   };
+}
+
+/**
+ * ADMIN_API_TOKENS (`alice:token,bob:token`) and ADMIN_API_TOKEN (one admin named `admin`), both
+ * optional, together: names and tokens must each be unique across both, or audit rows could not
+ * tell two people apart.
+ */
+function readAdmins(r: EnvReader): (AdminCredential & { from: string })[] {
+  const out: (AdminCredential & { from: string })[] = [];
+  const list = r.optional('ADMIN_API_TOKENS') ?? '';
+  // Empty entries (a trailing comma) are skipped, as in PRODUCER_API_TOKENS.
+  for (const [i, raw] of list.split(',').map((e) => e.trim()).filter(Boolean).entries()) {
+    const colon = raw.indexOf(':');
+    if (colon < 0) throw new ConfigurationError('INVALID_CONFIG', `ADMIN_API_TOKENS entry ${i + 1} is not name:token (no colon)`);
+    const name = raw.slice(0, colon).trim();
+    if (name === '') throw new ConfigurationError('INVALID_CONFIG', `ADMIN_API_TOKENS entry ${i + 1} has an empty name: audit rows need a person's name`);
+    if (!ADMIN_NAME.test(name)) throw new ConfigurationError('INVALID_CONFIG', `ADMIN_API_TOKENS entry ${i + 1} has the name ${JSON.stringify(name)}: use letters, digits and . _ @ + - (at most 64, no spaces)`);
+    out.push({ name, token: token(`ADMIN_API_TOKENS (the token of ${name})`, raw.slice(colon + 1).trim()), from: 'ADMIN_API_TOKENS' });
+  }
+  const single = r.optional('ADMIN_API_TOKEN')?.trim() || undefined;
+  if (single !== undefined) out.push({ name: UNNAMED_ADMIN, token: token('ADMIN_API_TOKEN', single), from: 'ADMIN_API_TOKEN' });
+  const names = new Set<string>();
+  const tokens = new Map<string, string>();
+  for (const a of out) {
+    if (names.has(a.name)) {
+      throw new ConfigurationError('INVALID_CONFIG', a.from === 'ADMIN_API_TOKEN' ? `ADMIN_API_TOKENS names an admin "${UNNAMED_ADMIN}", the name ADMIN_API_TOKEN's rows carry: rename that admin or drop ADMIN_API_TOKEN` : `ADMIN_API_TOKENS names ${a.name} twice`);
+    }
+    const other = tokens.get(a.token);
+    if (other !== undefined) throw new ConfigurationError('INVALID_CONFIG', `${a.from} gives ${a.name} the same token as ${other}: each admin needs a token of their own`);
+    names.add(a.name);
+    tokens.set(a.token, a.name);
+  }
+  return out;
 }

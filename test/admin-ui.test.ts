@@ -113,7 +113,7 @@ describe('login', () => {
     expect(new URL(page.url()).pathname).toBe('/admin/login');
     await page.getByTestId('login-token').fill('not-the-admin-token-at-all');
     await page.getByTestId('login-submit').click();
-    await expect.poll(() => page.getByTestId('login-error').textContent()).toContain('not the admin token');
+    await expect.poll(() => page.getByTestId('login-error').textContent()).toContain('not an admin token');
     await page.getByTestId('login-token').fill(ADMIN_TOKEN);
     await page.getByTestId('login-submit').click();
     await page.waitForSelector('body[data-ready="true"]');

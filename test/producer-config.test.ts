@@ -11,7 +11,7 @@ describe('readProducerConfig', () => {
       port: 3000,
       host: '0.0.0.0',
       apiTokens: ['api-token-0123456789abcdef', 'api-token-second-000000000'],
-      adminToken: 'admin-token-0123456789abcdef',
+      admins: [{ name: 'admin', token: 'admin-token-0123456789abcdef' }],
       authDisabled: false,
       enqueueRateLimitPerMinute: 600,
       loginFreeFailures: 5,
@@ -30,14 +30,39 @@ describe('readProducerConfig', () => {
 
   it('refuses to start without tokens unless AUTH_DISABLED=true', () => {
     expect(() => readProducerConfig({})).toThrow(/PRODUCER_API_TOKENS is empty.*AUTH_DISABLED=true/);
-    expect(() => readProducerConfig({ PRODUCER_API_TOKENS: TOKENS.PRODUCER_API_TOKENS })).toThrow(/ADMIN_API_TOKEN is not set/);
-    expect(readProducerConfig({ AUTH_DISABLED: 'true' })).toMatchObject({ authDisabled: true, apiTokens: [], adminToken: undefined });
+    expect(() => readProducerConfig({ PRODUCER_API_TOKENS: TOKENS.PRODUCER_API_TOKENS })).toThrow(/ADMIN_API_TOKENS and ADMIN_API_TOKEN are not set/);
+    expect(readProducerConfig({ AUTH_DISABLED: 'true' })).toMatchObject({ authDisabled: true, apiTokens: [], admins: [] });
   });
 
   it('refuses an admin token that is also an API token, short tokens and tokens with spaces', () => {
     expect(() => readProducerConfig({ ...TOKENS, ADMIN_API_TOKEN: 'api-token-0123456789abcdef' })).toThrow(/ADMIN_API_TOKEN must differ/);
     expect(() => readProducerConfig({ ...TOKENS, PRODUCER_API_TOKENS: 'short' })).toThrow(/PRODUCER_API_TOKENS holds a token shorter than 16/);
     expect(() => readProducerConfig({ ...TOKENS, ADMIN_API_TOKEN: 'admin token with spaces' })).toThrow(/ADMIN_API_TOKEN holds a token with spaces/);
+  });
+
+  it('reads named admins from ADMIN_API_TOKENS, beside the one unnamed ADMIN_API_TOKEN', () => {
+    const alice = 'alice-token-0123456789abcdef';
+    const bob = 'bob-token-0123456789abcdef:with-colon';
+    const named = readProducerConfig({ PRODUCER_API_TOKENS: TOKENS.PRODUCER_API_TOKENS, ADMIN_API_TOKENS: ` alice:${alice}, bob@example.com:${bob} ,` });
+    // A token may hold a colon: the name ends at the first one.
+    expect(named.admins).toEqual([{ name: 'alice', token: alice }, { name: 'bob@example.com', token: bob }]);
+    expect(readProducerConfig({ ...TOKENS, ADMIN_API_TOKENS: `alice:${alice}` }).admins).toEqual([{ name: 'alice', token: alice }, { name: 'admin', token: TOKENS.ADMIN_API_TOKEN }]);
+  });
+
+  it('refuses empty names, duplicate names or tokens, short tokens and API tokens in ADMIN_API_TOKENS, naming it', () => {
+    const base = { PRODUCER_API_TOKENS: TOKENS.PRODUCER_API_TOKENS };
+    const t1 = 'first-admin-token-0123456789';
+    const t2 = 'second-admin-token-012345678';
+    expect(() => readProducerConfig({ ...base, ADMIN_API_TOKENS: `:${t1}` })).toThrow(/ADMIN_API_TOKENS entry 1 has an empty name/);
+    expect(() => readProducerConfig({ ...base, ADMIN_API_TOKENS: `alice:${t1},${t2}` })).toThrow(/ADMIN_API_TOKENS entry 2 is not name:token/);
+    expect(() => readProducerConfig({ ...base, ADMIN_API_TOKENS: `alice:${t1},alice:${t2}` })).toThrow(/ADMIN_API_TOKENS names alice twice/);
+    expect(() => readProducerConfig({ ...base, ADMIN_API_TOKENS: `alice:${t1},bob:${t1}` })).toThrow(/ADMIN_API_TOKENS gives bob the same token as alice/);
+    expect(() => readProducerConfig({ ...base, ADMIN_API_TOKENS: 'alice:short' })).toThrow(/ADMIN_API_TOKENS \(the token of alice\) holds a token shorter than 16/);
+    expect(() => readProducerConfig({ ...base, ADMIN_API_TOKENS: `al ice:${t1}` })).toThrow(/ADMIN_API_TOKENS entry 1 has the name "al ice"/);
+    expect(() => readProducerConfig({ ...base, ADMIN_API_TOKENS: 'alice:api-token-0123456789abcdef' })).toThrow(/ADMIN_API_TOKENS must differ from every token in PRODUCER_API_TOKENS \(the token of alice\)/);
+    // The single token's admin is named `admin`: a named admin cannot take that name or that token.
+    expect(() => readProducerConfig({ ...TOKENS, ADMIN_API_TOKENS: `admin:${t1}` })).toThrow(/ADMIN_API_TOKENS names an admin "admin"/);
+    expect(() => readProducerConfig({ ...TOKENS, ADMIN_API_TOKENS: `alice:${TOKENS.ADMIN_API_TOKEN}` })).toThrow(/ADMIN_API_TOKEN gives admin the same token as alice/);
   });
 
   it('names the variable of a bad value', () => {

@@ -42,10 +42,12 @@ function escapeHtml(text: string): string {
 
 const LOGOUT_FORM = '<form method="post" action="/admin/logout"><button type="submit" class="link" data-testid="logout">Log out</button></form>';
 
-export function consolePage(options: { authDisabled: boolean }): string {
+/** `signedInAs`: the admin's name, shown beside Log out (null with auth off). */
+export function consolePage(options: { authDisabled: boolean; signedInAs: string | null }): string {
+  const who = options.signedInAs === null ? '' : `<span class="muted small" data-testid="signed-in-as">Signed in as ${escapeHtml(options.signedInAs)}</span>`;
   return CONSOLE_HTML.replace('<!--AUTH-NOTICE-->', options.authDisabled ? '<p class="banner warn" data-testid="auth-disabled">AUTH_DISABLED=true: no access control. Demo and test use only.</p>' : '')
     // With auth off there is no session to end: a Log out button would promise what it cannot do.
-    .replace('<!--LOGOUT-->', options.authDisabled ? '' : LOGOUT_FORM);
+    .replace('<!--LOGOUT-->', options.authDisabled ? '' : who + LOGOUT_FORM);
 }
 
 export function loginPage(error: string | null): string {

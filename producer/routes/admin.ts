@@ -1,7 +1,7 @@
 /**
  * The admin API (settings, catalog, live figures) and the admin pages (the console, its login
- * form and its static assets). Admin credentials: ADMIN_API_TOKEN as a bearer token, or the
- * session cookie the login form sets.
+ * form and its static assets). Admin credentials: an admin's token (ADMIN_API_TOKENS or
+ * ADMIN_API_TOKEN) as a bearer token, or the session cookie the login form sets.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RedisConnection } from '../../shared/redis.ts';
@@ -217,14 +217,15 @@ export async function adminPageRoutes(app: FastifyInstance, o: AdminRoutesOption
   const html = (reply: FastifyReply, status: number, body: string) => reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(body);
 
   app.get('/admin', { schema: { hide: true } }, async (request, reply) => {
+    let who: string;
     try {
-      await o.auth.authorize(request, 'admin');
+      who = (await o.auth.authorize(request, 'admin')).id;
     } catch (err) {
       const e = toApiError(err);
       if (e.statusCode === 401) return reply.redirect('/admin/login', 303);
       throw err;
     }
-    return html(reply, 200, consolePage({ authDisabled: o.auth.disabled }));
+    return html(reply, 200, consolePage({ authDisabled: o.auth.disabled, signedInAs: o.auth.disabled ? null : who }));
   });
 
   app.get('/admin/login', { schema: { hide: true } }, async (_request, reply) => {
@@ -246,15 +247,16 @@ export async function adminPageRoutes(app: FastifyInstance, o: AdminRoutesOption
       o.log.warn({ err: coerceError(err).message }, 'login backoff unavailable');
     }
     const token = typeof request.body?.token === 'string' ? request.body.token.trim() : '';
-    if (!token || !o.auth.isAdminToken(token)) {
+    const admin = token ? o.auth.adminOf(token) : null;
+    if (!admin) {
       request.log.warn({ ip: request.ip }, 'admin login refused');
       await redisWithin(() => o.loginBackoff.failed(request.ip)).catch((err: unknown) => o.log.warn({ err: coerceError(err).message }, 'login backoff unavailable'));
-      return html(reply, 401, loginPage('That is not the admin token.'));
+      return html(reply, 401, loginPage('That is not an admin token.'));
     }
     await redisWithin(() => o.loginBackoff.succeeded(request.ip)).catch(() => {});
-    const session = await o.auth.issueSession();
+    const session = await o.auth.issueSession(admin);
     reply.header('set-cookie', sessionCookie(request, session.value, session.maxAgeS));
-    request.log.info({ principal: o.auth.classify(token)?.id }, 'admin logged in');
+    request.log.info({ principal: admin.id }, 'admin logged in');
     return reply.redirect('/admin', 303);
   });
 

@@ -2,12 +2,11 @@
  * Producer services for tests: started in-process on a free port with a harness's Redis prefix
  * and Postgres schema, plus small HTTP helpers (JSON requests, server-sent events, schema checks).
  */
-import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { createLogger, type Logger } from '../../shared/logger.ts';
-import { readProducerConfig } from '../../shared/producer-config.ts';
+import { readProducerConfig, UNNAMED_ADMIN } from '../../shared/producer-config.ts';
 import { type RunningProducer, startProducer } from '../../producer/server.ts';
 import { generationResultSchema, workflowSchema } from '../../producer/schemas.ts';
 import { errorBodySchema } from '../../producer/errors.ts';
@@ -15,8 +14,8 @@ import { errorBodySchema } from '../../producer/errors.ts';
 export const API_TOKEN = 'test-api-token-0123456789abcdef';
 export const API_TOKEN_2 = 'test-api-token-second-fedcba9876';
 export const ADMIN_TOKEN = 'test-admin-token-abcdef0123456789';
-/** The audit identity of ADMIN_TOKEN: `admin:` and the first 8 hex of its SHA-256. */
-export const ADMIN_IDENTITY = `admin:${createHash('sha256').update(ADMIN_TOKEN).digest('hex').slice(0, 8)}`;
+/** The audit identity of ADMIN_TOKEN (ADMIN_API_TOKEN, the one unnamed admin): `admin`. */
+export const ADMIN_IDENTITY = UNNAMED_ADMIN;
 
 export const apiAuth = { authorization: `Bearer ${API_TOKEN}` };
 export const adminAuth = { authorization: `Bearer ${ADMIN_TOKEN}` };
