@@ -11,12 +11,11 @@ import { Worker } from 'bullmq';
 import postgres from 'postgres';
 import { readRedisConfig } from '../shared/config.ts';
 import { findModel } from '../shared/default-catalog.ts';
-import { PRIMARY_QUEUE } from '../shared/queues.ts';
+import { type GenerationRequest, PRIMARY_QUEUE } from '../shared/jobs.ts';
 import { blockingConnection } from '../shared/redis.ts';
 import { OpenAiLlmClient } from '../worker/llm/openai-client.ts';
 import { runUntilStopped } from './lib/child-worker.ts';
 import { MAX_WORKFLOW_OUTPUT_TOKENS, SYSTEM_PROMPT, userPrompt } from '../worker/prompt.ts';
-import type { GenerationRequest } from '../shared/job-contract.ts';
 
 const { target: url, queuePrefix } = readRedisConfig(process.env);
 const concurrency = Number(process.env.WORKER_CONCURRENCY ?? 50);

@@ -5,7 +5,7 @@
  */
 import { Worker } from 'bullmq';
 import { readRedisConfig } from '../shared/config.ts';
-import { PRIMARY_QUEUE } from '../shared/queues.ts';
+import { PRIMARY_QUEUE } from '../shared/jobs.ts';
 import { blockingConnection } from '../shared/redis.ts';
 import { runUntilStopped } from './lib/child-worker.ts';
 

@@ -9,8 +9,7 @@ import type { RedisConnection } from '../shared/redis.ts';
 import { isConnectionFailure } from '../shared/connection-errors.ts';
 import { InvalidRequestError, OrchestratorError } from '../shared/errors.ts';
 import type { GenerationResult, HandoverResult } from '../shared/generation-result.ts';
-import { type GenerationRequest, parseGenerationRequest } from '../shared/job-contract.ts';
-import { FALLBACK_QUEUE, fallbackJobId, GENERATE_JOB, isValidJobId, JOB_ID_RULE, PRIMARY_JOB_OPTIONS, PRIMARY_QUEUE } from '../shared/queues.ts';
+import { FALLBACK_QUEUE, fallbackJobId, GENERATE_JOB, type GenerationRequest, isValidJobId, JOB_ID_RULE, parseGenerationRequest, PRIMARY_JOB_OPTIONS, PRIMARY_QUEUE } from '../shared/jobs.ts';
 import { blockingConnection, producerConnection } from '../shared/redis.ts';
 import { type RedisTarget, urlTarget } from '../shared/redis-target.ts';
 

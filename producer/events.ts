@@ -11,7 +11,7 @@ import type { RedisConnection } from '../shared/redis.ts';
 import type { RedisTarget } from '../shared/redis-target.ts';
 import { coerceError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
-import { FALLBACK_QUEUE, PRIMARY_QUEUE } from '../shared/queues.ts';
+import { FALLBACK_QUEUE, PRIMARY_QUEUE } from '../shared/jobs.ts';
 import { blockingConnection } from '../shared/redis.ts';
 import type { GenerationSnapshot, StageEvent } from './generation-status.ts';
 import { stageRank } from './generation-status.ts';

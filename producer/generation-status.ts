@@ -9,9 +9,8 @@ import type { Database } from '../db/client.ts';
 import { rowToResult } from '../db/generation-repository.ts';
 import { workflowGenerations } from '../db/schema.ts';
 import type { GenerationResult, HandoverResult } from '../shared/generation-result.ts';
-import type { GenerationRequest } from '../shared/job-contract.ts';
+import { fallbackJobId, type GenerationRequest } from '../shared/jobs.ts';
 import { type FailureReason, isValidationFailure } from '../shared/outcomes.ts';
-import { fallbackJobId } from '../shared/queues.ts';
 import type { ApiStatus, Stage } from './schemas.ts';
 
 export type StageEvent =

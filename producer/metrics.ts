@@ -3,8 +3,8 @@
  * route template (never the raw URL), the method, the status code, queue names and job states.
  */
 import type { FastifyInstance } from 'fastify';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { type QueueDepthSource, QUEUE_STATES } from '../worker/metrics.ts';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { type QueueDepthSource, registerQueueDepth } from '../shared/queue-depth.ts';
 
 export interface ProducerMetrics {
   readonly registry: Registry;
@@ -19,23 +19,7 @@ export function createProducerMetrics(options: { queues: readonly QueueDepthSour
   const registry = new Registry();
   const registers = [registry];
   if (options.processMetrics) collectDefaultMetrics({ register: registry });
-  new Gauge({
-    name: 'orchestrator_queue_jobs',
-    help: 'Jobs in each queue by state, read from Redis at scrape time.',
-    labelNames: ['queue', 'state'],
-    registers,
-    async collect() {
-      this.reset();
-      for (const q of options.queues) {
-        try {
-          const counts = await q.getJobCounts(...QUEUE_STATES);
-          for (const state of QUEUE_STATES) this.set({ queue: q.name, state }, counts[state] ?? 0);
-        } catch {
-          // Redis away: export nothing rather than zeros that look like an empty queue.
-        }
-      }
-    },
-  });
+  registerQueueDepth(registry, options.queues);
   const enqueue = new Histogram({
     name: 'orchestrator_enqueue_duration_seconds',
     help: 'Time to enqueue one generation request (contract check and Redis write), by outcome.',

@@ -3,9 +3,8 @@
  * the worker's workflow schema. They feed the OpenAPI document, and the tests check every
  * response against them.
  */
-import { generationRequestSchema } from '../shared/job-contract.ts';
+import { generationRequestSchema, jobIdSchema } from '../shared/jobs.ts';
 import { ATTEMPT_OUTCOMES } from '../shared/outcomes.ts';
-import { jobIdSchema } from '../shared/queues.ts';
 import { workflowSchema } from '../shared/workflow-schema.ts';
 import { errorBodySchema, fieldErrorSchema } from './errors.ts';
 

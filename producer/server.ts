@@ -12,7 +12,7 @@ import { connectDatabase, type DbHandle } from '../db/client.ts';
 import { SettingsStore } from '../db/settings-store.ts';
 import { ajv, toFieldErrors } from '../shared/ajv.ts';
 import { coerceError, InvalidRequestError } from '../shared/errors.ts';
-import { generationRequestSchema } from '../shared/job-contract.ts';
+import { generationRequestSchema } from '../shared/jobs.ts';
 import { createLogger, type Logger } from '../shared/logger.ts';
 import type { ProducerConfig } from '../shared/producer-config.ts';
 import { producerConnection } from '../shared/redis.ts';

@@ -3,7 +3,7 @@
  * start-up with a message naming the variable.
  */
 import { ConfigurationError } from './errors.ts';
-import { MAX_DEADLINE_MS, MIN_DEADLINE_MS } from './job-contract.ts';
+import { MAX_DEADLINE_MS, MIN_DEADLINE_MS } from './jobs.ts';
 import { readRedisTarget, type RedisTarget } from './redis-target.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;

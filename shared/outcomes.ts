@@ -16,7 +16,9 @@ export type CallFailureKind = (typeof CALL_FAILURE_KINDS)[number];
 /** The classified outcome of one model attempt. */
 export const ATTEMPT_OUTCOMES = ['ok', ...VALIDATION_FAILURE_KINDS, ...CALL_FAILURE_KINDS] as const;
 export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
-export type FailureReason = Exclude<AttemptOutcome, 'ok'>;
+/** Every outcome but `ok`: why an attempt (and a hand-over) did not give the result. */
+export const FAILURE_REASONS = [...VALIDATION_FAILURE_KINDS, ...CALL_FAILURE_KINDS] as const;
+export type FailureReason = (typeof FAILURE_REASONS)[number];
 
 /**
  * Call failures worth another try of the same model after a pause. Never `model_unavailable`

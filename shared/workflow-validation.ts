@@ -4,7 +4,7 @@
  */
 import { ajv, toFieldErrors } from './ajv.ts';
 import type { FieldError } from './errors.ts';
-import { pluginAllowList, type PluginOffer } from './job-contract.ts';
+import { pluginAllowList, type PluginOffer } from './jobs.ts';
 import type { ValidationFailureKind } from './outcomes.ts';
 import { findUnstorable } from './storable-text.ts';
 import { validationWorkflowSchema, type StepRef, type Workflow, type WorkflowStep } from './workflow-schema.ts';

@@ -21,7 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { connectDatabase, type DbHandle } from '../db/client.ts';
 import { SEED_FALLBACK_RATE } from '../db/seed-queries.ts';
-import { FALLBACK_QUEUE, PRIMARY_QUEUE } from '../shared/queues.ts';
+import { FALLBACK_QUEUE, PRIMARY_QUEUE } from '../shared/jobs.ts';
 import { type ComposeConfig, containerPorts, nativeCommand, nativeEnvironment, resolveCompose } from './helpers/compose.ts';
 import { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from './helpers/database.ts';
 import { imageEnvironment } from './helpers/dockerfile.ts';

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { readWorkerConfig } from '../shared/config.ts';
 import { InvalidRequestError } from '../shared/errors.ts';
-import { parseGenerationRequest } from '../shared/job-contract.ts';
+import { parseGenerationRequest } from '../shared/jobs.ts';
 import { costOf, formatUsd, parseUsd } from '../shared/money.ts';
 import { DEFAULT_CATALOG, findModel, MODEL_CATALOG } from '../shared/default-catalog.ts';
 import { resolveSettings } from '../shared/settings.ts';

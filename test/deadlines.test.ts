@@ -5,7 +5,7 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generationAttempts, workflowGenerations } from '../db/schema.ts';
-import { GENERATE_JOB, PRIMARY_JOB_OPTIONS } from '../shared/queues.ts';
+import { GENERATE_JOB, PRIMARY_JOB_OPTIONS } from '../shared/jobs.ts';
 import { eventually, goal, type Harness, PLUGINS, startHarness } from './helpers/harness.ts';
 
 let h: Harness;

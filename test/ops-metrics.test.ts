@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningProducer } from '../producer/server.ts';
-import { PRIMARY_QUEUE } from '../shared/queues.ts';
+import { PRIMARY_QUEUE } from '../shared/jobs.ts';
 import { catalogVersion } from '../worker/ops-metrics.ts';
 import { eventually, goal, type Harness, PLUGINS, startHarness } from './helpers/harness.ts';
 import { producerPool } from './helpers/producer.ts';

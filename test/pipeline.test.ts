@@ -8,7 +8,7 @@ import { BEGIN_SQL, beginParams } from '../db/generation-statements.ts';
 import { auditLogs, generationAttempts, workflowGenerations } from '../db/schema.ts';
 import { GenerationFailedError } from '../producer/client.ts';
 import type { FailureReason } from '../shared/outcomes.ts';
-import { fallbackJobId } from '../shared/queues.ts';
+import { fallbackJobId } from '../shared/jobs.ts';
 import type { WorkerRuntime } from '../worker/runtime.ts';
 import { eventually, goal, type Harness, PLUGINS, startHarness } from './helpers/harness.ts';
 

@@ -12,7 +12,7 @@ import type { RunningProducer } from '../producer/server.ts';
 import { enqueueResponseSchema, generationStatusSchema, settingsResponseSchema } from '../producer/schemas.ts';
 import { MODEL_CATALOG } from '../shared/default-catalog.ts';
 import { REDACT_PATHS } from '../shared/logger.ts';
-import { PRIMARY_QUEUE } from '../shared/queues.ts';
+import { PRIMARY_QUEUE } from '../shared/jobs.ts';
 import type { WorkerRuntime } from '../worker/runtime.ts';
 import { eventually, goal, type Harness, PLUGINS, startHarness } from './helpers/harness.ts';
 import {

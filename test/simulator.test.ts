@@ -7,7 +7,7 @@ import OpenAI from 'openai';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { PluginOffer } from '../shared/job-contract.ts';
+import type { PluginOffer } from '../shared/jobs.ts';
 import { findModel } from '../shared/default-catalog.ts';
 import { type ModelSpec } from '../shared/models.ts';
 import { checkModelText, checkWorkflow, parseModelText } from '../shared/workflow-validation.ts';

@@ -3,7 +3,7 @@
  * usage the vendor reported and its exact cost, so failed attempts are paid for too.
  */
 import { coerceError, type FieldError } from '../shared/errors.ts';
-import type { GenerationRequest } from '../shared/job-contract.ts';
+import type { GenerationRequest } from '../shared/jobs.ts';
 import { costOf, type Picodollars, type TokenUsage } from '../shared/money.ts';
 import type { ModelSpec } from '../shared/models.ts';
 import type { AttemptOutcome } from '../shared/outcomes.ts';

@@ -9,16 +9,13 @@ import { isTransientDbError } from '../db/transient-errors.ts';
 import { coerceError, InvalidRequestError, type FieldError, RequestRowMissingError } from '../shared/errors.ts';
 import { storableText } from '../shared/storable-text.ts';
 import type { GenerationResult, HandoverResult } from '../shared/generation-result.ts';
-import { type GenerationRequest, parseGenerationRequest } from '../shared/job-contract.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { ModelSpec } from '../shared/models.ts';
 import { type AttemptRole, type FailureReason, isValidationFailure, REQUEST_FAILURE_REASONS, TRANSIENT_OUTCOMES } from '../shared/outcomes.ts';
-import { fallbackJobId, GENERATE_FALLBACK_JOB as GENERATE_FALLBACK_JOB_NAME, isValidJobId, JOB_ID_RULE } from '../shared/queues.ts';
+import { type FallbackJobData, fallbackJobId, GENERATE_FALLBACK_JOB as GENERATE_FALLBACK_JOB_NAME, type GenerationRequest, isValidJobId, JOB_ID_RULE, parseFallbackJobData, parseGenerationRequest } from '../shared/jobs.ts';
 import { resolveSettings, type OrchestratorSettings, type ResolvedSettings } from '../shared/settings.ts';
 import type { AttemptResult, AttemptRunner } from './attempt-runner.ts';
 import type { Clock } from './clock.ts';
-import type { FallbackJobData } from './fallback-job.ts';
-import { parseFallbackJobData } from './fallback-job.ts';
 import type { WorkerMetrics } from './metrics.ts';
 import type { ModelPauses, PauseCheck } from './model-pauses.ts';
 import type { SettingsSource } from './settings-source.ts';
@@ -435,7 +432,7 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
     let request: GenerationRequest;
     try {
       request = parseGenerationRequest(job.data);
-      // A raw BullMQ client can pick any id; the id rule is the contract's too (shared/queues.ts).
+      // A raw BullMQ client can pick any id; the id rule is the contract's too (shared/jobs.ts).
       if (!isValidJobId(job.id)) throw new InvalidRequestError([{ path: '', code: 'job_id', message: `the job id must be ${JOB_ID_RULE}` }]);
     } catch (err) {
       if (err instanceof InvalidRequestError) return reject(job, err);

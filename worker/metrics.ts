@@ -8,14 +8,10 @@ import type { ResolvedSettings } from '../shared/settings.ts';
 import { ATTEMPT_ROLES, type FailureReason, type FinalStatus, type AttemptRole } from '../shared/outcomes.ts';
 import type { TokenUsage } from '../shared/money.ts';
 import type { BatchReport } from '../db/write-batcher.ts';
+import { type QueueDepthSource, registerQueueDepth } from '../shared/queue-depth.ts';
 import type { AttemptResult } from './attempt-runner.ts';
 
-export interface QueueDepthSource {
-  readonly name: string;
-  getJobCounts(...states: string[]): Promise<Record<string, number>>;
-}
-
-export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed', 'paused'] as const;
+export { QUEUE_STATES, type QueueDepthSource } from '../shared/queue-depth.ts';
 
 export interface WorkerMetrics {
   recordAttempt(role: AttemptRole, result: AttemptResult): void;
@@ -102,23 +98,7 @@ export function createWorkerMetrics(registry: Registry, queues: readonly QueueDe
     buckets: [1, 2, 5, 10, 20, 50],
     registers,
   });
-  new Gauge({
-    name: 'orchestrator_queue_jobs',
-    help: 'Jobs in each queue by state, read from Redis at scrape time.',
-    labelNames: ['queue', 'state'],
-    registers,
-    async collect() {
-      this.reset();
-      for (const q of queues) {
-        try {
-          const counts = await q.getJobCounts(...QUEUE_STATES);
-          for (const state of QUEUE_STATES) this.set({ queue: q.name, state }, counts[state] ?? 0);
-        } catch {
-          // Redis away: export nothing rather than zeros that look like an empty queue.
-        }
-      }
-    },
-  });
+  registerQueueDepth(registry, queues);
 
   const addTokens = (model: string, u: TokenUsage) => {
     if (u.inputTokens) tokens.inc({ model, direction: 'input' }, u.inputTokens);

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { Gauge, Histogram, type Registry } from 'prom-client';
 import type { ModelCatalog } from '../shared/models.ts';
-import { FALLBACK_QUEUE, PRIMARY_QUEUE } from '../shared/queues.ts';
+import { FALLBACK_QUEUE, PRIMARY_QUEUE } from '../shared/jobs.ts';
 import type { SettingsSource } from './settings-source.ts';
 
 export interface OperationsMetrics {

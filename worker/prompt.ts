@@ -1,5 +1,5 @@
 /** The instructions and the request, as the models see them. */
-import type { GenerationRequest } from '../shared/job-contract.ts';
+import type { GenerationRequest } from '../shared/jobs.ts';
 import { MAX_STEPS } from '../shared/workflow-validation.ts';
 
 export const SYSTEM_PROMPT = [

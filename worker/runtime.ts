@@ -12,7 +12,7 @@ import { SettingsStore } from '../db/settings-store.ts';
 import type { Env, WorkerConfig } from '../shared/config.ts';
 import type { ResolvedSettings } from '../shared/settings.ts';
 import { createLogger, type Logger } from '../shared/logger.ts';
-import { FALLBACK_QUEUE, GENERATE_FALLBACK_JOB, PRIMARY_JOB_OPTIONS, PRIMARY_QUEUE } from '../shared/queues.ts';
+import { FALLBACK_QUEUE, GENERATE_FALLBACK_JOB, PRIMARY_JOB_OPTIONS, PRIMARY_QUEUE } from '../shared/jobs.ts';
 import { blockingConnection } from '../shared/redis.ts';
 import { AttemptRunner, type ModelClients } from './attempt-runner.ts';
 import { systemClock, type Clock } from './clock.ts';

@@ -8,7 +8,7 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { GenerationClient } from '../../producer/client.ts';
-import { FALLBACK_QUEUE, PRIMARY_QUEUE } from '../../shared/queues.ts';
+import { FALLBACK_QUEUE, PRIMARY_QUEUE } from '../../shared/jobs.ts';
 import { createTestDatabase, TEST_DATABASE_URL, TEST_REDIS_URL, type TestDatabase, uniqueName } from '../../test/helpers/database.ts';
 import { heapCapMb, imageEnvironment } from '../../test/helpers/dockerfile.ts';
 import { type RunningProcess, startTsProcess, waitForOutput } from '../../test/helpers/processes.ts';

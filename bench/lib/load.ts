@@ -6,8 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type postgres from 'postgres';
-import type { GenerationRequest } from '../../shared/job-contract.ts';
-import { GENERATE_JOB, PRIMARY_JOB_OPTIONS } from '../../shared/queues.ts';
+import { GENERATE_JOB, type GenerationRequest, PRIMARY_JOB_OPTIONS } from '../../shared/jobs.ts';
 import { sampleRequestParts } from '../../test/helpers/sample-requests.ts';
 
 /** A realistic request, different for each `i`. */

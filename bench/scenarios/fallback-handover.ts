@@ -7,7 +7,7 @@
  * delivering it, the fallback `begin` and the pause check.
  */
 import { createBenchEnv } from '../lib/env.ts';
-import { fallbackJobId } from '../../shared/queues.ts';
+import { fallbackJobId } from '../../shared/jobs.ts';
 import { benchRequest, enqueueAtRate, jobTimings, waitForFinalRows } from '../lib/load.ts';
 import { fmt, type Mode, type Scenario, target } from '../lib/scenario.ts';
 import { describeSegments, segmentMetrics, summarize, summarizeEach } from '../lib/stats.ts';

@@ -8,7 +8,7 @@ import type { RedisConnection } from '../../shared/redis.ts';
 import type { GenerationClient } from '../client.ts';
 import { fingerprintOf, type IdempotencyClaims } from '../idempotency.ts';
 import { mintRequestId, ownsRequest } from '../request-ownership.ts';
-import type { GenerationRequest } from '../../shared/job-contract.ts';
+import type { GenerationRequest } from '../../shared/jobs.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { type Authenticator, requireRole } from '../auth.ts';
 import { assertRedisReady, guarded, unavailable } from '../dependencies.ts';

@@ -6,7 +6,7 @@ import { Queue } from 'bullmq';
 import { GenerationClient } from '../../producer/client.ts';
 import { type Env, readRedisConfig, readWorkerConfig, type WorkerConfig } from '../../shared/config.ts';
 import { createLogger } from '../../shared/logger.ts';
-import { FALLBACK_QUEUE, PRIMARY_QUEUE } from '../../shared/queues.ts';
+import { FALLBACK_QUEUE, PRIMARY_QUEUE } from '../../shared/jobs.ts';
 import { blockingConnection, type RedisConnection } from '../../shared/redis.ts';
 import { startWorkerRuntime, type WorkerRuntime } from '../../worker/runtime.ts';
 import { startSimulator, type Simulator } from '../simulator/server.ts';

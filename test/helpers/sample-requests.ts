@@ -1,5 +1,5 @@
 /** Realistic goals and plugin sets, shared by the demo and the benchmarks. */
-import type { GenerationRequest } from '../../shared/job-contract.ts';
+import type { GenerationRequest } from '../../shared/jobs.ts';
 
 export const SAMPLE_GOALS: readonly string[] = [
   'Every morning, summarise my unread emails and post the summary to Slack',

@@ -11,7 +11,7 @@
  *
  * or, from older clients, as `GOAL: <text…>` then `AVAILABLE_PLUGINS_JSON: <one line of JSON>`.
  */
-import type { PluginOffer } from '../../shared/job-contract.ts';
+import type { PluginOffer } from '../../shared/jobs.ts';
 
 export interface GenerationPrompt {
   readonly goal: string;

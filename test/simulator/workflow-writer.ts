@@ -4,7 +4,7 @@
  * over it with an ai_processing step per item, act through another plugin when a condition
  * holds, and finish with a summary.
  */
-import { pluginAllowList, type PluginOffer } from '../../shared/job-contract.ts';
+import { pluginAllowList, type PluginOffer } from '../../shared/jobs.ts';
 import type { AiProcessingStep, ConditionalStep, LoopStep, Operand, PluginActionStep, StepRef, Workflow, WorkflowStep } from '../../shared/workflow-schema.ts';
 import { stripDirectives } from './faults.ts';
 import { hashSeed, mulberry32, pick, type Rng } from './random.ts';
