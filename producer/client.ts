@@ -8,6 +8,7 @@ import { type Job, Queue, QueueEvents } from 'bullmq';
 import type { RedisConnection } from '../shared/redis.ts';
 import { isConnectionFailure } from '../shared/connection-errors.ts';
 import { InvalidRequestError, OrchestratorError } from '../shared/errors.ts';
+import { parseRequestFailure, type RequestFailure, type RequestFailureCode } from '../shared/failures.ts';
 import type { GenerationResult, HandoverResult } from '../shared/generation-result.ts';
 import { FALLBACK_QUEUE, fallbackJobId, GENERATE_JOB, type GenerationRequest, isValidJobId, JOB_ID_RULE, parseGenerationRequest, PRIMARY_JOB_OPTIONS, PRIMARY_QUEUE } from '../shared/jobs.ts';
 import { blockingConnection, producerConnection } from '../shared/redis.ts';
@@ -27,16 +28,18 @@ export interface GenerationClientOptions {
   readonly connection?: RedisConnection;
 }
 
-/** The request ended without a usable workflow; `result` has the details (errors, spend). */
+/**
+ * The request ended without a usable workflow: `code` says how (GENERATION_INVALID, _FAILED,
+ * _REJECTED), `reason` why in one closed-set word, `result` has the details (errors, spend).
+ */
 export class GenerationFailedError extends OrchestratorError {
+  declare readonly code: RequestFailureCode;
+  readonly reason: string;
   readonly result: GenerationResult | null;
 
-  constructor(
-    code: 'GENERATION_INVALID' | 'GENERATION_FAILED' | 'GENERATION_REJECTED',
-    message: string,
-    result: GenerationResult | null,
-  ) {
-    super(code, message, result);
+  constructor(failure: RequestFailure, result: GenerationResult | null) {
+    super(failure.code, failure.message, result);
+    this.reason = failure.reason;
     this.result = result;
   }
 }
@@ -147,11 +150,11 @@ export class GenerationClient {
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       if (/timed out before finishing/.test(message)) throw new OrchestratorError('WAIT_TIMEOUT', `job ${job.id} did not finish in ${Math.round(left)} ms`);
-      const code = /^(GENERATION_INVALID|GENERATION_FAILED|GENERATION_REJECTED)\b/.exec(message)?.[1] as 'GENERATION_INVALID' | 'GENERATION_FAILED' | 'GENERATION_REJECTED' | undefined;
-      if (!code) throw new OrchestratorError('GENERATION_FAILED', `job ${job.id} failed: ${message}`);
+      const failure = parseRequestFailure(message);
+      if (!failure) throw new OrchestratorError('GENERATION_FAILED', `job ${job.id} failed: ${message}`, undefined, { cause: err });
       const fresh = await queue.getJob(job.id!).catch(() => undefined);
       const progress = fresh?.progress as { stage?: string; result?: GenerationResult } | undefined;
-      throw new GenerationFailedError(code, message, progress?.stage === 'finished' ? (progress.result ?? null) : null);
+      throw new GenerationFailedError(failure, progress?.stage === 'finished' ? (progress.result ?? null) : null);
     }
   }
 

@@ -9,6 +9,7 @@ import type { Database } from '../db/client.ts';
 import { rowToResult } from '../db/generation-repository.ts';
 import { workflowGenerations } from '../db/schema.ts';
 import type { GenerationResult, HandoverResult } from '../shared/generation-result.ts';
+import { parseRequestFailure } from '../shared/failures.ts';
 import { fallbackJobId, type GenerationRequest } from '../shared/jobs.ts';
 import { type FailureReason, isValidationFailure } from '../shared/outcomes.ts';
 import type { ApiStatus, Stage } from './schemas.ts';
@@ -228,7 +229,7 @@ function finishedSnapshot(id: string, result: GenerationResult, error: string | 
 function failedSnapshot(id: string, job: Job, row: Row | undefined): GenerationSnapshot {
   const p = progressOf(job);
   if (p.stage === 'finished' && p.result && isResult(p.result)) return finishedSnapshot(id, p.result, null, row, job);
-  const error = job.failedReason || 'the job failed without a result';
+  const error = parseRequestFailure(job.failedReason)?.message ?? (job.failedReason || 'the job failed without a result');
   const history: StageEvent[] = [{ stage: 'queued' }, { stage: 'finished', status: 'failed', result: null, error }];
   return {
     view: {

@@ -72,12 +72,15 @@ export class RequestRowMissingError extends OrchestratorError {
   }
 }
 
+/** Anything caught, as an Error; a thrown non-Error is kept as the `cause`, so nothing is lost. */
 export function coerceError(err: unknown): Error {
   if (err instanceof Error) return err;
-  if (typeof err === 'string') return new Error(err);
+  if (typeof err === 'string') return new Error(err, { cause: err });
+  let message: string;
   try {
-    return new Error(JSON.stringify(err));
+    message = JSON.stringify(err) ?? String(err);
   } catch {
-    return new Error(String(err));
+    message = String(err);
   }
+  return new Error(message, { cause: err });
 }

@@ -61,3 +61,11 @@ export const REQUEST_FAILURE_REASONS = {
   /** The queue gave up on it (infrastructure retries spent, or its worker died on it too often). */
   abandoned: 'abandoned',
 } as const;
+
+/** Why a job was rejected without a model call: the `reason` of its GENERATION_REJECTED failure. */
+export const REJECTION_REASONS = {
+  /** A request that breaks the job contract (its errors name each bad field). */
+  invalidRequest: 'invalid_request',
+  /** A fallback job the worker itself wrote wrongly: a bug, never retried. */
+  malformedJob: 'malformed_job',
+} as const;

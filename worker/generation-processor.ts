@@ -7,11 +7,12 @@ import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import type { AttemptRecord, FinalOutcome, GenerationRepository } from '../db/generation-repository.ts';
 import { isTransientDbError } from '../db/transient-errors.ts';
 import { coerceError, InvalidRequestError, type FieldError, RequestRowMissingError } from '../shared/errors.ts';
+import { OutputInvalidError, RequestFailedError, type RequestEndedError, RequestRejectedError } from '../shared/failures.ts';
 import { storableText } from '../shared/storable-text.ts';
 import type { GenerationResult, HandoverResult } from '../shared/generation-result.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { ModelSpec } from '../shared/models.ts';
-import { type AttemptRole, type FailureReason, isValidationFailure, REQUEST_FAILURE_REASONS, TRANSIENT_OUTCOMES } from '../shared/outcomes.ts';
+import { type AttemptRole, type FailureReason, isValidationFailure, REJECTION_REASONS, REQUEST_FAILURE_REASONS, TRANSIENT_OUTCOMES } from '../shared/outcomes.ts';
 import { type FallbackJobData, fallbackJobId, GENERATE_FALLBACK_JOB as GENERATE_FALLBACK_JOB_NAME, type GenerationRequest, isValidJobId, JOB_ID_RULE, parseFallbackJobData, parseGenerationRequest } from '../shared/jobs.ts';
 import { resolveSettings, type OrchestratorSettings, type ResolvedSettings } from '../shared/settings.ts';
 import type { AttemptResult, AttemptRunner } from './attempt-runner.ts';
@@ -100,7 +101,6 @@ const { storageRefused: STORAGE_REFUSED, deadlineExceeded: DEADLINE_EXCEEDED } =
 /** A request's deadline when neither it nor the deployment names one. */
 export const DEFAULT_DEADLINE_MS = 600_000;
 
-export const FAILURE_CODES = { invalid: 'GENERATION_INVALID', failed: 'GENERATION_FAILED', rejected: 'GENERATION_REJECTED' } as const;
 
 interface RequestContext {
   readonly job: Job;
@@ -128,9 +128,7 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
     if (result.status === 'succeeded') return result;
     // Callers read the details of a failed request from the job's last progress report.
     await ctx.job.updateProgress({ stage: 'finished', result });
-    const code = FAILURE_CODES[result.status];
-    const why = result.status === 'invalid' ? `validation failed (${(result.validation_errors ?? []).length} errors)` : result.failure_reason;
-    throw new UnrecoverableError(`${code}: ${why ?? result.status}`);
+    throw endedJob(failureOf(result));
   }
 
   async function reject(job: Job, err: InvalidRequestError): Promise<never> {
@@ -266,7 +264,7 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
       } catch (again) {
         if (isTransientDbError(again)) throw again;
         // Refused twice: end the job here; another run would pay for another call.
-        throw new UnrecoverableError(`${FAILURE_CODES.failed}: ${STORAGE_REFUSED}: ${coerceError(again).message}`);
+        throw endedJob(new RequestFailedError(STORAGE_REFUSED, `${STORAGE_REFUSED}: ${coerceError(again).message}`, { cause: again }));
       }
     }
   }
@@ -422,7 +420,7 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
     if ((job.stalledCounter ?? 0) >= MAX_STALLS) {
       const reason = `its worker died ${job.stalledCounter} times while processing it`;
       await recordAbandoned(job, reason);
-      throw new UnrecoverableError(`${FAILURE_CODES.failed}: abandoned: ${reason}`);
+      throw endedJob(new RequestFailedError(REQUEST_FAILURE_REASONS.abandoned, `${REQUEST_FAILURE_REASONS.abandoned}: ${reason}`));
     }
   }
 
@@ -485,7 +483,7 @@ export function createGenerationProcessor(input: GenerationProcessorDeps) {
       data = parseFallbackJobData(job.data);
     } catch (err) {
       // Only the worker writes fallback jobs: bad data is a bug, and retrying cannot fix it.
-      throw new UnrecoverableError(`${FAILURE_CODES.rejected}: malformed fallback job: ${err instanceof Error ? err.message : String(err)}`);
+      throw endedJob(new RequestRejectedError(REJECTION_REASONS.malformedJob, `malformed fallback job: ${coerceError(err).message}`, { cause: err }));
     }
     const admission = deps.pauses.checkAhead(data.fallbackModel);
     return releasingAfter(admission, async () => {
@@ -548,6 +546,21 @@ function isTransient(a: Pick<AttemptRecord, 'outcome' | 'httpStatus'>): boolean 
   if (!TRANSIENT_OUTCOMES.has(a.outcome)) return false;
   const s = a.httpStatus;
   return !(a.outcome === 'api_error' && s !== null && s >= 400 && s < 500 && s !== 408 && s !== 409);
+}
+
+/** The error a request's job fails with: unrecoverable (no BullMQ retry), its failure as data. */
+function endedJob(failure: RequestEndedError): UnrecoverableError {
+  return new UnrecoverableError(failure.failedReason);
+}
+
+/** The typed failure of a result that is not a success. */
+function failureOf(result: GenerationResult): RequestEndedError {
+  const why = result.failure_reason ?? result.status;
+  if (result.status === 'invalid') return new OutputInvalidError(why, (result.validation_errors ?? []).length);
+  // A failure reason starts with its closed-set word: `timeout: …`, `deadline_exceeded: …`.
+  const reason = why.split(':', 1)[0]!;
+  if (result.status === 'rejected') return new RequestRejectedError(REJECTION_REASONS.invalidRequest, why);
+  return new RequestFailedError(reason, why);
 }
 
 function safe<T>(read: () => T): T | null {

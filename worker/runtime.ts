@@ -11,6 +11,7 @@ import { DrizzleGenerationRepository } from '../db/generation-repository.ts';
 import { SettingsStore } from '../db/settings-store.ts';
 import type { Env, WorkerConfig } from '../shared/config.ts';
 import type { ResolvedSettings } from '../shared/settings.ts';
+import { parseRequestFailure } from '../shared/failures.ts';
 import { createLogger, type Logger } from '../shared/logger.ts';
 import { FALLBACK_QUEUE, GENERATE_FALLBACK_JOB, PRIMARY_JOB_OPTIONS, PRIMARY_QUEUE } from '../shared/jobs.ts';
 import { blockingConnection } from '../shared/redis.ts';
@@ -108,7 +109,8 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
   for (const w of workers) {
     w.on('error', (err) => log.error({ err: err.message, queue: w.name }, 'worker error'));
     w.on('failed', (job, err) => {
-      if (!job || err.message.startsWith('GENERATION_')) return;
+      // A request that ended as the policy decided is recorded already; anything else is not.
+      if (!job || parseRequestFailure(err.message)) return;
       log.error({ jobId: job.id, queue: w.name, err: err.message, attemptsMade: job.attemptsMade, final: Boolean(job.finishedOn) }, 'job failed');
       // Retries for infrastructure errors ran out: the request gets a recorded, final failure.
       if (job.finishedOn) {
