@@ -8,10 +8,12 @@ import { Queue, Worker } from 'bullmq';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { connectDatabase, type DbHandle } from '../db/client.ts';
 import { DrizzleGenerationRepository } from '../db/generation-repository.ts';
+import { retryingRepository, systemRetryClock } from '../db/retrying-repository.ts';
 import { SettingsStore } from '../db/settings-store.ts';
 import type { Env, WorkerConfig } from '../shared/config.ts';
 import type { ResolvedSettings } from '../shared/settings.ts';
 import { parseRequestFailure } from '../shared/failures.ts';
+import { coerceError } from '../shared/errors.ts';
 import { createLogger, type Logger } from '../shared/logger.ts';
 import { FALLBACK_QUEUE, GENERATE_FALLBACK_JOB, PRIMARY_JOB_OPTIONS, PRIMARY_QUEUE } from '../shared/jobs.ts';
 import { blockingConnection } from '../shared/redis.ts';
@@ -77,7 +79,13 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
   const processor = createGenerationProcessor({
     attempts: new AttemptRunner({ clients: options.clients ?? createModelClients(config.providers, config.providers.env), clock, timeoutsMs: config.providers.modelTimeoutsMs }),
     settings,
-    repo: new DrizzleGenerationRepository(db.db, { onBatch: (write, report) => metrics.recordWriteBatch(write, report) }),
+    // Transient database errors are retried here, at the database port, and only here.
+    repo: retryingRepository(new DrizzleGenerationRepository(db.db, { onBatch: (write, report) => metrics.recordWriteBatch(write, report) }), {
+      clock: { now: () => clock.now(), sleep: systemRetryClock.sleep },
+      onRetry: (op, err) => log.warn({ op, err: coerceError(err).message }, 'database unreachable; retrying the write'),
+    }),
+    // The processor's own database retry stays off: the port above does it (one layer).
+    dbRetry: { maxWaitMs: 0, baseDelayMs: 0 },
     pauses: new RedisModelPauses(redis, prefix),
     fallback: {
       async enqueue(jobId, data) {
