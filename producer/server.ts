@@ -33,6 +33,7 @@ import { generationRoutes } from './routes/generations.ts';
 import { generationsLogRoutes } from './routes/generations-log.ts';
 import { requestPageRoutes } from './routes/request-pages.ts';
 import { settingsHistoryRoutes } from './routes/settings-history.ts';
+import { insightRoutes } from './routes/insights.ts';
 import { healthRoutes } from './routes/health.ts';
 import { queueBoardRoutes } from './routes/queues.ts';
 
@@ -189,6 +190,7 @@ export async function buildProducerServer(options: ProducerServerOptions): Promi
     await app.register(adminApiRoutes, adminOptions);
     await app.register(generationsLogRoutes, { db: db.db, auth, dependencyTimeoutMs: config.dependencyTimeoutMs });
     await app.register(settingsHistoryRoutes, { settings, auth, dependencyTimeoutMs: config.dependencyTimeoutMs });
+    await app.register(insightRoutes, { db: db.db, settings, auth, dependencyTimeoutMs: config.dependencyTimeoutMs });
     await app.register(adminPageRoutes, adminOptions);
     await app.register(requestPageRoutes, { auth });
     await app.register(queueBoardRoutes, { auth, queues: [queues.primary, queues.fallback] });

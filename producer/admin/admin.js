@@ -386,6 +386,8 @@
     } catch (err) {
       byTestId('stats-updated').textContent = `Could not load figures: ${err.message}`;
     }
+    // The spend chart and top spenders (spend.js) follow the same window and refresh with it.
+    document.dispatchEvent(new CustomEvent('wo:window', { detail: { window: state.window } }));
   }
 
   function scheduleStats() {

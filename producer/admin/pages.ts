@@ -1,19 +1,28 @@
 /**
- * The admin console's files: plain HTML, one stylesheet and one small script, read once at
- * start and served from memory. No framework, no CDN: the page works offline.
+ * The admin console's files: plain HTML, stylesheets and small scripts, read once at start and
+ * served from memory, with the chart library (uPlot) from its npm package. No framework, no
+ * CDN: the pages work offline.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 
 const read = (name: string) => readFileSync(new URL(`./${name}`, import.meta.url), 'utf8');
+const fromPackage = (path: string) => readFileSync(createRequire(import.meta.url).resolve(path), 'utf8');
 
 const CONSOLE_HTML = read('console.html');
 const LOGIN_HTML = read('login.html');
 const REQUESTS_HTML = read('requests.html');
+const COMPARE_HTML = read('compare.html');
 
 /** The request log and one request's page (one document; its script reads the path). */
 export function requestsPage(): string {
   return REQUESTS_HTML;
+}
+
+/** Two models' latest workflows for similar goals, side by side. */
+export function comparePage(): string {
+  return COMPARE_HTML;
 }
 
 const ASSETS: Record<string, { contentType: string; body: string; etag: string }> = Object.fromEntries(
@@ -24,8 +33,12 @@ const ASSETS: Record<string, { contentType: string; body: string; etag: string }
     ['models.css', 'text/css; charset=utf-8'],
     ['requests.js', 'text/javascript; charset=utf-8'],
     ['presets.js', 'text/javascript; charset=utf-8'],
-  ].map(([name, contentType]) => {
-    const body = read(name!);
+    ['spend.js', 'text/javascript; charset=utf-8'],
+    ['compare.js', 'text/javascript; charset=utf-8'],
+    ['uPlot.iife.min.js', 'text/javascript; charset=utf-8', 'uplot/dist/uPlot.iife.min.js'],
+    ['uPlot.min.css', 'text/css; charset=utf-8', 'uplot/dist/uPlot.min.css'],
+  ].map(([name, contentType, packagePath]) => {
+    const body = packagePath ? fromPackage(packagePath) : read(name!);
     return [name, { contentType: contentType!, body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"` }];
   }),
 );

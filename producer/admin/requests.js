@@ -3,7 +3,7 @@
   'use strict';
   const $ = (sel) => document.querySelector(sel);
   const byTestId = (id) => document.querySelector(`[data-testid="${id}"]`);
-  const FILTERS = ['status', 'generator', 'primaryModel', 'fallbackReason', 'userId', 'agentId', 'jobIdPrefix'];
+  const FILTERS = ['status', 'generator', 'primaryModel', 'fallbackReason', 'userId', 'agentId', 'jobIdPrefix', 'from', 'to'];
 
   function fmtUsd(n) {
     if (n === null || n === undefined || !Number.isFinite(n)) return '—';

@@ -1,22 +1,23 @@
-/** The request log's pages: /admin/requests (filters in the URL) and /admin/requests/{id}. */
+/** The request log's pages: /admin/requests (filters in the URL) and /admin/requests/{id}; /admin/compare (two models side by side). */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Authenticator } from '../auth.ts';
-import { ADMIN_PAGE_HEADERS, requestsPage } from '../admin/pages.ts';
+import { ADMIN_PAGE_HEADERS, comparePage, requestsPage } from '../admin/pages.ts';
 import { toApiError } from '../errors.ts';
 
 export async function requestPageRoutes(app: FastifyInstance, o: { auth: Authenticator }): Promise<void> {
   app.addHook('onSend', async (_request, reply) => {
     reply.headers(ADMIN_PAGE_HEADERS);
   });
-  const page = async (request: FastifyRequest, reply: FastifyReply) => {
+  const page = (html: () => string) => async (request: FastifyRequest, reply: FastifyReply) => {
     try {
       await o.auth.authorize(request, 'admin');
     } catch (err) {
       if (toApiError(err).statusCode === 401) return reply.redirect('/admin/login', 303);
       throw err;
     }
-    return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(requestsPage());
+    return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(html());
   };
-  app.get('/admin/requests', { schema: { hide: true } }, page);
-  app.get('/admin/requests/:id', { schema: { hide: true } }, page);
+  app.get('/admin/requests', { schema: { hide: true } }, page(requestsPage));
+  app.get('/admin/requests/:id', { schema: { hide: true } }, page(requestsPage));
+  app.get('/admin/compare', { schema: { hide: true } }, page(comparePage));
 }
