@@ -4,7 +4,7 @@ import { desc, eq, inArray, sql } from 'drizzle-orm';
 import { ConfigurationError } from '../shared/errors.ts';
 import type { ModelCatalog } from '../shared/models.ts';
 import { AUDIT_ACTIONS } from '../shared/outcomes.ts';
-import { type OrchestratorSettings, resolveSettings, SETTING_DEFINITIONS, SETTING_KEYS, type ResolvedSettings, unavailableMessage } from '../shared/settings.ts';
+import { mergeSettingsWrite, type RawSettings, settingsSnapshot, resolveSettings, SETTING_DEFINITIONS, SETTING_KEYS, type ResolvedSettings, type SettingsWrite, settingKeyOf, unavailableMessage } from '../shared/settings.ts';
 import { CatalogStore } from './catalog-store.ts';
 import type { Database } from './client.ts';
 import { auditLogs, systemSettingsConfig } from './schema.ts';
@@ -68,12 +68,26 @@ export class SettingsStore {
   }
 
   /** The raw stored values, missing keys filled from the defaults; not validated. */
-  async readRaw(): Promise<{ primaryModel: unknown; fallbackModel: unknown; enableFallback: unknown }> {
-    const rows = await this.db.select({ key: systemSettingsConfig.key, value: systemSettingsConfig.value }).from(systemSettingsConfig).where(inArray(systemSettingsConfig.key, KEYS));
-    const byKey = new Map(rows.map((r) => [r.key, r.value]));
+  async readRaw(): Promise<RawSettings> {
+    // The cap as the text Postgres holds: Drizzle's jsonb reader JSON.parses a string value, so
+    // "0.25" would come back the number 0.25 (and a tiny amount in exponent form).
+    const rows = await this.db
+      .select({ key: systemSettingsConfig.key, value: systemSettingsConfig.value, text: sql<string | null>`${systemSettingsConfig.value} #>> '{}'` })
+      .from(systemSettingsConfig)
+      .where(inArray(systemSettingsConfig.key, KEYS));
+    const byKey = new Map(rows.map((r) => [r.key, r.key === SETTING_KEYS.maxCostPerRequestUsd && r.text !== null ? r.text : r.value]));
     const def = Object.fromEntries(SETTING_DEFINITIONS.map((d) => [d.key, d.value]));
     const get = (k: string) => (byKey.has(k) ? byKey.get(k) : def[k]);
-    return { primaryModel: get(SETTING_KEYS.primaryModel), fallbackModel: get(SETTING_KEYS.fallbackModel), enableFallback: get(SETTING_KEYS.enableFallback) };
+    const fallbackModel = get(SETTING_KEYS.fallbackModel);
+    return {
+      primaryModel: get(SETTING_KEYS.primaryModel),
+      fallbackModel,
+      enableFallback: get(SETTING_KEYS.enableFallback),
+      // A database from before the ladder: a chain of its fallback model alone, not the default's.
+      fallbackChain: byKey.has(SETTING_KEYS.fallbackChain) ? byKey.get(SETTING_KEYS.fallbackChain) : [fallbackModel],
+      repairAttempts: get(SETTING_KEYS.repairAttempts),
+      maxCostPerRequestUsd: get(SETTING_KEYS.maxCostPerRequestUsd),
+    };
   }
 
   /** The stored settings resolved in `catalog` (default: the table's). A retired model resolves: it is reported, not switched. */
@@ -84,22 +98,28 @@ export class SettingsStore {
 
   /** Inserts the defaults that are missing; values already set are left alone. Returns the keys inserted. */
   async initDefaults(updatedBy = 'db:init'): Promise<string[]> {
-    const inserted = await this.db
-      .insert(systemSettingsConfig)
-      .values(SETTING_DEFINITIONS.map((d) => ({ key: d.key, value: d.value, category: d.category, description: d.description, updatedBy })))
-      .onConflictDoNothing({ target: systemSettingsConfig.key })
-      .returning({ key: systemSettingsConfig.key });
-    return inserted.map((r) => r.key);
+    const insert = (defs: readonly (typeof SETTING_DEFINITIONS)[number][], value: (d: (typeof SETTING_DEFINITIONS)[number]) => unknown) =>
+      this.db
+        .insert(systemSettingsConfig)
+        .values(defs.map((d) => ({ key: d.key, value: value(d), category: d.category, description: d.description, updatedBy })))
+        .onConflictDoNothing({ target: systemSettingsConfig.key })
+        .returning({ key: systemSettingsConfig.key });
+    const seed = await insert(SETTING_DEFINITIONS.filter((d) => d.key !== SETTING_KEYS.fallbackChain), (d) => d.value);
+    // The chain starts as the fallback model stored now, which an operator may have changed.
+    const { fallbackModel } = await this.readRaw();
+    const chain = await insert(SETTING_DEFINITIONS.filter((d) => d.key === SETTING_KEYS.fallbackChain), () => [fallbackModel]);
+    return [...seed, ...chain].map((r) => r.key);
   }
 
   /**
-   * Validates and writes all three settings at once, with a SETTINGS_UPDATED audit row holding
-   * the old and new values and who changed them.
+   * Validates and writes the settings at once (keys left out of `next` keep their stored value;
+   * see mergeSettingsWrite), with a SETTINGS_UPDATED audit row holding the old and new values
+   * and who changed them.
    */
-  async update(next: OrchestratorSettings, updatedBy: string, options: { ifMatch?: string; now?: Date } = {}): Promise<ResolvedSettings> {
+  async update(next: SettingsWrite, updatedBy: string, options: { ifMatch?: string; now?: Date } = {}): Promise<ResolvedSettings> {
     const now = options.now ?? new Date();
     const catalog = await this.catalog.load();
-    const resolved = resolveSettings(next, catalog);
+    let resolved: ResolvedSettings | undefined;
     await this.db.transaction(async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(7314202)`);
       if (options.ifMatch !== undefined) {
@@ -112,18 +132,31 @@ export class SettingsStore {
         }
       }
       const before = await new SettingsStore(tx as unknown as Database).readRaw();
+      const merged = mergeSettingsWrite(next, before);
+      const [bad] = merged.errors;
+      if (bad) throw new ConfigurationError('INVALID_SETTINGS', `${settingKeyOf(bad.path)} ${bad.message}`);
+      const r = resolveSettings(merged.settings, catalog);
+      resolved = r;
       // A model newly named must be one the vendor still serves; one already configured is left
       // to the operator (reported on the admin page and by an alert), never switched here.
-      for (const [key, field] of [[SETTING_KEYS.primaryModel, 'primary'], [SETTING_KEYS.fallbackModel, 'fallback']] as const) {
-        const model = resolved[field];
-        if (model.id === before[`${field}Model`]) continue;
-        const problem = unavailableMessage(key, model, catalog, now);
+      const beforeChain = Array.isArray(before.fallbackChain) ? (before.fallbackChain as unknown[]) : [];
+      const named: [string, string, boolean][] = [
+        [SETTING_KEYS.primaryModel, r.primaryModel, r.primaryModel !== before.primaryModel],
+        [SETTING_KEYS.fallbackModel, r.fallbackModel, r.fallbackModel !== before.fallbackModel],
+        ...r.fallbackChain.slice(1).map((id): [string, string, boolean] => [SETTING_KEYS.fallbackChain, id, !beforeChain.includes(id)]),
+      ];
+      for (const [key, id, isNew] of named) {
+        if (!isNew) continue;
+        const problem = unavailableMessage(key, catalog.find(id)!, catalog, now);
         if (problem) throw new ConfigurationError('UNKNOWN_MODEL', problem);
       }
       const values: Record<string, unknown> = {
-        [SETTING_KEYS.primaryModel]: resolved.primaryModel,
-        [SETTING_KEYS.fallbackModel]: resolved.fallbackModel,
-        [SETTING_KEYS.enableFallback]: resolved.enableFallback,
+        [SETTING_KEYS.primaryModel]: r.primaryModel,
+        [SETTING_KEYS.fallbackModel]: r.fallbackModel,
+        [SETTING_KEYS.enableFallback]: r.enableFallback,
+        [SETTING_KEYS.fallbackChain]: r.fallbackChain,
+        [SETTING_KEYS.repairAttempts]: r.repairAttempts,
+        [SETTING_KEYS.maxCostPerRequestUsd]: r.maxCostPerRequestUsd ?? '',
       };
       for (const d of SETTING_DEFINITIONS) {
         await tx
@@ -137,12 +170,12 @@ export class SettingsStore {
         userId: updatedBy,
         details: {
           updated_by: updatedBy,
-          old: before,
-          new: { primaryModel: resolved.primaryModel, fallbackModel: resolved.fallbackModel, enableFallback: resolved.enableFallback },
+          old: { ...before, maxCostPerRequestUsd: before.maxCostPerRequestUsd === '' ? null : before.maxCostPerRequestUsd },
+          new: settingsSnapshot(r),
         },
       });
     });
-    return resolved;
+    return resolved!;
   }
 
   /** SETTINGS_UPDATED audit rows, newest first. */

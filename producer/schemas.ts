@@ -101,12 +101,25 @@ export const generationIdParamsSchema = {
 
 export const settingsBodySchema = {
   type: 'object',
-  required: ['primaryModel', 'fallbackModel', 'enableFallback'],
+  required: ['primaryModel', 'enableFallback'],
   additionalProperties: false,
   properties: {
     primaryModel: { type: 'string', minLength: 1, maxLength: 64, description: 'A model id from the catalog.' },
-    fallbackModel: { type: 'string', minLength: 1, maxLength: 64, description: 'A model id from the catalog; differs from the primary while fallback is on.' },
+    fallbackModel: { type: 'string', minLength: 1, maxLength: 64, description: 'A model id from the catalog; differs from the primary while fallback is on. The first step of fallbackChain.' },
     enableFallback: { type: 'boolean' },
+    fallbackChain: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 5,
+      items: { type: 'string', minLength: 1, maxLength: 64 },
+      description: 'Catalog models tried in order after the primary; the first is the fallback model. Left out: the stored chain with fallbackModel as its first step.',
+    },
+    repairAttempts: { type: 'integer', description: 'How often (0-3) a model is re-asked with its own validation errors before the ladder moves on. Left out: unchanged.' },
+    maxCostPerRequestUsd: {
+      type: ['string', 'number', 'null'],
+      maxLength: 32,
+      description: 'The worst-case USD a request may reach; a step that could pass it is not started. Null or "": no cap. Left out: unchanged.',
+    },
   },
 } as const;
 
@@ -120,6 +133,12 @@ export const settingsResponseSchema = {
       required: ['primaryModel', 'fallbackModel', 'enableFallback'],
       properties: { primaryModel: {}, fallbackModel: {}, enableFallback: {} },
       description: 'The stored values (defaults for missing keys). Raw when invalid: see `valid` and `problem`.',
+    },
+    ladder: {
+      type: 'object',
+      required: ['fallbackChain', 'repairAttempts', 'maxCostPerRequestUsd'],
+      properties: { fallbackChain: {}, repairAttempts: {}, maxCostPerRequestUsd: {} },
+      description: 'The escalation ladder as stored (PUT takes these keys beside the others): the models tried after the primary (the first is fallbackModel), the repair attempts, and the cost cap in USD (null: none).',
     },
     valid: { type: 'boolean', description: 'False when the stored values do not resolve; workers keep the last good settings.' },
     etag: { type: 'string', description: 'The version of the stored settings (also the ETag header): send it as If-Match with PUT.' },

@@ -13,7 +13,7 @@ import { ConfigurationError, coerceError, type FieldError } from '../../shared/e
 import type { Logger } from '../../shared/logger.ts';
 import { assertPriced } from '../../shared/money.ts';
 import type { ModelCatalog } from '../../shared/models.ts';
-import { DEFAULT_SETTINGS, type OrchestratorSettings, resolveSettings } from '../../shared/settings.ts';
+import { DEFAULT_SETTINGS, ladderErrors, mergeSettingsWrite, type RawSettings, resolveSettings, SETTING_KEYS, type SettingsWrite } from '../../shared/settings.ts';
 import { lifecycleWarnings } from '../model-lifecycle.ts';
 import { modelRoutes } from './models.ts';
 import { catalogView, statsView } from '../admin-stats.ts';
@@ -37,8 +37,14 @@ export interface AdminRoutesOptions {
 
 const SECURITY: { [scheme: string]: string[] }[] = [{ bearerAuth: [] }, { adminSession: [] }];
 
-/** Field-level reasons a settings change is refused; empty when it is acceptable. */
-export function settingsErrors(next: OrchestratorSettings, catalog: ModelCatalog): FieldError[] {
+/**
+ * Field-level reasons a settings change is refused; empty when it is acceptable. `stored`: the
+ * settings now stored, which keys left out of the write keep.
+ */
+export function settingsErrors(write: SettingsWrite, catalog: ModelCatalog, stored: RawSettings = DEFAULT_SETTINGS): FieldError[] {
+  const merged = mergeSettingsWrite(write, stored);
+  if (merged.errors.length > 0) return merged.errors;
+  const next = merged.settings as { primaryModel: string; fallbackModel: string; enableFallback: boolean };
   const errors: FieldError[] = [];
   for (const key of ['primaryModel', 'fallbackModel'] as const) {
     const model = catalog.find(next[key]);
@@ -55,7 +61,21 @@ export function settingsErrors(next: OrchestratorSettings, catalog: ModelCatalog
   if (next.enableFallback && next.primaryModel === next.fallbackModel) {
     errors.push({ path: '/fallbackModel', code: 'same_as_primary', message: 'must differ from primaryModel while fallback is enabled' });
   }
-  return errors;
+  // The chain's head is the fallback model, already reported above.
+  const ladder = ladderErrors(merged.settings as Required<RawSettings>, catalog).filter((e) => e.path !== '/fallbackChain/0' || !errors.some((f) => f.path === '/fallbackModel'));
+  return [...errors, ...ladder];
+}
+
+/**
+ * The ladder's stored values as the API shows them (the cap's stored "", no cap, as null). Beside
+ * `settings`, not in it: `settings` keeps the seed's three keys, which clients compare whole.
+ */
+function shownLadder(raw: RawSettings) {
+  return {
+    fallbackChain: raw.fallbackChain,
+    repairAttempts: raw.repairAttempts,
+    maxCostPerRequestUsd: raw.maxCostPerRequestUsd === '' ? null : raw.maxCostPerRequestUsd,
+  };
 }
 
 async function settingsView(store: SettingsStore) {
@@ -71,6 +91,7 @@ async function settingsView(store: SettingsStore) {
   const latest = rows.reduce<(typeof rows)[number] | undefined>((a, r) => (!a || r.updatedAt > a.updatedAt ? r : a), undefined);
   return {
     settings: { primaryModel: raw.primaryModel, fallbackModel: raw.fallbackModel, enableFallback: raw.enableFallback },
+    ladder: shownLadder(raw),
     valid: problem === null,
     problem,
     updatedAt: latest ? latest.updatedAt.toISOString() : null,
@@ -106,14 +127,14 @@ export async function adminApiRoutes(app: FastifyInstance, o: AdminRoutesOptions
     },
   );
 
-  app.put<{ Body: OrchestratorSettings }>(
+  app.put<{ Body: SettingsWrite }>(
     '/v1/admin/settings',
     {
       schema: {
         operationId: 'updateSettings',
-        summary: 'Change all three model settings at once',
+        summary: 'Change the model settings at once',
         description:
-          'Validated (models in the catalog and priced; fallback differs from primary while enabled) and written with a SETTINGS_UPDATED audit row. Workers pick the change up within 2 s. With If-Match (the ETag of GET), a save based on settings someone changed meanwhile is refused with 412, naming who changed them.',
+          'Validated (models in the catalog and priced; fallback differs from primary while enabled; the chain has no duplicates, starts with the fallback model and leaves out the primary; repair attempts 0-3; the cost cap empty or above 0) and written with a SETTINGS_UPDATED audit row. Keys left out keep their stored value, and a write of the fallback model moves the chain\'s first step with it. Workers pick the change up within 2 s. With If-Match (the ETag of GET), a save based on settings someone changed meanwhile is refused with 412, naming who changed them.',
         tags: ['admin'],
         security: SECURITY,
         body: settingsBodySchema,
@@ -122,8 +143,8 @@ export async function adminApiRoutes(app: FastifyInstance, o: AdminRoutesOptions
     },
     async (request, reply) => {
       const next = request.body;
-      const catalog = await guarded('postgres', t, () => o.settings.catalog.load());
-      const errors = settingsErrors(next, catalog);
+      const [catalog, stored] = await guarded('postgres', t, () => Promise.all([o.settings.catalog.load(), o.settings.readRaw()]));
+      const errors = settingsErrors(next, catalog, stored);
       if (errors.length > 0) throw new ApiError(400, 'INVALID_SETTINGS', `invalid settings: ${errors.map((e) => `${e.path} ${e.message}`).join('; ')}`, errors);
       const who = request.principal!.id;
       const ifMatch = request.headers['if-match'];
@@ -135,10 +156,10 @@ export async function adminApiRoutes(app: FastifyInstance, o: AdminRoutesOptions
         }
         // A newly named model that is disabled or retired: the message names its replacement.
         if (!(err instanceof ConfigurationError)) throw err;
-        const path = err.message.startsWith('orchestrator_fallback_model') ? '/fallbackModel' : '/primaryModel';
+        const path = err.message.startsWith(SETTING_KEYS.fallbackModel) ? '/fallbackModel' : err.message.startsWith(SETTING_KEYS.fallbackChain) ? '/fallbackChain' : '/primaryModel';
         throw new ApiError(400, 'INVALID_SETTINGS', `invalid settings: ${path} ${err.message}`, [{ path, code: 'model_unavailable', message: err.message }]);
       }
-      request.log.info({ principal: who, primaryModel: next.primaryModel, fallbackModel: next.fallbackModel, enableFallback: next.enableFallback }, 'settings updated');
+      request.log.info({ principal: who, ...next }, 'settings updated');
       const view = await guarded('postgres', t, () => settingsView(o.settings));
       reply.header('etag', view.etag);
       return view;
