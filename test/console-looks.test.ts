@@ -180,6 +180,13 @@ describe('Log out', () => {
   it('is offered with auth on and absent with auth off (there is no session to end)', async () => {
     const { context, page } = await loggedIn({ width: 1280, height: 900 });
     expect(await page.getByTestId('logout').count()).toBe(1);
+    // The console's other pages too, with who is signed in.
+    for (const path of ['/admin/requests', '/admin/compare']) {
+      await page.goto(`${producer.url}${path}`);
+      await page.waitForSelector('body[data-ready="true"]', { timeout: 15_000 });
+      expect(await page.getByTestId('logout').count(), path).toBe(1);
+      expect(await page.getByTestId('signed-in-as').textContent(), path).toBe('Signed in as admin');
+    }
     await context.close();
 
     const open = await browser.newContext();
@@ -189,6 +196,11 @@ describe('Log out', () => {
     expect(await openPage.getByTestId('auth-disabled').count()).toBe(1);
     expect(await openPage.getByTestId('logout').count()).toBe(0);
     expect(await openPage.getByTestId('link-queues').count()).toBe(1);
+    for (const path of ['/admin/requests', '/admin/compare']) {
+      await openPage.goto(`${openProducer.url}${path}`);
+      await openPage.waitForSelector('body[data-ready="true"]', { timeout: 15_000 });
+      expect(await openPage.getByTestId('logout').count(), path).toBe(0);
+    }
     await open.close();
   });
 });

@@ -58,7 +58,7 @@
       const catalog = await api('/v1/admin/catalog');
       const labels = new Map(catalog.models.map((m) => [m.id, m.label]));
       const query = new URLSearchParams();
-      for (const name of ['modelA', 'modelB', 'window']) if (params.get(name)) query.set(name, params.get(name));
+      for (const name of ['modelA', 'modelB', 'window', 'limit']) if (params.get(name)) query.set(name, params.get(name));
       const view = await api(`/v1/admin/side-by-side?${query}`);
       for (const [name, value] of [['modelA', view.modelA], ['modelB', view.modelB]]) {
         const select = document.querySelector(`#compare-form [name="${name}"]`);

@@ -15,14 +15,20 @@ const LOGIN_HTML = read('login.html');
 const REQUESTS_HTML = read('requests.html');
 const COMPARE_HTML = read('compare.html');
 
+export interface PageOptions {
+  readonly authDisabled: boolean;
+  /** The admin's name, shown beside Log out (null with auth off). */
+  readonly signedInAs: string | null;
+}
+
 /** The request log and one request's page (one document; its script reads the path). */
-export function requestsPage(): string {
-  return REQUESTS_HTML;
+export function requestsPage(options: PageOptions): string {
+  return withSession(REQUESTS_HTML, options);
 }
 
 /** Two models' latest workflows for similar goals, side by side. */
-export function comparePage(): string {
-  return COMPARE_HTML;
+export function comparePage(options: PageOptions): string {
+  return withSession(COMPARE_HTML, options);
 }
 
 const ASSETS: Record<string, { contentType: string; body: string; etag: string }> = Object.fromEntries(
@@ -55,12 +61,14 @@ function escapeHtml(text: string): string {
 
 const LOGOUT_FORM = '<form method="post" action="/admin/logout"><button type="submit" class="link" data-testid="logout">Log out</button></form>';
 
-/** `signedInAs`: the admin's name, shown beside Log out (null with auth off). */
-export function consolePage(options: { authDisabled: boolean; signedInAs: string | null }): string {
+/** Who is signed in and Log out, in a page's header; with auth off there is no session to end, so neither. */
+function withSession(html: string, options: PageOptions): string {
   const who = options.signedInAs === null ? '' : `<span class="muted small" data-testid="signed-in-as">Signed in as ${escapeHtml(options.signedInAs)}</span>`;
-  return CONSOLE_HTML.replace('<!--AUTH-NOTICE-->', options.authDisabled ? '<p class="banner warn" data-testid="auth-disabled">AUTH_DISABLED=true: no access control. Demo and test use only.</p>' : '')
-    // With auth off there is no session to end: a Log out button would promise what it cannot do.
-    .replace('<!--LOGOUT-->', options.authDisabled ? '' : who + LOGOUT_FORM);
+  return html.replace('<!--LOGOUT-->', options.authDisabled ? '' : who + LOGOUT_FORM);
+}
+
+export function consolePage(options: PageOptions): string {
+  return withSession(CONSOLE_HTML, options).replace('<!--AUTH-NOTICE-->', options.authDisabled ? '<p class="banner warn" data-testid="auth-disabled">AUTH_DISABLED=true: no access control. Demo and test use only.</p>' : '');
 }
 
 export function loginPage(error: string | null): string {
