@@ -3,61 +3,29 @@
  * processing is at-least-once: a request ends with exactly one result row and one final audit
  * row whatever crashes and retries happen in between.
  */
-import { eq, sql } from 'drizzle-orm';
-import type postgres from 'postgres';
+import { eq } from 'drizzle-orm';
 import { type FieldError, RequestRowMissingError } from '../shared/errors.ts';
 import type { GenerationResult } from '../shared/generation-result.ts';
-import { formatUsd, parseUsd, type Picodollars, type TokenUsage, usdToNumber } from '../shared/money.ts';
-import { storableJson } from '../shared/storable-text.ts';
-import { AUDIT_ACTIONS, type AttemptOutcome, type AttemptRole, type FailureReason, type FinalStatus } from '../shared/outcomes.ts';
+import { usdToNumber } from '../shared/money.ts';
+import { storableJson, storableText } from '../shared/storable-text.ts';
+import { AUDIT_ACTIONS, type FailureReason, type FinalStatus } from '../shared/outcomes.ts';
 import type { OrchestratorSettings } from '../shared/settings.ts';
-import type { ModelPricing } from '../shared/models.ts';
 import type { Workflow } from '../shared/workflow-schema.ts';
 import type { Database } from './client.ts';
-import {
-  attemptParams,
-  BEGIN_BATCH_SQL,
-  BEGIN_SQL,
-  beginBatchParams,
-  type BeginRow,
-  beginParams,
-  type BeginValues,
-  FINISH_BATCH_SQL,
-  FINISH_SQL,
-  FINISH_WITHOUT_ATTEMPT_SQL,
-  finishBatchParams,
-  finishParams,
-  type FinishValues,
-  type PriorAttemptJson,
-  RECORD_ATTEMPT_SQL,
-  RECORD_HANDOVER_SQL,
-  type ResultColumns,
-  type SqlParam,
-} from './generation-statements.ts';
+import { SqlPort } from './port.ts';
+import { type AttemptRecord, type AttemptRow, toAttemptRow } from './rows/attempt.ts';
+import { type ResultRow, rowToResult } from './rows/result.ts';
 import { auditLogs, workflowGenerations } from './schema.ts';
+import { BEGIN, BEGIN_BATCH, type BeginValues, type BegunRow, decodeBegun } from './statements/begin.ts';
+import { FINISH, FINISH_BATCH, FINISH_WITHOUT_ATTEMPT, type FinishBatchItem, type FinishRow } from './statements/finish.ts';
+import { FINAL_ACTIONS } from './statements/fragments.ts';
+import { RECORD_ATTEMPT } from './statements/record-attempt.ts';
+import { RECORD_HANDOVER } from './statements/record-handover.ts';
 import { isDbConnectionError } from './transient-errors.ts';
 import { type BatchReport, WriteBatcher } from './write-batcher.ts';
 
-export interface AttemptRecord {
-  readonly jobId: string;
-  readonly attemptNumber: number;
-  readonly model: string;
-  readonly provider: string;
-  readonly role: AttemptRole;
-  readonly outcome: AttemptOutcome;
-  readonly validationErrors: readonly FieldError[] | null;
-  readonly errorMessage: string | null;
-  readonly httpStatus: number | null;
-  readonly retryAfterMs: number | null;
-  readonly usage: TokenUsage;
-  readonly cost: Picodollars;
-  /** The prices `cost` was computed at (null when read back: only the cost is needed then). */
-  readonly pricing?: ModelPricing | null;
-  readonly latencyMs: number;
-  readonly settings: OrchestratorSettings;
-  readonly startedAt: Date;
-  readonly finishedAt: Date;
-}
+export type { AttemptRecord } from './rows/attempt.ts';
+export { rowToResult } from './rows/result.ts';
 
 export interface RequestIdentity {
   readonly jobId: string;
@@ -125,60 +93,6 @@ export interface GenerationRepository {
   findResult(jobId: string): Promise<GenerationResult | null>;
 }
 
-type Row = typeof workflowGenerations.$inferSelect;
-/** An attempt as `begin` returns it (JSON built in SQL: timestamps are ISO strings, cost a decimal string). */
-function fromAttemptJson(r: PriorAttemptJson): AttemptRecord {
-  return {
-    jobId: r.jobId,
-    attemptNumber: r.attemptNumber,
-    model: r.model,
-    provider: r.provider,
-    role: r.role as AttemptRole,
-    outcome: r.outcome as AttemptOutcome,
-    validationErrors: (r.validationErrors as FieldError[] | null) ?? null,
-    errorMessage: r.errorMessage,
-    httpStatus: r.httpStatus,
-    retryAfterMs: r.retryAfterMs,
-    usage: { inputTokens: r.inputTokens, outputTokens: r.outputTokens, cachedInputTokens: r.cachedInputTokens, cacheWriteTokens: r.cacheWriteTokens },
-    cost: parseUsd(r.costUsd),
-    latencyMs: r.latencyMs,
-    settings: r.settings as OrchestratorSettings,
-    startedAt: new Date(r.startedAt),
-    finishedAt: new Date(r.finishedAt),
-  };
-}
-
-/** Accepts a full row or just the columns it reads (the hot-path statements return only those). */
-export function rowToResult(row: Row | ResultColumns): GenerationResult {
-  const workflow = (row.workflow as Workflow | null) ?? null;
-  return {
-    job_id: row.jobId,
-    status: row.status as FinalStatus,
-    workflow,
-    pilot_steps: workflow?.pilot_steps ?? null,
-    steps_generated: row.stepsGenerated ?? 0,
-    generator_used: row.generatorUsed,
-    primary_model: row.primaryModel,
-    fallback_reason: (row.fallbackReason as FailureReason | null) ?? null,
-    validation_passed: row.validationPassed,
-    validation_errors: (row.validationErrors as FieldError[] | null) ?? null,
-    failure_reason: row.failureReason,
-    attempts: row.attempts,
-    tokens: {
-      input: row.inputTokens,
-      output: row.outputTokens,
-      cached_input: row.cachedInputTokens,
-      cache_write: row.cacheWriteTokens,
-      total: row.totalTokens,
-    },
-    cost_usd: usdToNumber(parseUsd(row.costUsd)),
-    cost_usd_exact: formatUsd(parseUsd(row.costUsd)),
-    generation_time_ms: row.generationTimeMs,
-  };
-}
-
-const FINAL_AUDIT_TARGET = sql`action in ('WORKFLOW_GENERATED', 'WORKFLOW_GENERATION_FAILED', 'WORKFLOW_GENERATION_REJECTED')`;
-
 export interface RepositoryOptions {
   /**
    * Group commit of `begin` and `finish` (write-batcher.ts): how many batches of each may be in
@@ -189,119 +103,103 @@ export interface RepositoryOptions {
   readonly onBatch?: (write: 'begin' | 'finish', report: BatchReport) => void;
 }
 
-interface FinishItem {
-  readonly values: FinishValues;
-  readonly attempt: AttemptRecord | null;
-}
-
 /** Rows of a batch statement in the order of its items (null where it returned none). */
 function byJobId<T extends { jobId: string }>(items: readonly { jobId: string }[], rows: readonly T[]): (T | null)[] {
   const found = new Map(rows.map((r) => [r.jobId, r]));
   return items.map((i) => found.get(i.jobId) ?? null);
 }
 
+/** The result row and final audit row `finish` writes for the outcome (the statement adds the totals). */
+function toFinishRow(o: FinalOutcome): FinishRow {
+  const generated = o.status !== 'failed';
+  const details = generated
+    ? {
+        generator_used: o.generatorUsed,
+        primary_model: o.primaryModel,
+        fallback_model: o.fallbackModel,
+        steps_generated: o.stepsGenerated,
+        validation_passed: o.validationPassed,
+        validation_errors: o.validationErrors,
+        fallback_reason: o.fallbackReason,
+      }
+    : { reason: o.failureReason, primary_model: o.primaryModel, fallback_model: o.fallbackModel, fallback_reason: o.fallbackReason };
+  const { fallbackModel: _fallbackModel, ...columns } = o;
+  return {
+    ...columns,
+    validationErrors: storableJson(o.validationErrors),
+    failureReason: o.failureReason == null ? null : storableText(o.failureReason),
+    action: generated ? AUDIT_ACTIONS.generated : AUDIT_ACTIONS.failed,
+    severity: generated ? 'info' : 'error',
+    details: storableJson(details),
+  };
+}
+
+function handoverDetails(attempt: AttemptRecord, h: HandoverRecord): Record<string, unknown> {
+  const u = attempt.usage;
+  return {
+    primary_model: h.primaryModel,
+    fallback_model: h.fallbackModel,
+    reason: h.reason,
+    tokens_wasted: u.inputTokens + u.outputTokens + u.cachedInputTokens + u.cacheWriteTokens,
+    cost_usd_wasted: usdToNumber(attempt.cost),
+    attempt_number: attempt.attemptNumber,
+    error_message: attempt.errorMessage,
+  };
+}
+
 export class DrizzleGenerationRepository implements GenerationRepository {
-  /** The pool under the query builder: the hot-path statements run on it, prepared. */
-  private readonly sql: postgres.Sql;
-  private readonly begins: WriteBatcher<BeginValues, BeginRow | null>;
-  private readonly finishes: WriteBatcher<FinishItem, ResultColumns | null>;
-
   private readonly db: Database;
+  private readonly port: SqlPort;
+  private readonly begins: WriteBatcher<BeginValues, BegunRow | null>;
+  private readonly finishes: WriteBatcher<FinishBatchItem, ResultRow | null>;
 
-  constructor(
-    db: Database,
-    options: RepositoryOptions = {},
-  ) {
+  constructor(db: Database, options: RepositoryOptions = {}) {
     this.db = db;
-    const client = (db as Database & { $client?: postgres.Sql }).$client;
-    if (!client) throw new Error('DrizzleGenerationRepository needs the database handle from connectDatabase (a transaction will not do)');
-    this.sql = client;
+    const port = (this.port = new SqlPort(db));
     const batching = options.batching ?? {};
+    const decodeResult = (raw: Record<string, unknown>) => decodeBegun(raw) as ResultRow;
     this.begins = new WriteBatcher({
       ...batching,
       onBatch: (r) => options.onBatch?.('begin', r),
       isTransient: isDbConnectionError,
       key: (v) => v.jobId,
-      runOne: async (v) => (await this.run<BeginRow>(BEGIN_SQL, beginParams(v)))[0] ?? null,
-      runBatch: async (vs) => byJobId(vs, await this.run<BeginRow>(BEGIN_BATCH_SQL, beginBatchParams(vs))),
+      runOne: async (v) => (await port.run(BEGIN, v)).map(decodeBegun)[0] ?? null,
+      runBatch: async (vs) => byJobId(vs, (await port.run(BEGIN_BATCH, vs)).map(decodeBegun)),
     });
     this.finishes = new WriteBatcher({
       ...batching,
       onBatch: (r) => options.onBatch?.('finish', r),
       isTransient: isDbConnectionError,
-      key: (i) => i.values.jobId,
-      runOne: async (i) => (await this.run<ResultColumns>(i.attempt ? FINISH_SQL : FINISH_WITHOUT_ATTEMPT_SQL, finishParams(i.values, i.attempt)))[0] ?? null,
-      runBatch: async (is) => byJobId(is.map((i) => i.values), await this.run<ResultColumns>(FINISH_BATCH_SQL, finishBatchParams(is))),
+      key: (i) => i.finish.jobId,
+      runOne: async ({ finish, attempt }) => (await (attempt ? port.run(FINISH, { finish, attempt }) : port.run(FINISH_WITHOUT_ATTEMPT, finish))).map(decodeResult)[0] ?? null,
+      runBatch: async (is) => byJobId(is.map((i) => i.finish), (await port.run(FINISH_BATCH, is)).map(decodeResult)),
     });
-  }
-
-  private run<T>(text: string, params: SqlParam[]): Promise<T[]> {
-    return this.sql.unsafe(text, params, { prepare: true }) as unknown as Promise<T[]>;
   }
 
   async begin(input: BeginInput): Promise<BeginResult> {
     const values: BeginValues = { ...input, primaryModel: input.settings.primaryModel };
     // Nothing comes back only when a concurrent pick-up committed the row during the statement.
-    const row = (await this.begins.submit(values)) ?? (await this.run<BeginRow>(BEGIN_SQL, beginParams(values)))[0];
+    const row = (await this.begins.submit(values)) ?? (await this.port.run(BEGIN, values)).map(decodeBegun)[0];
     if (!row) throw new Error(`begin(${input.jobId}) returned no row`);
     if (row.inserted) return { fresh: true, settings: input.settings, final: null, attempts: [] };
     const settings = (row.settings as OrchestratorSettings | null) ?? input.settings;
     if (row.status !== 'queued') return { fresh: false, settings, final: rowToResult(row), attempts: [] };
-    return { fresh: false, settings, final: null, attempts: (row.priorAttempts ?? []).map(fromAttemptJson) };
+    return { fresh: false, settings, final: null, attempts: row.priorAttempts ?? [] };
   }
 
   async recordAttempt(attempt: AttemptRecord): Promise<void> {
-    const [row] = await this.run<{ hasRow: boolean }>(RECORD_ATTEMPT_SQL, attemptParams(attempt));
+    const [row] = await this.port.run<AttemptRow, { hasRow: boolean }>(RECORD_ATTEMPT, toAttemptRow(attempt));
     if (!row?.hasRow) throw new RequestRowMissingError(attempt.jobId, 'recordAttempt');
   }
 
   async recordHandover(attempt: AttemptRecord, h: HandoverRecord): Promise<void> {
-    const details = {
-      primary_model: h.primaryModel,
-      fallback_model: h.fallbackModel,
-      reason: h.reason,
-      tokens_wasted: attempt.usage.inputTokens + attempt.usage.outputTokens + attempt.usage.cachedInputTokens + attempt.usage.cacheWriteTokens,
-      cost_usd_wasted: usdToNumber(attempt.cost),
-      attempt_number: attempt.attemptNumber,
-      error_message: attempt.errorMessage,
-    };
-    const [row] = await this.run<{ hasRow: boolean }>(RECORD_HANDOVER_SQL, [...attemptParams(attempt), h.userId, h.agentId, h.jobId, JSON.stringify(details)]);
+    const values = { attempt: toAttemptRow(attempt), userId: h.userId, agentId: h.agentId, jobId: h.jobId, details: handoverDetails(attempt, h) };
+    const [row] = await this.port.run<typeof values, { hasRow: boolean }>(RECORD_HANDOVER, values);
     if (!row?.hasRow) throw new RequestRowMissingError(h.jobId, 'recordHandover');
   }
 
   async finish(o: FinalOutcome, lastAttempt: AttemptRecord | null): Promise<GenerationResult> {
-    const generated = o.status !== 'failed';
-    // The totals (tokens_used, cost_usd, generation_time_ms, attempts) are added by the statement.
-    const details = generated
-      ? {
-          generator_used: o.generatorUsed,
-          primary_model: o.primaryModel,
-          fallback_model: o.fallbackModel,
-          steps_generated: o.stepsGenerated,
-          validation_passed: o.validationPassed,
-          validation_errors: o.validationErrors,
-          fallback_reason: o.fallbackReason,
-        }
-      : { reason: o.failureReason, primary_model: o.primaryModel, fallback_model: o.fallbackModel, fallback_reason: o.fallbackReason };
-    const values: FinishValues = {
-      jobId: o.jobId,
-      status: o.status,
-      workflow: o.workflow,
-      stepsGenerated: o.stepsGenerated,
-      generatorUsed: o.generatorUsed,
-      primaryModel: o.primaryModel,
-      fallbackReason: o.fallbackReason,
-      validationPassed: o.validationPassed,
-      validationErrors: o.validationErrors,
-      failureReason: o.failureReason,
-      finishedAt: o.finishedAt,
-      auditAction: generated ? AUDIT_ACTIONS.generated : AUDIT_ACTIONS.failed,
-      auditSeverity: generated ? 'info' : 'error',
-      userId: o.userId,
-      agentId: o.agentId,
-      auditDetails: details,
-    };
-    const row = await this.finishes.submit({ values, attempt: lastAttempt });
+    const row = await this.finishes.submit({ finish: toFinishRow(o), attempt: lastAttempt && toAttemptRow(lastAttempt) });
     // The statement leaves the workflow out of its answer: it is the one just written.
     if (row) return rowToResult({ ...row, workflow: o.workflow });
     // Another run of this request finished first: its row and audit stand (read afresh, after it committed).
@@ -346,7 +244,7 @@ export class DrizzleGenerationRepository implements GenerationRepository {
           jobId: input.jobId,
           details: { reason, errors: input.errors, tokens_used: 0, cost_usd: 0 },
         })
-        .onConflictDoNothing({ target: auditLogs.jobId, where: FINAL_AUDIT_TARGET });
+        .onConflictDoNothing({ target: auditLogs.jobId, where: FINAL_ACTIONS });
       return rowToResult(row);
     });
   }

@@ -1,12 +1,21 @@
 /** Drizzle schema: settings, one result row per request, one row per model attempt, audit rows. */
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import { bigserial, boolean, check, date, doublePrecision, index, integer, jsonb, numeric, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { ATTEMPT_OUTCOMES, ATTEMPT_ROLES, AUDIT_ACTIONS, AUDIT_SEVERITIES, FINAL_AUDIT_ACTIONS, GENERATION_STATUSES } from '../shared/outcomes.ts';
 
 /** USD with 12 decimals: exact for any per-token price with up to six decimals per 1M tokens. */
 const usd = (name: string) => numeric(name, { precision: 20, scale: 12 });
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 /** USD per 1M tokens, up to six decimals: what money.ts prices exactly. */
 const perMTok = (name: string) => numeric(name, { precision: 20, scale: 6 });
+
+/**
+ * `('a', 'b')`: a closed set of shared/outcomes.ts as SQL literals, for CHECK constraints and
+ * partial indexes (inlined, not bound: drizzle-kit writes them into the migration as text).
+ */
+export function oneOf(values: readonly string[]): SQL {
+  return sql.raw(`(${values.map((v) => `'${v.replaceAll("'", "''")}'`).join(', ')})`);
+}
 
 export const systemSettingsConfig = pgTable('system_settings_config', {
   key: text('key').primaryKey(),
@@ -50,7 +59,7 @@ export const workflowGenerations = pgTable(
     updatedAt: ts('updated_at').notNull().defaultNow(),
   },
   (t) => [
-    check('workflow_generations_status_check', sql`${t.status} in ('queued', 'succeeded', 'invalid', 'failed', 'rejected')`),
+    check('workflow_generations_status_check', sql`${t.status} in ${oneOf(GENERATION_STATUSES)}`),
     index('workflow_generations_finished_at_idx').on(t.finishedAt),
     index('workflow_generations_user_idx').on(t.userId, t.createdAt),
   ],
@@ -87,11 +96,8 @@ export const generationAttempts = pgTable(
   },
   (t) => [
     primaryKey({ name: 'generation_attempts_pkey', columns: [t.jobId, t.attemptNumber] }),
-    check('generation_attempts_role_check', sql`${t.role} in ('primary', 'fallback')`),
-    check(
-      'generation_attempts_outcome_check',
-      sql`${t.outcome} in ('ok', 'unparseable', 'truncated', 'refusal', 'empty', 'schema', 'semantic', 'unstorable', 'rate_limit', 'timeout', 'api_error', 'auth_error', 'model_unavailable', 'quota_exhausted', 'bad_request')`,
-    ),
+    check('generation_attempts_role_check', sql`${t.role} in ${oneOf(ATTEMPT_ROLES)}`),
+    check('generation_attempts_outcome_check', sql`${t.outcome} in ${oneOf(ATTEMPT_OUTCOMES)}`),
     index('generation_attempts_model_time_idx').on(t.model, t.startedAt),
   ],
 );
@@ -110,13 +116,13 @@ export const auditLogs = pgTable(
     details: jsonb('details').notNull(),
   },
   (t) => [
-    check('audit_logs_severity_check', sql`${t.severity} in ('info', 'warning', 'error')`),
+    check('audit_logs_severity_check', sql`${t.severity} in ${oneOf(AUDIT_SEVERITIES)}`),
     index('audit_logs_action_timestamp_idx').on(t.action, t.timestamp),
     // Exactly one final audit row per request, whatever retries and crashes happen.
     uniqueIndex('audit_logs_one_final_per_job')
       .on(t.jobId)
-      .where(sql`action in ('WORKFLOW_GENERATED', 'WORKFLOW_GENERATION_FAILED', 'WORKFLOW_GENERATION_REJECTED')`),
-    uniqueIndex('audit_logs_one_fallback_per_job').on(t.jobId).where(sql`action = 'WORKFLOW_GENERATION_FALLBACK'`),
+      .where(sql`action in ${oneOf(FINAL_AUDIT_ACTIONS)}`),
+    uniqueIndex('audit_logs_one_fallback_per_job').on(t.jobId).where(sql`action = ${sql.raw(`'${AUDIT_ACTIONS.fallback}'`)}`),
   ],
 );
 

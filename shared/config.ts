@@ -55,7 +55,7 @@ export interface WorkerConfig {
   readonly stalledIntervalMs: number;
   /**
    * `random_page_cost` the worker's Postgres connections start with (see INPUT_KEYS in
-   * db/generation-statements.ts); undefined: the server's (or role's) own value, nothing sent.
+   * db/statements/fragments.ts); undefined: the server's (or role's) own value, nothing sent.
    */
   readonly databaseRandomPageCost: string | undefined;
 }

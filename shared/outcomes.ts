@@ -48,6 +48,11 @@ export const AUDIT_ACTIONS = {
   modelCatalogUpdated: 'MODEL_CATALOG_UPDATED',
 } as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[keyof typeof AUDIT_ACTIONS];
+/** The actions that end a request: at most one of them per request (a unique index holds it). */
+export const FINAL_AUDIT_ACTIONS = [AUDIT_ACTIONS.generated, AUDIT_ACTIONS.failed, AUDIT_ACTIONS.rejected] as const;
+
+export const AUDIT_SEVERITIES = ['info', 'warning', 'error'] as const;
+export type AuditSeverity = (typeof AUDIT_SEVERITIES)[number];
 
 /**
  * Why a request failed when no attempt's outcome says it; each is the start of its

@@ -4,7 +4,7 @@
  */
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BEGIN_SQL, beginParams } from '../db/generation-statements.ts';
+import { BEGIN } from '../db/statements/begin.ts';
 import { auditLogs, generationAttempts, workflowGenerations } from '../db/schema.ts';
 import { GenerationFailedError } from '../producer/client.ts';
 import type { FailureReason } from '../shared/outcomes.ts';
@@ -238,9 +238,9 @@ describe('the pick-up row', () => {
   it('is committed without waiting for the WAL flush; the setting ends with its transaction', async () => {
     const conn = await h.db.sql.reserve();
     try {
-      const params = beginParams({ jobId: 'sync-commit-probe', userId: 'u', agentId: 'a', request: { probe: true }, settings: {}, primaryModel: 'gpt-4o-mini', enqueuedAt: new Date(), startedAt: new Date() });
+      const params = BEGIN.params({ jobId: 'sync-commit-probe', userId: 'u', agentId: 'a', request: { probe: true }, settings: {}, primaryModel: 'gpt-4o-mini', enqueuedAt: new Date(), startedAt: new Date() });
       await conn.unsafe('begin');
-      const [row] = await conn.unsafe(BEGIN_SQL, params);
+      const [row] = await conn.unsafe(BEGIN.text, params);
       expect(row).toMatchObject({ inserted: true });
       const [inside] = await conn.unsafe("select current_setting('synchronous_commit') as value");
       await conn.unsafe('commit');

@@ -1,25 +1,20 @@
 /**
- * The hot-path statements (db/generation-statements.ts) reach their rows through the primary keys
+ * The hot-path statements (db/statements/) reach their rows through the primary keys
  * at any table size, in the generic plans a prepared statement keeps per connection, when planned
  * as the worker's connections plan them: a plan made while the tables were small (and without
  * statistics) must not scan whole tables once they have grown.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  BEGIN_BATCH_SQL,
-  BEGIN_SQL,
-  FINISH_BATCH_SQL,
-  FINISH_SQL,
-  FINISH_WITHOUT_ATTEMPT_SQL,
-  RECORD_ATTEMPT_SQL,
-  RECORD_HANDOVER_SQL,
-} from '../db/generation-statements.ts';
+import { BEGIN, BEGIN_BATCH } from '../db/statements/begin.ts';
+import { FINISH, FINISH_BATCH, FINISH_WITHOUT_ATTEMPT } from '../db/statements/finish.ts';
+import { RECORD_ATTEMPT } from '../db/statements/record-attempt.ts';
+import { RECORD_HANDOVER } from '../db/statements/record-handover.ts';
 import { readWorkerConfig } from '../shared/config.ts';
 import type { WorkerRuntime } from '../worker/runtime.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { startHarness } from './helpers/harness.ts';
 
-const STATEMENTS = { BEGIN_SQL, BEGIN_BATCH_SQL, RECORD_ATTEMPT_SQL, RECORD_HANDOVER_SQL, FINISH_SQL, FINISH_WITHOUT_ATTEMPT_SQL, FINISH_BATCH_SQL };
+const STATEMENTS = Object.fromEntries([BEGIN, BEGIN_BATCH, RECORD_ATTEMPT, RECORD_HANDOVER, FINISH, FINISH_WITHOUT_ATTEMPT, FINISH_BATCH].map((s) => [s.name, s.text]));
 const TABLES = ['workflow_generations', 'generation_attempts', 'audit_logs'];
 /** What a worker started with the default configuration plans with. */
 const WORKER_PLANNER = { random_page_cost: readWorkerConfig({}).databaseRandomPageCost! };
