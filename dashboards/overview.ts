@@ -519,6 +519,17 @@ export function buildOverviewDashboard(): Dashboard {
         targets: [{ expr: `sum by (model) (rate(orchestrator_rate_limit_pauses_total{${MODELS}}[$__rate_interval])) * 60`, legend: '{{model}}' }],
       }),
     )
+    .withPanel(
+      timeseries({
+        title: 'Model circuits',
+        description: 'Each configured model’s circuit, shared by the replicas: 0 closed, 1 half-open (one probe call is testing it), 2 open (requests skip the model and go to the next step of the ladder). Alert: OrchestratorModelCircuitOpen.',
+        unit: 'short',
+        decimals: 0,
+        min: 0,
+        max: 2,
+        targets: [{ expr: `max by (model) (orchestrator_model_circuit_state{${MODELS}})`, legend: '{{model}}' }],
+      }),
+    )
 
     .withPanel(
       timeseries({

@@ -99,6 +99,30 @@ export const generationIdParamsSchema = {
   properties: { id: jobIdSchema },
 } as const;
 
+export const circuitsResponseSchema = {
+  type: 'object',
+  required: ['circuits'],
+  additionalProperties: false,
+  properties: {
+    circuits: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['model', 'state', 'calls', 'failures', 'openedAt', 'configured'],
+        additionalProperties: false,
+        properties: {
+          model: { type: 'string' },
+          state: { type: 'string', enum: ['closed', 'half_open', 'open'] },
+          calls: { type: 'integer', description: 'Calls counted in the last 60 s.' },
+          failures: { type: 'integer', description: 'Of those, call failures.' },
+          openedAt: nullable({ type: 'string', format: 'date-time' }),
+          configured: { type: 'boolean', description: 'The primary or a step of the fallback chain.' },
+        },
+      },
+    },
+  },
+} as const;
+
 export const settingsBodySchema = {
   type: 'object',
   required: ['primaryModel', 'enableFallback'],

@@ -26,6 +26,7 @@ import { registerDocsUi, registerOpenApi } from './openapi.ts';
 import { registerOldestWaitingAge } from '../shared/queue-age.ts';
 import { RedisRateLimiter } from './rate-limit.ts';
 import { adminApiRoutes, adminPageRoutes } from './routes/admin.ts';
+import { RedisModelCircuit } from '../shared/model-circuit.ts';
 import { RedisAdminSessions } from './admin-sessions.ts';
 import { IdempotencyClaims } from './idempotency.ts';
 import { LoginBackoff } from './login-backoff.ts';
@@ -186,7 +187,8 @@ export async function buildProducerServer(options: ProducerServerOptions): Promi
       streams,
       log,
     });
-    const adminOptions = { db: db.db, settings, auth, redis, queues, loginBackoff, dependencyTimeoutMs: config.dependencyTimeoutMs, log };
+    const circuit = new RedisModelCircuit(redis, prefix);
+    const adminOptions = { db: db.db, settings, auth, redis, queues, loginBackoff, circuit, dependencyTimeoutMs: config.dependencyTimeoutMs, log };
     await app.register(adminApiRoutes, adminOptions);
     await app.register(generationsLogRoutes, { db: db.db, auth, dependencyTimeoutMs: config.dependencyTimeoutMs });
     await app.register(settingsHistoryRoutes, { settings, auth, dependencyTimeoutMs: config.dependencyTimeoutMs });

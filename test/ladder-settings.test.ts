@@ -9,6 +9,7 @@ import { DEFAULT_CATALOG } from '../shared/default-catalog.ts';
 import { costCapOf, DEFAULT_SETTINGS, resolveSettings, SETTING_KEYS, settingsSnapshot } from '../shared/settings.ts';
 import { systemSettingsConfig } from '../db/schema.ts';
 import { inArray } from 'drizzle-orm';
+import { CIRCUIT_MIN_CALLS, RedisModelCircuit } from '../shared/model-circuit.ts';
 import { type Harness, startHarness } from './helpers/harness.ts';
 import { adminAuth, call, producerPool } from './helpers/producer.ts';
 
@@ -129,5 +130,21 @@ describe('the settings API with the ladder', () => {
     expect((await h.db.settings.read()).fallbackChain).toEqual(['gpt-6.1-sol']);
     expect(await h.db.settings.initDefaults()).toEqual([SETTING_KEYS.fallbackChain]);
     expect((await get()).body.ladder.fallbackChain).toEqual(['gpt-6.1-sol']);
+  });
+});
+
+describe('GET /v1/admin/circuits', () => {
+  it('shows each model\'s circuit as the replicas share it, the configured ones marked', async () => {
+    expect((await put({ ...SEED, fallbackChain: ['claude-sonnet-4-6'] })).status).toBe(200);
+    const circuit = new RedisModelCircuit(h.redis, h.prefix);
+    for (let i = 0; i < CIRCUIT_MIN_CALLS; i++) await circuit.record('gpt-4o-mini', true);
+    const r = await call(producer.url, 'GET', '/v1/admin/circuits', { headers: adminAuth });
+    expect(r.status, r.text).toBe(200);
+    const byModel = new Map(r.body.circuits.map((c: { model: string }) => [c.model, c]));
+    expect(byModel.get('gpt-4o-mini')).toMatchObject({ state: 'open', calls: CIRCUIT_MIN_CALLS, failures: CIRCUIT_MIN_CALLS, configured: true });
+    expect(Date.parse((byModel.get('gpt-4o-mini') as { openedAt: string }).openedAt)).toBeGreaterThan(Date.now() - 60_000);
+    expect(byModel.get('claude-sonnet-4-6')).toMatchObject({ state: 'closed', calls: 0, configured: true, openedAt: null });
+    expect(byModel.get('gpt-6.1-sol')).toMatchObject({ state: 'closed', configured: false });
+    expect((await call(producer.url, 'GET', '/v1/admin/circuits')).status).toBe(401);
   });
 });

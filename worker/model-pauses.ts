@@ -12,8 +12,8 @@
  * back to the delayed set, like a paused one. Low rates (under 20 calls a second) are never
  * paced: there the pause does the job.
  */
-import { createHash } from 'node:crypto';
 import type { RedisConnection } from '../shared/redis.ts';
+import { RedisScript } from '../shared/redis-script.ts';
 
 export interface ModelPauses {
   /**
@@ -150,31 +150,6 @@ if admitted >= 20 then
   redis.call('PEXPIRE', KEYS[2], 60000)
 end
 return 1`;
-
-/**
- * A Lua script sent by its SHA1 (EVALSHA): the text goes over the wire only when Redis does not
- * know it yet (after a restart or SCRIPT FLUSH). EVAL would send and hash the whole script on
- * every model call.
- */
-class RedisScript {
-  private readonly sha: string;
-
-  private readonly source: string;
-
-  constructor(source: string) {
-    this.source = source;
-    this.sha = createHash('sha1').update(source).digest('hex');
-  }
-
-  async run(redis: RedisConnection, keys: readonly string[], args: readonly string[]): Promise<unknown> {
-    try {
-      return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
-    } catch (err) {
-      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return redis.eval(this.source, keys.length, ...keys, ...args);
-    }
-  }
-}
 
 const admitScript = new RedisScript(ADMIT_SCRIPT);
 const pauseScript = new RedisScript(PAUSE_SCRIPT);

@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Gauge, Histogram, type Registry } from 'prom-client';
+import { CIRCUIT_STATE_VALUE, type ModelCircuit } from '../shared/model-circuit.ts';
 import type { ModelCatalog } from '../shared/models.ts';
 import { FALLBACK_QUEUE, PRIMARY_QUEUE } from '../shared/jobs.ts';
 import type { SettingsSource } from './settings-source.ts';
@@ -20,8 +21,9 @@ export function catalogVersion(catalog: ModelCatalog): string {
   return createHash('sha256').update(canonical).digest('hex').slice(0, 12);
 }
 
-export function createOperationsMetrics(registry: Registry, settings: SettingsSource): OperationsMetrics {
+export function createOperationsMetrics(registry: Registry, settings: SettingsSource, circuit?: ModelCircuit): OperationsMetrics {
   const registers = [registry];
+  registerCircuitState(registry, settings, circuit);
   const wait = new Histogram({
     name: 'orchestrator_queue_wait_seconds',
     help: 'Time from a job being added to its first pick-up by a worker, by queue.',
@@ -59,4 +61,29 @@ export function createOperationsMetrics(registry: Registry, settings: SettingsSo
       wait.observe({ queue }, Math.max(0, (job.processedOn - job.timestamp) / 1000));
     },
   };
+}
+
+/**
+ * Each configured model's circuit (primary and the fallback chain: a bounded label set), read
+ * from Redis at scrape time; every replica reports the same shared state, so panels take the max.
+ * A scrape while Redis is down leaves the series out rather than failing the scrape.
+ */
+function registerCircuitState(registry: Registry, settings: SettingsSource, circuit: ModelCircuit | undefined): void {
+  new Gauge({
+    name: 'orchestrator_model_circuit_state',
+    help: "Each configured model's circuit: 0 closed, 1 half-open (a probe call is testing it), 2 open (calls skip the model).",
+    labelNames: ['model'],
+    registers: [registry],
+    async collect() {
+      const s = settings.current();
+      const models = [...new Set([s.primaryModel, ...(s.enableFallback ? s.fallbackChain : [])])];
+      this.reset();
+      if (!circuit) return;
+      try {
+        for (const v of await circuit.views(models)) this.set({ model: v.model }, CIRCUIT_STATE_VALUE[v.state]);
+      } catch {
+        // Redis unreachable: no sample this scrape.
+      }
+    },
+  });
 }

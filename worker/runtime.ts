@@ -25,6 +25,7 @@ import { registerOldestWaitingAge } from '../shared/queue-age.ts';
 import { createWorkerMetrics } from './metrics.ts';
 import { createModelClients, modelsWithoutKey } from './model-clients.ts';
 import { RedisModelPauses } from './model-pauses.ts';
+import { RedisModelCircuit } from '../shared/model-circuit.ts';
 import { PollingSettingsSource } from './settings-source.ts';
 
 export interface WorkerRuntimeOptions {
@@ -71,7 +72,9 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
     if (!settings.current().catalog.has(id)) log.warn({ model: id }, `MODEL_TIMEOUTS_MS names ${id}, which is not in the model catalog`);
   }
   settings.onRefresh((s) => metrics.recordConfiguredModels(s));
-  const operations = createOperationsMetrics(registry, settings);
+  // Each model's circuit, shared by the replicas through Redis (the ladder skips an open one).
+  const circuit = new RedisModelCircuit(redis, prefix, () => clock.now());
+  const operations = createOperationsMetrics(registry, settings, circuit);
   registerOldestWaitingAge(registry, [primaryQueue, fallbackQueue]);
   const shutdown = new AbortController();
   const stopping = new AbortController();

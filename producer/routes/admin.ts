@@ -13,6 +13,7 @@ import { ConfigurationError, coerceError, type FieldError } from '../../shared/e
 import type { Logger } from '../../shared/logger.ts';
 import { assertPriced } from '../../shared/money.ts';
 import type { ModelCatalog } from '../../shared/models.ts';
+import type { ModelCircuit } from '../../shared/model-circuit.ts';
 import { DEFAULT_SETTINGS, ladderErrors, mergeSettingsWrite, type RawSettings, resolveSettings, SETTING_KEYS, type SettingsWrite } from '../../shared/settings.ts';
 import { lifecycleWarnings } from '../model-lifecycle.ts';
 import { modelRoutes } from './models.ts';
@@ -22,7 +23,7 @@ import { type Authenticator, requireRole, sessionCookie } from '../auth.ts';
 import { guarded } from '../dependencies.ts';
 import { ApiError, toApiError } from '../errors.ts';
 import type { LoginBackoff } from '../login-backoff.ts';
-import { catalogResponseSchema, errorResponses, settingsBodySchema, settingsResponseSchema, statsQuerySchema } from '../schemas.ts';
+import { catalogResponseSchema, circuitsResponseSchema, errorResponses, settingsBodySchema, settingsResponseSchema, statsQuerySchema } from '../schemas.ts';
 
 export interface AdminRoutesOptions {
   readonly db: Database;
@@ -31,6 +32,8 @@ export interface AdminRoutesOptions {
   readonly redis: RedisConnection;
   readonly queues: { readonly primary: Queue; readonly fallback: Queue };
   readonly loginBackoff: LoginBackoff;
+  /** Each model's circuit, shown with the settings. */
+  readonly circuit: ModelCircuit;
   readonly dependencyTimeoutMs: number;
   readonly log: Logger;
 }
@@ -163,6 +166,27 @@ export async function adminApiRoutes(app: FastifyInstance, o: AdminRoutesOptions
       const view = await guarded('postgres', t, () => settingsView(o.settings));
       reply.header('etag', view.etag);
       return view;
+    },
+  );
+
+  app.get(
+    '/v1/admin/circuits',
+    {
+      schema: {
+        operationId: 'getCircuits',
+        summary: 'Each model’s circuit: closed, half-open or open',
+        description: 'The circuit of every model in the catalog that is enabled or configured (primary and fallback chain), as the worker replicas share it through Redis. Open: requests skip the model; half-open: one probe call is testing it. See docs/models.md, "Circuit per model".',
+        tags: ['admin'],
+        security: SECURITY,
+        response: { 200: { description: 'Circuits', ...circuitsResponseSchema }, ...errorResponses(401, 403, 503) },
+      },
+    },
+    async () => {
+      const [raw, catalog] = await guarded('postgres', t, () => Promise.all([o.settings.readRaw(), o.settings.catalog.load()]));
+      const configured = [raw.primaryModel, ...(Array.isArray(raw.fallbackChain) ? raw.fallbackChain : [raw.fallbackModel])].filter((id): id is string => typeof id === 'string');
+      const models = [...new Set([...configured, ...catalog.models.filter((m) => m.enabled).map((m) => m.id)])];
+      const views = await guarded('redis', t, () => o.circuit.views(models));
+      return { circuits: views.map((v) => ({ ...v, configured: configured.includes(v.model), openedAt: v.openedAt === null ? null : new Date(v.openedAt).toISOString() })) };
     },
   );
 
