@@ -19,7 +19,7 @@ import { FALLBACK_QUEUE, GENERATE_FALLBACK_JOB, PRIMARY_JOB_OPTIONS, PRIMARY_QUE
 import { blockingConnection } from '../shared/redis.ts';
 import { AttemptRunner, type ModelClients } from './attempt-runner.ts';
 import { systemClock, type Clock } from './clock.ts';
-import { createGenerationProcessor, MAX_STALLS } from './generation-processor.ts';
+import { createGenerationProcessor, MAX_STALLS } from './processor/executor.ts';
 import { createOperationsMetrics } from './ops-metrics.ts';
 import { registerOldestWaitingAge } from '../shared/queue-age.ts';
 import { createWorkerMetrics } from './metrics.ts';
@@ -87,8 +87,6 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
       clock: { now: () => clock.now(), sleep: systemRetryClock.sleep },
       onRetry: (op, err) => log.warn({ op, err: coerceError(err).message }, 'database unreachable; retrying the write'),
     }),
-    // The processor's own database retry stays off: the port above does it (one layer).
-    dbRetry: { maxWaitMs: 0, baseDelayMs: 0 },
     pauses: new RedisModelPauses(redis, prefix),
     fallback: {
       async enqueue(jobId, data) {

@@ -1,0 +1,169 @@
+/**
+ * The generation policy: given what a request has done so far, what it does next. Pure: no
+ * Redis, no Postgres, no clock of its own, so every branch is a row of a table test
+ * (test/policy.test.ts), crash-resume cases included: a run that resumes after a crash sees the
+ * attempts recorded before it as ordinary history.
+ *
+ * A request climbs a ladder of steps, one model each: step 0 is the primary, step 1 the
+ * fallback (when enabled). Every step but the last hands over on any failure; the last step
+ * retries transient call failures with backoff until the request's deadline (or the optional
+ * attempt cap), and ends the request with its last outcome otherwise. Each step runs as a job of
+ * its own (the primary queue for step 0, the fallback queue after a hand-over).
+ */
+import { ConfigurationError } from '../../shared/errors.ts';
+import type { FieldError } from '../../shared/errors.ts';
+import type { ModelCatalog, ModelSpec } from '../../shared/models.ts';
+import { type AttemptOutcome, type AttemptRole, type FailureReason, isValidationFailure, REQUEST_FAILURE_REASONS, TRANSIENT_OUTCOMES } from '../../shared/outcomes.ts';
+import type { OrchestratorSettings } from '../../shared/settings.ts';
+
+/** One model attempt as the policy sees it: recorded in Postgres, or just made by this run. */
+export interface HistoryAttempt {
+  readonly attemptNumber: number;
+  /** The ladder step it was made on. */
+  readonly step: number;
+  readonly role: AttemptRole;
+  readonly model: string;
+  readonly outcome: AttemptOutcome;
+  readonly httpStatus: number | null;
+  readonly retryAfterMs: number | null;
+  readonly errorMessage: string | null;
+  readonly validationErrors: readonly FieldError[] | null;
+  /** False for the attempt this run just made: it is written together with what follows it. */
+  readonly recorded: boolean;
+}
+
+export interface History {
+  /** The step this job runs. */
+  readonly step: number;
+  /** Why the request reached this step (the outcome that made the step before hand over); null on step 0. */
+  readonly handedOverFor: FailureReason | null;
+  /** Every attempt of the request, oldest first. */
+  readonly attempts: readonly HistoryAttempt[];
+  /** When the request must be finished (epoch ms). */
+  readonly deadlineAt: number;
+}
+
+export interface RetryPolicy {
+  /** An optional cap on calls of the last step's model per request; 0: none, retry until the deadline. */
+  readonly finalModelMaxAttempts: number;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+}
+
+/** The settings fixed at the request's first pick-up, and how transient failures are retried. */
+export interface PolicySettings {
+  readonly models: OrchestratorSettings;
+  readonly retry: RetryPolicy;
+}
+
+/** How a request ends: its status, the attempt whose outcome it is (if any), and why. */
+export interface Finish {
+  readonly kind: 'finish';
+  readonly status: 'succeeded' | 'invalid' | 'failed';
+  /** The step (and so the role) that produced the outcome. */
+  readonly step: number;
+  readonly role: AttemptRole;
+  /** The attempt the result is taken from; null when the request stopped without one. */
+  readonly from: HistoryAttempt | null;
+  /** The closed-set word a failure starts with: the attempt's outcome, or a REQUEST_FAILURE_REASONS value. */
+  readonly reason: string | null;
+  readonly fallbackReason: FailureReason | null;
+  /** Attempts the request made in all. */
+  readonly attempts: number;
+}
+
+export type Step =
+  /** Call the step's model, as attempt `attemptNumber`, in role `role`. */
+  | { readonly kind: 'call'; readonly model: ModelSpec; readonly role: AttemptRole; readonly step: number; readonly attemptNumber: number }
+  /** Record the step's failure and hand the request to step `toStep`'s job. */
+  | { readonly kind: 'hand_over'; readonly from: HistoryAttempt; readonly fromModel: string; readonly toModel: string; readonly toStep: number; readonly reason: FailureReason }
+  /** Record the attempt just made and run this step again between the two times (jitter is the executor's draw). */
+  | { readonly kind: 'retry'; readonly from: HistoryAttempt; readonly earliestAt: number; readonly latestAt: number }
+  | Finish;
+
+interface Rung {
+  readonly model: ModelSpec;
+  readonly role: AttemptRole;
+}
+
+/** The steps a request climbs with these settings. */
+export function ladderOf(settings: OrchestratorSettings, catalog: ModelCatalog): readonly Rung[] {
+  const primary: Rung = { model: modelIn(catalog, settings.primaryModel), role: 'primary' };
+  return settings.enableFallback ? [primary, { model: modelIn(catalog, settings.fallbackModel), role: 'fallback' }] : [primary];
+}
+
+export function nextStep(history: History, settings: PolicySettings, catalog: ModelCatalog, now: number): Step {
+  const ladder = ladderOf(settings.models, catalog);
+  const rung = ladder[history.step];
+  if (!rung) throw new ConfigurationError('INVALID_SETTINGS', `step ${history.step} is past the ladder of ${ladder.length} step(s) the request's settings give`);
+  const mine = history.attempts.filter((a) => a.step === history.step);
+  const last = mine.at(-1);
+  const isLast = history.step === ladder.length - 1;
+  if (!isLast) {
+    if (last) return last.outcome === 'ok' ? finishFrom(history, rung, last) : handOver(history, ladder, last, last.outcome);
+    // Waited in the queue past its deadline: no call.
+    if (history.attempts.length === 0 && now >= history.deadlineAt) return deadlineExceeded(history, rung, 0);
+    return call(history, rung);
+  }
+  const capReached = settings.retry.finalModelMaxAttempts > 0 && mine.length >= settings.retry.finalModelMaxAttempts;
+  // Not worth another call (recorded before a crash, or just made): the request ends with it.
+  if (last && (!isTransient(last) || capReached)) return finishFrom(history, rung, last);
+  if (last && !last.recorded) {
+    if (now >= history.deadlineAt) return deadlineExceeded(history, rung, history.attempts.length);
+    return retryLater(last, mine.length, settings.retry, history.deadlineAt, now);
+  }
+  // Fresh, or back from a retry's wait.
+  if (now >= history.deadlineAt) return deadlineExceeded(history, rung, history.attempts.length);
+  return call(history, rung);
+}
+
+/**
+ * Worth another try of the same model later. A 4xx other than 408, 409 and 429 is a request the
+ * vendor will never accept, even though it is classified `api_error`: retrying it until the
+ * deadline would only repeat the refusal.
+ */
+export function isTransient(a: Pick<HistoryAttempt, 'outcome' | 'httpStatus'>): boolean {
+  if (!TRANSIENT_OUTCOMES.has(a.outcome)) return false;
+  const s = a.httpStatus;
+  return !(a.outcome === 'api_error' && s !== null && s >= 400 && s < 500 && s !== 408 && s !== 409);
+}
+
+/**
+ * When the `tries`-th transient failure is tried again: exponential backoff with full jitter
+ * over its upper half; a vendor's retry-after is a floor, never shortened; the deadline a ceiling.
+ */
+export function retryWindow(tries: number, retryAfterMs: number | null, retry: RetryPolicy, deadlineAt: number, now: number): { earliestAt: number; latestAt: number } {
+  const backoff = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** Math.min(tries - 1, 30));
+  const floor = retryAfterMs ?? 0;
+  return { earliestAt: Math.min(deadlineAt, now + Math.max(floor, backoff * 0.5)), latestAt: Math.min(deadlineAt, now + Math.max(floor, backoff)) };
+}
+
+function retryLater(last: HistoryAttempt, tries: number, retry: RetryPolicy, deadlineAt: number, now: number): Step {
+  return { kind: 'retry', from: last, ...retryWindow(tries, last.retryAfterMs, retry, deadlineAt, now) };
+}
+
+function call(history: History, rung: Rung): Step {
+  const attemptNumber = (history.attempts.at(-1)?.attemptNumber ?? 0) + 1;
+  return { kind: 'call', model: rung.model, role: rung.role, step: history.step, attemptNumber };
+}
+
+function handOver(history: History, ladder: readonly Rung[], last: HistoryAttempt, reason: FailureReason): Step {
+  const to = ladder[history.step + 1]!;
+  return { kind: 'hand_over', from: last, fromModel: last.model, toModel: to.model.id, toStep: history.step + 1, reason };
+}
+
+function finishFrom(history: History, rung: Rung, last: HistoryAttempt): Finish {
+  const ok = last.outcome === 'ok';
+  const status = ok ? 'succeeded' : isValidationFailure(last.outcome) ? 'invalid' : 'failed';
+  return { kind: 'finish', status, step: history.step, role: rung.role, from: last, reason: ok ? null : last.outcome, fallbackReason: history.handedOverFor, attempts: history.attempts.length };
+}
+
+function deadlineExceeded(history: History, rung: Rung, attempts: number): Finish {
+  return { kind: 'finish', status: 'failed', step: history.step, role: rung.role, from: null, reason: REQUEST_FAILURE_REASONS.deadlineExceeded, fallbackReason: history.handedOverFor, attempts };
+}
+
+function modelIn(catalog: ModelCatalog, id: string): ModelSpec {
+  const model = catalog.find(id);
+  if (!model) throw new ConfigurationError('UNKNOWN_MODEL', `the request's settings name ${JSON.stringify(id)}, which is not in the model catalog`);
+  return model;
+}
