@@ -18,6 +18,8 @@ import {
   forcedOutcome,
   isOutputFault,
   parseDirectives,
+  parseRepairDirectives,
+  DEFAULT_REPAIR_SUCCESS_RATE,
   parseFaultConfig,
   pickFault,
   type Directive,
@@ -26,7 +28,7 @@ import {
 } from './faults.ts';
 import { latencyFor, parseLatencyConfig, type LatencyConfig } from './latency.ts';
 import { openAiVendor } from './openai.ts';
-import { parseGenerationPrompt } from './prompt.ts';
+import { fieldValue, parseGenerationPrompt } from './prompt.ts';
 import { hashSeed, mulberry32 } from './random.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { StatsRecorder, type SimulatorStats } from './stats.ts';
@@ -211,15 +213,19 @@ class Provider {
     if (this.received.length > MAX_RECEIVED) this.received.shift();
     const prompt = parseGenerationPrompt(call.userText);
     let directives: Directive[];
+    let repairDirectives: Directive[];
     try {
       directives = parseDirectives(prompt.goal);
+      repairDirectives = parseRepairDirectives(prompt.goal);
     } catch (err) {
       this.stats.reject('invalid_request');
       return fail('invalid_request', (err as Error).message);
     }
+    const repair = fieldValue(call.userText, 'previous_answer').found;
 
     const scripted = this.scripts.get(model.id)?.shift();
-    const decision: Decision = scripted ? { outcome: 'scripted' } : this.decide(model, directives);
+    const decision: Decision = scripted ? { outcome: 'scripted' } : repair ? this.decideRepair(model, directives, repairDirectives) : this.decide(model, directives);
+    if (repair && !scripted && (decision.outcome === 'ok' || isOutputFault(decision.outcome))) this.stats.repair(model.id, decision.outcome === 'ok');
     const tuning = faultsFor(this.faults, model);
     let answer: Answer | null = null;
     let outcome = decision.outcome;
@@ -280,6 +286,21 @@ class Provider {
     const { body: reply, usage } = vendor.render(answer, call, { model, requestChars: raw.length, cacheHit });
     this.stats.usage(model.id, usage);
     sendJson(res, 200, reply, { [vendor.requestIdHeader]: requestId });
+  }
+
+  /**
+   * A repair call: call faults come at their rates (a forced first-call directive does not apply);
+   * an answer is valid with the model's repair success rate, else a `schema` fault again, unless
+   * a `[sim-repair:…]` directive says what it answers. Two draws whatever happens.
+   */
+  private decideRepair(model: ModelSpec, directives: readonly Directive[], repairDirectives: readonly Directive[]): Decision {
+    const first = this.decide(model, directives.filter((d) => d.outcome !== 'ok' && !isOutputFault(d.outcome)));
+    const draw = this.faultRng();
+    if (first.outcome !== 'ok' && !isOutputFault(first.outcome)) return first;
+    const forced = forcedOutcome(repairDirectives, model);
+    if (forced) return { outcome: forced };
+    const rate = faultsFor(this.faults, model).repairSuccessRate ?? DEFAULT_REPAIR_SUCCESS_RATE;
+    return { outcome: draw < rate ? 'ok' : 'schema' };
   }
 
   /** One draw per call whatever happens, so the fault sequence depends only on call order. */

@@ -21,6 +21,8 @@ export interface SimulatorStats {
   rejected: Record<RejectReason, number>;
   /** Catalog id → tokens of the answers sent. */
   usage: Record<string, UsageTotals>;
+  /** Catalog id → repair calls (carrying `<previous_answer>`) and how many of them were answered valid. */
+  repairs: Record<string, { calls: number; ok: number }>;
 }
 
 export class StatsRecorder {
@@ -37,6 +39,12 @@ export class StatsRecorder {
   outcome(model: string, outcome: Outcome): void {
     const counts = (this.stats.byModel[model] ??= {});
     counts[outcome] = (counts[outcome] ?? 0) + 1;
+  }
+
+  repair(model: string, ok: boolean): void {
+    const r = (this.stats.repairs[model] ??= { calls: 0, ok: 0 });
+    r.calls++;
+    if (ok) r.ok++;
   }
 
   usage(model: string, usage: Usage): void {
@@ -57,5 +65,5 @@ export class StatsRecorder {
 }
 
 function emptyStats(): SimulatorStats {
-  return { totalRequests: 0, byModel: {}, rejected: { unauthenticated: 0, unknown_model: 0, invalid_request: 0 }, usage: {} };
+  return { totalRequests: 0, byModel: {}, rejected: { unauthenticated: 0, unknown_model: 0, invalid_request: 0 }, usage: {}, repairs: {} };
 }
