@@ -8,7 +8,7 @@ import { type FieldError, RequestRowMissingError } from '../shared/errors.ts';
 import type { GenerationResult } from '../shared/generation-result.ts';
 import { usdToNumber } from '../shared/money.ts';
 import { storableJson, storableText } from '../shared/storable-text.ts';
-import { AUDIT_ACTIONS, type FailureReason, type FinalStatus } from '../shared/outcomes.ts';
+import { AUDIT_ACTIONS, type AuditSeverity, type FailureReason, type FinalStatus } from '../shared/outcomes.ts';
 import type { OrchestratorSettings } from '../shared/settings.ts';
 import type { Workflow } from '../shared/workflow-schema.ts';
 import type { Database } from './client.ts';
@@ -129,7 +129,7 @@ function toFinishRow(o: FinalOutcome): FinishRow {
     validationErrors: storableJson(o.validationErrors),
     failureReason: o.failureReason == null ? null : storableText(o.failureReason),
     action: generated ? AUDIT_ACTIONS.generated : AUDIT_ACTIONS.failed,
-    severity: generated ? 'info' : 'error',
+    severity: (generated ? 'info' : 'error') satisfies AuditSeverity,
     details: storableJson(details),
   };
 }
@@ -238,7 +238,7 @@ export class DrizzleGenerationRepository implements GenerationRepository {
         .insert(auditLogs)
         .values({
           action: AUDIT_ACTIONS.rejected,
-          severity: 'warning',
+          severity: 'warning' satisfies AuditSeverity,
           userId: input.userId,
           agentId: input.agentId,
           jobId: input.jobId,

@@ -8,7 +8,7 @@
  * Money comes back as exact decimal strings.
  */
 import { sql } from 'drizzle-orm';
-import { AUDIT_ACTIONS, VALIDATION_FAILURE_KINDS, type ValidationFailureKind } from '../shared/outcomes.ts';
+import { AUDIT_ACTIONS, type AttemptRole, VALIDATION_FAILURE_KINDS, type ValidationFailureKind } from '../shared/outcomes.ts';
 import type { Database } from './client.ts';
 
 /** The console's and the stats API's windows, as fractions of days (the queries take days). */
@@ -60,7 +60,7 @@ export async function spendByGenerator(db: Database, days: number): Promise<Gene
 
 export interface AttemptRow {
   readonly model: string;
-  readonly role: 'primary' | 'fallback';
+  readonly role: AttemptRole;
   readonly attempts: number;
   /** Attempts that returned an answer (ok or a validation failure), as opposed to a call failure. */
   readonly answered: number;
@@ -90,7 +90,7 @@ export async function attemptsByModel(db: Database, days: number): Promise<Attem
   );
   return raw.map((r) => ({
     model: String(r.model),
-    role: r.role as 'primary' | 'fallback',
+    role: r.role as AttemptRole,
     attempts: Number(r.attempts),
     answered: Number(r.answered),
     passed: Number(r.passed),

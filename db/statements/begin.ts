@@ -24,7 +24,7 @@ import { defineStatement } from '../port.ts';
 import { ATTEMPT_COLUMNS, type AttemptRecord, fromAttemptRow } from '../rows/attempt.ts';
 import { RESULT_COLUMNS, type ResultRow } from '../rows/result.ts';
 import { workflowGenerations } from '../schema.ts';
-import { INPUT_KEYS } from './fragments.ts';
+import { INPUT_KEYS, QUEUED } from './fragments.ts';
 
 const c = getTableColumns(workflowGenerations);
 const BEGIN_COLUMNS = {
@@ -62,7 +62,7 @@ existing as (
 ),
 up as (select * from ins union all select * from picked union all select * from existing)
 select up.*,
-  case when not up.inserted and up.status = 'queued' then (
+  case when not up.inserted and up.status = ${QUEUED} then (
     select coalesce(json_agg(${jsonObject(ATTEMPT_COLUMNS, 'a')} order by a.attempt_number), '[]'::json)
     from generation_attempts a where a.job_id = up."jobId")
   end as "priorAttempts"

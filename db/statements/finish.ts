@@ -16,7 +16,7 @@ import { defineStatement } from '../port.ts';
 import { ATTEMPT_COLUMNS, type AttemptRow } from '../rows/attempt.ts';
 import { RESULT_COLUMNS } from '../rows/result.ts';
 import { auditLogs, workflowGenerations } from '../schema.ts';
-import { FINAL_ACTIONS, INPUT_KEYS, insertAttempts } from './fragments.ts';
+import { FINAL_ACTIONS, INPUT_KEYS, insertAttempts, QUEUED } from './fragments.ts';
 
 const g = getTableColumns(workflowGenerations);
 const audit = getTableColumns(auditLogs);
@@ -70,7 +70,7 @@ finished as (
     generation_time_ms = greatest(0, round(extract(epoch from (i.finished_at - coalesce(g.started_at, g.created_at))) * 1000))::int,
     updated_at = now()
   from input i left join totals t on t.job_id = i.job_id
-  where g.job_id = i.job_id and g.job_id = ${INPUT_KEYS} and g.status = 'queued'
+  where g.job_id = i.job_id and g.job_id = ${INPUT_KEYS} and g.status = ${QUEUED}
   returning g.*
 ),
 audited as (

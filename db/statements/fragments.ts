@@ -1,9 +1,17 @@
 /** Pieces the hot-path statements share: the key match that keeps their plans on the primary keys, and the attempt insert. */
 import { type SQL, sql } from 'drizzle-orm';
-import { FINAL_AUDIT_ACTIONS } from '../../shared/outcomes.ts';
+import { AUDIT_ACTIONS, type AuditSeverity, FINAL_AUDIT_ACTIONS, type GenerationStatus } from '../../shared/outcomes.ts';
 import { nameList } from '../columns.ts';
 import { ATTEMPT_COLUMNS } from '../rows/attempt.ts';
 import { oneOf } from '../schema.ts';
+
+/** A closed-set value as an SQL literal: checked against shared/outcomes.ts by tsc, inlined so the statement text stays constant. */
+const literal = (value: string): SQL => sql.raw(`'${value}'`);
+
+/** A request that has not finished yet. */
+export const QUEUED = literal('queued' satisfies GenerationStatus);
+export const FALLBACK_ACTION = literal(AUDIT_ACTIONS.fallback);
+export const WARNING = literal('warning' satisfies AuditSeverity);
 
 /** The partial unique index that allows one final audit row per request (schema.ts), as `on conflict` names it. */
 export const FINAL_ACTIONS = sql`action in ${oneOf(FINAL_AUDIT_ACTIONS)}`;

@@ -3,11 +3,10 @@
  * atomically, and only when the request's row exists (`hasRow` says whether it did).
  */
 import { sql } from 'drizzle-orm';
-import { AUDIT_ACTIONS } from '../../shared/outcomes.ts';
 import { paramsRow, placeholderValues } from '../columns.ts';
 import { defineStatement } from '../port.ts';
 import { ATTEMPT_COLUMNS, type AttemptRow } from '../rows/attempt.ts';
-import { insertAttempts } from './fragments.ts';
+import { FALLBACK_ACTION, insertAttempts, WARNING } from './fragments.ts';
 
 export interface HandoverValues {
   readonly attempt: AttemptRow;
@@ -17,7 +16,6 @@ export interface HandoverValues {
   readonly details: unknown;
 }
 
-const FALLBACK = sql.raw(`'${AUDIT_ACTIONS.fallback}'`);
 const jobId = sql`${sql.placeholder('jobId')}::text`;
 
 export const RECORD_HANDOVER = defineStatement(
@@ -27,9 +25,9 @@ with attempt_input as (${paramsRow(ATTEMPT_COLUMNS, 'a')}),
 attempt as (${insertAttempts('attempt_input', sql`job_id`)}),
 audited as (
   insert into audit_logs (action, severity, user_id, agent_id, job_id, details)
-  select ${FALLBACK}, 'warning', ${sql.placeholder('userId')}::text, ${sql.placeholder('agentId')}::text, ${jobId}, ${sql.placeholder('details')}::jsonb
+  select ${FALLBACK_ACTION}, ${WARNING}, ${sql.placeholder('userId')}::text, ${sql.placeholder('agentId')}::text, ${jobId}, ${sql.placeholder('details')}::jsonb
   where exists (select 1 from workflow_generations where job_id = ${jobId})
-  on conflict (job_id) where action = ${FALLBACK} do nothing
+  on conflict (job_id) where action = ${FALLBACK_ACTION} do nothing
 )
 select exists (select 1 from workflow_generations where job_id = ${jobId}) as "hasRow"`,
   (v: HandoverValues) => ({
