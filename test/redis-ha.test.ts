@@ -90,10 +90,23 @@ describe('Sentinel: 1 primary, 1 replica, 3 sentinels; the primary SIGKILLed mid
     const { h, api } = await started('sentinel', { REDIS_SENTINELS: group.addresses, REDIS_SENTINEL_NAME: group.name });
     const oldPort = await group.primaryPort();
     const accepted: string[] = [];
+    const batchOf = new Map<string, number>();
     let refused = 0;
     for (let batch = 0; batch < 12; batch++) {
-      if (batch === 4) await group.primary.kill();
+      if (batch === 4) {
+        const { Redis } = await import('ioredis');
+        const pc = new Redis({ port: group.primary.port, host: '127.0.0.1' }); const rc = new Redis({ port: group.replica.port, host: '127.0.0.1' });
+        const off = (s: string, k: string) => /\r?\n?/.test(s) ? (new RegExp(`${k}:(\\d+)`).exec(s)?.[1]) : '';
+        const pi = await pc.info('replication'); const ri = await rc.info('replication');
+        console.log('DIAG before kill primary offset', off(pi, 'master_repl_offset'), 'replica offset', off(ri, 'slave_repl_offset'), 'keys', await pc.dbsize(), await rc.dbsize());
+        pc.disconnect(); rc.disconnect();
+        await group.primary.kill();
+        console.log('DIAG killed at', Date.now());
+      }
+      const t0 = Date.now();
       const ids = await Promise.all(Array.from({ length: 25 }, (_, i) => postHttp(api, batch * 25 + i)));
+      console.log('DIAG batch', batch, 'took', Date.now() - t0, 'accepted', ids.filter(Boolean).length);
+      for (const id of ids) if (id) batchOf.set(id, batch);
       for (const id of ids) (id ? accepted.push(id) : refused++);
       if (ids.some((id) => id === undefined)) {
         // Refused requests were answered 503: the caller knows. The load resumes once the producer
@@ -128,6 +141,14 @@ describe('Sentinel: 1 primary, 1 replica, 3 sentinels; the primary SIGKILLed mid
     );
     const done = await finalIds();
     const lost = accepted.filter((id) => !done.has(id));
+    const byBatch = new Map<number, number>();
+    for (const id of lost) byBatch.set(batchOf.get(id) ?? -1, (byBatch.get(batchOf.get(id) ?? -1) ?? 0) + 1);
+    console.log('DIAG lost by batch', [...byBatch.entries()]);
+    const states = await Promise.all(lost.slice(0, 60).map((id) => h.rawQueue.getJobState(id)));
+    const sc = new Map<string, number>(); for (const s of states) sc.set(s, (sc.get(s) ?? 0) + 1);
+    console.log('DIAG lost states', [...sc.entries()]);
+    const rows = await h.db.sql<{ status: string; n: number }[]>`select status, count(*)::int as n from workflow_generations where job_id in ${h.db.sql(lost)} group by status`;
+    console.log('DIAG lost rows', rows);
     console.log(`sentinel failover: ${accepted.length} accepted, ${refused} refused with 503, ${lost.length} accepted and lost: ${lost.join(' ')}`);
     await expectCleanLedger(h.db, [...done], [h.rawQueue, h.fallbackQueue]);
   }, 240_000);

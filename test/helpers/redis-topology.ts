@@ -168,6 +168,11 @@ export async function startSentinelGroup(options: { minReplicasToWrite?: number 
       },
       stop: stopAll,
     };
+    // The replica must hold the primary's data before any is written: until its first full sync
+    // ends (Redis waits repl-diskless-sync-delay, 5 s by default, before starting one) it is
+    // empty, and a failover then promotes an empty replica. Earlier runs killed the primary in
+    // that window and counted everything written so far as lost to asynchronous replication.
+    await replicaInSync(rPort, 20_000);
     // Sentinels must have found the replica and each other, or a failover cannot happen.
     const deadline = Date.now() + 20_000;
     for (const s of sentinels) {
@@ -188,6 +193,22 @@ export async function startSentinelGroup(options: { minReplicasToWrite?: number 
   } catch (err) {
     await stopAll();
     throw err;
+  }
+}
+
+/** Resolves once the replica on `port` has finished its initial sync with its primary. */
+async function replicaInSync(port: number, timeoutMs: number): Promise<void> {
+  const c = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1 });
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const info = await c.info('replication');
+      if (/master_link_status:up/.test(info) && /master_sync_in_progress:0/.test(info)) return;
+      if (Date.now() > deadline) throw new Error(`replica ${port} did not finish its initial sync`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    c.disconnect();
   }
 }
 
