@@ -629,6 +629,18 @@ export function buildOverviewDashboard(): Dashboard {
         ],
       }),
     )
+    .withPanel(
+      timeseries({
+        title: 'Requests lost in Redis, and replica waits',
+        description:
+          'Accepted requests whose job Redis lost (a failover), as the lost-request sweep found them: put back (requeued) or recorded as lost_in_queue (failed). With ENQUEUE_WAIT_REPLICAS, enqueues whose job was not on the replicas by the timeout (short) or whose WAIT failed (error).',
+        unit: 'short',
+        targets: [
+          { expr: 'sum by (action) (increase(orchestrator_lost_requests_total[$__rate_interval]))', legend: 'lost: {{action}}' },
+          { expr: 'sum by (outcome) (increase(orchestrator_enqueue_replica_waits_total{outcome!="replicated"}[$__rate_interval]))', legend: 'replica wait: {{outcome}}' },
+        ],
+      }),
+    )
 
     .withRow(new RowBuilder('Process health (workers and producers)'))
     .withPanel(

@@ -55,6 +55,8 @@ export const workflowGenerations = pgTable(
     startedAt: ts('started_at'),
     finishedAt: ts('finished_at'),
     generationTimeMs: integer('generation_time_ms'),
+    /** Times the lost-request sweep put the request back in the queue (worker/lost-request-sweep.ts). */
+    requeues: integer('requeues').notNull().default(0),
     createdAt: ts('created_at').notNull().defaultNow(),
     updatedAt: ts('updated_at').notNull().defaultNow(),
   },
@@ -62,6 +64,8 @@ export const workflowGenerations = pgTable(
     check('workflow_generations_status_check', sql`${t.status} in ${oneOf(GENERATION_STATUSES)}`),
     index('workflow_generations_finished_at_idx').on(t.finishedAt),
     index('workflow_generations_user_idx').on(t.userId, t.createdAt),
+    // The sweep's scan: unfinished requests, oldest first; finished rows (nearly all) stay out of it.
+    index('workflow_generations_unfinished_idx').on(t.createdAt).where(sql`status = 'queued'`),
   ],
 );
 

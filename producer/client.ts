@@ -94,15 +94,17 @@ export class GenerationClient {
   /**
    * Validates and enqueues; returns the job id. A repeated idempotency key returns the first id.
    * `jobId` replaces the derived id (the HTTP API mints ids bound to the caller's token).
+   * `enqueuedAt` (epoch ms) is when the request was first accepted, for a request put back in the
+   * queue: its deadline counts from then, not from the put-back.
    */
-  async enqueue(request: GenerationRequest, options: { readonly jobId?: string } = {}): Promise<string> {
+  async enqueue(request: GenerationRequest, options: { readonly jobId?: string; readonly enqueuedAt?: number } = {}): Promise<string> {
     const valid = parseGenerationRequest(request);
     if (options.jobId !== undefined && !isValidJobId(options.jobId)) {
       throw new InvalidRequestError([{ path: '', code: 'job_id', message: `the job id must be ${JOB_ID_RULE}` }]);
     }
     const jobId = options.jobId ?? jobIdFor(valid);
     await this.queue.waitUntilReady();
-    const job = await this.queue.add(GENERATE_JOB, valid, { ...PRIMARY_JOB_OPTIONS, jobId });
+    const job = await this.queue.add(GENERATE_JOB, valid, { ...PRIMARY_JOB_OPTIONS, jobId, ...(options.enqueuedAt !== undefined ? { timestamp: options.enqueuedAt } : {}) });
     return job.id ?? jobId;
   }
 

@@ -141,7 +141,8 @@ export class GenerationStatusReader {
       else if (isResult(rv)) return finishedSnapshot(id, rv, null, row, primaryJob);
     }
     if (primaryJob && pState === 'failed') return failedSnapshot(id, primaryJob, row);
-    const pickedUp = row !== undefined || (primaryJob?.processedOn ?? 0) > 0 || handover !== null || fallbackJob !== undefined;
+    // The producer writes the row at acceptance: only its pick-up time says a worker has it.
+    const pickedUp = (row?.startedAt ?? null) !== null || (primaryJob?.processedOn ?? 0) > 0 || handover !== null || fallbackJob !== undefined;
     if (!handover && !fallbackJob) {
       if (!pickedUp) return { view: { id, status: 'queued', stage: 'queued', queue: 'primary', fallbackJobId: null, fallbackReason: null, result: null, error: null, timings: timings() }, history };
       history.push({ stage: 'primary_started' });

@@ -10,7 +10,12 @@ export interface ProducerMetrics {
   readonly registry: Registry;
   /** Times one enqueue (contract check and Redis write). */
   observeEnqueue(seconds: number, outcome: 'ok' | 'error'): void;
+  /** Counts one ENQUEUE_WAIT_REPLICAS wait by what it found. */
+  countReplicaWait(outcome: ReplicaWaitOutcome): void;
 }
+
+/** `replicated`: enough replicas had the job; `short`: fewer by the timeout; `error`: the WAIT failed. */
+export type ReplicaWaitOutcome = 'replicated' | 'short' | 'error';
 
 /** The route label of requests that matched no route: one value, whatever URL was asked for. */
 export const UNMATCHED_ROUTE = 'unmatched';
@@ -30,10 +35,19 @@ export function createProducerMetrics(options: { queues: readonly QueueDepthSour
   // Both series exist at zero from the start: a burst of enqueues that falls between two
   // scrapes would otherwise appear at its final count and never show in rate().
   for (const outcome of ['ok', 'error'] as const) enqueue.zero({ outcome });
+  const replicaWaits = new Counter({
+    name: 'orchestrator_enqueue_replica_waits_total',
+    help: 'Waits for replicas after an enqueue (ENQUEUE_WAIT_REPLICAS), by outcome: replicated, short (timed out with fewer), error.',
+    labelNames: ['outcome'],
+    registers,
+  });
   return {
     registry,
     observeEnqueue(seconds, outcome) {
       enqueue.observe({ outcome }, seconds);
+    },
+    countReplicaWait(outcome) {
+      replicaWaits.inc({ outcome });
     },
   };
 }

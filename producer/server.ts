@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { RedisConnection } from '../shared/redis.ts';
 import { connectDatabase, type DbHandle } from '../db/client.ts';
+import { AcceptedRequestStore } from '../db/accepted-requests.ts';
 import { SettingsStore } from '../db/settings-store.ts';
 import { ajv, toFieldErrors } from '../shared/ajv.ts';
 import { coerceError, InvalidRequestError } from '../shared/errors.ts';
@@ -21,6 +22,7 @@ import { GenerationClient } from './client.ts';
 import { ApiError, registerErrorHandling } from './errors.ts';
 import { type EventStream, GenerationEventHub } from './events.ts';
 import { GenerationStatusReader } from './generation-status.ts';
+import { replicaWaiter } from './replica-wait.ts';
 import { createProducerMetrics, instrumentHttp } from './metrics.ts';
 import { registerDocsUi, registerOpenApi } from './openapi.ts';
 import { registerOldestWaitingAge } from '../shared/queue-age.ts';
@@ -180,6 +182,8 @@ export async function buildProducerServer(options: ProducerServerOptions): Promi
       auth,
       limiter: enqueueLimiter,
       claims: new IdempotencyClaims(redis, prefix),
+      accepted: new AcceptedRequestStore(db.db),
+      waitForReplicas: config.enqueueWaitReplicas > 0 ? replicaWaiter(redis, config.enqueueWaitReplicas, config.enqueueWaitTimeoutMs, (o) => metrics.countReplicaWait(o), log) : undefined,
       metrics,
       dependencyTimeoutMs: config.dependencyTimeoutMs,
       sseHeartbeatMs: config.sseHeartbeatMs,

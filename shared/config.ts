@@ -53,6 +53,12 @@ export interface WorkerConfig {
   readonly jobLockMs: number;
   /** How often workers look for jobs whose worker died. */
   readonly stalledIntervalMs: number;
+  /** LOST_REQUEST_SWEEP_MS: how often the lost-request sweep runs (worker/lost-request-sweep.ts); 0 turns it off. */
+  readonly lostRequestSweepMs: number;
+  /** LOST_REQUEST_GRACE_MS: how old an accepted request must be before a missing job counts as lost. */
+  readonly lostRequestGraceMs: number;
+  /** LOST_REQUEST_MAX_REQUEUES: put-backs of one request before it is recorded as failed instead. */
+  readonly lostRequestMaxRequeues: number;
   /**
    * `random_page_cost` the worker's Postgres connections start with (see INPUT_KEYS in
    * db/statements/fragments.ts); undefined: the server's (or role's) own value, nothing sent.
@@ -179,6 +185,9 @@ export function readWorkerConfig(env: Env = process.env): WorkerConfig {
     requestDeadlineMs: r.int('REQUEST_DEADLINE_MS', 600_000, MIN_DEADLINE_MS, MAX_DEADLINE_MS),
     jobLockMs: r.int('JOB_LOCK_MS', 30_000, 1_000, 600_000),
     stalledIntervalMs: r.int('STALLED_INTERVAL_MS', 30_000, 500, 600_000),
+    lostRequestSweepMs: r.int('LOST_REQUEST_SWEEP_MS', 30_000, 0, 3_600_000),
+    lostRequestGraceMs: r.int('LOST_REQUEST_GRACE_MS', 60_000, 1_000, 86_400_000),
+    lostRequestMaxRequeues: r.int('LOST_REQUEST_MAX_REQUEUES', 3, 0, 100),
     databaseRandomPageCost: readRandomPageCost(r),
   };
 }

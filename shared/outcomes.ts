@@ -44,6 +44,8 @@ export const AUDIT_ACTIONS = {
   fallback: 'WORKFLOW_GENERATION_FALLBACK',
   failed: 'WORKFLOW_GENERATION_FAILED',
   rejected: 'WORKFLOW_GENERATION_REJECTED',
+  /** Not final: the lost-request sweep put an accepted request whose job Redis lost back in the queue. */
+  requeued: 'WORKFLOW_GENERATION_REQUEUED',
   settingsUpdated: 'SETTINGS_UPDATED',
   modelCatalogUpdated: 'MODEL_CATALOG_UPDATED',
 } as const;
@@ -65,6 +67,12 @@ export const REQUEST_FAILURE_REASONS = {
   storageRefused: 'storage_refused',
   /** The queue gave up on it (infrastructure retries spent, or its worker died on it too often). */
   abandoned: 'abandoned',
+  /**
+   * It was accepted (its row written, 202 answered) but its job vanished from Redis (a failover
+   * promoted a replica that never got it) and it could not be put back: its deadline had passed,
+   * or it had been put back too often. Recorded by the lost-request sweep.
+   */
+  lostInQueue: 'lost_in_queue',
 } as const;
 
 /** Why a job was rejected without a model call: the `reason` of its GENERATION_REJECTED failure. */

@@ -56,6 +56,13 @@ export interface ProducerConfig {
   readonly dependencyTimeoutMs: number;
   /** How long shutdown waits for in-flight requests before closing connections. @defaultValue 10_000 */
   readonly shutdownGraceMs: number;
+  /**
+   * ENQUEUE_WAIT_REPLICAS: after each enqueue, wait (Redis WAIT) until this many replicas have the
+   * job before answering 202; 0 (default) does not wait. Not in Cluster mode.
+   */
+  readonly enqueueWaitReplicas: number;
+  /** ENQUEUE_WAIT_TIMEOUT_MS: the longest that wait lasts; the 202 is sent then anyway. @defaultValue 500 */
+  readonly enqueueWaitTimeoutMs: number;
   readonly logLevel: string;
 }
 
@@ -99,8 +106,14 @@ export function readProducerConfig(env: Env = process.env): ProducerConfig {
   for (const a of admins) {
     if (apiTokens.includes(a.token)) throw new ConfigurationError('INVALID_CONFIG', `${a.from} must differ from every token in PRODUCER_API_TOKENS${a.from === 'ADMIN_API_TOKENS' ? ` (the token of ${a.name})` : ''}`);
   }
+  const redis = readRedisConfig(env);
+  const enqueueWaitReplicas = r.int('ENQUEUE_WAIT_REPLICAS', 0, 0, 16);
+  if (enqueueWaitReplicas > 0 && redis.target.mode === 'cluster') {
+    // WAIT counts the replicas of the node it is sent to, and carries no key to route it by.
+    throw new ConfigurationError('INVALID_CONFIG', 'ENQUEUE_WAIT_REPLICAS is not supported with REDIS_CLUSTER_NODES: set it to 0, or use min-replicas-to-write on the cluster nodes');
+  }
   return {
-    redis: readRedisConfig(env),
+    redis,
     databaseUrl: readDatabaseUrl(env),
     databaseSchema: readDatabaseSchema(env),
     port: r.int('PORT', 3000, 0, 65_535),
@@ -117,6 +130,8 @@ export function readProducerConfig(env: Env = process.env): ProducerConfig {
     sseMaxStreamsPerPrincipal: r.int('SSE_MAX_STREAMS_PER_PRINCIPAL', 50, 1, 100_000),
     dependencyTimeoutMs: r.int('DEPENDENCY_TIMEOUT_MS', 2_000, 50, 60_000),
     shutdownGraceMs: r.int('SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+    enqueueWaitReplicas,
+    enqueueWaitTimeoutMs: r.int('ENQUEUE_WAIT_TIMEOUT_MS', 500, 1, 60_000),
     logLevel: r.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
   };
 }

@@ -7,6 +7,7 @@ import { DEFAULT_CATALOG } from '../shared/default-catalog.ts';
 import type { ResolvedSettings } from '../shared/settings.ts';
 import { ATTEMPT_ROLES, type FailureReason, type FinalStatus, type AttemptRole } from '../shared/outcomes.ts';
 import type { TokenUsage } from '../shared/money.ts';
+import type { LostRequestAction } from './lost-request-sweep.ts';
 import type { BatchReport } from '../db/write-batcher.ts';
 import { type QueueDepthSource, registerQueueDepth } from '../shared/queue-depth.ts';
 import type { AttemptResult } from './attempt-runner.ts';
@@ -19,6 +20,8 @@ export interface WorkerMetrics {
   /** `via`: which role produced the final outcome (none for rejected requests). */
   recordFinal(status: FinalStatus, generator: string | null, via: AttemptRole | 'none', durationMs: number | null): void;
   recordPause(modelId: string): void;
+  /** The lost-request sweep found an accepted request without its job: put back, or recorded as failed. */
+  recordLost(action: LostRequestAction): void;
   /** A batch of `begin` or `finish` writes sent to Postgres (db/write-batcher.ts). */
   recordWriteBatch(write: 'begin' | 'finish', report: BatchReport): void;
   /** The models the settings in force name, with their vendor's shutdown time. */
@@ -41,6 +44,13 @@ export function createWorkerMetrics(registry: Registry, queues: readonly QueueDe
     requests.inc({ outcome: 'failed', generator: 'none', via }, 0);
   }
   requests.inc({ outcome: 'rejected', generator: 'none', via: 'none' }, 0);
+  const lost = new Counter({
+    name: 'orchestrator_lost_requests_total',
+    help: 'Accepted requests the lost-request sweep found with no job in Redis (a failover lost it), by action: requeued from the stored request, or failed (recorded as lost_in_queue).',
+    labelNames: ['action'],
+    registers,
+  });
+  for (const action of ['requeued', 'failed'] as const) lost.inc({ action }, 0);
   const fallbacks = new Counter({
     name: 'orchestrator_fallbacks_total',
     help: 'Requests handed from the primary model to the fallback model, by reason.',
@@ -140,6 +150,10 @@ export function createWorkerMetrics(registry: Registry, queues: readonly QueueDe
     },
     recordPause(modelId) {
       pauses.inc({ model: modelId });
+    },
+    recordLost(action) {
+      lost.inc({ action });
+      if (action === 'failed') requests.inc({ outcome: 'failed', generator: 'none', via: 'none' });
     },
     recordWriteBatch(write, report) {
       writeBatches.observe({ write, written: report.written }, report.size);

@@ -7,7 +7,8 @@ import { type AddressInfo } from 'node:net';
 import { Queue, Worker } from 'bullmq';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { connectDatabase, type DbHandle } from '../db/client.ts';
-import { DrizzleGenerationRepository } from '../db/generation-repository.ts';
+import { AcceptedRequestStore } from '../db/accepted-requests.ts';
+import { DrizzleGenerationRepository, type GenerationRepository } from '../db/generation-repository.ts';
 import { retryingRepository, systemRetryClock } from '../db/retrying-repository.ts';
 import { SettingsStore } from '../db/settings-store.ts';
 import type { Env, WorkerConfig } from '../shared/config.ts';
@@ -16,13 +17,14 @@ import { parseRequestFailure } from '../shared/failures.ts';
 import { coerceError } from '../shared/errors.ts';
 import { createLogger, type Logger } from '../shared/logger.ts';
 import { FALLBACK_QUEUE, GENERATE_FALLBACK_JOB, PRIMARY_JOB_OPTIONS, PRIMARY_QUEUE } from '../shared/jobs.ts';
-import { blockingConnection } from '../shared/redis.ts';
+import { blockingConnection, type RedisConnection } from '../shared/redis.ts';
 import { AttemptRunner, type ModelClients } from './attempt-runner.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { createGenerationProcessor, MAX_STALLS } from './processor/executor.ts';
 import { createOperationsMetrics } from './ops-metrics.ts';
 import { registerOldestWaitingAge } from '../shared/queue-age.ts';
-import { createWorkerMetrics } from './metrics.ts';
+import { LostRequestSweep, queuedJobs } from './lost-request-sweep.ts';
+import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
 import { createModelClients, modelsWithoutKey } from './model-clients.ts';
 import { RedisModelPauses } from './model-pauses.ts';
 import { RedisModelCircuit } from '../shared/model-circuit.ts';
@@ -79,14 +81,15 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
   const shutdown = new AbortController();
   const stopping = new AbortController();
 
+  // Transient database errors are retried here, at the database port, and only here.
+  const repo = retryingRepository(new DrizzleGenerationRepository(db.db, { onBatch: (write, report) => metrics.recordWriteBatch(write, report) }), {
+    clock: { now: () => clock.now(), sleep: systemRetryClock.sleep },
+    onRetry: (op, err) => log.warn({ op, err: coerceError(err).message }, 'database unreachable; retrying the write'),
+  });
   const processor = createGenerationProcessor({
     attempts: new AttemptRunner({ clients: options.clients ?? createModelClients(config.providers, config.providers.env), clock, timeoutsMs: config.providers.modelTimeoutsMs }),
     settings,
-    // Transient database errors are retried here, at the database port, and only here.
-    repo: retryingRepository(new DrizzleGenerationRepository(db.db, { onBatch: (write, report) => metrics.recordWriteBatch(write, report) }), {
-      clock: { now: () => clock.now(), sleep: systemRetryClock.sleep },
-      onRetry: (op, err) => log.warn({ op, err: coerceError(err).message }, 'database unreachable; retrying the write'),
-    }),
+    repo,
     pauses: new RedisModelPauses(redis, prefix),
     fallback: {
       async enqueue(jobId, data) {
@@ -129,6 +132,9 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
 
+  const sweep = config.lostRequestSweepMs > 0 ? lostRequestSweep(config, { db, repo, redis, primaryQueue, fallbackQueue, settings, metrics, clock, log }) : null;
+  sweep?.start();
+
   const server = config.metricsPort >= 0 ? await serveMetrics(registry, config.metricsPort, config.metricsHost) : null;
   const address = server?.address() as AddressInfo | undefined;
   log.info({ concurrency: config.concurrency, metricsPort: address?.port, prefix }, 'worker started');
@@ -138,6 +144,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
     (closing ??= (async () => {
       settings.stop();
       stopping.abort();
+      await sweep?.stop();
       const drained = Promise.all(workers.map((w) => w.close()));
       const grace = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.shutdownGraceMs).unref());
       if ((await Promise.race([drained.then(() => 'drained' as const), grace])) === 'timeout') {
@@ -159,6 +166,26 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
     })());
 
   return { metricsUrl: address ? `http://${metricsHostForUrl(config.metricsHost)}:${address.port}/metrics` : null, registry, settings, db, close };
+}
+
+/** The lost-request sweep on this worker's database pool and Redis connection. */
+function lostRequestSweep(
+  config: WorkerConfig,
+  parts: { db: DbHandle; repo: GenerationRepository; redis: RedisConnection; primaryQueue: Queue; fallbackQueue: Queue; settings: PollingSettingsSource; metrics: WorkerMetrics; clock: Clock; log: Logger },
+): LostRequestSweep {
+  const { primaryQueue, fallbackQueue, redis } = parts;
+  return new LostRequestSweep(
+    {
+      store: new AcceptedRequestStore(parts.db.db),
+      repo: parts.repo,
+      jobs: queuedJobs(redis, primaryQueue, fallbackQueue),
+      settings: parts.settings,
+      onLost: (action) => parts.metrics.recordLost(action),
+      clock: parts.clock,
+      log: parts.log,
+    },
+    { intervalMs: config.lostRequestSweepMs, graceMs: config.lostRequestGraceMs, maxRequeues: config.lostRequestMaxRequeues, defaultDeadlineMs: config.requestDeadlineMs },
+  );
 }
 
 /** A configured model whose key variable is unset would fail every call: say so at start-up. */

@@ -51,7 +51,8 @@ ins as (
   returning settings, true as inserted, ${result}
 ),
 picked as (
-  update workflow_generations g set started_at = i.started_at
+  -- A row the producer wrote at acceptance has no settings yet: this first pick-up fixes them.
+  update workflow_generations g set started_at = i.started_at, settings = coalesce(g.settings, i.settings), primary_model = coalesce(g.primary_model, i.primary_model)
   from input i
   where g.job_id = i.job_id and g.job_id = ${INPUT_KEYS} and g.started_at is null and not exists (select 1 from ins where ins."jobId" = i.job_id)
   returning g.settings, false as inserted, ${resultOfG}

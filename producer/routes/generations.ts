@@ -8,7 +8,8 @@ import type { RedisConnection } from '../../shared/redis.ts';
 import type { GenerationClient } from '../client.ts';
 import { fingerprintOf, type IdempotencyClaims } from '../idempotency.ts';
 import { mintRequestId, ownsRequest } from '../request-ownership.ts';
-import type { GenerationRequest } from '../../shared/jobs.ts';
+import type { AcceptedRequestStore } from '../../db/accepted-requests.ts';
+import { type GenerationRequest, parseGenerationRequest } from '../../shared/jobs.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { type Authenticator, requireRole } from '../auth.ts';
 import { assertRedisReady, guarded, unavailable } from '../dependencies.ts';
@@ -27,6 +28,13 @@ export interface GenerationRoutesOptions {
   readonly auth: Authenticator;
   readonly limiter: RedisRateLimiter;
   readonly claims: IdempotencyClaims;
+  /** Where accepted requests are written before their jobs. */
+  readonly accepted: Pick<AcceptedRequestStore, 'recordAccepted' | 'forgetRefused'>;
+  /**
+   * Called after each enqueue when set: returns once enough replicas have the job, or its time
+   * is up (producer/replica-wait.ts). Never throws: the job was accepted either way.
+   */
+  readonly waitForReplicas?: (() => Promise<void>) | undefined;
   readonly metrics: ProducerMetrics;
   readonly dependencyTimeoutMs: number;
   readonly sseHeartbeatMs: number;
@@ -107,15 +115,30 @@ export async function generationRoutes(app: FastifyInstance, o: GenerationRoutes
         }
       }
       const started = performance.now();
+      const valid = parseGenerationRequest(req);
+      const enqueuedAt = Date.now();
+      assertRedisReady(o.redis);
+      // The accepted request is written before its job: Redis can lose an acknowledged job in a
+      // failover, and this row is how the lost-request sweep finds and recovers it (docs/redis.md).
       try {
-        assertRedisReady(o.redis);
-        await guarded('redis', t, () => o.client.enqueue(req, { jobId: id }));
-        o.metrics.observeEnqueue((performance.now() - started) / 1000, 'ok');
+        await guarded('postgres', t, () => o.accepted.recordAccepted({ jobId: id, userId: valid.userId, agentId: valid.agentId, request: valid, enqueuedAt: new Date(enqueuedAt) }));
       } catch (err) {
         o.metrics.observeEnqueue((performance.now() - started) / 1000, 'error');
         if (fingerprint !== null) await o.claims.release(id, fingerprint).catch(() => {});
         throw err;
       }
+      try {
+        await guarded('redis', t, () => o.client.enqueue(valid, { jobId: id, enqueuedAt }));
+        o.metrics.observeEnqueue((performance.now() - started) / 1000, 'ok');
+      } catch (err) {
+        o.metrics.observeEnqueue((performance.now() - started) / 1000, 'error');
+        // Refused (503): the caller will retry, so the row must not make the sweep run it too.
+        await o.accepted.forgetRefused(id).catch(() => {});
+        if (fingerprint !== null) await o.claims.release(id, fingerprint).catch(() => {});
+        throw err;
+      }
+      // The job is in Redis and the row in Postgres: accepted whatever the wait finds.
+      if (o.waitForReplicas) await o.waitForReplicas();
       request.log.info({ jobId: id, principal: request.principal?.id, userId: req.userId, agentId: req.agentId }, 'generation enqueued');
       return reply.code(202).header('location', `/v1/generations/${id}`).send({ id, status: 'queued' });
     },

@@ -1,0 +1,2 @@
+ALTER TABLE "workflow_generations" ADD COLUMN "requeues" integer DEFAULT 0 NOT NULL;--> statement-breakpoint
+CREATE INDEX "workflow_generations_unfinished_idx" ON "workflow_generations" USING btree ("created_at") WHERE status = 'queued';
