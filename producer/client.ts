@@ -68,7 +68,7 @@ async function whileReconnecting<T>(read: () => Promise<T>, deadline: number): P
 export class GenerationClient {
   private readonly queue: Queue;
   private readonly fallbackQueue: Queue;
-  private events: { primary: QueueEvents; fallback: QueueEvents; connections: RedisConnection[] } | undefined;
+  private events: Promise<{ primary: QueueEvents; fallback: QueueEvents; connections: RedisConnection[] }> | undefined;
   private readonly connection: RedisConnection;
   private readonly ownsConnection: boolean;
 
@@ -112,18 +112,35 @@ export class GenerationClient {
     return this.options.redis ?? urlTarget(this.options.redisUrl ?? 'redis://127.0.0.1:6379');
   }
 
+  /**
+   * The event readers, each started from the last event its stream held when it was made, not
+   * from the first read: BullMQ's QueueEvents reads from `$` (whatever is newest when its first
+   * XREAD reaches Redis), which can come after a waiter has subscribed and found its job
+   * unfinished; a completion in between was then never delivered, and the waiter hung until its
+   * timeout (seen once among 300 waiters on a Cluster). Pinned, every event after the waiter's
+   * check is read.
+   */
   private queueEvents() {
-    if (!this.events) {
+    this.events ??= (async () => {
       const target = this.target();
       const prefix = this.options.queuePrefix ?? 'wo';
       // QueueEvents block on XREAD: each needs a connection of its own.
       const connections = [blockingConnection(target), blockingConnection(target)];
-      this.events = {
-        primary: new QueueEvents(PRIMARY_QUEUE, { connection: connections[0]!, prefix }),
-        fallback: new QueueEvents(FALLBACK_QUEUE, { connection: connections[1]!, prefix }),
+      const lastIds = await Promise.all(
+        [this.queue, this.fallbackQueue].map(async (q, i) => {
+          const [last] = await connections[i]!.xrevrange(q.keys.events!, '+', '-', 'COUNT', 1);
+          return last?.[0] ?? '0-0';
+        }),
+      );
+      return {
+        primary: new QueueEvents(PRIMARY_QUEUE, { connection: connections[0]!, prefix, lastEventId: lastIds[0]! }),
+        fallback: new QueueEvents(FALLBACK_QUEUE, { connection: connections[1]!, prefix, lastEventId: lastIds[1]! }),
         connections,
       };
-    }
+    })().catch((err: unknown) => {
+      this.events = undefined; // the next waiter tries again
+      throw err;
+    });
     return this.events;
   }
 
@@ -131,7 +148,7 @@ export class GenerationClient {
   async waitForResult(id: string, options: { timeoutMs?: number } = {}): Promise<GenerationResult> {
     const timeoutMs = options.timeoutMs ?? 120_000;
     const deadline = Date.now() + timeoutMs;
-    const events = this.queueEvents();
+    const events = await this.queueEvents();
     await Promise.all([events.primary.waitUntilReady(), events.fallback.waitUntilReady()]);
     const job = await whileReconnecting(() => this.queue.getJob(id), deadline);
     if (!job) throw new OrchestratorError('NOT_FOUND', `no generation job with id ${id}`);
@@ -167,8 +184,9 @@ export class GenerationClient {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.queue.close(), this.fallbackQueue.close(), this.events?.primary.close(), this.events?.fallback.close()]);
+    const events = await this.events?.catch(() => undefined);
+    await Promise.all([this.queue.close(), this.fallbackQueue.close(), events?.primary.close(), events?.fallback.close()]);
     const owned = this.ownsConnection ? [this.connection] : [];
-    await Promise.all([...owned, ...(this.events?.connections ?? [])].map((c) => c.quit().catch(() => {})));
+    await Promise.all([...owned, ...(events?.connections ?? [])].map((c) => c.quit().catch(() => {})));
   }
 }

@@ -101,7 +101,9 @@ export async function startCluster(primaries = 3): Promise<OwnCluster> {
 
 export interface OwnSentinelGroup {
   readonly primary: Server;
+  /** The first replica. */
   readonly replica: Server;
+  readonly replicas: readonly Server[];
   readonly sentinels: readonly Server[];
   readonly name: string;
   /** REDIS_SENTINELS for the services. */
@@ -113,9 +115,11 @@ export interface OwnSentinelGroup {
 
 /**
  * `minReplicasToWrite`: the primary refuses writes unless that many replicas are connected and
- * lagging at most `min-replicas-max-lag` seconds (Redis's bound on the writes a failover loses).
+ * lagging at most `min-replicas-max-lag` (2) seconds (Redis's bound on the writes a failover
+ * loses). `replicas` (default 1): with min-replicas-to-write 1, a group must keep a replica after
+ * losing its primary, or the promoted one refuses every write.
  */
-export async function startSentinelGroup(options: { minReplicasToWrite?: number } = {}): Promise<OwnSentinelGroup> {
+export async function startSentinelGroup(options: { minReplicasToWrite?: number; replicas?: number } = {}): Promise<OwnSentinelGroup> {
   const dir = mkdtempSync(path.join(tmpdir(), 'wo-sentinel-'));
   const name = 'wf';
   const servers: Server[] = [];
@@ -124,15 +128,20 @@ export async function startSentinelGroup(options: { minReplicasToWrite?: number 
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const [pPort, rPort] = [await freePort(), await freePort()];
-    // Both get the same settings: the replica becomes the primary on failover.
+    const pPort = await freePort();
+    // All get the same settings: a replica becomes the primary on failover.
     const guard = options.minReplicasToWrite ? ['--min-replicas-to-write', String(options.minReplicasToWrite), '--min-replicas-max-lag', '2'] : [];
     const primary = spawnServer('redis-server', ['--port', String(pPort), ...BASE, '--dir', dir, ...guard], pPort);
     servers.push(primary);
     await answering(pPort);
-    const replica = spawnServer('redis-server', ['--port', String(rPort), ...BASE, '--dir', dir, '--replicaof', '127.0.0.1', String(pPort), '--dbfilename', `r-${rPort}.rdb`, ...guard], rPort);
-    servers.push(replica);
-    await answering(rPort);
+    const replicas: Server[] = [];
+    for (let i = 0; i < (options.replicas ?? 1); i++) {
+      const rPort = await freePort();
+      const replica = spawnServer('redis-server', ['--port', String(rPort), ...BASE, '--dir', dir, '--replicaof', '127.0.0.1', String(pPort), '--dbfilename', `r-${rPort}.rdb`, ...guard], rPort);
+      servers.push(replica);
+      replicas.push(replica);
+      await answering(rPort);
+    }
     const sentinels: Server[] = [];
     for (let i = 0; i < 3; i++) {
       const port = await freePort();
@@ -149,7 +158,8 @@ export async function startSentinelGroup(options: { minReplicasToWrite?: number 
     await Promise.all(sentinels.map((s) => answering(s.port)));
     const group: OwnSentinelGroup = {
       primary,
-      replica,
+      replica: replicas[0]!,
+      replicas,
       sentinels,
       name,
       addresses: sentinels.map((s) => `127.0.0.1:${s.port}`).join(','),
@@ -172,7 +182,7 @@ export async function startSentinelGroup(options: { minReplicasToWrite?: number 
     // ends (Redis waits repl-diskless-sync-delay, 5 s by default, before starting one) it is
     // empty, and a failover then promotes an empty replica. Earlier runs killed the primary in
     // that window and counted everything written so far as lost to asynchronous replication.
-    await replicaInSync(rPort, 20_000);
+    for (const r of replicas) await replicaInSync(r.port, 20_000);
     // Sentinels must have found the replica and each other, or a failover cannot happen.
     const deadline = Date.now() + 20_000;
     for (const s of sentinels) {
@@ -181,7 +191,7 @@ export async function startSentinelGroup(options: { minReplicasToWrite?: number 
         for (;;) {
           const info = (await c.call('SENTINEL', 'master', name)) as string[];
           const field = (k: string) => Number(info[info.indexOf(k) + 1]);
-          if (field('num-slaves') >= 1 && field('num-other-sentinels') >= 2) break;
+          if (field('num-slaves') >= replicas.length && field('num-other-sentinels') >= 2) break;
           if (Date.now() > deadline) throw new Error(`sentinel ${s.port} did not discover the group`);
           await new Promise((r) => setTimeout(r, 100));
         }
