@@ -126,10 +126,13 @@ export const circuitsResponseSchema = {
 export const settingsBodySchema = {
   type: 'object',
   required: ['primaryModel', 'enableFallback'],
+  // The seed's three keys stay required; a write that gives the chain names its first step there.
+  if: { not: { properties: { fallbackChain: true }, required: ['fallbackChain'] } },
+  then: { properties: { fallbackModel: true }, required: ['fallbackModel'] },
   additionalProperties: false,
   properties: {
     primaryModel: { type: 'string', minLength: 1, maxLength: 64, description: 'A model id from the catalog.' },
-    fallbackModel: { type: 'string', minLength: 1, maxLength: 64, description: 'A model id from the catalog; differs from the primary while fallback is on. The first step of fallbackChain.' },
+    fallbackModel: { type: 'string', minLength: 1, maxLength: 64, description: 'A model id from the catalog; differs from the primary while fallback is on. The first step of fallbackChain. Required unless fallbackChain is given.' },
     enableFallback: { type: 'boolean' },
     fallbackChain: {
       type: 'array',

@@ -425,13 +425,17 @@ describe('admin settings API', () => {
         orchestrator_primary_model: 'gpt-4.1-mini',
         orchestrator_fallback_model: 'claude-haiku-4-5',
         orchestrator_enable_fallback: false,
+        // The ladder's keys: a write of the seed's three keeps the chain's head in step.
+        orchestrator_fallback_chain: ['claude-haiku-4-5'],
+        orchestrator_repair_attempts: 0,
+        orchestrator_max_cost_per_request_usd: '',
       });
       for (const row of rows) expect(row.updatedBy).toBe(ADMIN_IDENTITY);
       const [audit] = await h.db.db.select().from(auditLogs).where(and(eq(auditLogs.action, 'SETTINGS_UPDATED'), eq(auditLogs.userId, ADMIN_IDENTITY)));
       expect(audit!.details).toEqual({
         updated_by: ADMIN_IDENTITY,
-        old: { primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4-6', enableFallback: true },
-        new: next,
+        old: { primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4-6', enableFallback: true, fallbackChain: ['claude-sonnet-4-6'], repairAttempts: 0, maxCostPerRequestUsd: null },
+        new: { ...next, fallbackChain: ['claude-haiku-4-5'], repairAttempts: 0, maxCostPerRequestUsd: null },
       });
       expect(JSON.stringify(audit)).not.toContain(ADMIN_TOKEN);
     } finally {
