@@ -114,6 +114,9 @@
     meta.textContent = view.updatedAt ? `Stored in system_settings_config · last updated ${new Date(view.updatedAt).toLocaleString()} by ${view.updatedBy || 'unknown'}` : 'Stored in system_settings_config (defaults).';
     if (!view.valid) showLoadError(`The stored settings are invalid (${view.problem}); workers keep their last good settings. Save valid settings to fix.`);
     syncControls();
+    // The ladder's fields (ladder.js) take their stored values from the same view.
+    window.woStoredSettings = view;
+    document.dispatchEvent(new CustomEvent('wo:settings', { detail: view }));
   }
 
   function current() {
@@ -146,7 +149,7 @@
     const errors = byTestId('save-errors');
     errors.hidden = true;
     errors.textContent = '';
-    const next = current();
+    const next = Object.assign(current(), window.woLadder ? window.woLadder.values() : {});
     if (next.enableFallback && next.primaryModel === next.fallbackModel) {
       status.className = 'status failure';
       status.textContent = 'Not saved: the fallback model must differ from the primary while fallback is on.';
@@ -206,12 +209,31 @@
   }
 
   /** Per-workflow cost of each scenario: the primary always runs; the fallback runs for `rate` of requests. */
-  function scenarios(primaryCost, fallbackCost, rate) {
+  function scenarios(primaryCost, fallbackCost, rate, ladderCosts, repairAttempts) {
     return {
       primaryOnly: primaryCost,
       fallbackOnly: fallbackCost,
-      blended: primaryCost + rate * fallbackCost,
+      blended: ladderCosts ? ladderCost([primaryCost, ...ladderCosts], rate, repairAttempts).expected : primaryCost + rate * fallbackCost,
     };
+  }
+
+  /**
+   * The whole ladder's cost per workflow: an answer fails at `rate` on every step; a failing
+   * answer is re-asked up to `repairs` times (each repair failing at `rate` too), and the request
+   * goes to the next step when all of them failed. With no repair and a chain of one this is the
+   * seed's primary + rate × fallback. `worst`: every step and every repair runs.
+   */
+  function ladderCost(stepCosts, rate, repairs) {
+    let tries = 0;
+    for (let j = 0; j <= repairs; j++) tries += rate ** j;
+    const leave = rate ** (repairs + 1);
+    let reach = 1;
+    let expected = 0;
+    for (const c of stepCosts) {
+      expected += reach * c * tries;
+      reach *= leave;
+    }
+    return { expected, worst: stepCosts.reduce((a, c) => a + c * (repairs + 1), 0) };
   }
 
   function fillRow(row, perWorkflow, volume, baselinePerWorkflow) {
@@ -232,12 +254,28 @@
     if (!p || !f) return;
     const volume = readField(byTestId('projection-volume'), { min: 0, max: 1e12, integer: true, message: 'Enter a whole number of workflows, 0 or more.' });
     const ratePct = readField(byTestId('projection-fallback-rate'), { min: 0, max: 100, integer: false, message: 'Enter a rate from 0 to 100%.' });
-    const s = scenarios(p.costPerWorkflowUsd, f.costPerWorkflowUsd, ratePct / 100);
+    const ladder = window.woLadder ? window.woLadder.current() : null;
+    // The fallback select is the chain's head (ladder.js may not have heard of its change yet).
+    const chainModels = [f, ...(ladder ? ladder.chain.slice(1).filter((id) => id !== f.id).map((id) => state.models.get(id)).filter(Boolean) : [])];
+    const repairAttempts = ladder ? ladder.repairAttempts : 0;
+    const s = scenarios(p.costPerWorkflowUsd, f.costPerWorkflowUsd, ratePct / 100, chainModels.map((m) => m.costPerWorkflowUsd), repairAttempts);
+    const whole = ladderCost([p, ...(c.enableFallback ? chainModels : [])].map((m) => m.costPerWorkflowUsd), ratePct / 100, repairAttempts);
+    const ladderText = byTestId('ladder-projection');
+    if (ladderText) {
+      const steps = [p, ...(c.enableFallback ? chainModels : [])];
+      ladderText.textContent = Number.isNaN(ratePct)
+        ? ''
+        : `Whole ladder (${steps.map((m) => m.label).join(' → ')}; ${repairAttempts === 0 ? 'no repair' : `up to ${repairAttempts} repair${repairAttempts === 1 ? '' : 's'} per step`}), each answer failing at ${ratePct}%: ${fmtUsd(whole.expected)} per workflow expected; ${fmtUsd(whole.worst)} when every step and repair runs.`;
+      ladderText.dataset.value = String(whole.expected);
+      ladderText.dataset.worst = String(whole.worst);
+    }
 
     const rows = { primary: byTestId('cost-row-primary-only'), fallback: byTestId('cost-row-fallback-only'), blended: byTestId('cost-row-blended') };
     byTestId('scenario', rows.primary).textContent = `Primary only: ${p.label}`;
     byTestId('scenario', rows.fallback).textContent = `Fallback only: ${f.label}`;
-    byTestId('scenario', rows.blended).textContent = `${p.label} + ${Number.isNaN(ratePct) ? '?' : ratePct}% fallback to ${f.label}`;
+    const further = chainModels.slice(1).map((m) => ` then ${m.label}`).join('');
+    const repaired = repairAttempts > 0 ? `, ${repairAttempts} repair${repairAttempts === 1 ? '' : 's'}` : '';
+    byTestId('scenario', rows.blended).textContent = `${p.label} + ${Number.isNaN(ratePct) ? '?' : ratePct}% fallback to ${f.label}${further}${repaired}`;
     fillRow(rows.primary, s.primaryOnly, volume, s.fallbackOnly);
     fillRow(rows.fallback, s.fallbackOnly, volume, s.fallbackOnly);
     fillRow(rows.blended, s.blended, volume, s.fallbackOnly);

@@ -39,6 +39,7 @@ const ASSETS: Record<string, { contentType: string; body: string; etag: string }
     ['models.css', 'text/css; charset=utf-8'],
     ['requests.js', 'text/javascript; charset=utf-8'],
     ['presets.js', 'text/javascript; charset=utf-8'],
+    ['ladder.js', 'text/javascript; charset=utf-8'],
     ['spend.js', 'text/javascript; charset=utf-8'],
     ['compare.js', 'text/javascript; charset=utf-8'],
     ['uPlot.iife.min.js', 'text/javascript; charset=utf-8', 'uplot/dist/uPlot.iife.min.js'],
