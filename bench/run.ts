@@ -7,6 +7,7 @@
  *   npm run bench                       full run (several minutes), writes bench/results.json
  *   npm run bench -- --smoke            every scenario tiny, in a few seconds; targets not asserted
  *   npm run bench -- --only overhead,scale-out
+ *   npm run bench -- --only ladder      the escalation ladder against the seed (opt-in: three worlds)
  *   npm run bench -- --out /tmp/r.json  write the results elsewhere
  *   npm run bench -- --strict           exit 1 when a target is missed (full runs only)
  *
@@ -27,12 +28,13 @@ import { fmt, type Mode, type Scenario, type ScenarioOutcome } from './lib/scena
 import { round } from './lib/stats.ts';
 import { addedLatency } from './scenarios/added-latency.ts';
 import { fallbackHandover } from './scenarios/fallback-handover.ts';
+import { ladder } from './scenarios/ladder.ts';
 import { latencyBound } from './scenarios/latency-bound.ts';
 import { overhead } from './scenarios/overhead.ts';
 import { rateLimited } from './scenarios/rate-limited.ts';
 import { scaleOut } from './scenarios/scale-out.ts';
 
-export const SCENARIOS: readonly Scenario[] = [overhead, addedLatency, latencyBound, fallbackHandover, rateLimited, scaleOut];
+export const SCENARIOS: readonly Scenario[] = [overhead, addedLatency, latencyBound, fallbackHandover, rateLimited, scaleOut, ladder];
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 
