@@ -73,6 +73,8 @@ export const REQUEST_FAILURE_REASONS = {
    * or it had been put back too often. Recorded by the lost-request sweep.
    */
   lostInQueue: 'lost_in_queue',
+  /** The next call's worst-case price would have taken its spend past the cost cap (orchestrator_max_cost_per_request_usd). */
+  costCap: 'cost_cap',
 } as const;
 
 /** Why a job was rejected without a model call: the `reason` of its GENERATION_REJECTED failure. */

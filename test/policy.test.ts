@@ -7,13 +7,16 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CATALOG } from '../shared/default-catalog.ts';
 import { ConfigurationError } from '../shared/errors.ts';
+import { parseUsd } from '../shared/money.ts';
 import type { AttemptOutcome, FailureReason } from '../shared/outcomes.ts';
 import { type History, type HistoryAttempt, isTransient, nextStep, type PolicySettings, retryWindow, type Step } from '../worker/processor/policy.ts';
 
 const NOW = 1_000_000;
 const DEADLINE = NOW + 60_000;
 const RETRY = { finalModelMaxAttempts: 0, baseDelayMs: 20, maxDelayMs: 2_000 };
-const WITH_FALLBACK: PolicySettings = { models: { primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4-6', enableFallback: true }, retry: RETRY };
+/** Every call's worst case in these tables: $0.01 (the cost cap's rows set their own). */
+const CENT = parseUsd('0.01');
+const WITH_FALLBACK: PolicySettings = { models: { primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4-6', enableFallback: true }, retry: RETRY, worstCasePrice: () => CENT };
 const PRIMARY_ONLY: PolicySettings = { ...WITH_FALLBACK, models: { ...WITH_FALLBACK.models, enableFallback: false } };
 const CAPPED: PolicySettings = { ...WITH_FALLBACK, retry: { ...RETRY, finalModelMaxAttempts: 3 } };
 
@@ -31,6 +34,7 @@ function attempt(spec: string, attemptNumber: number, extra: Partial<HistoryAtte
     retryAfterMs: null,
     errorMessage: outcome === 'ok' ? null : `${outcome} happened`,
     validationErrors: null,
+    cost: CENT,
     recorded: !fresh,
     ...extra,
   };
@@ -164,5 +168,24 @@ describe('isTransient', () => {
 describe('retryWindow', () => {
   it('never past the maximum delay, however many tries', () => {
     expect(retryWindow(40, null, RETRY, Infinity, 0)).toEqual({ earliestAt: 1_000, latestAt: 2_000 });
+  });
+});
+
+describe('nextStep: the cost cap', () => {
+  const capped = (cap: string, worstCase: string): PolicySettings => ({ ...WITH_FALLBACK, models: { ...WITH_FALLBACK.models, maxCostPerRequestUsd: cap }, worstCasePrice: () => parseUsd(worstCase) });
+  const cases: readonly { name: string; history: History; settings: PolicySettings; expected: Record<string, unknown>; spent?: string }[] = [
+    { name: 'a first call within the cap is made', history: history(0, []), settings: capped('0.05', '0.01'), expected: call('gpt-4o-mini', 'primary', 0, 1) },
+    { name: 'a first call whose worst case passes the cap is never made', history: history(0, []), settings: capped('0.005', '0.01'), expected: finish('failed', 'primary', null, 'cost_cap', null, 0), spent: '0' },
+    { name: 'the next step is not started when spent + its worst case passes the cap', history: history(1, ['p:schema']), settings: capped('0.05', '0.05'), expected: finish('failed', 'fallback', null, 'cost_cap', 'schema', 1), spent: '0.01' },
+    { name: 'reaching the cap exactly is allowed', history: history(1, ['p:schema']), settings: capped('0.05', '0.04'), expected: call('claude-sonnet-4-6', 'fallback', 1, 2) },
+    { name: "a retry is a call too: the last step's retries stop at the cap", history: history(1, ['p:schema', 'f:timeout', 'f:timeout', 'f:timeout']), settings: capped('0.045', '0.01'), expected: finish('failed', 'fallback', null, 'cost_cap', 'schema', 4), spent: '0.04' },
+    { name: 'an empty cap is no cap', history: history(1, ['p:schema']), settings: capped('', '1000'), expected: call('claude-sonnet-4-6', 'fallback', 1, 2) },
+  ];
+  it.each(cases)('$name', (row) => {
+    const step = nextStep(row.history, row.settings, DEFAULT_CATALOG, NOW);
+    expect(summary(step)).toEqual(row.expected);
+    if (row.spent !== undefined && step.kind === 'finish') {
+      expect(step.costCap).toEqual({ model: step.role === 'primary' ? 'gpt-4o-mini' : 'claude-sonnet-4-6', spent: parseUsd(row.spent), worstCase: row.settings.worstCasePrice(DEFAULT_CATALOG.find('gpt-4o-mini')!), cap: parseUsd(row.settings.models.maxCostPerRequestUsd!) });
+    }
   });
 });

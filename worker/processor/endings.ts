@@ -8,7 +8,7 @@ import type { GenerationResult } from '../../shared/generation-result.ts';
 import { REJECTION_REASONS, REQUEST_FAILURE_REASONS } from '../../shared/outcomes.ts';
 import type { OrchestratorSettings } from '../../shared/settings.ts';
 import type { Workflow } from '../../shared/workflow-schema.ts';
-import type { Finish, HistoryAttempt } from './policy.ts';
+import { describeCostCap, type Finish, type HistoryAttempt } from './policy.ts';
 
 /** The answer of the attempt this run just made: a recorded attempt's workflow is not kept. */
 export interface FreshAnswer {
@@ -37,9 +37,11 @@ export function finalOutcomeOf(step: Finish, fresh: FreshAnswer | null, ctx: End
     finishedAt: ctx.finishedAt,
   };
   if (!from) {
-    // Only the deadline stops a request without an attempt to end with.
+    // The deadline or the cost cap stopped the request before another call.
     const deadlineMs = ctx.deadlineAt - ctx.enqueuedAt;
-    const failureReason = `${REQUEST_FAILURE_REASONS.deadlineExceeded}: the request's deadline of ${deadlineMs} ms passed after ${step.attempts} attempt${step.attempts === 1 ? '' : 's'}`;
+    const failureReason = step.costCap
+      ? `${REQUEST_FAILURE_REASONS.costCap}: ${describeCostCap(step.costCap)}`
+      : `${REQUEST_FAILURE_REASONS.deadlineExceeded}: the request's deadline of ${deadlineMs} ms passed after ${step.attempts} attempt${step.attempts === 1 ? '' : 's'}`;
     return { ...base, workflow: null, stepsGenerated: 0, generatorUsed: null, validationPassed: null, validationErrors: null, failureReason };
   }
   return {
@@ -71,6 +73,7 @@ export function historyOf(a: AttemptRecord, recorded: boolean): HistoryAttempt {
     retryAfterMs: a.retryAfterMs,
     errorMessage: a.errorMessage,
     validationErrors: a.validationErrors,
+    cost: a.cost,
     recorded,
   };
 }

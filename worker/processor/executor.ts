@@ -12,6 +12,7 @@ import { type RequestEndedError, RequestFailedError, RequestRejectedError } from
 import type { GenerationResult, HandoverResult } from '../../shared/generation-result.ts';
 import { type FallbackJobData, fallbackJobId, type GenerationRequest, isValidJobId, JOB_ID_RULE, JOBS } from '../../shared/jobs.ts';
 import type { Logger } from '../../shared/logger.ts';
+import type { ModelSpec } from '../../shared/models.ts';
 import { REJECTION_REASONS, REQUEST_FAILURE_REASONS } from '../../shared/outcomes.ts';
 import { storableText } from '../../shared/storable-text.ts';
 import type { AttemptRunner } from '../attempt-runner.ts';
@@ -22,7 +23,9 @@ import type { SettingsSource } from '../settings-source.ts';
 import { failureOf, finalOutcomeOf, historyOf } from './endings.ts';
 import { type Finish, type History, nextStep, type RetryPolicy, type Step } from './policy.ts';
 import { delayUntil } from './delay.ts';
-import { callModel, contextFor, type FreshAttempt, type RequestContext, type RequestOrigin } from './request-run.ts';
+import { worstCasePrice } from '../ladder-price.ts';
+import { firstCallPrompt } from '../repair-prompt.ts';
+import { callModel, contextFor, snapshotOf, type FreshAttempt, type RequestContext, type RequestOrigin } from './request-run.ts';
 
 export type { RetryPolicy } from './policy.ts';
 
@@ -116,9 +119,10 @@ async function run(deps: Deps, job: Job, token: string | undefined, origin: Requ
   // writes of this job go through the same connection, so the order is kept.
   if (origin.step > 0) job.updateProgress({ stage: 'fallback_started', model: ctx.settings.fallbackModel }).catch(() => {});
   let history: History = { step: origin.step, handedOverFor: origin.handedOverFor, attempts: begun.attempts.map((a) => historyOf(a, true)), deadlineAt: ctx.deadlineAt };
+  const policySettings = { models: ctx.settings, retry: deps.retry, worstCasePrice: (model: ModelSpec) => worstCasePrice(model, firstCallPrompt(ctx.request, model)) };
   let fresh: FreshAttempt | null = null;
   for (;;) {
-    const step: Step = nextStep(history, { models: ctx.snapshot, retry: deps.retry }, ctx.settings.catalog, deps.clock.now());
+    const step: Step = nextStep(history, policySettings, ctx.settings.catalog, deps.clock.now());
     switch (step.kind) {
       case 'call':
         fresh = await callModel(deps, ctx, step);
@@ -256,13 +260,12 @@ async function recordAbandoned(deps: Deps, job: Job, reason: string): Promise<vo
 
 /** Writes the request's row at pick-up, or finds it: the settings fixed then and the attempts since. */
 function begin(deps: GenerationProcessorDeps, job: Job, origin: RequestOrigin) {
-  const snapshot = deps.settings.current();
   return deps.repo.begin({
     jobId: origin.originJobId,
     userId: origin.request.userId,
     agentId: origin.request.agentId,
     request: origin.request,
-    settings: { primaryModel: snapshot.primaryModel, fallbackModel: snapshot.fallbackModel, enableFallback: snapshot.enableFallback },
+    settings: snapshotOf(deps.settings.current()),
     enqueuedAt: new Date(origin.enqueuedAt),
     startedAt: new Date(deps.clock.now()),
   });

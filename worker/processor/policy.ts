@@ -12,6 +12,7 @@
  */
 import { ConfigurationError } from '../../shared/errors.ts';
 import type { FieldError } from '../../shared/errors.ts';
+import { formatUsd, parseUsd, type Picodollars } from '../../shared/money.ts';
 import type { ModelCatalog, ModelSpec } from '../../shared/models.ts';
 import { type AttemptOutcome, type AttemptRole, type FailureReason, isValidationFailure, REQUEST_FAILURE_REASONS, TRANSIENT_OUTCOMES } from '../../shared/outcomes.ts';
 import type { OrchestratorSettings } from '../../shared/settings.ts';
@@ -28,6 +29,8 @@ export interface HistoryAttempt {
   readonly retryAfterMs: number | null;
   readonly errorMessage: string | null;
   readonly validationErrors: readonly FieldError[] | null;
+  /** What the attempt cost (failed ones too): the spend the cost cap counts. */
+  readonly cost: Picodollars;
   /** False for the attempt this run just made: it is written together with what follows it. */
   readonly recorded: boolean;
 }
@@ -54,6 +57,16 @@ export interface RetryPolicy {
 export interface PolicySettings {
   readonly models: OrchestratorSettings;
   readonly retry: RetryPolicy;
+  /** The most one call to `model` can cost for this request (its prompt, its output limit, its prices): for the cost cap. */
+  readonly worstCasePrice: (model: ModelSpec) => Picodollars;
+}
+
+/** Why the cost cap stopped a request: the call it would not start, and the sums. */
+export interface CostCapStop {
+  readonly model: string;
+  readonly spent: Picodollars;
+  readonly worstCase: Picodollars;
+  readonly cap: Picodollars;
 }
 
 /** How a request ends: its status, the attempt whose outcome it is (if any), and why. */
@@ -70,6 +83,8 @@ export interface Finish {
   readonly fallbackReason: FailureReason | null;
   /** Attempts the request made in all. */
   readonly attempts: number;
+  /** Set when the cost cap ended the request. */
+  readonly costCap?: CostCapStop;
 }
 
 export type Step =
@@ -103,7 +118,7 @@ export function nextStep(history: History, settings: PolicySettings, catalog: Mo
     if (last) return last.outcome === 'ok' ? finishFrom(history, rung, last) : handOver(history, ladder, last, last.outcome);
     // Waited in the queue past its deadline: no call.
     if (history.attempts.length === 0 && now >= history.deadlineAt) return deadlineExceeded(history, rung, 0);
-    return call(history, rung);
+    return call(history, rung, settings);
   }
   const capReached = settings.retry.finalModelMaxAttempts > 0 && mine.length >= settings.retry.finalModelMaxAttempts;
   // Not worth another call (recorded before a crash, or just made): the request ends with it.
@@ -114,7 +129,7 @@ export function nextStep(history: History, settings: PolicySettings, catalog: Mo
   }
   // Fresh, or back from a retry's wait.
   if (now >= history.deadlineAt) return deadlineExceeded(history, rung, history.attempts.length);
-  return call(history, rung);
+  return call(history, rung, settings);
 }
 
 /**
@@ -142,9 +157,34 @@ function retryLater(last: HistoryAttempt, tries: number, retry: RetryPolicy, dea
   return { kind: 'retry', from: last, ...retryWindow(tries, last.retryAfterMs, retry, deadlineAt, now) };
 }
 
-function call(history: History, rung: Rung): Step {
+/**
+ * A call, unless the cost cap forbids it: no call starts whose worst-case price would take what
+ * the request has spent (every attempt, failed ones included) past the cap. Checked before every
+ * call, a retry's too, so no request can pass its cap however its calls go.
+ */
+function call(history: History, rung: Rung, settings: PolicySettings): Step {
+  const cap = capOf(settings.models);
+  if (cap !== null) {
+    const spent = history.attempts.reduce((sum, a) => sum + a.cost, 0n);
+    const worstCase = settings.worstCasePrice(rung.model);
+    if (spent + worstCase > cap) {
+      const costCap: CostCapStop = { model: rung.model.id, spent, worstCase, cap };
+      return { kind: 'finish', status: 'failed', step: history.step, role: rung.role, from: null, reason: REQUEST_FAILURE_REASONS.costCap, fallbackReason: history.handedOverFor, attempts: history.attempts.length, costCap };
+    }
+  }
   const attemptNumber = (history.attempts.at(-1)?.attemptNumber ?? 0) + 1;
   return { kind: 'call', model: rung.model, role: rung.role, step: history.step, attemptNumber };
+}
+
+/** The request's cost cap; null: none. The executor resolved the settings, so the amount is valid. */
+function capOf(settings: OrchestratorSettings): Picodollars | null {
+  const text = settings.maxCostPerRequestUsd;
+  return text === undefined || text === null || text === '' ? null : parseUsd(text);
+}
+
+/** The cap's stop in words, for the request's failure reason and its audit row. */
+export function describeCostCap(stop: CostCapStop): string {
+  return `the next call (${stop.model}) could cost up to $${formatUsd(stop.worstCase)}, which would take the request's spend of $${formatUsd(stop.spent)} past its cap of $${formatUsd(stop.cap)}`;
 }
 
 function handOver(history: History, ladder: readonly Rung[], last: HistoryAttempt, reason: FailureReason): Step {

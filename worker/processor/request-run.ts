@@ -69,13 +69,14 @@ export const DEFAULT_DEADLINE_MS = 600_000;
 
 export function contextFor(deps: RunDeps, job: Job, token: string | undefined, origin: RequestOrigin, stored: OrchestratorSettings, admission: PauseCheck | null): RequestContext {
   let log: Logger | undefined;
+  const settings = resolveSettings(stored, deps.settings.current().catalog);
   return {
     job,
     token,
     originJobId: origin.originJobId,
     request: origin.request,
-    settings: resolveSettings(stored, deps.settings.current().catalog),
-    snapshot: { primaryModel: stored.primaryModel, fallbackModel: stored.fallbackModel, enableFallback: stored.enableFallback },
+    settings,
+    snapshot: snapshotOf(settings),
     enqueuedAt: origin.enqueuedAt,
     pickedUpAt: new Date(deps.clock.now()),
     admission,
@@ -84,6 +85,23 @@ export function contextFor(deps: RunDeps, job: Job, token: string | undefined, o
     get log() {
       return (log ??= deps.log.child({ jobId: origin.originJobId, queueJobId: job.id }));
     },
+  };
+}
+
+/**
+ * The settings a request carries, written at its first pick-up and into each attempt row: the
+ * seed's three keys, and each ladder key only when it differs from the seed's behaviour (a chain
+ * longer than the fallback alone, repairs, a cost cap), so rows of requests that run as the seed
+ * did keep the seed's shape. A missing ladder key reads back as its default.
+ */
+export function snapshotOf(s: ResolvedSettings): OrchestratorSettings {
+  return {
+    primaryModel: s.primaryModel,
+    fallbackModel: s.fallbackModel,
+    enableFallback: s.enableFallback,
+    ...(s.fallbackChain.length > 1 ? { fallbackChain: [...s.fallbackChain] } : {}),
+    ...(s.repairAttempts > 0 ? { repairAttempts: s.repairAttempts } : {}),
+    ...(s.maxCostPerRequestUsd !== null ? { maxCostPerRequestUsd: s.maxCostPerRequestUsd } : {}),
   };
 }
 
