@@ -1,5 +1,5 @@
 /** What the admin console and API say about the configured models' retirement. */
-import type { ResolvedSettings } from '../shared/settings.ts';
+import { configuredModels, type ResolvedSettings } from '../shared/settings.ts';
 
 /** A configured model retiring within this many days is flagged (and alerts: ConfiguredModelRetiringSoon). */
 export const RETIRING_SOON_DAYS = 30;
@@ -17,9 +17,9 @@ export interface LifecycleWarning {
 }
 
 export function lifecycleWarnings(s: ResolvedSettings, now: Date): LifecycleWarning[] {
-  const roles = s.enableFallback ? ([['primary', s.primary], ['fallback', s.fallback]] as const) : ([['primary', s.primary]] as const);
   const out: LifecycleWarning[] = [];
-  for (const [role, model] of roles) {
+  // Every step of the fallback chain is a fallback model: a retired one fails its calls too.
+  for (const { role, model } of configuredModels(s)) {
     if (!model.shutdownAt) continue;
     const leftMs = model.shutdownAt.getTime() - now.getTime();
     if (leftMs > RETIRING_SOON_DAYS * DAY_MS) continue;

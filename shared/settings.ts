@@ -223,6 +223,11 @@ export function mergeSettingsWrite(next: SettingsWrite, stored: RawSettings): { 
   };
 }
 
+/** The models a request may call with these settings, in ladder order: the primary, then the chain while fallback is on. */
+export function configuredModels(s: ResolvedSettings): readonly { readonly role: 'primary' | 'fallback'; readonly step: number; readonly model: ModelSpec }[] {
+  return [{ role: 'primary' as const, step: 0, model: s.primary }, ...(s.enableFallback ? s.chain.map((model, i) => ({ role: 'fallback' as const, step: i + 1, model })) : [])];
+}
+
 /** The settings a job carries with it: every key, so each step of one request runs with one set. */
 export function settingsSnapshot(s: ResolvedSettings): CompleteSettings {
   return {

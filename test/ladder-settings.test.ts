@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningProducer } from '../producer/server.ts';
 import { DEFAULT_CATALOG } from '../shared/default-catalog.ts';
-import { costCapOf, DEFAULT_SETTINGS, resolveSettings, SETTING_KEYS, settingsSnapshot } from '../shared/settings.ts';
+import { lifecycleWarnings } from '../producer/model-lifecycle.ts';
+import { configuredModels, costCapOf, DEFAULT_SETTINGS, resolveSettings, SETTING_KEYS, settingsSnapshot } from '../shared/settings.ts';
 import { systemSettingsConfig } from '../db/schema.ts';
 import { inArray } from 'drizzle-orm';
 import { CIRCUIT_MIN_CALLS, RedisModelCircuit } from '../shared/model-circuit.ts';
@@ -34,6 +35,14 @@ describe('resolveSettings with the ladder', () => {
   it('a stored chain whose head is not the fallback model takes the fallback model as its head', () => {
     const s = resolveSettings({ ...SEED, fallbackChain: ['gpt-4o', 'claude-sonnet-4-6', 'claude-opus-4-8'] }, DEFAULT_CATALOG);
     expect(s.fallbackChain).toEqual(['claude-sonnet-4-6', 'claude-opus-4-8']);
+  });
+
+  it('every chain step is a configured fallback model: its retirement is reported', () => {
+    const s = resolveSettings({ ...SEED, fallbackChain: ['claude-sonnet-4-6', 'gpt-5'] }, DEFAULT_CATALOG);
+    expect(configuredModels(s).map((c) => [c.role, c.step, c.model.id])).toEqual([['primary', 0, 'gpt-4o-mini'], ['fallback', 1, 'claude-sonnet-4-6'], ['fallback', 2, 'gpt-5']]);
+    expect(configuredModels({ ...s, enableFallback: false }).map((c) => c.model.id)).toEqual(['gpt-4o-mini']);
+    const warnings = lifecycleWarnings(s, new Date('2026-12-01T00:00:00Z'));
+    expect(warnings.find((w) => w.model === 'gpt-5')).toMatchObject({ role: 'fallback', retired: false, daysLeft: 10 });
   });
 
   it.each([

@@ -4,7 +4,7 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { DEFAULT_CATALOG } from '../shared/default-catalog.ts';
-import type { ResolvedSettings } from '../shared/settings.ts';
+import { configuredModels, type ResolvedSettings } from '../shared/settings.ts';
 import { ATTEMPT_ROLES, type FailureReason, type FinalStatus, type AttemptRole } from '../shared/outcomes.ts';
 import type { TokenUsage } from '../shared/money.ts';
 import type { LostRequestAction } from './lost-request-sweep.ts';
@@ -127,8 +127,7 @@ export function createWorkerMetrics(registry: Registry, queues: readonly QueueDe
   return {
     recordConfiguredModels(s) {
       shutdown.reset();
-      const roles = s.enableFallback ? ([['primary', s.primary], ['fallback', s.fallback]] as const) : ([['primary', s.primary]] as const);
-      for (const [role, model] of roles) {
+      for (const { role, model } of configuredModels(s)) {
         if (model.shutdownAt) shutdown.set({ role, model: model.id, replacement: s.catalog.replacementOf(model)?.id ?? 'none' }, model.shutdownAt.getTime() / 1000);
       }
     },

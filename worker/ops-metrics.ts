@@ -8,6 +8,7 @@ import { Gauge, Histogram, type Registry } from 'prom-client';
 import { CIRCUIT_STATE_VALUE, type ModelCircuit } from '../shared/model-circuit.ts';
 import type { ModelCatalog } from '../shared/models.ts';
 import { FALLBACK_QUEUE, PRIMARY_QUEUE } from '../shared/jobs.ts';
+import { configuredModels } from '../shared/settings.ts';
 import type { SettingsSource } from './settings-source.ts';
 
 export interface OperationsMetrics {
@@ -76,7 +77,7 @@ function registerCircuitState(registry: Registry, settings: SettingsSource, circ
     registers: [registry],
     async collect() {
       const s = settings.current();
-      const models = [...new Set([s.primaryModel, ...(s.enableFallback ? s.fallbackChain : [])])];
+      const models = [...new Set(configuredModels(s).map((c) => c.model.id))];
       this.reset();
       if (!circuit) return;
       try {

@@ -12,7 +12,7 @@ import { DrizzleGenerationRepository, type GenerationRepository } from '../db/ge
 import { retryingRepository, systemRetryClock } from '../db/retrying-repository.ts';
 import { SettingsStore } from '../db/settings-store.ts';
 import type { Env, WorkerConfig } from '../shared/config.ts';
-import type { ResolvedSettings } from '../shared/settings.ts';
+import { configuredModels, type ResolvedSettings } from '../shared/settings.ts';
 import { parseRequestFailure } from '../shared/failures.ts';
 import { coerceError } from '../shared/errors.ts';
 import { createLogger, type Logger } from '../shared/logger.ts';
@@ -190,7 +190,7 @@ function lostRequestSweep(
 
 /** A configured model whose key variable is unset would fail every call: say so at start-up. */
 function warnAboutMissingKeys(s: ResolvedSettings, env: Env, log: Logger): void {
-  const configured = s.enableFallback ? [s.primary, s.fallback] : [s.primary];
+  const configured = configuredModels(s).map((c) => c.model);
   for (const { model, variable } of modelsWithoutKey(configured, env)) {
     log.warn({ model, variable }, `${variable} is not set: every call to the configured model ${model} will fail with auth_error`);
   }

@@ -9,7 +9,7 @@ import type { Logger } from '../shared/logger.ts';
 import { DEFAULT_CATALOG } from '../shared/default-catalog.ts';
 import { modelDocument } from '../shared/model-catalog-input.ts';
 import { ModelCatalog } from '../shared/models.ts';
-import { DEFAULT_SETTINGS, resolveSettings, type ResolvedSettings } from '../shared/settings.ts';
+import { DEFAULT_SETTINGS, resolveSettings, type ResolvedSettings, settingsSnapshot } from '../shared/settings.ts';
 
 export interface SettingsSource {
   current(): ResolvedSettings;
@@ -86,8 +86,8 @@ export class PollingSettingsSource implements SettingsSource {
   async refresh(): Promise<void> {
     try {
       const next = await this.store.read(await this.refreshCatalog());
-      const changed = next.primaryModel !== this.settings.primaryModel || next.fallbackModel !== this.settings.fallbackModel || next.enableFallback !== this.settings.enableFallback;
-      if (changed) this.log.info({ primaryModel: next.primaryModel, fallbackModel: next.fallbackModel, enableFallback: next.enableFallback }, 'settings changed');
+      const changed = JSON.stringify(settingsSnapshot(next)) !== JSON.stringify(settingsSnapshot(this.settings));
+      if (changed) this.log.info(settingsSnapshot(next), 'settings changed');
       this.settings = next;
       this.lastError = undefined;
       for (const l of this.listeners) l(next);
