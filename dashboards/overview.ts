@@ -521,6 +521,16 @@ export function buildOverviewDashboard(): Dashboard {
     )
     .withPanel(
       timeseries({
+        title: 'Escalation ladder in force',
+        description: 'What the workers apply now: the models after the primary (0 with fallback off), how often a failing answer is re-asked with its errors, and the cost cap per request in USD (no line: no cap). A change here explains a change in cost per workflow or fallback rate.',
+        unit: 'short',
+        decimals: 2,
+        min: 0,
+        targets: [{ expr: 'max by (setting) (orchestrator_ladder_setting)', legend: '{{setting}}' }],
+      }),
+    )
+    .withPanel(
+      timeseries({
         title: 'Model circuits',
         description: 'Each configured model’s circuit, shared by the replicas: 0 closed, 1 half-open (one probe call is testing it), 2 open (requests skip the model and go to the next step of the ladder). Alert: OrchestratorModelCircuitOpen.',
         unit: 'short',

@@ -6,7 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningProducer } from '../producer/server.ts';
 import { DEFAULT_CATALOG } from '../shared/default-catalog.ts';
+import { Registry } from 'prom-client';
 import { lifecycleWarnings } from '../producer/model-lifecycle.ts';
+import { createOperationsMetrics } from '../worker/ops-metrics.ts';
 import { configuredModels, costCapOf, DEFAULT_SETTINGS, resolveSettings, SETTING_KEYS, settingsSnapshot } from '../shared/settings.ts';
 import { systemSettingsConfig } from '../db/schema.ts';
 import { inArray } from 'drizzle-orm';
@@ -43,6 +45,20 @@ describe('resolveSettings with the ladder', () => {
     expect(configuredModels({ ...s, enableFallback: false }).map((c) => c.model.id)).toEqual(['gpt-4o-mini']);
     const warnings = lifecycleWarnings(s, new Date('2026-12-01T00:00:00Z'));
     expect(warnings.find((w) => w.model === 'gpt-5')).toMatchObject({ role: 'fallback', retired: false, daysLeft: 10 });
+  });
+
+  it('the worker exports the ladder it applies', async () => {
+    let s = resolveSettings({ ...SEED, fallbackChain: ['claude-sonnet-4-6', 'gpt-6.1-sol'], repairAttempts: 2, maxCostPerRequestUsd: '0.25' }, DEFAULT_CATALOG);
+    const registry = new Registry();
+    createOperationsMetrics(registry, { current: () => s });
+    const text = await registry.metrics();
+    expect(text).toContain('orchestrator_ladder_setting{setting="chain_steps"} 2');
+    expect(text).toContain('orchestrator_ladder_setting{setting="repair_attempts"} 2');
+    expect(text).toContain('orchestrator_ladder_setting{setting="max_cost_per_request_usd"} 0.25');
+    s = resolveSettings({ ...SEED, enableFallback: false }, DEFAULT_CATALOG);
+    const off = await registry.metrics();
+    expect(off).toContain('orchestrator_ladder_setting{setting="chain_steps"} 0');
+    expect(off).not.toContain('setting="max_cost_per_request_usd"');
   });
 
   it.each([

@@ -45,6 +45,19 @@ export function createOperationsMetrics(registry: Registry, settings: SettingsSo
     },
   });
   new Gauge({
+    name: 'orchestrator_ladder_setting',
+    help: 'The escalation ladder this worker applies now: chain_steps (models after the primary; 0 with fallback off), repair_attempts, and max_cost_per_request_usd (absent: no cap).',
+    labelNames: ['setting'],
+    registers,
+    collect() {
+      const s = settings.current();
+      this.reset();
+      this.set({ setting: 'chain_steps' }, s.enableFallback ? s.fallbackChain.length : 0);
+      this.set({ setting: 'repair_attempts' }, s.repairAttempts);
+      if (s.maxCostPerRequestUsd !== null) this.set({ setting: 'max_cost_per_request_usd' }, Number(s.maxCostPerRequestUsd));
+    },
+  });
+  new Gauge({
     name: 'orchestrator_catalog_info',
     help: 'The model catalog this worker prices with (value 1), by a fingerprint of its ids, API models and prices; the table is re-read with the settings, so a new label set marks a catalog change.',
     labelNames: ['catalog_version'],
