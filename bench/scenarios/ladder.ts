@@ -19,7 +19,7 @@ import type { SettingsWrite } from '../../shared/settings.ts';
 
 const SIZES = {
   full: { ratePerSecond: 20, requests: 400, simulatorLatencyMs: 200 },
-  smoke: { ratePerSecond: 20, requests: 40, simulatorLatencyMs: 20 },
+  smoke: { ratePerSecond: 50, requests: 150, simulatorLatencyMs: 20 },
 } as const;
 
 /** The assumption stated next to the figures: a model re-asked with its errors answers valid this often. */
@@ -64,14 +64,15 @@ async function runConfig(mode: Mode, config: (typeof LADDER_CONFIGS)[number], lo
     log(`${config.label}: ${size.requests} requests at ${size.ratePerSecond}/s`);
     const run = await enqueueAtRate(size.ratePerSecond, size.requests, (i) => env.client.enqueue(benchRequest(i)));
     await waitForFinalRows(env.db.sql, [env.queue, env.fallbackQueue], size.requests, 300_000);
-    const rows = await env.db.sql<{ status: string; cost: string; latency_ms: number; calls: number }[]>`
-      select g.status, g.cost_usd::text as cost,
+    const rows = await env.db.sql<{ status: string; latency_ms: number; calls: number }[]>`
+      select g.status,
         (extract(epoch from (g.finished_at - g.enqueued_at)) * 1000)::float8 as latency_ms,
         (select count(*)::int from generation_attempts a where a.job_id = g.job_id) as calls
       from workflow_generations g where g.job_id = any(${run.ids})`;
     const succeeded = rows.filter((r) => r.status === 'succeeded').length;
-    // Exact decimal strings summed as numbers: 400 amounts of 12 places stay well inside a double's precision for a report.
-    const spend = rows.reduce((a, r) => a + Number(r.cost), 0);
+    // Every attempt's price, failed ones and repairs included, summed exactly by Postgres.
+    const [spent] = await env.db.sql<{ usd: string }[]>`select coalesce(sum(cost_usd), 0)::text as usd from generation_attempts where job_id = any(${run.ids})`;
+    const spend = Number(spent!.usd);
     const latency = summarize(rows.map((r) => r.latency_ms));
     const p95 = percentile([...rows.map((r) => r.latency_ms)].sort((a, b) => a - b), 95);
     const repairs = env.sim.stats().repairs;
