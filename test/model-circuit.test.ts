@@ -4,11 +4,12 @@
  * gives one probe at a time after 30 s, and the probe's answer closes or reopens it; two
  * replicas share it.
  */
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ATTEMPT_OUTCOMES } from '../shared/outcomes.ts';
 import { CIRCUIT_MIN_CALLS, CIRCUIT_OPEN_MS, CIRCUIT_WINDOW_MS, circuitVerdict, probeLeaseMs, RedisModelCircuit } from '../shared/model-circuit.ts';
 import { TEST_REDIS_URL, uniqueName } from './helpers/database.ts';
+import { startCluster } from './helpers/redis-topology.ts';
 
 let redis: Redis;
 let other: Redis;
@@ -138,3 +139,23 @@ it('circuitVerdict: call failures count, answers count as healthy, 429 and 400 s
   const verdicts = Object.fromEntries(ATTEMPT_OUTCOMES.map((o) => [o, circuitVerdict(o)]));
   expect(verdicts).toMatchObject({ ok: false, schema: false, truncated: false, timeout: true, api_error: true, model_unavailable: true, quota_exhausted: true, auth_error: true, rate_limit: null, bad_request: null });
 });
+
+it('works under Redis Cluster: each script touches one key, each model\'s keys share the prefix\'s slot', async () => {
+  const cluster = await startCluster(3);
+  const client = new Cluster(cluster.seeds.split(',').map((hp) => ({ host: hp.split(':')[0]!, port: Number(hp.split(':')[1]) })), { redisOptions: { maxRetriesPerRequest: null } });
+  try {
+    const c = new RedisModelCircuit(client, '{wf}', clock);
+    await recordMany(c, 'gpt-4o-mini', CIRCUIT_MIN_CALLS, 0);
+    expect(await c.allow('gpt-4o-mini')).toBe('open');
+    t += CIRCUIT_OPEN_MS;
+    expect(await c.allow('gpt-4o-mini')).toBe('probe');
+    await c.record('gpt-4o-mini', false, { probe: true });
+    const views = await c.views(['gpt-4o-mini', 'claude-sonnet-4-6']);
+    expect(views.map((v) => [v.model, v.state])).toEqual([['gpt-4o-mini', 'closed'], ['claude-sonnet-4-6', 'closed']]);
+    const slots = await Promise.all(['gpt-4o-mini', 'claude-sonnet-4-6'].map((m) => client.call('CLUSTER', 'KEYSLOT', `{wf}:orchestrator:model-circuit:${m}`)));
+    expect(new Set(slots).size).toBe(1);
+  } finally {
+    client.disconnect();
+    await cluster.stop();
+  }
+}, 60_000);
