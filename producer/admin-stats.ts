@@ -190,6 +190,8 @@ export async function statsView(i: StatsInputs): Promise<StatsView> {
     m.cost += parseUsd(roundTo12(a.costUsd));
     for (const k of VALIDATION_FAILURE_KINDS) m.failures[k] += a.failures[k];
     perModel.set(a.model, m);
+    // Repairs count in their model's figures; the role card compares the ladder's first calls.
+    if (a.role === 'repair') continue;
     const r = role[a.role] ?? role.primary;
     r.attempts += a.attempts;
     r.answered += a.answered;

@@ -36,7 +36,12 @@ export const GENERATION_STATUSES = ['queued', 'succeeded', 'invalid', 'failed', 
 export type GenerationStatus = (typeof GENERATION_STATUSES)[number];
 export type FinalStatus = Exclude<GenerationStatus, 'queued'>;
 
-export const ATTEMPT_ROLES = ['primary', 'fallback'] as const;
+/** The ladder's steps: the primary, then the fallback chain. The role a final outcome is counted under. */
+export const STEP_ROLES = ['primary', 'fallback'] as const;
+export type StepRole = (typeof STEP_ROLES)[number];
+
+/** An attempt's role: its step's, or `repair` when it re-asked its step's model with that model's own validation errors. */
+export const ATTEMPT_ROLES = [...STEP_ROLES, 'repair'] as const;
 export type AttemptRole = (typeof ATTEMPT_ROLES)[number];
 
 export const AUDIT_ACTIONS = {

@@ -20,15 +20,19 @@ const WITH_FALLBACK: PolicySettings = { models: { primaryModel: 'gpt-4o-mini', f
 const PRIMARY_ONLY: PolicySettings = { ...WITH_FALLBACK, models: { ...WITH_FALLBACK.models, enableFallback: false } };
 const CAPPED: PolicySettings = { ...WITH_FALLBACK, retry: { ...RETRY, finalModelMaxAttempts: 3 } };
 
-/** An attempt: `p:` primary (step 0), `f:` fallback (step 1); `*` marks the one this run just made. */
+/**
+ * An attempt: `p:` primary (step 0), `f:` fallback (step 1), `pr:` and `fr:` a repair on those
+ * steps; `*` marks the one this run just made.
+ */
 function attempt(spec: string, attemptNumber: number, extra: Partial<HistoryAttempt> = {}): HistoryAttempt {
   const fresh = spec.endsWith('*');
-  const [who, outcome] = spec.replace('*', '').split(':') as ['p' | 'f', AttemptOutcome];
+  const [who, outcome] = spec.replace('*', '').split(':') as ['p' | 'f' | 'pr' | 'fr', AttemptOutcome];
+  const onPrimary = who === 'p' || who === 'pr';
   return {
     attemptNumber,
-    step: who === 'p' ? 0 : 1,
-    role: who === 'p' ? 'primary' : 'fallback',
-    model: who === 'p' ? 'gpt-4o-mini' : 'claude-sonnet-4-6',
+    step: onPrimary ? 0 : 1,
+    role: who === 'p' ? 'primary' : who === 'f' ? 'fallback' : 'repair',
+    model: onPrimary ? 'gpt-4o-mini' : 'claude-sonnet-4-6',
     outcome,
     httpStatus: outcome === 'ok' || outcome === 'schema' || outcome === 'semantic' || outcome === 'refusal' ? 200 : outcome === 'api_error' ? 500 : outcome === 'rate_limit' ? 429 : null,
     retryAfterMs: null,
@@ -49,6 +53,8 @@ function summary(step: Step): Record<string, unknown> {
   switch (step.kind) {
     case 'call':
       return { kind: 'call', model: step.model.id, role: step.role, step: step.step, attemptNumber: step.attemptNumber };
+    case 'repair':
+      return { kind: 'repair', model: step.model.id, step: step.step, attemptNumber: step.attemptNumber, of: step.of.attemptNumber };
     case 'hand_over':
       return { kind: 'hand_over', from: step.from.attemptNumber, recorded: step.from.recorded, fromModel: step.fromModel, toModel: step.toModel, toStep: step.toStep, reason: step.reason };
     case 'retry':
@@ -185,7 +191,32 @@ describe('nextStep: the cost cap', () => {
     const step = nextStep(row.history, row.settings, DEFAULT_CATALOG, NOW);
     expect(summary(step)).toEqual(row.expected);
     if (row.spent !== undefined && step.kind === 'finish') {
-      expect(step.costCap).toEqual({ model: step.role === 'primary' ? 'gpt-4o-mini' : 'claude-sonnet-4-6', spent: parseUsd(row.spent), worstCase: row.settings.worstCasePrice(DEFAULT_CATALOG.find('gpt-4o-mini')!), cap: parseUsd(row.settings.models.maxCostPerRequestUsd!) });
+      expect(step.costCap).toEqual({ model: step.role === 'primary' ? 'gpt-4o-mini' : 'claude-sonnet-4-6', spent: parseUsd(row.spent), worstCase: row.settings.worstCasePrice(DEFAULT_CATALOG.find('gpt-4o-mini')!, null), cap: parseUsd(row.settings.models.maxCostPerRequestUsd!) });
     }
+  });
+});
+
+describe('nextStep: repairs', () => {
+  const repairs = (n: number, settings: PolicySettings = WITH_FALLBACK): PolicySettings => ({ ...settings, models: { ...settings.models, repairAttempts: n } });
+  const repair = (model: string, step: number, attemptNumber: number, of: number) => ({ kind: 'repair', model, step, attemptNumber, of });
+  const rows: Row[] = [
+    { name: 'no repairs by default: a schema failure hands over', history: history(0, ['p:schema*']), expected: handOver(1, false, 'schema') },
+    { name: 'a schema failure is repaired by the same model', history: history(0, ['p:schema*']), settings: repairs(1), expected: repair('gpt-4o-mini', 0, 2, 1) },
+    { name: 'semantic, unparseable and truncated are repaired too', history: history(0, ['p:truncated*']), settings: repairs(1), expected: repair('gpt-4o-mini', 0, 2, 1) },
+    { name: 'a refusal is not repaired', history: history(0, ['p:refusal*']), settings: repairs(2), expected: handOver(1, false, 'refusal') },
+    { name: 'a call failure is not repaired', history: history(0, ['p:timeout*']), settings: repairs(2), expected: handOver(1, false, 'timeout') },
+    { name: 'a repair that works finishes the request on its step', history: history(0, ['p:schema', 'pr:ok*']), settings: repairs(1), expected: finish('succeeded', 'primary', 2, null, null, 2) },
+    { name: 'repairs exhausted: the step hands over with the last outcome', history: history(0, ['p:schema', 'pr:semantic*']), settings: repairs(1), expected: handOver(2, false, 'semantic') },
+    { name: 'a second repair while the setting allows two', history: history(0, ['p:schema', 'pr:semantic*']), settings: repairs(2), expected: repair('gpt-4o-mini', 0, 3, 2) },
+    { name: 'the last step repairs too, then ends invalid', history: history(1, ['p:schema', 'f:schema', 'fr:schema*']), settings: repairs(1), expected: finish('invalid', 'fallback', 3, 'schema', 'schema', 3) },
+    { name: 'the last step: a repair that works', history: history(1, ['p:schema', 'f:schema', 'fr:ok*']), settings: repairs(1), expected: finish('succeeded', 'fallback', 3, null, 'schema', 3) },
+    { name: 'crash after the failed answer was recorded: the repair is still made', history: history(0, ['p:schema']), settings: repairs(1), expected: repair('gpt-4o-mini', 0, 2, 1) },
+    { name: 'crash after the repair was recorded: no second repair beyond the setting', history: history(0, ['p:schema', 'pr:schema']), settings: repairs(1), expected: handOver(2, true, 'schema') },
+    { name: 'no repair past the deadline', history: history(0, ['p:schema*']), settings: repairs(1), now: DEADLINE, expected: handOver(1, false, 'schema') },
+    { name: "a repair's transient failure on the last step is retried as a first call", history: history(1, ['p:schema', 'f:schema', 'fr:timeout']), settings: repairs(1), expected: call('claude-sonnet-4-6', 'fallback', 1, 4) },
+    { name: 'the cost cap holds for repairs', history: history(0, ['p:schema*']), settings: { ...repairs(1), models: { ...repairs(1).models, maxCostPerRequestUsd: '0.015' } }, expected: finish('failed', 'primary', null, 'cost_cap', null, 1) },
+  ];
+  it.each(rows)('$name', (row) => {
+    expect(summary(nextStep(row.history, row.settings ?? WITH_FALLBACK, DEFAULT_CATALOG, row.now ?? NOW))).toEqual(row.expected);
   });
 });

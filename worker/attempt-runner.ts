@@ -11,7 +11,7 @@ import type { Workflow } from '../shared/workflow-schema.ts';
 import { checkModelText, checkWorkflow, type WorkflowCheck } from '../shared/workflow-validation.ts';
 import type { Clock } from './clock.ts';
 import type { LlmAnswer, LlmClient } from './llm/llm-client.ts';
-import { MAX_WORKFLOW_OUTPUT_TOKENS, SYSTEM_PROMPT, userPrompt } from './prompt.ts';
+import { firstCallPrompt, type PromptCall } from './repair-prompt.ts';
 
 export interface AttemptResult {
   readonly model: ModelSpec;
@@ -29,6 +29,8 @@ export interface AttemptResult {
   readonly finishedAt: Date;
   /** Shutdown aborted the call: nothing to record, the job goes back to the queue. */
   readonly aborted: boolean;
+  /** The answer that failed validation (its text, or the structured value), kept in memory for a repair; never stored. */
+  readonly answer?: unknown;
 }
 
 /** The adapter for a model, built from its catalog row. */
@@ -53,16 +55,19 @@ export class AttemptRunner {
     return this.options.timeoutsMs?.[model.id] ?? model.timeoutMs;
   }
 
-  /** `maxTimeoutMs` shortens the model's timeout (to the time left before the request's deadline). */
-  async run(model: ModelSpec, request: GenerationRequest, signal: AbortSignal, onAnswer?: () => void, maxTimeoutMs = Infinity): Promise<AttemptResult> {
+  /**
+   * `maxTimeoutMs` shortens the model's timeout (to the time left before the request's deadline);
+   * `prompt` replaces the first call's (a repair's).
+   */
+  async run(model: ModelSpec, request: GenerationRequest, signal: AbortSignal, onAnswer?: () => void, maxTimeoutMs = Infinity, prompt: PromptCall = firstCallPrompt(request, model)): Promise<AttemptResult> {
     const { clock, clients } = this.options;
     const startedAt = clock.now();
     const t0 = performance.now();
     const result = await clients.clientFor(model).call({
       model,
-      systemPrompt: SYSTEM_PROMPT,
-      userPrompt: userPrompt(request),
-      maxOutputTokens: Math.min(model.maxOutputTokens, MAX_WORKFLOW_OUTPUT_TOKENS),
+      systemPrompt: prompt.systemPrompt,
+      userPrompt: prompt.userPrompt,
+      maxOutputTokens: prompt.maxOutputTokens,
       signal,
       timeoutMs: Math.max(1, Math.min(this.timeoutFor(model), Math.ceil(maxTimeoutMs))),
     });
@@ -93,6 +98,7 @@ export class AttemptRunner {
       httpStatus: 200,
       retryAfterMs: null,
       aborted: false,
+      ...(check.ok ? {} : { answer: result.hasStructured ? result.structured : result.text }),
     };
   }
 }

@@ -5,7 +5,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { DEFAULT_CATALOG } from '../shared/default-catalog.ts';
 import { configuredModels, type ResolvedSettings } from '../shared/settings.ts';
-import { ATTEMPT_ROLES, type FailureReason, type FinalStatus, type AttemptRole } from '../shared/outcomes.ts';
+import { STEP_ROLES, type FailureReason, type FinalStatus, type AttemptRole, type StepRole } from '../shared/outcomes.ts';
 import type { TokenUsage } from '../shared/money.ts';
 import type { LostRequestAction } from './lost-request-sweep.ts';
 import type { BatchReport } from '../db/write-batcher.ts';
@@ -18,7 +18,7 @@ export interface WorkerMetrics {
   recordAttempt(role: AttemptRole, result: AttemptResult): void;
   recordFallback(primaryModel: string, fallbackModel: string, reason: FailureReason): void;
   /** `via`: which role produced the final outcome (none for rejected requests). */
-  recordFinal(status: FinalStatus, generator: string | null, via: AttemptRole | 'none', durationMs: number | null): void;
+  recordFinal(status: FinalStatus, generator: string | null, via: StepRole | 'none', durationMs: number | null): void;
   recordPause(modelId: string): void;
   /** The lost-request sweep found an accepted request without its job: put back, or recorded as failed. */
   recordLost(action: LostRequestAction): void;
@@ -39,7 +39,7 @@ export function createWorkerMetrics(registry: Registry, queues: readonly QueueDe
   // Every final outcome at zero from the start, so increase() and rate() also count the first
   // request of each kind (a series first scraped at 1 loses that increment), and the fallback
   // ratio has a denominator before the first fallback.
-  for (const via of ATTEMPT_ROLES) {
+  for (const via of STEP_ROLES) {
     for (const model of DEFAULT_CATALOG.models) for (const outcome of ['succeeded', 'invalid'] as const) requests.inc({ outcome, generator: model.id, via }, 0);
     requests.inc({ outcome: 'failed', generator: 'none', via }, 0);
   }

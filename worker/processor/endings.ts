@@ -8,7 +8,7 @@ import type { GenerationResult } from '../../shared/generation-result.ts';
 import { REJECTION_REASONS, REQUEST_FAILURE_REASONS } from '../../shared/outcomes.ts';
 import type { OrchestratorSettings } from '../../shared/settings.ts';
 import type { Workflow } from '../../shared/workflow-schema.ts';
-import { describeCostCap, type Finish, type HistoryAttempt } from './policy.ts';
+import { describeCostCap, type Finish, type HistoryAttempt, type Rung } from './policy.ts';
 
 /** The answer of the attempt this run just made: a recorded attempt's workflow is not kept. */
 export interface FreshAnswer {
@@ -61,11 +61,15 @@ function failureReasonOf(status: Finish['status'], from: HistoryAttempt): string
   return `${from.outcome}${from.errorMessage ? `: ${from.errorMessage}` : ''}`;
 }
 
-/** A request's attempt record as the policy reads it; `step` from the role until steps are stored. */
-export function historyOf(a: AttemptRecord, recorded: boolean): HistoryAttempt {
+/**
+ * A request's attempt record as the policy reads it. Its step is its model's place on the
+ * request's ladder (a ladder names a model once); a primary attempt is step 0 whatever follows.
+ */
+export function historyOf(a: AttemptRecord, recorded: boolean, ladder: readonly Rung[]): HistoryAttempt {
+  const step = a.role === 'primary' ? 0 : ladder.findIndex((r) => r.model.id === a.model && (a.role === 'repair' || r.role === a.role));
   return {
     attemptNumber: a.attemptNumber,
-    step: a.role === 'primary' ? 0 : 1,
+    step: step < 0 ? 0 : step,
     role: a.role,
     model: a.model,
     outcome: a.outcome,

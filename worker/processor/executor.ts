@@ -13,7 +13,7 @@ import type { GenerationResult, HandoverResult } from '../../shared/generation-r
 import { type FallbackJobData, fallbackJobId, type GenerationRequest, isValidJobId, JOB_ID_RULE, JOBS } from '../../shared/jobs.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { ModelSpec } from '../../shared/models.ts';
-import { REJECTION_REASONS, REQUEST_FAILURE_REASONS } from '../../shared/outcomes.ts';
+import { isValidationFailure, REJECTION_REASONS, REQUEST_FAILURE_REASONS } from '../../shared/outcomes.ts';
 import { storableText } from '../../shared/storable-text.ts';
 import type { AttemptRunner } from '../attempt-runner.ts';
 import type { Clock } from '../clock.ts';
@@ -21,10 +21,10 @@ import type { WorkerMetrics } from '../metrics.ts';
 import type { ModelPauses, PauseCheck } from '../model-pauses.ts';
 import type { SettingsSource } from '../settings-source.ts';
 import { failureOf, finalOutcomeOf, historyOf } from './endings.ts';
-import { type Finish, type History, nextStep, type RetryPolicy, type Step } from './policy.ts';
+import { type Finish, type History, type HistoryAttempt, ladderOf, nextStep, type RetryPolicy, type Step } from './policy.ts';
 import { delayUntil } from './delay.ts';
 import { worstCasePrice } from '../ladder-price.ts';
-import { firstCallPrompt } from '../repair-prompt.ts';
+import { firstCallPrompt, type PromptCall, repairCallPrompt } from '../repair-prompt.ts';
 import { callModel, contextFor, snapshotOf, type FreshAttempt, type RequestContext, type RequestOrigin } from './request-run.ts';
 
 export type { RetryPolicy } from './policy.ts';
@@ -118,16 +118,28 @@ async function run(deps: Deps, job: Job, token: string | undefined, origin: Requ
   // Not awaited (like 'validating'): the call need not wait for a watcher's update; later
   // writes of this job go through the same connection, so the order is kept.
   if (origin.step > 0) job.updateProgress({ stage: 'fallback_started', model: ctx.settings.fallbackModel }).catch(() => {});
-  let history: History = { step: origin.step, handedOverFor: origin.handedOverFor, attempts: begun.attempts.map((a) => historyOf(a, true)), deadlineAt: ctx.deadlineAt };
-  const policySettings = { models: ctx.settings, retry: deps.retry, worstCasePrice: (model: ModelSpec) => worstCasePrice(model, firstCallPrompt(ctx.request, model)) };
+  const ladder = ladderOf(ctx.settings, ctx.settings.catalog);
+  let history: History = { step: origin.step, handedOverFor: origin.handedOverFor, attempts: begun.attempts.map((a) => historyOf(a, true, ladder)), deadlineAt: ctx.deadlineAt };
+  // The attempt this run made last, not yet recorded: it is written with whatever follows it.
   let fresh: FreshAttempt | null = null;
+  const promptOf = (model: ModelSpec, repairOf: HistoryAttempt | null) => promptFor(ctx.request, model, repairOf, fresh);
+  const policySettings = { models: ctx.settings, retry: deps.retry, worstCasePrice: (model: ModelSpec, repairOf: HistoryAttempt | null) => worstCasePrice(model, promptOf(model, repairOf)) };
   for (;;) {
     const step: Step = nextStep(history, policySettings, ctx.settings.catalog, deps.clock.now());
     switch (step.kind) {
       case 'call':
-        fresh = await callModel(deps, ctx, step);
-        history = { ...history, attempts: [...history.attempts, historyOf(fresh.record, false)] };
+      case 'repair': {
+        const prompt = promptOf(step.model, step.kind === 'repair' ? step.of : null);
+        if (fresh) {
+          // A repair follows the attempt it repairs: that one is paid for, so it is recorded first.
+          await withRequestRow(deps, ctx, () => deps.repo.recordAttempt(fresh!.record));
+          const number = fresh.record.attemptNumber;
+          history = { ...history, attempts: history.attempts.map((a) => (a.attemptNumber === number ? { ...a, recorded: true } : a)) };
+        }
+        fresh = await callModel(deps, ctx, step, prompt);
+        history = { ...history, attempts: [...history.attempts, historyOf(fresh.record, false, ladder)] };
         break;
+      }
       case 'finish':
         return finish(deps, ctx, step, fresh);
       case 'hand_over':
@@ -256,6 +268,17 @@ async function recordAbandoned(deps: Deps, job: Job, reason: string): Promise<vo
   );
   deps.metrics.recordFinal(result.status, null, data ? 'fallback' : 'primary', result.generation_time_ms);
   ctx.log.error({ reason }, 'job abandoned by the queue; recorded as failed');
+}
+
+/**
+ * The prompt of a call: the first call's, or a repair's with the errors of the attempt it repairs
+ * and, when this run made that attempt, its answer (answers are never stored, so a repair after
+ * a crash has the errors only).
+ */
+function promptFor(request: GenerationRequest, model: ModelSpec, repairOf: HistoryAttempt | null, fresh: FreshAttempt | null): PromptCall {
+  if (!repairOf || repairOf.outcome === 'ok' || !isValidationFailure(repairOf.outcome)) return firstCallPrompt(request, model);
+  const answer = fresh && fresh.record.attemptNumber === repairOf.attemptNumber ? fresh.result.answer : '';
+  return repairCallPrompt(request, model, { kind: repairOf.outcome, errors: repairOf.validationErrors ?? [], answer });
 }
 
 /** Writes the request's row at pick-up, or finds it: the settings fixed then and the attempts since. */

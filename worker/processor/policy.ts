@@ -14,7 +14,8 @@ import { ConfigurationError } from '../../shared/errors.ts';
 import type { FieldError } from '../../shared/errors.ts';
 import { formatUsd, parseUsd, type Picodollars } from '../../shared/money.ts';
 import type { ModelCatalog, ModelSpec } from '../../shared/models.ts';
-import { type AttemptOutcome, type AttemptRole, type FailureReason, isValidationFailure, REQUEST_FAILURE_REASONS, TRANSIENT_OUTCOMES } from '../../shared/outcomes.ts';
+import { type AttemptOutcome, type AttemptRole, type FailureReason, isValidationFailure, REQUEST_FAILURE_REASONS, type StepRole, TRANSIENT_OUTCOMES } from '../../shared/outcomes.ts';
+import { isRepairable } from '../repair-prompt.ts';
 import type { OrchestratorSettings } from '../../shared/settings.ts';
 
 /** One model attempt as the policy sees it: recorded in Postgres, or just made by this run. */
@@ -57,8 +58,8 @@ export interface RetryPolicy {
 export interface PolicySettings {
   readonly models: OrchestratorSettings;
   readonly retry: RetryPolicy;
-  /** The most one call to `model` can cost for this request (its prompt, its output limit, its prices): for the cost cap. */
-  readonly worstCasePrice: (model: ModelSpec) => Picodollars;
+  /** The most one call to `model` can cost for this request (its prompt, its output limit, its prices), a repair of `repairOf` when given: for the cost cap. */
+  readonly worstCasePrice: (model: ModelSpec, repairOf: HistoryAttempt | null) => Picodollars;
 }
 
 /** Why the cost cap stopped a request: the call it would not start, and the sums. */
@@ -75,7 +76,7 @@ export interface Finish {
   readonly status: 'succeeded' | 'invalid' | 'failed';
   /** The step (and so the role) that produced the outcome. */
   readonly step: number;
-  readonly role: AttemptRole;
+  readonly role: StepRole;
   /** The attempt the result is taken from; null when the request stopped without one. */
   readonly from: HistoryAttempt | null;
   /** The closed-set word a failure starts with: the attempt's outcome, or a REQUEST_FAILURE_REASONS value. */
@@ -90,15 +91,17 @@ export interface Finish {
 export type Step =
   /** Call the step's model, as attempt `attemptNumber`, in role `role`. */
   | { readonly kind: 'call'; readonly model: ModelSpec; readonly role: AttemptRole; readonly step: number; readonly attemptNumber: number }
+  /** Re-ask the step's model with its own validation errors (and its answer, when this run has it), as attempt `attemptNumber` in role `repair`. */
+  | { readonly kind: 'repair'; readonly model: ModelSpec; readonly role: 'repair'; readonly step: number; readonly attemptNumber: number; readonly of: HistoryAttempt }
   /** Record the step's failure and hand the request to step `toStep`'s job. */
   | { readonly kind: 'hand_over'; readonly from: HistoryAttempt; readonly fromModel: string; readonly toModel: string; readonly toStep: number; readonly reason: FailureReason }
   /** Record the attempt just made and run this step again between the two times (jitter is the executor's draw). */
   | { readonly kind: 'retry'; readonly from: HistoryAttempt; readonly earliestAt: number; readonly latestAt: number }
   | Finish;
 
-interface Rung {
+export interface Rung {
   readonly model: ModelSpec;
-  readonly role: AttemptRole;
+  readonly role: StepRole;
 }
 
 /** The steps a request climbs with these settings. */
@@ -114,6 +117,8 @@ export function nextStep(history: History, settings: PolicySettings, catalog: Mo
   const mine = history.attempts.filter((a) => a.step === history.step);
   const last = mine.at(-1);
   const isLast = history.step === ladder.length - 1;
+  // A usable answer's errors go back to the model that made them, while repairs are left and time is.
+  if (last && repairsLeft(last, mine, settings.models) && now < history.deadlineAt) return repair(history, rung, last, settings);
   if (!isLast) {
     if (last) return last.outcome === 'ok' ? finishFrom(history, rung, last) : handOver(history, ladder, last, last.outcome);
     // Waited in the queue past its deadline: no call.
@@ -163,17 +168,34 @@ function retryLater(last: HistoryAttempt, tries: number, retry: RetryPolicy, dea
  * call, a retry's too, so no request can pass its cap however its calls go.
  */
 function call(history: History, rung: Rung, settings: PolicySettings): Step {
-  const cap = capOf(settings.models);
-  if (cap !== null) {
-    const spent = history.attempts.reduce((sum, a) => sum + a.cost, 0n);
-    const worstCase = settings.worstCasePrice(rung.model);
-    if (spent + worstCase > cap) {
-      const costCap: CostCapStop = { model: rung.model.id, spent, worstCase, cap };
-      return { kind: 'finish', status: 'failed', step: history.step, role: rung.role, from: null, reason: REQUEST_FAILURE_REASONS.costCap, fallbackReason: history.handedOverFor, attempts: history.attempts.length, costCap };
-    }
-  }
+  const capped = costCapStop(history, rung, settings, null);
+  if (capped) return capped;
   const attemptNumber = (history.attempts.at(-1)?.attemptNumber ?? 0) + 1;
   return { kind: 'call', model: rung.model, role: rung.role, step: history.step, attemptNumber };
+}
+
+function repair(history: History, rung: Rung, of: HistoryAttempt, settings: PolicySettings): Step {
+  const capped = costCapStop(history, rung, settings, of);
+  if (capped) return capped;
+  const attemptNumber = (history.attempts.at(-1)?.attemptNumber ?? 0) + 1;
+  return { kind: 'repair', model: rung.model, role: 'repair', step: history.step, attemptNumber, of };
+}
+
+/** Repairs apply to answers a model can correct (schema, semantic, unparseable, truncated), up to the setting per step. */
+function repairsLeft(last: HistoryAttempt, mine: readonly HistoryAttempt[], settings: OrchestratorSettings): boolean {
+  if (last.outcome === 'ok' || !isValidationFailure(last.outcome) || !isRepairable(last.outcome)) return false;
+  return mine.filter((a) => a.role === 'repair').length < (settings.repairAttempts ?? 0);
+}
+
+/** The finish the cost cap forces on the next call, or null when the call fits under the cap. */
+function costCapStop(history: History, rung: Rung, settings: PolicySettings, repairOf: HistoryAttempt | null): Finish | null {
+  const cap = capOf(settings.models);
+  if (cap === null) return null;
+  const spent = history.attempts.reduce((sum, a) => sum + a.cost, 0n);
+  const worstCase = settings.worstCasePrice(rung.model, repairOf);
+  if (spent + worstCase <= cap) return null;
+  const costCap: CostCapStop = { model: rung.model.id, spent, worstCase, cap };
+  return { kind: 'finish', status: 'failed', step: history.step, role: rung.role, from: null, reason: REQUEST_FAILURE_REASONS.costCap, fallbackReason: history.handedOverFor, attempts: history.attempts.length, costCap };
 }
 
 /** The request's cost cap; null: none. The executor resolved the settings, so the amount is valid. */

@@ -16,6 +16,7 @@ import type { WorkerMetrics } from '../metrics.ts';
 import type { ModelPauses, PauseCheck } from '../model-pauses.ts';
 import type { SettingsSource } from '../settings-source.ts';
 import { delayUntil } from './delay.ts';
+import type { PromptCall } from '../repair-prompt.ts';
 import type { Step } from './policy.ts';
 
 /** What a job says about its request: the primary job is step 0, a fallback job the step it names. */
@@ -106,7 +107,7 @@ export function snapshotOf(s: ResolvedSettings): OrchestratorSettings {
 }
 
 /** Performs a `call` step: waits out the model's pause, calls it, and reports what happened. */
-export async function callModel(deps: RunDeps, ctx: RequestContext, step: Extract<Step, { kind: 'call' }>): Promise<FreshAttempt> {
+export async function callModel(deps: RunDeps, ctx: RequestContext, step: Extract<Step, { kind: 'call' | 'repair' }>, prompt?: PromptCall): Promise<FreshAttempt> {
   const { model, role, attemptNumber } = step;
   await respectPause(deps, ctx, model);
   const onAnswer = () => {
@@ -114,7 +115,7 @@ export async function callModel(deps: RunDeps, ctx: RequestContext, step: Extrac
     ctx.job.updateProgress({ stage: 'validating', role, model: model.id }).catch(() => {});
   };
   // A call never outlasts the request's deadline.
-  const r = await deps.attempts.run(model, ctx.request, deps.shutdownSignal, onAnswer, ctx.deadlineAt - deps.clock.now());
+  const r = await deps.attempts.run(model, ctx.request, deps.shutdownSignal, onAnswer, ctx.deadlineAt - deps.clock.now(), prompt);
   // Built only when something is logged: a pino child serialises (and redacts) its bindings,
   // and the fast path logs nothing at info.
   const log = () => ctx.log.child({ attempt: attemptNumber, model: model.id, role });
@@ -158,7 +159,7 @@ function logOutcome(deps: RunDeps, r: AttemptResult, log: () => Logger): void {
   else if (deps.log.isLevelEnabled('debug')) log().debug({ latencyMs: Math.round(r.latencyMs) }, 'model attempt succeeded');
 }
 
-function attemptRecord(ctx: RequestContext, step: Extract<Step, { kind: 'call' }>, r: AttemptResult): AttemptRecord {
+function attemptRecord(ctx: RequestContext, step: Extract<Step, { kind: 'call' | 'repair' }>, r: AttemptResult): AttemptRecord {
   return {
     jobId: ctx.originJobId,
     attemptNumber: step.attemptNumber,

@@ -1,0 +1,2 @@
+ALTER TABLE "generation_attempts" DROP CONSTRAINT "generation_attempts_role_check";--> statement-breakpoint
+ALTER TABLE "generation_attempts" ADD CONSTRAINT "generation_attempts_role_check" CHECK ("generation_attempts"."role" in ('primary', 'fallback', 'repair'));
