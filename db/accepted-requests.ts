@@ -90,10 +90,13 @@ export class AcceptedRequestStore {
   }
 
   /**
-   * Counts a put-back and writes its audit row (not a final one), once per `seen` count: false
-   * when the request finished, or another sweep counted it, meanwhile.
+   * Counts a put-back and writes its audit row (not a final one), once per `r.requeues`, and
+   * runs `putBack` before committing them: when it throws nothing is counted (a refused add must
+   * not use up the request's put-backs), and a put-back job that finishes at once waits for the
+   * commit on the row's lock instead of finding nothing to count. False, with nothing run, when
+   * the request finished or another sweep counted it meanwhile.
    */
-  async markRequeued(r: UnfinishedRequest, details: Record<string, unknown>): Promise<boolean> {
+  async requeue(r: UnfinishedRequest, details: Record<string, unknown>, putBack: () => Promise<void>): Promise<boolean> {
     return this.db.transaction(async (tx) => {
       const g = workflowGenerations;
       const [row] = await tx
@@ -110,6 +113,7 @@ export class AcceptedRequestStore {
         jobId: r.jobId,
         details: { reason: REQUEST_FAILURE_REASONS.lostInQueue, requeues: row.requeues, ...details },
       });
+      await putBack();
       return true;
     });
   }

@@ -22,15 +22,18 @@ async function started(
   label: string,
   redisEnv: Record<string, string>,
   options: { hashTag?: boolean; env?: Record<string, string>; producerEnv?: Record<string, string> } = {},
-): Promise<{ h: Harness; api: string }> {
+): Promise<{ h: Harness; api: string; close: () => Promise<unknown> }> {
   // Short locks: a job whose completion was lost with the old primary is taken over in seconds.
   const env = { WORKER_CONCURRENCY: '50', JOB_LOCK_MS: '5000', STALLED_INTERVAL_MS: '2000', ...options.env };
   const h = await startHarness(label, { redisEnv, ...(options.hashTag ? { prefix: (u: string) => `{${u}}` } : {}), env });
   const pool = producerPool(h.env);
-  cleanups.push(() => h.close(), () => pool.closeAll());
+  // Once: at the end of a test that frees its Postgres connections early, or in afterAll.
+  let closing: Promise<unknown> | undefined;
+  const close = () => (closing ??= Promise.all([pool.closeAll(), h.close()]));
+  cleanups.push(close);
   await h.startWorker();
   const api = (await pool.start(options.producerEnv)).url;
-  return { h, api };
+  return { h, api, close };
 }
 
 function quantile(values: number[], q: number): number {
@@ -108,16 +111,21 @@ describe('TLS with a private CA', () => {
  * mitigations; what each lost is printed (docs/redis.md quotes these lines).
  */
 const FAILOVER_RUNS = [
-  { mode: 'no mitigation', replicas: 1, minReplicasToWrite: 0, producerEnv: {} },
-  { mode: 'min-replicas-to-write 1', replicas: 2, minReplicasToWrite: 1, producerEnv: {} },
-  { mode: 'WAIT 1 after the add', replicas: 2, minReplicasToWrite: 0, producerEnv: { ENQUEUE_WAIT_REPLICAS: '1', ENQUEUE_WAIT_TIMEOUT_MS: '500' } },
+  { mode: 'no mitigation', replicas: 1, minReplicasToWrite: 0, producerEnv: {}, lagging: false },
+  { mode: 'min-replicas-to-write 1', replicas: 2, minReplicasToWrite: 1, producerEnv: {}, lagging: false },
+  { mode: 'WAIT 1 after the add', replicas: 2, minReplicasToWrite: 0, producerEnv: { ENQUEUE_WAIT_REPLICAS: '1', ENQUEUE_WAIT_TIMEOUT_MS: '500' }, lagging: false },
+  // The replica reaches the primary through a proxy that, from the 100th accepted request, holds
+  // the replication stream back 500 ms: what is in that delay when the primary dies is lost.
+  { mode: 'no mitigation, replica 500 ms behind', replicas: 1, minReplicasToWrite: 0, producerEnv: {}, lagging: true },
+  { mode: 'min-replicas-to-write 1, replicas 500 ms behind', replicas: 2, minReplicasToWrite: 1, producerEnv: {}, lagging: true },
+  { mode: 'WAIT 1 after the add, replica 500 ms behind', replicas: 1, minReplicasToWrite: 0, producerEnv: { ENQUEUE_WAIT_REPLICAS: '1', ENQUEUE_WAIT_TIMEOUT_MS: '1000' }, lagging: true },
 ] as const;
 
-describe.each(FAILOVER_RUNS)('Sentinel, the primary SIGKILLed under load ($mode)', ({ mode, replicas, minReplicasToWrite, producerEnv }) => {
+describe.each(FAILOVER_RUNS)('Sentinel, the primary SIGKILLed under load ($mode)', ({ mode, replicas, minReplicasToWrite, producerEnv, lagging }) => {
   it('clients follow the new primary without a restart; every accepted request ends recorded, none silently lost', async () => {
-    const group = await startSentinelGroup({ replicas, minReplicasToWrite });
+    const group = await startSentinelGroup({ replicas, minReplicasToWrite, proxiedReplication: lagging });
     cleanups.push(() => group.stop());
-    const { h, api } = await started(`sentinel-${replicas}-${minReplicasToWrite}`, { REDIS_SENTINELS: group.addresses, REDIS_SENTINEL_NAME: group.name }, {
+    const { h, api, close } = await started(`sentinel-${replicas}-${minReplicasToWrite}`, { REDIS_SENTINELS: group.addresses, REDIS_SENTINEL_NAME: group.name }, {
       // The sweep looks often and soon, so the test sees its recoveries in seconds.
       env: { LOST_REQUEST_SWEEP_MS: '500', LOST_REQUEST_GRACE_MS: '3000' },
       producerEnv,
@@ -127,6 +135,7 @@ describe.each(FAILOVER_RUNS)('Sentinel, the primary SIGKILLed under load ($mode)
     let refused = 0;
     let next = 0;
     let killed: Promise<void> | undefined;
+    let slowed = false;
     const latencies: number[] = [];
     const caller = async () => {
       for (let i = next++; i < 300; i = next++) {
@@ -141,7 +150,11 @@ describe.each(FAILOVER_RUNS)('Sentinel, the primary SIGKILLed under load ($mode)
           // A refused caller waits as the 503's retry-after asks before its next request.
           await new Promise((r) => setTimeout(r, retryAfterMs));
         }
-        if (accepted.length >= 100 && !killed) killed = group.primary.kill();
+        if (lagging && accepted.length >= 100 && !slowed) {
+          slowed = true;
+          group.slowReplication(500);
+        }
+        if (accepted.length >= (lagging ? 150 : 100) && !killed) killed = group.primary.kill();
       }
     };
     await Promise.all(Array.from({ length: 25 }, caller));
@@ -178,5 +191,8 @@ describe.each(FAILOVER_RUNS)('Sentinel, the primary SIGKILLed under load ($mode)
     const active = async () => (await Promise.all([h.rawQueue, h.fallbackQueue].map((q) => q.getJobCounts('active')))).reduce((n, c) => n + (c.active ?? 0), 0);
     await eventually(async () => (await active()) === 0, { timeoutMs: 30_000, what: 'jobs the failover left active to be taken over' });
     await expectCleanLedger(h.db, accepted, [h.rawQueue, h.fallbackQueue]);
+    // Five groups run in this file: each gives its Postgres connections back when it is done.
+    await close();
+    await group.stop();
   }, 240_000);
 });

@@ -56,7 +56,7 @@ export interface LostRequestSweepOptions {
 }
 
 export interface LostRequestSweepDeps {
-  readonly store: Pick<AcceptedRequestStore, 'exclusively' | 'unfinishedOlderThan' | 'markRequeued'>;
+  readonly store: Pick<AcceptedRequestStore, 'exclusively' | 'unfinishedOlderThan' | 'requeue'>;
   readonly repo: Pick<GenerationRepository, 'finish'>;
   readonly jobs: QueuedJobs;
   readonly settings: Pick<SettingsSource, 'current'>;
@@ -132,10 +132,9 @@ export class LostRequestSweep {
     const lostFor = Math.round((clock.now() - row.enqueuedAt.getTime()) / 1000);
     const context = { jobId: row.jobId, acceptedAt: row.enqueuedAt.toISOString(), pickedUp: row.startedAt !== null, requeues: row.requeues };
     if (request && clock.now() < deadlineAt && row.requeues < this.options.maxRequeues) {
-      // Counted first: a put-back job can finish before a later write, which would then find the
-      // request final and leave its put-back unrecorded. A failed add is put back on a later tick.
-      if (!(await this.deps.store.markRequeued(row, { picked_up: row.startedAt !== null, accepted_at: context.acceptedAt }))) return null;
-      await this.deps.jobs.requeue(row.jobId, request, row.enqueuedAt);
+      // The add runs inside the transaction that counts it: see AcceptedRequestStore.requeue.
+      const put = await this.deps.store.requeue(row, { picked_up: row.startedAt !== null, accepted_at: context.acceptedAt }, () => this.deps.jobs.requeue(row.jobId, request!, row.enqueuedAt));
+      if (!put) return null;
       this.deps.onLost('requeued');
       log.warn(context, 'an accepted request had no job in Redis (lost in a failover?): put back in the queue from its stored request');
       return 'requeued';

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from './ports.ts';
+import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
 
 interface Server {
   readonly port: number;
@@ -110,6 +111,11 @@ export interface OwnSentinelGroup {
   readonly addresses: string;
   /** The port the sentinels currently name as primary. */
   primaryPort(): Promise<number>;
+  /**
+   * With `proxiedReplication`: delays the replication stream (both ways) by `ms` from now on,
+   * so the replicas lag; what is in the delay when the primary dies never reaches them.
+   */
+  slowReplication(ms: number): void;
   stop(): Promise<void>;
 }
 
@@ -119,12 +125,14 @@ export interface OwnSentinelGroup {
  * loses). `replicas` (default 1): with min-replicas-to-write 1, a group must keep a replica after
  * losing its primary, or the promoted one refuses every write.
  */
-export async function startSentinelGroup(options: { minReplicasToWrite?: number; replicas?: number } = {}): Promise<OwnSentinelGroup> {
+export async function startSentinelGroup(options: { minReplicasToWrite?: number; replicas?: number; proxiedReplication?: boolean } = {}): Promise<OwnSentinelGroup> {
   const dir = mkdtempSync(path.join(tmpdir(), 'wo-sentinel-'));
   const name = 'wf';
   const servers: Server[] = [];
+  const proxies: TcpProxy[] = [];
   const stopAll = async () => {
     await Promise.all(servers.map((s) => s.kill()));
+    await Promise.all(proxies.map((p) => p.close()));
     rmSync(dir, { recursive: true, force: true });
   };
   try {
@@ -137,7 +145,10 @@ export async function startSentinelGroup(options: { minReplicasToWrite?: number;
     const replicas: Server[] = [];
     for (let i = 0; i < (options.replicas ?? 1); i++) {
       const rPort = await freePort();
-      const replica = spawnServer('redis-server', ['--port', String(rPort), ...BASE, '--dir', dir, '--replicaof', '127.0.0.1', String(pPort), '--dbfilename', `r-${rPort}.rdb`, ...guard], rPort);
+      // Proxied: the replica reaches its primary through a TCP proxy that can delay the stream.
+      const link = options.proxiedReplication ? await startTcpProxy({ host: '127.0.0.1', port: pPort }) : null;
+      if (link) proxies.push(link);
+      const replica = spawnServer('redis-server', ['--port', String(rPort), ...BASE, '--dir', dir, '--replicaof', '127.0.0.1', String(link?.port ?? pPort), '--dbfilename', `r-${rPort}.rdb`, ...guard], rPort);
       servers.push(replica);
       replicas.push(replica);
       await answering(rPort);
@@ -175,6 +186,9 @@ export async function startSentinelGroup(options: { minReplicasToWrite?: number;
           }
         }
         throw new Error('no sentinel answers');
+      },
+      slowReplication(ms: number) {
+        for (const p of proxies) p.slow(ms);
       },
       stop: stopAll,
     };
