@@ -66,9 +66,12 @@ export interface FinalOutcome extends RequestIdentity {
 }
 
 export interface HandoverRecord extends RequestIdentity {
+  /** The model handing over, and the one the request goes to. */
   readonly primaryModel: string;
   readonly fallbackModel: string;
   readonly reason: FailureReason;
+  /** The ladder step the request goes to: 1 for the fallback, k for the chain's k-th model. */
+  readonly step: number;
 }
 
 export interface RejectInput extends RequestIdentity {
@@ -139,7 +142,10 @@ function handoverDetails(attempt: AttemptRecord, h: HandoverRecord): Record<stri
   return {
     primary_model: h.primaryModel,
     fallback_model: h.fallbackModel,
+    from_model: h.primaryModel,
+    to_model: h.fallbackModel,
     reason: h.reason,
+    step: h.step,
     tokens_wasted: u.inputTokens + u.outputTokens + u.cachedInputTokens + u.cacheWriteTokens,
     cost_usd_wasted: usdToNumber(attempt.cost),
     attempt_number: attempt.attemptNumber,

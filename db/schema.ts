@@ -126,7 +126,10 @@ export const auditLogs = pgTable(
     uniqueIndex('audit_logs_one_final_per_job')
       .on(t.jobId)
       .where(sql`action in ${oneOf(FINAL_AUDIT_ACTIONS)}`),
-    uniqueIndex('audit_logs_one_fallback_per_job').on(t.jobId).where(sql`action = ${sql.raw(`'${AUDIT_ACTIONS.fallback}'`)}`),
+    // One hand-over row per step of the ladder (details.step; rows from before the chain are step 1).
+    uniqueIndex('audit_logs_one_fallback_per_step')
+      .on(t.jobId, sql`(coalesce((${t.details} ->> 'step')::integer, 1))`)
+      .where(sql`action = ${sql.raw(`'${AUDIT_ACTIONS.fallback}'`)}`),
   ],
 );
 

@@ -10,7 +10,8 @@ import { isConnectionFailure } from '../shared/connection-errors.ts';
 import { InvalidRequestError, OrchestratorError } from '../shared/errors.ts';
 import { parseRequestFailure, type RequestFailure, type RequestFailureCode } from '../shared/failures.ts';
 import type { GenerationResult, HandoverResult } from '../shared/generation-result.ts';
-import { FALLBACK_QUEUE, fallbackJobId, GENERATE_JOB, type GenerationRequest, isValidJobId, JOB_ID_RULE, parseGenerationRequest, PRIMARY_JOB_OPTIONS, PRIMARY_QUEUE } from '../shared/jobs.ts';
+import { MAX_FALLBACK_CHAIN } from '../shared/settings.ts';
+import { FALLBACK_QUEUE, GENERATE_JOB, type GenerationRequest, isValidJobId, JOB_ID_RULE, parseGenerationRequest, PRIMARY_JOB_OPTIONS, PRIMARY_QUEUE } from '../shared/jobs.ts';
 import { blockingConnection, producerConnection } from '../shared/redis.ts';
 import { type RedisTarget, urlTarget } from '../shared/redis-target.ts';
 
@@ -152,13 +153,16 @@ export class GenerationClient {
     await Promise.all([events.primary.waitUntilReady(), events.fallback.waitUntilReady()]);
     const job = await whileReconnecting(() => this.queue.getJob(id), deadline);
     if (!job) throw new OrchestratorError('NOT_FOUND', `no generation job with id ${id}`);
-    const first = await this.settle(this.queue, job, events.primary, deadline);
-    if (first.status !== 'handed_over') return first;
-    const fallback = await whileReconnecting(() => this.fallbackQueue.getJob(fallbackJobId(id)), deadline);
-    if (!fallback) throw new OrchestratorError('NOT_FOUND', `job ${id} was handed over but its fallback job is gone`);
-    const final = await this.settle(this.fallbackQueue, fallback, events.fallback, deadline);
-    if (final.status === 'handed_over') throw new OrchestratorError('INTERNAL', `fallback job of ${id} handed over again`);
-    return final;
+    let settled = await this.settle(this.queue, job, events.primary, deadline);
+    // Each hand-over names the job of the next step of the ladder (the fallback, then the chain).
+    for (let steps = 0; settled.status === 'handed_over'; steps++) {
+      if (steps > MAX_FALLBACK_CHAIN) throw new OrchestratorError('INTERNAL', `job ${id} handed over more often than the ladder has steps`);
+      const nextId = settled.fallback_job_id;
+      const next = await whileReconnecting(() => this.fallbackQueue.getJob(nextId), deadline);
+      if (!next) throw new OrchestratorError('NOT_FOUND', `job ${id} was handed over but its job ${nextId} is gone`);
+      settled = await this.settle(this.fallbackQueue, next, events.fallback, deadline);
+    }
+    return settled;
   }
 
   private async settle(queue: Queue, job: Job, events: QueueEvents, deadline: number): Promise<GenerationResult | HandoverResult> {

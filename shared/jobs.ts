@@ -125,6 +125,15 @@ export function fallbackJobId(originJobId: string): string {
   return `${originJobId}-fallback`;
 }
 
+/**
+ * The job of ladder step `step` (1: the fallback, k: the chain's k-th model), derived from the
+ * origin id and k, so a retried step can never enqueue the next one twice. Step 1 keeps the
+ * fallback job's id.
+ */
+export function stepJobId(originJobId: string, step: number): string {
+  return step <= 1 ? fallbackJobId(originJobId) : `${originJobId}-step-${step}`;
+}
+
 /** The fallback-tagged job a primary job hands over: written by the worker only, still checked. */
 export const fallbackJobSchema = {
   $id: 'https://workflow-orchestrator.dev/schemas/fallback-job.json',
@@ -138,8 +147,11 @@ export const fallbackJobSchema = {
     request: { $ref: generationRequestSchema.$id },
     /** Why the primary was not used. */
     reason: { enum: FAILURE_REASONS },
+    /** The model that handed over, and the one this job calls (step 1: the primary and the fallback). */
     primaryModel: { type: 'string' },
     fallbackModel: { type: 'string' },
+    /** The ladder step this job runs; absent: 1 (jobs written before the chain). */
+    step: { type: 'integer', minimum: 1 },
     /** When the original request was enqueued (ms since epoch). */
     enqueuedAt: { type: 'number' },
     handedOverAt: { type: 'number' },

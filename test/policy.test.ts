@@ -220,3 +220,26 @@ describe('nextStep: repairs', () => {
     expect(summary(nextStep(row.history, row.settings ?? WITH_FALLBACK, DEFAULT_CATALOG, row.now ?? NOW))).toEqual(row.expected);
   });
 });
+
+describe('nextStep: a chain of three', () => {
+  const CHAIN: PolicySettings = { ...WITH_FALLBACK, models: { ...WITH_FALLBACK.models, fallbackChain: ['claude-sonnet-4-6', 'gpt-4.1-mini'] } };
+  const third = (spec: string, n: number) => attempt(spec, n, { step: 2, model: 'gpt-4.1-mini' });
+  const rows: Row[] = [
+    { name: 'the fallback is no longer the last step: its failure hands over to step 2', history: history(1, ['p:schema', 'f:semantic*']), settings: CHAIN, expected: { kind: 'hand_over', from: 2, recorded: false, fromModel: 'claude-sonnet-4-6', toModel: 'gpt-4.1-mini', toStep: 2, reason: 'semantic' } },
+    { name: 'nor does it retry a transient failure', history: history(1, ['p:schema', 'f:timeout*']), settings: CHAIN, expected: { kind: 'hand_over', from: 2, recorded: false, fromModel: 'claude-sonnet-4-6', toModel: 'gpt-4.1-mini', toStep: 2, reason: 'timeout' } },
+    { name: 'step 2 of the chain calls its model (the job of step 2)', history: { ...history(1, ['p:schema', 'f:semantic']), step: 2 }, settings: CHAIN, expected: call('gpt-4.1-mini', 'fallback', 2, 3) },
+    { name: 'the last step succeeds; the request still names the primary’s reason', history: { ...history(1, ['p:schema', 'f:semantic', third('f:ok*', 3)]), step: 2 }, settings: CHAIN, expected: finish('succeeded', 'fallback', 3, null, 'schema', 3) },
+    { name: 'the last step retries transient failures', history: { ...history(1, ['p:schema', 'f:semantic', third('f:timeout*', 3)]), step: 2 }, settings: CHAIN, expected: { kind: 'retry', from: 3, earliestIn: 10, latestIn: 20 } },
+  ];
+  it.each(rows)('$name', (row) => {
+    expect(summary(nextStep(row.history, row.settings ?? WITH_FALLBACK, DEFAULT_CATALOG, row.now ?? NOW))).toEqual(row.expected);
+  });
+  it('crash mid-ladder: step 1’s hand-over recorded, step 2 not enqueued: the re-run of step 1 only enqueues', () => {
+    const step = nextStep(history(1, ['p:schema', 'f:semantic']), CHAIN, DEFAULT_CATALOG, NOW);
+    expect(summary(step)).toEqual({ kind: 'hand_over', from: 2, recorded: true, fromModel: 'claude-sonnet-4-6', toModel: 'gpt-4.1-mini', toStep: 2, reason: 'semantic' });
+  });
+  it('crash mid-ladder: step 2 resumed after its call was recorded as a transient failure: called again', () => {
+    const step = nextStep({ ...history(1, ['p:schema', 'f:semantic', third('f:api_error', 3)]), step: 2 }, CHAIN, DEFAULT_CATALOG, NOW);
+    expect(summary(step)).toEqual(call('gpt-4.1-mini', 'fallback', 2, 4));
+  });
+});

@@ -1,5 +1,5 @@
 /**
- * recordHandover: the failed attempt and the FALLBACK audit row (at most one per request),
+ * recordHandover: the failed attempt and the FALLBACK audit row (at most one per step of the ladder),
  * atomically, and only when the request's row exists (`hasRow` says whether it did).
  */
 import { sql } from 'drizzle-orm';
@@ -27,7 +27,7 @@ audited as (
   insert into audit_logs (action, severity, user_id, agent_id, job_id, details)
   select ${FALLBACK_ACTION}, ${WARNING}, ${sql.placeholder('userId')}::text, ${sql.placeholder('agentId')}::text, ${jobId}, ${sql.placeholder('details')}::jsonb
   where exists (select 1 from workflow_generations where job_id = ${jobId})
-  on conflict (job_id) where action = ${FALLBACK_ACTION} do nothing
+  on conflict (job_id, (coalesce((details ->> 'step')::integer, 1))) where action = ${FALLBACK_ACTION} do nothing
 )
 select exists (select 1 from workflow_generations where job_id = ${jobId}) as "hasRow"`,
   (v: HandoverValues) => ({

@@ -10,10 +10,10 @@ import { isTransientDbError } from '../../db/transient-errors.ts';
 import { coerceError, InvalidRequestError, RequestRowMissingError } from '../../shared/errors.ts';
 import { type RequestEndedError, RequestFailedError, RequestRejectedError } from '../../shared/failures.ts';
 import type { GenerationResult, HandoverResult } from '../../shared/generation-result.ts';
-import { type FallbackJobData, fallbackJobId, type GenerationRequest, isValidJobId, JOB_ID_RULE, JOBS } from '../../shared/jobs.ts';
+import { type FallbackJobData, type GenerationRequest, isValidJobId, JOB_ID_RULE, JOBS, stepJobId } from '../../shared/jobs.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { ModelSpec } from '../../shared/models.ts';
-import { isValidationFailure, REJECTION_REASONS, REQUEST_FAILURE_REASONS } from '../../shared/outcomes.ts';
+import { type FailureReason, isValidationFailure, REJECTION_REASONS, REQUEST_FAILURE_REASONS } from '../../shared/outcomes.ts';
 import { storableText } from '../../shared/storable-text.ts';
 import type { AttemptRunner } from '../attempt-runner.ts';
 import type { Clock } from '../clock.ts';
@@ -106,7 +106,7 @@ async function processFallback(deps: Deps, job: Job, token?: string): Promise<Pr
     throw endedJob(new RequestRejectedError(REJECTION_REASONS.malformedJob, `malformed fallback job: ${coerceError(err).message}`, { cause: err }));
   }
   const admission = deps.pauses.checkAhead(data.fallbackModel);
-  const origin: RequestOrigin = { originJobId: data.originJobId, request: data.request, enqueuedAt: data.enqueuedAt, step: 1, handedOverFor: data.reason };
+  const origin: RequestOrigin = { originJobId: data.originJobId, request: data.request, enqueuedAt: data.enqueuedAt, step: data.step ?? 1, handedOverFor: data.reason };
   return releasingAfter(admission, () => run(deps, job, token, origin, admission));
 }
 
@@ -117,8 +117,8 @@ async function run(deps: Deps, job: Job, token: string | undefined, origin: Requ
   const ctx = contextFor(deps, job, token, origin, begun.settings, admission);
   // Not awaited (like 'validating'): the call need not wait for a watcher's update; later
   // writes of this job go through the same connection, so the order is kept.
-  if (origin.step > 0) job.updateProgress({ stage: 'fallback_started', model: ctx.settings.fallbackModel }).catch(() => {});
   const ladder = ladderOf(ctx.settings, ctx.settings.catalog);
+  if (origin.step > 0) job.updateProgress({ stage: 'fallback_started', model: ladder[origin.step]?.model.id ?? null }).catch(() => {});
   let history: History = { step: origin.step, handedOverFor: origin.handedOverFor, attempts: begun.attempts.map((a) => historyOf(a, true, ladder)), deadlineAt: ctx.deadlineAt };
   // The attempt this run made last, not yet recorded: it is written with whatever follows it.
   let fresh: FreshAttempt | null = null;
@@ -143,7 +143,7 @@ async function run(deps: Deps, job: Job, token: string | undefined, origin: Requ
       case 'finish':
         return finish(deps, ctx, step, fresh);
       case 'hand_over':
-        return handOver(deps, ctx, step, fresh?.record ?? null);
+        return handOver(deps, ctx, step, fresh?.record ?? null, origin.handedOverFor);
       case 'retry':
         return retryLater(deps, ctx, step, fresh!.record);
     }
@@ -188,15 +188,17 @@ async function finishRecording(deps: Deps, ctx: RequestContext, record: AttemptR
   }
 }
 
-async function handOver(deps: Deps, ctx: RequestContext, step: Extract<Step, { kind: 'hand_over' }>, record: AttemptRecord | null): Promise<HandoverResult> {
-  const { reason } = step;
-  const h = { jobId: ctx.originJobId, userId: ctx.request.userId, agentId: ctx.request.agentId, primaryModel: step.fromModel, fallbackModel: step.toModel, reason };
+async function handOver(deps: Deps, ctx: RequestContext, step: Extract<Step, { kind: 'hand_over' }>, record: AttemptRecord | null, handedOverFor: FailureReason | null): Promise<HandoverResult> {
+  const { reason, toStep } = step;
+  const h = { jobId: ctx.originJobId, userId: ctx.request.userId, agentId: ctx.request.agentId, primaryModel: step.fromModel, fallbackModel: step.toModel, reason, step: toStep };
   // A hand-over recorded before a crash is not recorded (or counted) twice; the enqueue is idempotent.
   if (record) await withRequestRow(deps, ctx, () => deps.repo.recordHandover(record, h));
-  const id = fallbackJobId(ctx.originJobId);
-  await deps.fallback.enqueue(id, { originJobId: ctx.originJobId, request: ctx.request, reason, primaryModel: step.fromModel, fallbackModel: step.toModel, enqueuedAt: ctx.enqueuedAt, handedOverAt: deps.clock.now() });
+  const id = stepJobId(ctx.originJobId, toStep);
+  // The job carries why the primary was not used (the request's fallback_reason) down the whole chain.
+  const data = { originJobId: ctx.originJobId, request: ctx.request, reason: handedOverFor ?? reason, primaryModel: step.fromModel, fallbackModel: step.toModel, enqueuedAt: ctx.enqueuedAt, handedOverAt: deps.clock.now() };
+  await deps.fallback.enqueue(id, toStep === 1 ? data : { ...data, step: toStep });
   if (record) deps.metrics.recordFallback(step.fromModel, step.toModel, reason);
-  ctx.log.warn({ reason, fallbackJobId: id }, 'handed over to the fallback model');
+  ctx.log.warn({ reason, fallbackJobId: id, step: toStep }, 'handed over to the next model of the ladder');
   await ctx.job.updateProgress({ stage: 'fallback_enqueued', reason, fallback_job_id: id }).catch(() => {});
   return { job_id: ctx.originJobId, status: 'handed_over', fallback_job_id: id, reason };
 }
@@ -242,7 +244,7 @@ async function recordAbandoned(deps: Deps, job: Job, reason: string): Promise<vo
   const data = job.name === JOBS.generateFallback.name ? safe(() => JOBS.generateFallback.parse(job.data)) : null;
   const request = data?.request ?? safe(() => JOBS.generate.parse(job.data));
   if (!request) return; // Bad data was rejected (and recorded) on pick-up.
-  const origin: RequestOrigin = { originJobId: data?.originJobId ?? job.id!, request, enqueuedAt: data?.enqueuedAt ?? job.timestamp, step: data ? 1 : 0, handedOverFor: data?.reason ?? null };
+  const origin: RequestOrigin = { originJobId: data?.originJobId ?? job.id!, request, enqueuedAt: data?.enqueuedAt ?? job.timestamp, step: data ? (data.step ?? 1) : 0, handedOverFor: data?.reason ?? null };
   const begun = await begin(deps, job, origin);
   if (begun.final) return;
   const ctx = contextFor(deps, job, undefined, origin, begun.settings, null);

@@ -104,10 +104,12 @@ export interface Rung {
   readonly role: StepRole;
 }
 
-/** The steps a request climbs with these settings. */
+/** The steps a request climbs with these settings: the primary, then the fallback chain (its head is the fallback model). */
 export function ladderOf(settings: OrchestratorSettings, catalog: ModelCatalog): readonly Rung[] {
   const primary: Rung = { model: modelIn(catalog, settings.primaryModel), role: 'primary' };
-  return settings.enableFallback ? [primary, { model: modelIn(catalog, settings.fallbackModel), role: 'fallback' }] : [primary];
+  if (!settings.enableFallback) return [primary];
+  const chain = settings.fallbackChain && settings.fallbackChain.length > 0 ? settings.fallbackChain : [settings.fallbackModel];
+  return [primary, ...chain.map((id): Rung => ({ model: modelIn(catalog, id), role: 'fallback' }))];
 }
 
 export function nextStep(history: History, settings: PolicySettings, catalog: ModelCatalog, now: number): Step {

@@ -1,0 +1,2 @@
+DROP INDEX "audit_logs_one_fallback_per_job";--> statement-breakpoint
+CREATE UNIQUE INDEX "audit_logs_one_fallback_per_step" ON "audit_logs" USING btree ("job_id",(coalesce(("details" ->> 'step')::integer, 1))) WHERE action = 'WORKFLOW_GENERATION_FALLBACK';
