@@ -31,7 +31,11 @@ export interface QueuedJobs {
 /** QueuedJobs on the primary and fallback queues. */
 export function queuedJobs(redis: RedisConnection, primary: Queue, fallback: Queue): QueuedJobs {
   return {
-    // One EXISTS over both job hashes: they share the queue prefix's slot on a Cluster.
+    // One EXISTS over both job hashes: they share the queue prefix's slot on a Cluster. Later
+    // steps' jobs need no look-up: each is added before the job that adds it completes, and a
+    // replica gets writes in order, so a failover that loses one also loses that completion,
+    // and the earlier job runs again (re-adding the later one under its derived id).
+    // The one gap: an earlier job removed from Redis (removeOnComplete) before its successor was lost.
     has: async (jobId) => (await redis.exists(primary.toKey(jobId), fallback.toKey(fallbackJobId(jobId)))) > 0,
     async requeue(jobId, request, enqueuedAt) {
       // The original acceptance time: the worker counts the request's deadline from the job's timestamp.
