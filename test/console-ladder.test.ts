@@ -87,6 +87,7 @@ describe('the ladder on the settings card', () => {
     expect(await text(page, 'ladder-step-2-permanent')).toBe('Model unavailable, auth error, quota exhausted or a refused request: the request ends failed at once.');
     expect(await text(page, 'ladder-step-1-transient')).toBe('Timeout, server error or rate limit: goes to step 3 (GPT-6.1 Sol).');
     expect(await text(page, 'ladder-step-1-circuit')).toBe('Circuit open (its recent calls mostly failed): skipped, straight to step 3 (GPT-6.1 Sol).');
+    expect(await text(page, 'ladder-step-2-circuit')).toBe('Circuit open (its recent calls mostly failed): called all the same, as the last step: there is nowhere else to go.');
     expect(await text(page, 'ladder-step-0-truncated')).toMatch(/^Answer cut off \(truncated\): re-asked with its larger limit of 16,384 output tokens, up to twice, then goes to step 2/);
     expect(await text(page, 'ladder-step-0-cap')).toMatch(/^Not started when its worst-case price \(about \$[\d.]+ a call\) would take the request past the \$0\.05 cap: the request ends failed \(cost_cap\)\.$/);
 

@@ -146,7 +146,7 @@
           ['refusal', `Refusal or empty answer: ${next ? `goes to ${next}` : 'the request ends invalid'}.`],
           ['transient', `Timeout, server error or rate limit: ${next ? `goes to ${next}` : 'retried with backoff (a rate limit pauses the model for every replica) until the request’s deadline, then the request ends failed'}.`],
           ['permanent', `Model unavailable, auth error, quota exhausted or a refused request: ${next ? `goes to ${next}` : 'the request ends failed'} at once.`],
-          ['circuit', `Circuit open (its recent calls mostly failed): skipped, ${next ? `straight to ${next}` : 'the request ends failed'}.`],
+          ['circuit', next ? `Circuit open (its recent calls mostly failed): skipped, straight to ${next}.` : 'Circuit open (its recent calls mostly failed): called all the same, as the last step: there is nowhere else to go.'],
         ];
         if (cap) lines.push(['cap', `Not started when its worst-case price (about ${fmtUsd(worstCaseUsd(id, FIRST_CALL_MAX_OUTPUT))} a call) would take the request past the ${fmtUsd(Number(cap))} cap: the request ends failed (cost_cap).`]);
         const ul = document.createElement('ul');
