@@ -109,8 +109,9 @@ describe('the ladder on the settings card', () => {
     expect(stored.body.settings).toEqual({ primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4-6', enableFallback: true });
     expect(stored.body.ladder).toEqual({ fallbackChain: ['claude-sonnet-4-6', 'gpt-6.1-sol'], repairAttempts: 2, maxCostPerRequestUsd: '0.05' });
 
-    // A reload shows what was stored.
+    // A reload shows what was stored, and the history says what changed.
     const again = await open();
+    await expect.poll(() => again.getByTestId('history-0').textContent()).toMatch(/GPT-4o mini → Claude Sonnet 4\.6 ⇒ GPT-4o mini → Claude Sonnet 4\.6 → GPT-6\.1 Sol, 2 repairs, cap \$0\.05$/);
     expect(await chainOf(again)).toEqual(['claude-sonnet-4-6', 'gpt-6.1-sol']);
     expect(await again.getByTestId('repair-attempts').inputValue()).toBe('2');
     expect(await again.getByTestId('cost-cap').inputValue()).toBe('0.05');

@@ -56,7 +56,11 @@
     try {
       const h = await api('/v1/admin/settings/history?limit=10');
       const list = byTestId('settings-history');
-      const describe = (s) => (s && typeof s === 'object' ? `${label(s.primaryModel)} → ${s.enableFallback ? label(s.fallbackModel) : 'no fallback'}` : '—');
+      // The ladder's keys where the row has them (rows from before the ladder hold the seed's three).
+      const chainOf = (s) => (Array.isArray(s.fallbackChain) && s.fallbackChain.length > 0 ? s.fallbackChain : [s.fallbackModel]);
+      const ladderOf = (s) =>
+        `${s.repairAttempts > 0 ? `, ${s.repairAttempts} repair${s.repairAttempts === 1 ? '' : 's'}` : ''}${s.maxCostPerRequestUsd ? `, cap $${s.maxCostPerRequestUsd}` : ''}`;
+      const describe = (s) => (s && typeof s === 'object' ? `${label(s.primaryModel)} → ${s.enableFallback ? chainOf(s).map(label).join(' → ') : 'no fallback'}${ladderOf(s)}` : '—');
       list.replaceChildren(
         ...h.changes.map((c, i) => {
           const li = document.createElement('li');
