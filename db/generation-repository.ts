@@ -8,7 +8,7 @@ import { type FieldError, RequestRowMissingError } from '../shared/errors.ts';
 import type { GenerationResult } from '../shared/generation-result.ts';
 import { usdToNumber } from '../shared/money.ts';
 import { storableJson, storableText } from '../shared/storable-text.ts';
-import { AUDIT_ACTIONS, type AuditSeverity, type FailureReason, type FinalStatus } from '../shared/outcomes.ts';
+import { AUDIT_ACTIONS, type AuditSeverity, type HandoverReason, type FinalStatus } from '../shared/outcomes.ts';
 import type { OrchestratorSettings } from '../shared/settings.ts';
 import type { Workflow } from '../shared/workflow-schema.ts';
 import type { Database } from './client.ts';
@@ -58,7 +58,7 @@ export interface FinalOutcome extends RequestIdentity {
   readonly generatorUsed: string | null;
   readonly primaryModel: string;
   readonly fallbackModel: string | null;
-  readonly fallbackReason: FailureReason | null;
+  readonly fallbackReason: HandoverReason | null;
   readonly validationPassed: boolean | null;
   readonly validationErrors: readonly FieldError[] | null;
   readonly failureReason: string | null;
@@ -69,7 +69,7 @@ export interface HandoverRecord extends RequestIdentity {
   /** The model handing over, and the one the request goes to. */
   readonly primaryModel: string;
   readonly fallbackModel: string;
-  readonly reason: FailureReason;
+  readonly reason: HandoverReason;
   /** The ladder step the request goes to: 1 for the fallback, k for the chain's k-th model. */
   readonly step: number;
 }
@@ -89,7 +89,8 @@ export interface GenerationRepository {
   begin(input: BeginInput): Promise<BeginResult>;
   recordAttempt(attempt: AttemptRecord): Promise<void>;
   /** The failed primary attempt and the FALLBACK audit row, in one transaction. */
-  recordHandover(attempt: AttemptRecord, handover: HandoverRecord): Promise<void>;
+  /** `attempt` null: the step was skipped without a call (its model's circuit open); the audit row alone. */
+  recordHandover(attempt: AttemptRecord | null, handover: HandoverRecord): Promise<void>;
   /** The last attempt (if any), the result row and the final audit row, in one transaction. */
   finish(outcome: FinalOutcome, lastAttempt: AttemptRecord | null): Promise<GenerationResult>;
   reject(input: RejectInput): Promise<GenerationResult>;
@@ -198,10 +199,21 @@ export class DrizzleGenerationRepository implements GenerationRepository {
     if (!row?.hasRow) throw new RequestRowMissingError(attempt.jobId, 'recordAttempt');
   }
 
-  async recordHandover(attempt: AttemptRecord, h: HandoverRecord): Promise<void> {
+  async recordHandover(attempt: AttemptRecord | null, h: HandoverRecord): Promise<void> {
+    if (!attempt) return this.recordSkip(h);
     const values = { attempt: toAttemptRow(attempt), userId: h.userId, agentId: h.agentId, jobId: h.jobId, details: handoverDetails(attempt, h) };
     const [row] = await this.port.run<typeof values, { hasRow: boolean }>(RECORD_HANDOVER, values);
     if (!row?.hasRow) throw new RequestRowMissingError(h.jobId, 'recordHandover');
+  }
+
+  /** A step skipped without a call: its FALLBACK row (one per step, like any hand-over), off the hot path. */
+  private async recordSkip(h: HandoverRecord): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      const [row] = await tx.select({ jobId: workflowGenerations.jobId }).from(workflowGenerations).where(eq(workflowGenerations.jobId, h.jobId));
+      if (!row) throw new RequestRowMissingError(h.jobId, 'recordHandover');
+      const details = { primary_model: h.primaryModel, fallback_model: h.fallbackModel, from_model: h.primaryModel, to_model: h.fallbackModel, reason: h.reason, step: h.step, tokens_wasted: 0, cost_usd_wasted: 0, attempt_number: null, error_message: null };
+      await tx.insert(auditLogs).values({ action: AUDIT_ACTIONS.fallback, severity: 'warning', userId: h.userId, agentId: h.agentId, jobId: h.jobId, details }).onConflictDoNothing();
+    });
   }
 
   async finish(o: FinalOutcome, lastAttempt: AttemptRecord | null): Promise<GenerationResult> {

@@ -11,14 +11,14 @@ import { workflowGenerations } from '../db/schema.ts';
 import type { GenerationResult, HandoverResult } from '../shared/generation-result.ts';
 import { parseRequestFailure } from '../shared/failures.ts';
 import { fallbackJobId, type GenerationRequest } from '../shared/jobs.ts';
-import { type FailureReason, isValidationFailure } from '../shared/outcomes.ts';
+import { isValidationFailure, type HandoverReason } from '../shared/outcomes.ts';
 import type { ApiStatus, Stage } from './schemas.ts';
 
 export type StageEvent =
   | { readonly stage: 'queued' }
   | { readonly stage: 'primary_started' }
   | { readonly stage: 'validating'; readonly role: 'primary' | 'fallback'; readonly model: string | null }
-  | { readonly stage: 'fallback_enqueued'; readonly reason: FailureReason | null; readonly fallbackJobId: string }
+  | { readonly stage: 'fallback_enqueued'; readonly reason: HandoverReason | null; readonly fallbackJobId: string }
   | { readonly stage: 'fallback_started'; readonly model: string | null }
   | { readonly stage: 'finished'; readonly status: Exclude<ApiStatus, 'queued' | 'active'>; readonly result: GenerationResult | null; readonly error: string | null };
 
@@ -46,7 +46,7 @@ export interface GenerationStatusView {
   readonly stage: Stage;
   readonly queue: 'primary' | 'fallback' | null;
   readonly fallbackJobId: string | null;
-  readonly fallbackReason: FailureReason | null;
+  readonly fallbackReason: HandoverReason | null;
   readonly result: GenerationResult | null;
   readonly error: string | null;
   readonly timings: {
@@ -69,7 +69,7 @@ interface Progress {
   readonly stage?: string;
   readonly role?: 'primary' | 'fallback';
   readonly model?: string;
-  readonly reason?: FailureReason;
+  readonly reason?: HandoverReason;
   readonly result?: GenerationResult;
 }
 
@@ -152,7 +152,7 @@ export class GenerationStatusReader {
     }
 
     // Handed over: the fallback job carries the request from here.
-    const fbData = (fallbackJob?.data ?? {}) as { reason?: FailureReason; primaryModel?: string; fallbackModel?: string };
+    const fbData = (fallbackJob?.data ?? {}) as { reason?: HandoverReason; primaryModel?: string; fallbackModel?: string };
     const reason = handover?.reason ?? fbData.reason ?? (pProgress.stage === 'fallback_enqueued' ? (pProgress.reason ?? null) : null);
     history.push({ stage: 'primary_started' });
     if (reason !== null && isValidationFailure(reason)) history.push({ stage: 'validating', role: 'primary', model: fbData.primaryModel ?? row?.primaryModel ?? null });

@@ -1,6 +1,6 @@
 /** What a finished request looks like to callers: the job's return value, the stored row, the API. */
 import type { FieldError } from './errors.ts';
-import type { FailureReason, FinalStatus } from './outcomes.ts';
+import type { FinalStatus, HandoverReason } from './outcomes.ts';
 import type { Workflow, WorkflowStep } from './workflow-schema.ts';
 
 export interface TokenTotals {
@@ -21,7 +21,7 @@ export interface GenerationResult {
   readonly generator_used: string | null;
   readonly primary_model: string | null;
   /** Why the primary was not used; null when the primary produced the result. */
-  readonly fallback_reason: FailureReason | null;
+  readonly fallback_reason: HandoverReason | null;
   readonly validation_passed: boolean | null;
   readonly validation_errors: readonly FieldError[] | null;
   /** For failed and rejected requests: the last outcome or the rejection reason. */
@@ -40,5 +40,5 @@ export interface HandoverResult {
   readonly job_id: string;
   readonly status: 'handed_over';
   readonly fallback_job_id: string;
-  readonly reason: FailureReason;
+  readonly reason: HandoverReason;
 }

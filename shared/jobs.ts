@@ -9,7 +9,7 @@
 import type { FromSchema } from 'json-schema-to-ts';
 import { ajv, describePattern, toFieldErrors } from './ajv.ts';
 import { InvalidRequestError } from './errors.ts';
-import { FAILURE_REASONS, type FailureReason } from './outcomes.ts';
+import { HANDOVER_REASONS, type HandoverReason } from './outcomes.ts';
 
 /**
  * No control characters (NUL included) in ids and keys, and no lone UTF-16 surrogates anywhere:
@@ -146,7 +146,7 @@ export const fallbackJobSchema = {
     // By $id: the request schema is compiled into the shared Ajv instance above.
     request: { $ref: generationRequestSchema.$id },
     /** Why the primary was not used. */
-    reason: { enum: FAILURE_REASONS },
+    reason: { enum: HANDOVER_REASONS },
     /** The model that handed over, and the one this job calls (step 1: the primary and the fallback). */
     primaryModel: { type: 'string' },
     fallbackModel: { type: 'string' },
@@ -158,7 +158,7 @@ export const fallbackJobSchema = {
   },
 } as const;
 
-export type FallbackJobData = Omit<FromSchema<typeof fallbackJobSchema, { references: [typeof generationRequestSchema] }>, 'reason'> & { readonly reason: FailureReason };
+export type FallbackJobData = Omit<FromSchema<typeof fallbackJobSchema, { references: [typeof generationRequestSchema] }>, 'reason'> & { readonly reason: HandoverReason };
 
 /**
  * Retries BullMQ makes of a job that threw something other than a recorded outcome: they cover

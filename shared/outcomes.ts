@@ -20,6 +20,14 @@ export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
 export const FAILURE_REASONS = [...VALIDATION_FAILURE_KINDS, ...CALL_FAILURE_KINDS] as const;
 export type FailureReason = (typeof FAILURE_REASONS)[number];
 
+/** Why a step was skipped without a call: its model's circuit is open (shared/model-circuit.ts). */
+export const SKIP_REASONS = ['circuit_open'] as const;
+export type SkipReason = (typeof SKIP_REASONS)[number];
+
+/** Why a request moved on to the next step of its ladder: its step's last outcome, or why the step was skipped. */
+export const HANDOVER_REASONS = [...FAILURE_REASONS, ...SKIP_REASONS] as const;
+export type HandoverReason = (typeof HANDOVER_REASONS)[number];
+
 /**
  * Call failures worth another try of the same model after a pause. Never `model_unavailable`
  * (404, retired), `quota_exhausted` (billing) or `bad_request` (a 400 the vendor refuses again):
@@ -27,7 +35,7 @@ export type FailureReason = (typeof FAILURE_REASONS)[number];
  */
 export const TRANSIENT_OUTCOMES: ReadonlySet<AttemptOutcome> = new Set<AttemptOutcome>(['rate_limit', 'timeout', 'api_error']);
 
-export function isValidationFailure(o: AttemptOutcome): o is ValidationFailureKind {
+export function isValidationFailure(o: AttemptOutcome | HandoverReason): o is ValidationFailureKind {
   return (VALIDATION_FAILURE_KINDS as readonly string[]).includes(o);
 }
 

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_CATALOG } from '../shared/default-catalog.ts';
 import { ConfigurationError } from '../shared/errors.ts';
 import { parseUsd } from '../shared/money.ts';
-import type { AttemptOutcome, FailureReason } from '../shared/outcomes.ts';
+import type { AttemptOutcome, HandoverReason } from '../shared/outcomes.ts';
 import { type History, type HistoryAttempt, isTransient, nextStep, type PolicySettings, retryWindow, type Step } from '../worker/processor/policy.ts';
 
 const NOW = 1_000_000;
@@ -44,7 +44,7 @@ function attempt(spec: string, attemptNumber: number, extra: Partial<HistoryAtte
   };
 }
 
-function history(step: 0 | 1, specs: readonly (string | HistoryAttempt)[], handedOverFor: FailureReason | null = step === 1 ? 'schema' : null): History {
+function history(step: 0 | 1, specs: readonly (string | HistoryAttempt)[], handedOverFor: HandoverReason | null = step === 1 ? 'schema' : null): History {
   return { step, handedOverFor, attempts: specs.map((s, i) => (typeof s === 'string' ? attempt(s, i + 1) : s)), deadlineAt: DEADLINE };
 }
 
@@ -56,7 +56,7 @@ function summary(step: Step): Record<string, unknown> {
     case 'repair':
       return { kind: 'repair', model: step.model.id, step: step.step, attemptNumber: step.attemptNumber, of: step.of.attemptNumber };
     case 'hand_over':
-      return { kind: 'hand_over', from: step.from.attemptNumber, recorded: step.from.recorded, fromModel: step.fromModel, toModel: step.toModel, toStep: step.toStep, reason: step.reason };
+      return { kind: 'hand_over', from: step.from?.attemptNumber ?? null, recorded: step.from?.recorded ?? null, fromModel: step.fromModel, toModel: step.toModel, toStep: step.toStep, reason: step.reason };
     case 'retry':
       return { kind: 'retry', from: step.from.attemptNumber, earliestIn: step.earliestAt - NOW, latestIn: step.latestAt - NOW };
     case 'finish':
@@ -241,5 +241,22 @@ describe('nextStep: a chain of three', () => {
   it('crash mid-ladder: step 2 resumed after its call was recorded as a transient failure: called again', () => {
     const step = nextStep({ ...history(1, ['p:schema', 'f:semantic', third('f:api_error', 3)]), step: 2 }, CHAIN, DEFAULT_CATALOG, NOW);
     expect(summary(step)).toEqual(call('gpt-4.1-mini', 'fallback', 2, 4));
+  });
+});
+
+describe('nextStep: a model whose circuit is open', () => {
+  const CHAIN: PolicySettings = { ...WITH_FALLBACK, models: { ...WITH_FALLBACK.models, fallbackChain: ['claude-sonnet-4-6', 'gpt-4.1-mini'] } };
+  const open = (h: History, ...models: string[]): History => ({ ...h, openCircuits: new Set(models) });
+  const skip = (fromModel: string, toModel: string, toStep: number) => ({ kind: 'hand_over', from: null, recorded: null, fromModel, toModel, toStep, reason: 'circuit_open' });
+  const rows: Row[] = [
+    { name: 'the primary is skipped: straight to the fallback, no call', history: open(history(0, []), 'gpt-4o-mini'), expected: skip('gpt-4o-mini', 'claude-sonnet-4-6', 1) },
+    { name: 'another model’s open circuit changes nothing', history: open(history(0, []), 'gpt-4.1'), expected: call('gpt-4o-mini', 'primary', 0, 1) },
+    { name: 'a middle step of the chain is skipped too', history: open(history(1, [], 'circuit_open'), 'claude-sonnet-4-6'), settings: CHAIN, expected: skip('claude-sonnet-4-6', 'gpt-4.1-mini', 2) },
+    { name: 'the last step is called even when open: there is nowhere else to go', history: open(history(1, ['p:schema']), 'claude-sonnet-4-6'), expected: call('claude-sonnet-4-6', 'fallback', 1, 2) },
+    { name: 'past the deadline a skip is not made: the request ends', history: open(history(0, []), 'gpt-4o-mini'), now: DEADLINE, expected: finish('failed', 'primary', null, 'deadline_exceeded', null, 0) },
+    { name: 'after a skip the fallback’s result names circuit_open as why the primary was not used', history: history(1, ['f:ok*'].map((s, i) => attempt(s, i + 1)), 'circuit_open'), expected: finish('succeeded', 'fallback', 1, null, 'circuit_open', 1) },
+  ];
+  it.each(rows)('$name', (row) => {
+    expect(summary(nextStep(row.history, row.settings ?? WITH_FALLBACK, DEFAULT_CATALOG, row.now ?? NOW))).toEqual(row.expected);
   });
 });

@@ -5,7 +5,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { DEFAULT_CATALOG } from '../shared/default-catalog.ts';
 import { configuredModels, type ResolvedSettings } from '../shared/settings.ts';
-import { STEP_ROLES, type FailureReason, type FinalStatus, type AttemptRole, type StepRole } from '../shared/outcomes.ts';
+import { STEP_ROLES, type HandoverReason, type FinalStatus, type AttemptRole, type StepRole } from '../shared/outcomes.ts';
 import type { TokenUsage } from '../shared/money.ts';
 import type { LostRequestAction } from './lost-request-sweep.ts';
 import type { BatchReport } from '../db/write-batcher.ts';
@@ -16,7 +16,7 @@ export { QUEUE_STATES, type QueueDepthSource } from '../shared/queue-depth.ts';
 
 export interface WorkerMetrics {
   recordAttempt(role: AttemptRole, result: AttemptResult): void;
-  recordFallback(primaryModel: string, fallbackModel: string, reason: FailureReason): void;
+  recordFallback(primaryModel: string, fallbackModel: string, reason: HandoverReason): void;
   /** `via`: which role produced the final outcome (none for rejected requests). */
   recordFinal(status: FinalStatus, generator: string | null, via: StepRole | 'none', durationMs: number | null): void;
   recordPause(modelId: string): void;

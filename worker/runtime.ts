@@ -91,6 +91,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
     settings,
     repo,
     pauses: new RedisModelPauses(redis, prefix),
+    circuit,
     fallback: {
       async enqueue(jobId, data) {
         await fallbackQueue.add(GENERATE_FALLBACK_JOB, data, { ...PRIMARY_JOB_OPTIONS, jobId });

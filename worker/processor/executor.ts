@@ -12,8 +12,9 @@ import { type RequestEndedError, RequestFailedError, RequestRejectedError } from
 import type { GenerationResult, HandoverResult } from '../../shared/generation-result.ts';
 import { type FallbackJobData, type GenerationRequest, isValidJobId, JOB_ID_RULE, JOBS, stepJobId } from '../../shared/jobs.ts';
 import type { Logger } from '../../shared/logger.ts';
+import { type CircuitDecision, circuitVerdict, type ModelCircuit, probeLeaseMs } from '../../shared/model-circuit.ts';
 import type { ModelSpec } from '../../shared/models.ts';
-import { type FailureReason, isValidationFailure, REJECTION_REASONS, REQUEST_FAILURE_REASONS } from '../../shared/outcomes.ts';
+import { type HandoverReason, isValidationFailure, REJECTION_REASONS, REQUEST_FAILURE_REASONS } from '../../shared/outcomes.ts';
 import { storableText } from '../../shared/storable-text.ts';
 import type { AttemptRunner } from '../attempt-runner.ts';
 import type { Clock } from '../clock.ts';
@@ -40,6 +41,8 @@ export interface GenerationProcessorDeps {
   /** Retries transient database errors itself (db/retrying-repository.ts): the one layer for them. */
   readonly repo: GenerationRepository;
   readonly pauses: ModelPauses;
+  /** Each model's circuit, shared by the replicas: a step whose model is down is skipped. Absent: never skipped. */
+  readonly circuit?: ModelCircuit;
   readonly fallback: FallbackEnqueuer;
   readonly metrics: WorkerMetrics;
   readonly clock: Clock;
@@ -129,6 +132,12 @@ async function run(deps: Deps, job: Job, token: string | undefined, origin: Requ
     switch (step.kind) {
       case 'call':
       case 'repair': {
+        // A first call of a step with a step after it asks the model's circuit first.
+        const gate = step.kind === 'call' && step.step < ladder.length - 1 ? await circuitGate(deps, step.model) : 'closed';
+        if (gate === 'open') {
+          history = { ...history, openCircuits: new Set([...(history.openCircuits ?? []), step.model.id]) };
+          continue;
+        }
         const prompt = promptOf(step.model, step.kind === 'repair' ? step.of : null);
         if (fresh) {
           // A repair follows the attempt it repairs: that one is paid for, so it is recorded first.
@@ -137,6 +146,7 @@ async function run(deps: Deps, job: Job, token: string | undefined, origin: Requ
           history = { ...history, attempts: history.attempts.map((a) => (a.attemptNumber === number ? { ...a, recorded: true } : a)) };
         }
         fresh = await callModel(deps, ctx, step, prompt);
+        await recordInCircuit(deps, ctx, fresh, gate === 'probe');
         history = { ...history, attempts: [...history.attempts, historyOf(fresh.record, false, ladder)] };
         break;
       }
@@ -188,16 +198,18 @@ async function finishRecording(deps: Deps, ctx: RequestContext, record: AttemptR
   }
 }
 
-async function handOver(deps: Deps, ctx: RequestContext, step: Extract<Step, { kind: 'hand_over' }>, record: AttemptRecord | null, handedOverFor: FailureReason | null): Promise<HandoverResult> {
+async function handOver(deps: Deps, ctx: RequestContext, step: Extract<Step, { kind: 'hand_over' }>, record: AttemptRecord | null, handedOverFor: HandoverReason | null): Promise<HandoverResult> {
   const { reason, toStep } = step;
   const h = { jobId: ctx.originJobId, userId: ctx.request.userId, agentId: ctx.request.agentId, primaryModel: step.fromModel, fallbackModel: step.toModel, reason, step: toStep };
   // A hand-over recorded before a crash is not recorded (or counted) twice; the enqueue is idempotent.
-  if (record) await withRequestRow(deps, ctx, () => deps.repo.recordHandover(record, h));
+  // A skipped step (no attempt) writes its row idempotently, one per step.
+  const unrecorded = step.from === null || record !== null;
+  if (unrecorded) await withRequestRow(deps, ctx, () => deps.repo.recordHandover(record, h));
   const id = stepJobId(ctx.originJobId, toStep);
   // The job carries why the primary was not used (the request's fallback_reason) down the whole chain.
   const data = { originJobId: ctx.originJobId, request: ctx.request, reason: handedOverFor ?? reason, primaryModel: step.fromModel, fallbackModel: step.toModel, enqueuedAt: ctx.enqueuedAt, handedOverAt: deps.clock.now() };
   await deps.fallback.enqueue(id, toStep === 1 ? data : { ...data, step: toStep });
-  if (record) deps.metrics.recordFallback(step.fromModel, step.toModel, reason);
+  if (unrecorded) deps.metrics.recordFallback(step.fromModel, step.toModel, reason);
   ctx.log.warn({ reason, fallbackJobId: id, step: toStep }, 'handed over to the next model of the ladder');
   await ctx.job.updateProgress({ stage: 'fallback_enqueued', reason, fallback_job_id: id }).catch(() => {});
   return { job_id: ctx.originJobId, status: 'handed_over', fallback_job_id: id, reason };
@@ -281,6 +293,28 @@ function promptFor(request: GenerationRequest, model: ModelSpec, repairOf: Histo
   if (!repairOf || repairOf.outcome === 'ok' || !isValidationFailure(repairOf.outcome)) return firstCallPrompt(request, model);
   const answer = fresh && fresh.record.attemptNumber === repairOf.attemptNumber ? fresh.result.answer : '';
   return repairCallPrompt(request, model, { kind: repairOf.outcome, errors: repairOf.validationErrors ?? [], answer });
+}
+
+/** The model's circuit, asked before a call; a Redis error lets the call go ahead (the circuit is an optimisation, never a gate on work). */
+async function circuitGate(deps: Deps, model: ModelSpec): Promise<CircuitDecision> {
+  if (!deps.circuit) return 'closed';
+  try {
+    return await deps.circuit.allow(model.id, { probeLeaseMs: probeLeaseMs(model) });
+  } catch (err) {
+    deps.log.warn({ model: model.id, err: coerceError(err).message }, 'could not read the model circuit; calling the model');
+    return 'closed';
+  }
+}
+
+/** What the call tells the circuit (call failures count against the model; validation failures are answers). Best effort. */
+async function recordInCircuit(deps: Deps, ctx: RequestContext, fresh: FreshAttempt, probe: boolean): Promise<void> {
+  const verdict = circuitVerdict(fresh.result.outcome);
+  if (!deps.circuit || verdict === null) return;
+  try {
+    await deps.circuit.record(fresh.result.model.id, verdict, { probe });
+  } catch (err) {
+    ctx.log.warn({ model: fresh.result.model.id, err: coerceError(err).message }, 'could not record the call in the model circuit');
+  }
 }
 
 /** Writes the request's row at pick-up, or finds it: the settings fixed then and the attempts since. */

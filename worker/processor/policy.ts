@@ -14,7 +14,7 @@ import { ConfigurationError } from '../../shared/errors.ts';
 import type { FieldError } from '../../shared/errors.ts';
 import { formatUsd, parseUsd, type Picodollars } from '../../shared/money.ts';
 import type { ModelCatalog, ModelSpec } from '../../shared/models.ts';
-import { type AttemptOutcome, type AttemptRole, type FailureReason, isValidationFailure, REQUEST_FAILURE_REASONS, type StepRole, TRANSIENT_OUTCOMES } from '../../shared/outcomes.ts';
+import { type AttemptOutcome, type AttemptRole, type HandoverReason, isValidationFailure, REQUEST_FAILURE_REASONS, type StepRole, TRANSIENT_OUTCOMES } from '../../shared/outcomes.ts';
 import { isRepairable } from '../repair-prompt.ts';
 import type { OrchestratorSettings } from '../../shared/settings.ts';
 
@@ -40,11 +40,13 @@ export interface History {
   /** The step this job runs. */
   readonly step: number;
   /** Why the request reached this step (the outcome that made the step before hand over); null on step 0. */
-  readonly handedOverFor: FailureReason | null;
+  readonly handedOverFor: HandoverReason | null;
   /** Every attempt of the request, oldest first. */
   readonly attempts: readonly HistoryAttempt[];
   /** When the request must be finished (epoch ms). */
   readonly deadlineAt: number;
+  /** Models whose circuit this run found open (shared/model-circuit.ts): their steps are skipped. */
+  readonly openCircuits?: ReadonlySet<string>;
 }
 
 export interface RetryPolicy {
@@ -81,7 +83,7 @@ export interface Finish {
   readonly from: HistoryAttempt | null;
   /** The closed-set word a failure starts with: the attempt's outcome, or a REQUEST_FAILURE_REASONS value. */
   readonly reason: string | null;
-  readonly fallbackReason: FailureReason | null;
+  readonly fallbackReason: HandoverReason | null;
   /** Attempts the request made in all. */
   readonly attempts: number;
   /** Set when the cost cap ended the request. */
@@ -94,7 +96,7 @@ export type Step =
   /** Re-ask the step's model with its own validation errors (and its answer, when this run has it), as attempt `attemptNumber` in role `repair`. */
   | { readonly kind: 'repair'; readonly model: ModelSpec; readonly role: 'repair'; readonly step: number; readonly attemptNumber: number; readonly of: HistoryAttempt }
   /** Record the step's failure and hand the request to step `toStep`'s job. */
-  | { readonly kind: 'hand_over'; readonly from: HistoryAttempt; readonly fromModel: string; readonly toModel: string; readonly toStep: number; readonly reason: FailureReason }
+  | { readonly kind: 'hand_over'; readonly from: HistoryAttempt | null; readonly fromModel: string; readonly toModel: string; readonly toStep: number; readonly reason: HandoverReason }
   /** Record the attempt just made and run this step again between the two times (jitter is the executor's draw). */
   | { readonly kind: 'retry'; readonly from: HistoryAttempt; readonly earliestAt: number; readonly latestAt: number }
   | Finish;
@@ -125,6 +127,8 @@ export function nextStep(history: History, settings: PolicySettings, catalog: Mo
     if (last) return last.outcome === 'ok' ? finishFrom(history, rung, last) : handOver(history, ladder, last, last.outcome);
     // Waited in the queue past its deadline: no call.
     if (history.attempts.length === 0 && now >= history.deadlineAt) return deadlineExceeded(history, rung, 0);
+    // A model that is down is skipped at once; the last step has nowhere to go and is always called.
+    if (history.openCircuits?.has(rung.model.id)) return skip(history, ladder, rung);
     return call(history, rung, settings);
   }
   const capReached = settings.retry.finalModelMaxAttempts > 0 && mine.length >= settings.retry.finalModelMaxAttempts;
@@ -211,9 +215,14 @@ export function describeCostCap(stop: CostCapStop): string {
   return `the next call (${stop.model}) could cost up to $${formatUsd(stop.worstCase)}, which would take the request's spend of $${formatUsd(stop.spent)} past its cap of $${formatUsd(stop.cap)}`;
 }
 
-function handOver(history: History, ladder: readonly Rung[], last: HistoryAttempt, reason: FailureReason): Step {
+function handOver(history: History, ladder: readonly Rung[], last: HistoryAttempt, reason: HandoverReason): Step {
   const to = ladder[history.step + 1]!;
   return { kind: 'hand_over', from: last, fromModel: last.model, toModel: to.model.id, toStep: history.step + 1, reason };
+}
+
+function skip(history: History, ladder: readonly Rung[], rung: Rung): Step {
+  const to = ladder[history.step + 1]!;
+  return { kind: 'hand_over', from: null, fromModel: rung.model.id, toModel: to.model.id, toStep: history.step + 1, reason: 'circuit_open' };
 }
 
 function finishFrom(history: History, rung: Rung, last: HistoryAttempt): Finish {
