@@ -387,6 +387,20 @@ export function buildOverviewDashboard(): Dashboard {
         targets: [{ expr: 'sum by (reason) (increase(orchestrator_fallbacks_total[$__rate_interval]))', legend: '{{reason}}' }],
       }),
     )
+    .withPanel(
+      timeseries({
+        title: 'Ladder: hand-overs by step, repairs by outcome',
+        description: 'Hand-overs to each step of the ladder per interval (step 1: the fallback; 2 and up: the fallback chain; circuit_open: a step skipped because its model is down), and repair calls (a model re-asked with its own validation errors) by outcome: ok means the repair saved the step.',
+        unit: 'short',
+        stacked: false,
+        bars: true,
+        width: 12,
+        targets: [
+          { expr: 'sum by (step) (increase(orchestrator_ladder_handovers_total[$__rate_interval]))', legend: 'hand-over to step {{step}}' },
+          { expr: 'sum by (outcome) (increase(orchestrator_repairs_total[$__rate_interval]))', legend: 'repair {{outcome}}' },
+        ],
+      }),
+    )
 
     .withRow(new RowBuilder('Cost'))
     .withPanel(

@@ -86,3 +86,14 @@ describe('repairs', () => {
     await expectCleanLedger(h.db, [id], [h.rawQueue, h.fallbackQueue]);
   });
 });
+
+describe('repair and ladder metrics', () => {
+  it('count repairs by model and outcome, and hand-overs by step, with bounded labels', async () => {
+    const text = await worker.registry.metrics();
+    expect(text).toMatch(/orchestrator_repairs_total\{model="gpt-4o-mini",outcome="ok"\} 1\b/);
+    expect(text).toMatch(/orchestrator_repairs_total\{model="gpt-4o-mini",outcome="semantic"\} 1\b/);
+    expect(text).toMatch(/orchestrator_repairs_total\{model="claude-sonnet-4-6",outcome="schema"\} 1\b/);
+    expect(text).toMatch(/orchestrator_ladder_handovers_total\{step="1",reason="semantic"\} 1\b/);
+    expect(text).toMatch(/orchestrator_model_attempts_total\{model="gpt-4o-mini",role="repair",outcome="ok"\} 1\b/);
+  });
+});

@@ -16,7 +16,8 @@ export { QUEUE_STATES, type QueueDepthSource } from '../shared/queue-depth.ts';
 
 export interface WorkerMetrics {
   recordAttempt(role: AttemptRole, result: AttemptResult): void;
-  recordFallback(primaryModel: string, fallbackModel: string, reason: HandoverReason): void;
+  /** `step`: the ladder step handed to (1: the fallback, k: the chain's k-th model); default 1. */
+  recordFallback(primaryModel: string, fallbackModel: string, reason: HandoverReason, step?: number): void;
   /** `via`: which role produced the final outcome (none for rejected requests). */
   recordFinal(status: FinalStatus, generator: string | null, via: StepRole | 'none', durationMs: number | null): void;
   recordPause(modelId: string): void;
@@ -55,6 +56,18 @@ export function createWorkerMetrics(registry: Registry, queues: readonly QueueDe
     name: 'orchestrator_fallbacks_total',
     help: 'Requests handed from the primary model to the fallback model, by reason.',
     labelNames: ['primary_model', 'fallback_model', 'reason'],
+    registers,
+  });
+  const ladderHandovers = new Counter({
+    name: 'orchestrator_ladder_handovers_total',
+    help: 'Hand-overs to each step of the ladder (1: the fallback, k: the chain\'s k-th model), by reason (an attempt\'s failure, or circuit_open for a skipped step).',
+    labelNames: ['step', 'reason'],
+    registers,
+  });
+  const repairs = new Counter({
+    name: 'orchestrator_repairs_total',
+    help: 'Repair calls (a model re-asked with its own validation errors) by model and outcome: ok, or what was still wrong.',
+    labelNames: ['model', 'outcome'],
     registers,
   });
   const attempts = new Counter({
@@ -133,6 +146,7 @@ export function createWorkerMetrics(registry: Registry, queues: readonly QueueDe
     },
     recordAttempt(role, r) {
       const model = r.model.id;
+      if (role === 'repair') repairs.inc({ model, outcome: r.outcome });
       attempts.inc({ model, role, outcome: r.outcome });
       attemptDuration.observe({ model, outcome: r.outcome }, r.latencyMs / 1000);
       addTokens(model, r.usage);
@@ -140,7 +154,9 @@ export function createWorkerMetrics(registry: Registry, queues: readonly QueueDe
       if (r.outcome === 'ok') validations.inc({ model, result: 'pass', kind: 'none' });
       else if (r.httpStatus === 200) validations.inc({ model, result: 'fail', kind: r.outcome });
     },
-    recordFallback(primaryModel, fallbackModel, reason) {
+    recordFallback(primaryModel, fallbackModel, reason, step = 1) {
+      // Bounded: the settings allow at most MAX_FALLBACK_CHAIN steps after the primary.
+      ladderHandovers.inc({ step: String(step), reason });
       fallbacks.inc({ primary_model: primaryModel, fallback_model: fallbackModel, reason });
     },
     recordFinal(status, generator, via, durationMs) {

@@ -209,7 +209,7 @@ async function handOver(deps: Deps, ctx: RequestContext, step: Extract<Step, { k
   // The job carries why the primary was not used (the request's fallback_reason) down the whole chain.
   const data = { originJobId: ctx.originJobId, request: ctx.request, reason: handedOverFor ?? reason, primaryModel: step.fromModel, fallbackModel: step.toModel, enqueuedAt: ctx.enqueuedAt, handedOverAt: deps.clock.now() };
   await deps.fallback.enqueue(id, toStep === 1 ? data : { ...data, step: toStep });
-  if (unrecorded) deps.metrics.recordFallback(step.fromModel, step.toModel, reason);
+  if (unrecorded) deps.metrics.recordFallback(step.fromModel, step.toModel, reason, toStep);
   ctx.log.warn({ reason, fallbackJobId: id, step: toStep }, 'handed over to the next model of the ladder');
   await ctx.job.updateProgress({ stage: 'fallback_enqueued', reason, fallback_job_id: id }).catch(() => {});
   return { job_id: ctx.originJobId, status: 'handed_over', fallback_job_id: id, reason };
