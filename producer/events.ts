@@ -11,12 +11,11 @@ import type { RedisConnection } from '../shared/redis.ts';
 import type { RedisTarget } from '../shared/redis-target.ts';
 import { coerceError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
-import { FALLBACK_QUEUE, PRIMARY_QUEUE } from '../shared/jobs.ts';
+import { FALLBACK_QUEUE, originOfStepJobId, PRIMARY_QUEUE } from '../shared/jobs.ts';
 import { blockingConnection } from '../shared/redis.ts';
 import type { GenerationSnapshot, StageEvent } from './generation-status.ts';
 import { stageRank } from './generation-status.ts';
 
-const FALLBACK_SUFFIX = '-fallback';
 const EVENT_KINDS = ['waiting', 'active', 'progress', 'completed', 'failed', 'delayed'] as const;
 
 export type Listener = () => void;
@@ -67,7 +66,8 @@ export class GenerationEventHub {
     qe.on('error', (err) => this.logError(err, qe.name));
     for (const kind of EVENT_KINDS) {
       qe.on(kind as 'active', (args: { jobId: string }) => {
-        const id = isFallback ? (args.jobId.endsWith(FALLBACK_SUFFIX) ? args.jobId.slice(0, -FALLBACK_SUFFIX.length) : null) : args.jobId;
+        // A step job of the ladder (the fallback, or a later step of the chain) speaks for its request.
+        const id = isFallback ? originOfStepJobId(args.jobId) : args.jobId;
         if (id !== null) this.notify(id);
       });
     }

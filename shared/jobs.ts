@@ -134,6 +134,12 @@ export function stepJobId(originJobId: string, step: number): string {
   return step <= 1 ? fallbackJobId(originJobId) : `${originJobId}-step-${step}`;
 }
 
+/** The origin id of a step job's id (`<id>-fallback`, `<id>-step-<k>`), or null for any other id. */
+export function originOfStepJobId(jobId: string): string | null {
+  const m = /^(.+)-(?:fallback|step-\d+)$/.exec(jobId);
+  return m ? m[1]! : null;
+}
+
 /** The fallback-tagged job a primary job hands over: written by the worker only, still checked. */
 export const fallbackJobSchema = {
   $id: 'https://workflow-orchestrator.dev/schemas/fallback-job.json',

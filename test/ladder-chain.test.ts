@@ -81,3 +81,13 @@ describe('a chain of three', () => {
     await expectCleanLedger(h.db, [id], [h.rawQueue, h.fallbackQueue]);
   });
 });
+
+describe('step job ids', () => {
+  it('map back to their request, whatever the step', async () => {
+    const { originOfStepJobId } = await import('../shared/jobs.ts');
+    expect(originOfStepJobId(stepJobId('req-1', 1))).toBe('req-1');
+    expect(originOfStepJobId(stepJobId('req-1', 3))).toBe('req-1');
+    expect(originOfStepJobId('req-1')).toBeNull();
+    expect(originOfStepJobId('my-step-2-fallback')).toBe('my-step-2');
+  });
+});
