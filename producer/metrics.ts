@@ -41,6 +41,8 @@ export function createProducerMetrics(options: { queues: readonly QueueDepthSour
     labelNames: ['outcome'],
     registers,
   });
+  // At zero from the start, so the dashboard's panel reads 0 (not "no data") while WAIT is off.
+  for (const outcome of ['replicated', 'short', 'error'] as const) replicaWaits.inc({ outcome }, 0);
   return {
     registry,
     observeEnqueue(seconds, outcome) {

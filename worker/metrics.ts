@@ -70,6 +70,9 @@ export function createWorkerMetrics(registry: Registry, queues: readonly QueueDe
     labelNames: ['model', 'outcome'],
     registers,
   });
+  // At zero for every catalog model from the start, like the request counts: a panel and an
+  // increase() then read 0, not "no data", while repairs are off or none has happened yet.
+  for (const model of DEFAULT_CATALOG.models) repairs.inc({ model: model.id, outcome: 'ok' }, 0);
   const attempts = new Counter({
     name: 'orchestrator_model_attempts_total',
     help: 'Model calls by model, role and classified outcome.',
