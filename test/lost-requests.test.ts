@@ -9,6 +9,7 @@ import { DrizzleGenerationRepository } from '../db/generation-repository.ts';
 import { createLogger } from '../shared/logger.ts';
 import { REQUEST_FAILURE_REASONS } from '../shared/outcomes.ts';
 import { systemClock } from '../worker/clock.ts';
+import { GENERATE_FALLBACK_JOB, stepJobId } from '../shared/jobs.ts';
 import { LostRequestSweep, queuedJobs } from '../worker/lost-request-sweep.ts';
 import { eventually, goal, type Harness, PLUGINS, startHarness } from './helpers/harness.ts';
 import { expectCleanLedger } from './helpers/ledger.ts';
@@ -65,6 +66,18 @@ describe('the lost-request sweep', () => {
     expect(requeued.every((r) => r.details.reason === REQUEST_FAILURE_REASONS.lostInQueue)).toBe(true);
     expect(await worker.registry.getSingleMetricAsString('orchestrator_lost_requests_total')).toContain('orchestrator_lost_requests_total{action="requeued"} 12');
     await expectCleanLedger(h.db, ids, [h.rawQueue, h.fallbackQueue]);
+  }, 60_000);
+
+  it("a request whose only job left in Redis is a later ladder step's is BullMQ's, not lost", async () => {
+    const { h, api } = await setUp('lost-later-step');
+    const id = await accept(api, request(1));
+    const jobs = queuedJobs(h.redis, h.rawQueue, h.fallbackQueue);
+    expect(await jobs.has(id)).toBe(true);
+    // The primary job removed (as removeOnComplete does, in time), step 3's job still queued.
+    await h.rawQueue.remove(id);
+    expect(await jobs.has(id)).toBe(false);
+    await h.fallbackQueue.add(GENERATE_FALLBACK_JOB, { stand: 'in' }, { jobId: stepJobId(id, 3) });
+    expect(await jobs.has(id)).toBe(true);
   }, 60_000);
 
   it('records a lost request past its deadline as failed (lost_in_queue) with one final audit row', async () => {

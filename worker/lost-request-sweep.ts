@@ -15,14 +15,15 @@ import type { GenerationRepository } from '../db/generation-repository.ts';
 import { coerceError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import { REQUEST_FAILURE_REASONS } from '../shared/outcomes.ts';
-import { fallbackJobId, GENERATE_JOB, type GenerationRequest, parseGenerationRequest, PRIMARY_JOB_OPTIONS } from '../shared/jobs.ts';
+import { GENERATE_JOB, type GenerationRequest, parseGenerationRequest, PRIMARY_JOB_OPTIONS, stepJobId } from '../shared/jobs.ts';
 import type { RedisConnection } from '../shared/redis.ts';
 import type { Clock } from './clock.ts';
+import { MAX_FALLBACK_CHAIN } from '../shared/settings.ts';
 import type { SettingsSource } from './settings-source.ts';
 
 /** What the sweep asks of Redis and BullMQ. */
 export interface QueuedJobs {
-  /** True when Redis holds the request's primary job or its fallback job, in any state. */
+  /** True when Redis holds the request's primary job or any of its step jobs, in any state. */
   has(jobId: string): Promise<boolean>;
   /** Adds the primary job again under its own id; adding an id that exists adds nothing. */
   requeue(jobId: string, request: GenerationRequest, enqueuedAt: Date): Promise<void>;
@@ -31,12 +32,16 @@ export interface QueuedJobs {
 /** QueuedJobs on the primary and fallback queues. */
 export function queuedJobs(redis: RedisConnection, primary: Queue, fallback: Queue): QueuedJobs {
   return {
-    // One EXISTS over both job hashes: they share the queue prefix's slot on a Cluster. Later
-    // steps' jobs need no look-up: each is added before the job that adds it completes, and a
-    // replica gets writes in order, so a failover that loses one also loses that completion,
-    // and the earlier job runs again (re-adding the later one under its derived id).
-    // The one gap: an earlier job removed from Redis (removeOnComplete) before its successor was lost.
-    has: async (jobId) => (await redis.exists(primary.toKey(jobId), fallback.toKey(fallbackJobId(jobId)))) > 0,
+    // One EXISTS over the job hashes of every step a request can reach (the primary and each
+    // step of the longest chain): they share the queue prefix's slot on a Cluster. Any one of
+    // them held means the request is still BullMQ's: a lost later step also lost the completion
+    // of the step before it, which then runs again; and an earlier job removed (removeOnComplete)
+    // before its successor was lost leaves no job here, so the request is put back and resumes
+    // from its recorded attempts.
+    has: async (jobId) => {
+      const steps = Array.from({ length: MAX_FALLBACK_CHAIN }, (_, i) => fallback.toKey(stepJobId(jobId, i + 1)));
+      return (await redis.exists(primary.toKey(jobId), ...steps)) > 0;
+    },
     async requeue(jobId, request, enqueuedAt) {
       // The original acceptance time: the worker counts the request's deadline from the job's timestamp.
       await primary.add(GENERATE_JOB, request, { ...PRIMARY_JOB_OPTIONS, jobId, timestamp: enqueuedAt.getTime() });
