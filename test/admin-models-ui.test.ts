@@ -5,43 +5,22 @@
  * 30-day warning.
  */
 import { eq, sql } from 'drizzle-orm';
-import { type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from './helpers/chromium.ts';
 import { auditLogs, modelCatalog } from '../db/schema.ts';
-import type { RunningProducer } from '../producer/server.ts';
 import { MODEL_CATALOG } from '../shared/default-catalog.ts';
 import { DEFAULT_SETTINGS } from '../shared/settings.ts';
-import { type Harness, startHarness } from './helpers/harness.ts';
-import { ADMIN_TOKEN, producerPool } from './helpers/producer.ts';
+import { type ConsoleFixture, signIn, startConsoleFixture } from './helpers/console.ts';
 
-
-let h: Harness;
-let pool: ReturnType<typeof producerPool>;
-let producer: RunningProducer;
-let browser: Browser;
+let fixture: ConsoleFixture;
 
 beforeAll(async () => {
-  h = await startHarness('admin-models-ui');
-  pool = producerPool(h.env);
-  producer = await pool.start();
-  browser = await launchChromium();
+  fixture = await startConsoleFixture('admin-models-ui');
 });
-afterAll(async () => {
-  await browser?.close();
-  await pool?.closeAll();
-  await h?.close();
-});
+afterAll(() => fixture?.close());
 
 async function openConsole(): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-US', timezoneId: 'UTC' });
-  const page = await context.newPage();
-  const problems: string[] = [];
-  page.on('pageerror', (e) => problems.push(e.message));
-  await page.goto(`${producer.url}/admin`);
-  await page.getByTestId('login-token').fill(ADMIN_TOKEN);
-  await page.getByTestId('login-submit').click();
-  await page.waitForSelector('body[data-ready="true"][data-models-ready="true"]', { timeout: 15_000 });
+  const { page, problems } = await signIn(fixture.browser, fixture.producer.url, { readyWhen: 'body[data-ready="true"][data-models-ready="true"]' });
   (page as Page & { problems?: string[] }).problems = problems;
   return page;
 }
@@ -79,7 +58,7 @@ describe('Models section', () => {
       expect(await page.getByTestId('model-error-price_input_per_mtok').textContent()).toBe('must not be negative');
       expect(await page.getByTestId('model-error-base_url').textContent()).toMatch(/http or https/);
       expect(await page.getByTestId('model-error-label').isHidden()).toBe(true);
-      const [stored] = await h.db.db.select().from(modelCatalog).where(eq(modelCatalog.id, 'gpt-4.1'));
+      const [stored] = await fixture.harness.db.db.select().from(modelCatalog).where(eq(modelCatalog.id, 'gpt-4.1'));
       expect(stored!.priceInputPerMTok).toBe('2.000000');
 
       await page.getByTestId('model-field-price_input_per_mtok').fill('2.25');
@@ -87,9 +66,9 @@ describe('Models section', () => {
       await page.getByTestId('save-model').click();
       await page.getByTestId('model-status').filter({ hasText: 'Saved gpt-4.1.' }).waitFor();
       expect(await page.getByTestId('model-row-gpt-4.1').locator('td.num').first().textContent()).toBe('2.25');
-      const [after] = await h.db.db.select().from(modelCatalog).where(eq(modelCatalog.id, 'gpt-4.1'));
+      const [after] = await fixture.harness.db.db.select().from(modelCatalog).where(eq(modelCatalog.id, 'gpt-4.1'));
       expect(after!.priceInputPerMTok).toBe('2.250000');
-      const audits = await h.db.db.select().from(auditLogs).where(eq(auditLogs.action, 'MODEL_CATALOG_UPDATED'));
+      const audits = await fixture.harness.db.db.select().from(auditLogs).where(eq(auditLogs.action, 'MODEL_CATALOG_UPDATED'));
       expect(audits.map((a) => a.details)).toContainEqual(expect.objectContaining({ model_id: 'gpt-4.1', old: expect.objectContaining({ price_input_per_mtok: '2' }), new: expect.objectContaining({ price_input_per_mtok: '2.25' }) }));
     } finally {
       await closePage(page);
@@ -99,7 +78,7 @@ describe('Models section', () => {
 
 describe('lifecycle warnings', () => {
   it('a red banner names the replacement of a retired configured model', async () => {
-    await h.db.db.execute(sql`update system_settings_config set value = '"claude-sonnet-4"' where key = 'orchestrator_fallback_model'`);
+    await fixture.harness.db.db.execute(sql`update system_settings_config set value = '"claude-sonnet-4"' where key = 'orchestrator_fallback_model'`);
     const page = await openConsole();
     try {
       const banner = page.getByTestId('retired-banner-fallback');
@@ -108,13 +87,13 @@ describe('lifecycle warnings', () => {
       expect(await banner.evaluate((e) => getComputedStyle(e).backgroundColor)).not.toBe('rgba(0, 0, 0, 0)');
     } finally {
       await closePage(page);
-      await h.db.settings.update(DEFAULT_SETTINGS, 'test');
+      await fixture.harness.db.settings.update(DEFAULT_SETTINGS, 'test');
     }
   });
 
   it('the settings card warns when a configured model retires within 30 days', async () => {
     // GPT-5 shuts down on 2026-12-11: a week away today.
-    await h.db.settings.update({ ...DEFAULT_SETTINGS, primaryModel: 'gpt-5' }, 'test');
+    await fixture.harness.db.settings.update({ ...DEFAULT_SETTINGS, primaryModel: 'gpt-5' }, 'test');
     const page = await openConsole();
     try {
       const warning = page.getByTestId('retiring-warning-primary');
@@ -125,7 +104,7 @@ describe('lifecycle warnings', () => {
       expect(await page.getByTestId('retired-banner-primary').count()).toBe(0);
     } finally {
       await closePage(page);
-      await h.db.settings.update(DEFAULT_SETTINGS, 'test');
+      await fixture.harness.db.settings.update(DEFAULT_SETTINGS, 'test');
     }
   });
 });

@@ -17,6 +17,7 @@ import type { RunningProducer } from '../producer/server.ts';
 import { costOf, type TokenUsage, usdToNumber } from '../shared/money.ts';
 import { findModel, MODEL_CATALOG } from '../shared/default-catalog.ts';
 import { DEFAULT_SETTINGS, type OrchestratorSettings } from '../shared/settings.ts';
+import { signIn, STATS_READY } from './helpers/console.ts';
 import { type Harness, startHarness } from './helpers/harness.ts';
 import { ADMIN_IDENTITY, ADMIN_TOKEN, adminAuth, call, producerPool } from './helpers/producer.ts';
 
@@ -53,14 +54,7 @@ afterAll(async () => {
 /** A fresh browser context, logged in through the form like a person would. */
 async function openConsole(): Promise<Page> {
   if (launchError) throw launchError;
-  const context = await browser!.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-US', timezoneId: 'UTC' });
-  const page = await context.newPage();
-  const problems: string[] = [];
-  page.on('pageerror', (e) => problems.push(e.message));
-  await page.goto(`${producer.url}/admin`);
-  await page.getByTestId('login-token').fill(ADMIN_TOKEN);
-  await page.getByTestId('login-submit').click();
-  await page.waitForSelector('body[data-ready="true"][data-stats-ready="true"]', { timeout: 15_000 });
+  const { page, problems } = await signIn(browser!, producer.url, { readyWhen: STATS_READY });
   (page as Page & { problems?: string[] }).problems = problems;
   return page;
 }

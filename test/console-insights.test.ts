@@ -4,37 +4,28 @@
  * spend with links to their requests, and the latest workflows of two models for similar goals
  * side by side. The API against Postgres's own sums, and the console and its pages in Chromium.
  */
-import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from './helpers/chromium.ts';
-import type { RunningProducer } from '../producer/server.ts';
 import { findModel } from '../shared/default-catalog.ts';
 import { formatUsd, parseUsd } from '../shared/money.ts';
-import { DEFAULT_SETTINGS } from '../shared/settings.ts';
-import { goal, type Harness, PLUGINS, startHarness } from './helpers/harness.ts';
-import { ADMIN_TOKEN, adminAuth, call, producerPool } from './helpers/producer.ts';
+import { type ConsoleFixture, DESKTOP, signIn, startConsoleFixture } from './helpers/console.ts';
+import { goal, PLUGINS } from './helpers/harness.ts';
+import { adminAuth, call } from './helpers/producer.ts';
 
 const PRIMARY = 'gpt-4o-mini';
 const FALLBACK = 'claude-sonnet-4-6';
 const OLD_COST = '0.250000000000';
 
-let h: Harness;
-let pool: ReturnType<typeof producerPool>;
-let producer: RunningProducer;
-let browser: Browser;
+let fixture: ConsoleFixture;
 const ids: Record<string, string> = {};
 
 async function run(key: string, userId: string, agentId: string, text: string, ...directives: string[]) {
-  ids[key] = await h.client.enqueue({ userId, agentId, userGoal: goal(text, ...directives), availablePlugins: PLUGINS });
-  await h.client.waitForResult(ids[key]!, { timeoutMs: 30_000 });
+  ids[key] = await fixture.harness.client.enqueue({ userId, agentId, userGoal: goal(text, ...directives), availablePlugins: PLUGINS });
+  await fixture.harness.client.waitForResult(ids[key]!, { timeoutMs: 30_000 });
 }
 
 beforeAll(async () => {
-  h = await startHarness('console-insights');
-  await h.db.settings.update(DEFAULT_SETTINGS, 'db:init');
-  await h.startWorker();
-  pool = producerPool(h.env);
-  producer = await pool.start();
+  fixture = await startConsoleFixture('console-insights', { resetSettings: true });
+  await fixture.harness.startWorker();
   // The same agent twice: once written by the primary, once by the fallback after a schema failure.
   await run('mailPrimary', 'alice', 'agent-mail', 'Every morning summarise unread emails and post the summary to Slack');
   await run('mailFallback', 'alice', 'agent-mail', 'Every morning summarise unread emails and post the summary to Slack', `${PRIMARY}=schema`);
@@ -42,30 +33,25 @@ beforeAll(async () => {
   await run('sheetPrimary', 'bob', 'agent-sheet-1', 'Append each new invoice email to the finance spreadsheet weekly');
   await run('sheetFallback', 'carol', 'agent-sheet-2', 'Append each new invoice email to the finance spreadsheet daily', `${PRIMARY}=schema`);
   // Three days back: a request of dave's, beyond the 24-hour window, inside the 7-day one.
-  await h.db.sql`INSERT INTO workflow_generations (job_id, user_id, agent_id, request, status, created_at)
+  await fixture.harness.db.sql`INSERT INTO workflow_generations (job_id, user_id, agent_id, request, status, created_at)
                  VALUES ('old-1', 'dave', 'agent-old', '{"userGoal":"old"}', 'failed', now() - interval '3 days')`;
-  await h.db.sql`INSERT INTO generation_attempts (job_id, attempt_number, model, provider, role, outcome, cost_usd, latency_ms, settings, started_at, finished_at)
+  await fixture.harness.db.sql`INSERT INTO generation_attempts (job_id, attempt_number, model, provider, role, outcome, cost_usd, latency_ms, settings, started_at, finished_at)
                  VALUES ('old-1', 1, ${FALLBACK}, 'anthropic', 'primary', 'timeout', ${OLD_COST}, 1000, '{}', now() - interval '3 days', now() - interval '3 days')`;
-  browser = await launchChromium();
 }, 120_000);
 
-afterAll(async () => {
-  await browser?.close();
-  await pool?.closeAll();
-  await h?.close();
-});
+afterAll(() => fixture?.close());
 
-const get = (path: string) => call(producer.url, 'GET', path, { headers: adminAuth });
+const get = (path: string) => call(fixture.producer.url, 'GET', path, { headers: adminAuth });
 
 /** Postgres's own sum of attempt costs, per model, over `interval`, as exact strings. */
 async function dbSpend(interval: string): Promise<Record<string, string>> {
-  const rows = await h.db.sql<{ model: string; cost: string }[]>`SELECT model, sum(cost_usd)::text AS cost FROM generation_attempts WHERE started_at > now() - ${interval}::interval GROUP BY model`;
+  const rows = await fixture.harness.db.sql<{ model: string; cost: string }[]>`SELECT model, sum(cost_usd)::text AS cost FROM generation_attempts WHERE started_at > now() - ${interval}::interval GROUP BY model`;
   return Object.fromEntries(rows.map((r) => [r.model, r.cost]));
 }
 
 async function dbSpendBy(column: 'user_id' | 'agent_id', interval: string): Promise<Record<string, string>> {
-  const rows = await h.db.sql<{ id: string; cost: string }[]>`
-    SELECT g.${h.db.sql(column)} AS id, sum(a.cost_usd)::text AS cost FROM generation_attempts a JOIN workflow_generations g USING (job_id)
+  const rows = await fixture.harness.db.sql<{ id: string; cost: string }[]>`
+    SELECT g.${fixture.harness.db.sql(column)} AS id, sum(a.cost_usd)::text AS cost FROM generation_attempts a JOIN workflow_generations g USING (job_id)
      WHERE a.started_at > now() - ${interval}::interval GROUP BY 1`;
   return Object.fromEntries(rows.map((r) => [r.id, r.cost]));
 }
@@ -151,24 +137,8 @@ describe('side by side', () => {
   });
 });
 
-async function signedIn(path: string, viewport = { width: 1280, height: 900 }): Promise<{ page: Page; problems: string[] }> {
-  const context = await browser.newContext({ viewport, locale: 'en-US', timezoneId: 'UTC' });
-  const page = await context.newPage();
-  const problems: string[] = [];
-  page.on('pageerror', (e) => problems.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(m.text());
-  });
-  await page.goto(`${producer.url}/admin/login`);
-  await page.getByTestId('login-token').fill(ADMIN_TOKEN);
-  await page.getByTestId('login-submit').click();
-  await page.waitForSelector('body[data-ready="true"]');
-  if (path !== '/admin') {
-    await page.goto(`${producer.url}${path}`);
-    await page.waitForSelector('body[data-ready="true"]');
-  }
-  return { page, problems };
-}
+/** `path` in a fresh context, signed in; a page error or an error on its console is a problem. */
+const signedIn = (path: string, viewport = DESKTOP) => signIn(fixture.browser, fixture.producer.url, { path, viewport, problemsFrom: ['pageerror', 'console'] });
 
 describe('the console', () => {
   it('draws spend over time per model with uPlot, lists top users and agents, and links each to its requests', async () => {
@@ -193,7 +163,7 @@ describe('the console', () => {
     expect(await page.getByTestId('top-user-dave').count()).toBe(0);
 
     const link = page.getByTestId('top-user-alice').getByRole('link');
-    const href = new URL((await link.getAttribute('href'))!, producer.url);
+    const href = new URL((await link.getAttribute('href'))!, fixture.producer.url);
     expect(href.pathname).toBe('/admin/requests');
     expect(href.searchParams.get('userId')).toBe('alice');
     expect(Date.now() - Date.parse(href.searchParams.get('from')!)).toBeGreaterThan(86_000_000);

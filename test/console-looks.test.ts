@@ -7,55 +7,27 @@ import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from './helpers/chromium.ts';
 import type { RunningProducer } from '../producer/server.ts';
 import { servedQueueBoardPage } from '../producer/routes/queues.ts';
-import { type Harness, startHarness } from './helpers/harness.ts';
-import { ADMIN_TOKEN, producerPool } from './helpers/producer.ts';
+import { type ConsoleFixture, signIn, STATS_READY, startConsoleFixture, type Viewport } from './helpers/console.ts';
 
 const MOBILE_SHOT = fileURLToPath(new URL('../docs/admin-page-mobile.png', import.meta.url));
 const PHONE = { width: 390, height: 844 };
 
-let h: Harness;
-let pool: ReturnType<typeof producerPool>;
-let producer: RunningProducer;
+let fixture: ConsoleFixture;
+/** The same console with auth off: no session, so nothing to log out of. */
 let openProducer: RunningProducer;
-let browser: Browser;
 
 beforeAll(async () => {
-  h = await startHarness('console-looks');
-  pool = producerPool(h.env);
-  producer = await pool.start();
-  openProducer = await pool.start({ AUTH_DISABLED: 'true', PRODUCER_API_TOKENS: '', ADMIN_API_TOKEN: '' });
-  browser = await launchChromium();
+  fixture = await startConsoleFixture('console-looks');
+  openProducer = await fixture.producers.start({ AUTH_DISABLED: 'true', PRODUCER_API_TOKENS: '', ADMIN_API_TOKEN: '' });
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await pool?.closeAll();
-  await h?.close();
-});
+afterAll(() => fixture?.close());
 
-/** A logged-in context at the given viewport; every request it makes is recorded. */
-async function loggedIn(viewport: { width: number; height: number }): Promise<{ context: BrowserContext; page: Page; requests: string[]; problems: string[] }> {
-  const context = await browser.newContext({ viewport, locale: 'en-US', timezoneId: 'UTC' });
-  const page = await context.newPage();
-  const requests: string[] = [];
-  const problems: string[] = [];
-  page.on('request', (r) => requests.push(r.url()));
-  page.on('pageerror', (e) => problems.push(e.message));
-  page.on('requestfailed', (r) => problems.push(`${r.url()}: ${r.failure()?.errorText}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(m.text());
-  });
-  await page.goto(`${producer.url}/admin`);
-  await page.getByTestId('login-token').fill(ADMIN_TOKEN);
-  await page.getByTestId('login-submit').click();
-  await page.waitForSelector('body[data-ready="true"][data-stats-ready="true"]', { timeout: 15_000 });
-  return { context, page, requests, problems };
-}
+/** A logged-in context at the given viewport; every request it makes is recorded, and anything failing in it is a problem. */
+const loggedIn = (viewport: Viewport) => signIn(fixture.browser, fixture.producer.url, { viewport, readyWhen: STATS_READY, problemsFrom: ['pageerror', 'requestfailed', 'console'] });
 
 /** WCAG 2 contrast ratio of two `rgb(r, g, b)` colours. */
 function contrast(a: string, b: string): number {
@@ -182,14 +154,14 @@ describe('Log out', () => {
     expect(await page.getByTestId('logout').count()).toBe(1);
     // The console's other pages too, with who is signed in.
     for (const path of ['/admin/requests', '/admin/compare']) {
-      await page.goto(`${producer.url}${path}`);
+      await page.goto(`${fixture.producer.url}${path}`);
       await page.waitForSelector('body[data-ready="true"]', { timeout: 15_000 });
       expect(await page.getByTestId('logout').count(), path).toBe(1);
       expect(await page.getByTestId('signed-in-as').textContent(), path).toBe('Signed in as admin');
     }
     await context.close();
 
-    const open = await browser.newContext();
+    const open = await fixture.browser.newContext();
     const openPage = await open.newPage();
     await openPage.goto(`${openProducer.url}/admin`);
     await openPage.waitForSelector('body[data-ready="true"]', { timeout: 15_000 });
@@ -209,13 +181,13 @@ describe('bull-board at /admin/queues', () => {
   it('loads nothing from elsewhere, shows both queues and links back to the console', async () => {
     const { context, page, requests, problems } = await loggedIn({ width: 1280, height: 900 });
     requests.length = 0;
-    await page.goto(`${producer.url}/admin/queues`);
+    await page.goto(`${fixture.producer.url}/admin/queues`);
     await page.getByText('workflow-generation-fallback').first().waitFor({ timeout: 15_000 });
     const back = page.getByTestId('back-to-console');
     expect(await back.getAttribute('href')).toBe('/admin');
     expect(await back.isVisible()).toBe(true);
     expect(requests.length).toBeGreaterThan(0);
-    expect(requests.filter((u) => !u.startsWith(producer.url))).toEqual([]);
+    expect(requests.filter((u) => !u.startsWith(fixture.producer.url))).toEqual([]);
     expect(problems).toEqual([]);
     await back.click();
     await page.waitForSelector('body[data-ready="true"]', { timeout: 15_000 });

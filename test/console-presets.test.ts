@@ -3,41 +3,22 @@
  * with their warnings and projected cost, the recommended models marked in the dropdowns, and its
  * rules for reading the fallback rate shown beside the live figure when they apply.
  */
-import { type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from './helpers/chromium.ts';
 import { auditLogs } from '../db/schema.ts';
-import type { RunningProducer } from '../producer/server.ts';
 import { DEFAULT_SETTINGS } from '../shared/settings.ts';
-import { type Harness, startHarness } from './helpers/harness.ts';
-import { ADMIN_TOKEN, producerPool } from './helpers/producer.ts';
+import { type ConsoleFixture, signIn, STATS_READY, startConsoleFixture } from './helpers/console.ts';
 
-
-let h: Harness;
-let pool: ReturnType<typeof producerPool>;
-let producer: RunningProducer;
-let browser: Browser;
+let fixture: ConsoleFixture;
 
 beforeAll(async () => {
-  h = await startHarness('console-presets');
-  pool = producerPool(h.env);
-  producer = await pool.start();
-  browser = await launchChromium();
+  fixture = await startConsoleFixture('console-presets');
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await pool?.closeAll();
-  await h?.close();
-});
+afterAll(() => fixture?.close());
 
 async function open(): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-US', timezoneId: 'UTC' });
-  const page = await context.newPage();
-  await page.goto(`${producer.url}/admin`);
-  await page.getByTestId('login-token').fill(ADMIN_TOKEN);
-  await page.getByTestId('login-submit').click();
-  await page.waitForSelector('body[data-ready="true"][data-stats-ready="true"]', { timeout: 15_000 });
+  const { page } = await signIn(fixture.browser, fixture.producer.url, { readyWhen: STATS_READY });
   await page.getByTestId('preset-recommended').waitFor();
   return page;
 }
@@ -78,28 +59,28 @@ describe('presets', () => {
     expect(await page.getByTestId('preset-note').textContent()).toContain('no saving');
     await page.getByTestId('save-settings').click();
     await expect.poll(() => page.getByTestId('save-status').textContent()).toContain('Settings saved');
-    expect(await h.db.settings.read()).toMatchObject({ primaryModel: 'claude-sonnet-4-6', enableFallback: false });
+    expect(await fixture.harness.db.settings.read()).toMatchObject({ primaryModel: 'claude-sonnet-4-6', enableFallback: false });
 
     await page.getByTestId('preset-recommended').click();
     expect(await page.getByTestId('fallback-toggle').isChecked()).toBe(true);
     expect(await page.getByTestId('fallback-model').inputValue()).toBe('claude-sonnet-4-6');
     await page.context().close();
-    await h.db.settings.update(DEFAULT_SETTINGS, 'test');
+    await fixture.harness.db.settings.update(DEFAULT_SETTINGS, 'test');
   });
 });
 
 describe("the seed's reading rules", () => {
   it('show beside the fallback rate when it is above 10% or below 2%, and not in between', async () => {
-    await h.db.db.insert(auditLogs).values(generated(5, 1)); // 20%
+    await fixture.harness.db.db.insert(auditLogs).values(generated(5, 1)); // 20%
     const page = await open();
     expect(await page.getByTestId('fallback-rate-rule').textContent()).toContain("Above 10%: the primary model's prompts need work");
 
-    await h.db.db.insert(auditLogs).values(generated(15, 0)); // 1 of 20: 5%
+    await fixture.harness.db.db.insert(auditLogs).values(generated(15, 0)); // 1 of 20: 5%
     await page.getByTestId('refresh-stats').click();
     await expect.poll(() => page.getByTestId('fallback-rate-value').getAttribute('data-value')).toBe('5');
     expect(await page.getByTestId('fallback-rate-rule').textContent()).toBe('');
 
-    await h.db.db.insert(auditLogs).values(generated(40, 0)); // 1 of 60
+    await fixture.harness.db.db.insert(auditLogs).values(generated(40, 0)); // 1 of 60
     await page.getByTestId('refresh-stats').click();
     await expect.poll(() => page.getByTestId('fallback-rate-rule').textContent()).toContain('Below 2%: fallback could be turned off for simple agents');
     await page.context().close();

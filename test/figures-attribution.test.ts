@@ -4,53 +4,41 @@
  * API and the console (in Chromium) attribute every count to the model of its attempt rows, not to
  * the models configured now.
  */
-import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from './helpers/chromium.ts';
-import type { RunningProducer } from '../producer/server.ts';
 import { findModel } from '../shared/default-catalog.ts';
-import { goal, type Harness, PLUGINS, startHarness } from './helpers/harness.ts';
-import { ADMIN_TOKEN, adminAuth, call, producerPool } from './helpers/producer.ts';
+import { type ConsoleFixture, signIn, STATS_READY, startConsoleFixture } from './helpers/console.ts';
+import { goal, PLUGINS } from './helpers/harness.ts';
+import { adminAuth, call } from './helpers/producer.ts';
 
 const label = (id: string) => findModel(id)!.label;
 
-let h: Harness;
-let pool: ReturnType<typeof producerPool>;
-let producer: RunningProducer;
-let browser: Browser;
+let fixture: ConsoleFixture;
 
 async function run(n: number, tag: string, ...directives: string[]): Promise<void> {
   const ids: string[] = [];
-  for (let i = 0; i < n; i++) ids.push(await h.client.enqueue({ userId: 'u', agentId: `${tag}-${i}`, userGoal: goal(`Summarise my inbox to Slack (${tag} ${i})`, ...directives), availablePlugins: PLUGINS }));
-  for (const id of ids) await h.client.waitForResult(id, { timeoutMs: 30_000 }).catch(() => undefined);
+  for (let i = 0; i < n; i++) ids.push(await fixture.harness.client.enqueue({ userId: 'u', agentId: `${tag}-${i}`, userGoal: goal(`Summarise my inbox to Slack (${tag} ${i})`, ...directives), availablePlugins: PLUGINS }));
+  for (const id of ids) await fixture.harness.client.waitForResult(id, { timeoutMs: 30_000 }).catch(() => undefined);
 }
 
 beforeAll(async () => {
-  h = await startHarness('figures-attribution', { env: { MODEL_TIMEOUTS_MS: 'gpt-4o-mini=1500,claude-sonnet-4-6=1500,claude-haiku-4-5=1500,gpt-4o=1500' } });
-  const first = await h.startWorker();
-  pool = producerPool(h.env);
-  producer = await pool.start();
+  fixture = await startConsoleFixture('figures-attribution', { harness: { env: { MODEL_TIMEOUTS_MS: 'gpt-4o-mini=1500,claude-sonnet-4-6=1500,claude-haiku-4-5=1500,gpt-4o=1500' } } });
+  const first = await fixture.harness.startWorker();
   // Before the change: GPT-4o mini primary, Claude Sonnet 4 fallback; two of six fall back.
   await run(4, 'before');
   await run(2, 'before-fb', 'gpt-4o-mini=schema');
   // The change, mid-window: Claude Haiku 4.5 primary, GPT-4o fallback, fallback off.
-  await h.db.settings.update({ primaryModel: 'claude-haiku-4-5', fallbackModel: 'gpt-4o', enableFallback: false }, 'test');
+  await fixture.harness.db.settings.update({ primaryModel: 'claude-haiku-4-5', fallbackModel: 'gpt-4o', enableFallback: false }, 'test');
   // Both workers read the new settings before the next requests (a refresh reads the table now).
   await first.settings.refresh();
-  await (await h.startWorker()).settings.refresh();
+  await (await fixture.harness.startWorker()).settings.refresh();
   await run(3, 'after');
-  browser = await launchChromium();
 }, 120_000);
 
-afterAll(async () => {
-  await browser?.close();
-  await pool?.closeAll();
-  await h?.close();
-});
+afterAll(() => fixture?.close());
 
 describe('after a settings change mid-window', () => {
   it('the stats API attributes attempts to the models that made them', async () => {
-    const res = await call(producer.url, 'GET', '/v1/admin/stats?window=1h', { headers: adminAuth });
+    const res = await call(fixture.producer.url, 'GET', '/v1/admin/stats?window=1h', { headers: adminAuth });
     expect(res.status).toBe(200);
     const models = (list: Array<{ model: string; attempts: number }>) => Object.fromEntries(list.map((m) => [m.model, m.attempts]));
     expect(models(res.body.flow.primaryModels)).toEqual({ 'gpt-4o-mini': 6, 'claude-haiku-4-5': 3 });
@@ -58,12 +46,7 @@ describe('after a settings change mid-window', () => {
   });
 
   it('the console labels each figure with those models, not the ones configured now', async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-US', timezoneId: 'UTC' });
-    const page = await context.newPage();
-    await page.goto(`${producer.url}/admin`);
-    await page.getByTestId('login-token').fill(ADMIN_TOKEN);
-    await page.getByTestId('login-submit').click();
-    await page.waitForSelector('body[data-ready="true"][data-stats-ready="true"]', { timeout: 15_000 });
+    const { context, page } = await signIn(fixture.browser, fixture.producer.url, { readyWhen: STATS_READY });
     await page.getByTestId('window-1h').click();
     await expect.poll(() => page.getByTestId('flow-window').textContent()).toBe('last hour');
 

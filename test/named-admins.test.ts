@@ -3,44 +3,30 @@
  * person's name into the audit rows, "last updated by" and the settings history; removing one
  * admin's token ends that admin's sessions and no one else's.
  */
-import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from './helpers/chromium.ts';
-import type { RunningProducer } from '../producer/server.ts';
 import { DEFAULT_SETTINGS } from '../shared/settings.ts';
 import { AUDIT_ACTIONS } from '../shared/outcomes.ts';
-import { type Harness, startHarness } from './helpers/harness.ts';
-import { call, producerPool } from './helpers/producer.ts';
+import { type ConsoleFixture, signIn, startConsoleFixture } from './helpers/console.ts';
+import { call } from './helpers/producer.ts';
 
 const ALICE = 'alice-admin-token-0123456789abcdef';
 const BOB = 'bob-admin-token-0123456789abcdef:x';
 const ADMINS = `alice:${ALICE},bob:${BOB}`;
 const HAIKU = { primaryModel: 'claude-haiku-4-5', fallbackModel: 'claude-sonnet-4-6', enableFallback: true };
 
-let h: Harness;
-let pool: ReturnType<typeof producerPool>;
-let producer: RunningProducer;
-let browser: Browser;
+let fixture: ConsoleFixture;
 
 beforeAll(async () => {
-  h = await startHarness('named-admins');
-  pool = producerPool(h.env);
   // Named admins only: no ADMIN_API_TOKEN.
-  producer = await pool.start({ ADMIN_API_TOKEN: '', ADMIN_API_TOKENS: ADMINS });
-  await h.db.settings.update(DEFAULT_SETTINGS, 'db:init');
-  browser = await launchChromium();
+  fixture = await startConsoleFixture('named-admins', { producerEnv: { ADMIN_API_TOKEN: '', ADMIN_API_TOKENS: ADMINS }, resetSettings: true });
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await pool?.closeAll();
-  await h?.close();
-});
+afterAll(() => fixture?.close());
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 async function auditRows(action: string) {
-  return (await h.db.sql`SELECT user_id, details FROM audit_logs WHERE action = ${action} ORDER BY id`) as unknown as { user_id: string; details: Record<string, unknown> }[];
+  return (await fixture.harness.db.sql`SELECT user_id, details FROM audit_logs WHERE action = ${action} ORDER BY id`) as unknown as { user_id: string; details: Record<string, unknown> }[];
 }
 
 async function login(base: string, token: string): Promise<string> {
@@ -51,19 +37,19 @@ async function login(base: string, token: string): Promise<string> {
 
 describe('named admins', () => {
   it('a bearer call carries the admin’s name into the settings, their audit row and the history', async () => {
-    const put = await call(producer.url, 'PUT', '/v1/admin/settings', { headers: bearer(ALICE), json: HAIKU });
+    const put = await call(fixture.producer.url, 'PUT', '/v1/admin/settings', { headers: bearer(ALICE), json: HAIKU });
     expect(put.status, put.text).toBe(200);
     expect(put.body).toMatchObject({ settings: HAIKU, updatedBy: 'alice' });
     const [row] = (await auditRows(AUDIT_ACTIONS.settingsUpdated)).slice(-1);
     expect(row).toMatchObject({ user_id: 'alice', details: { updated_by: 'alice', new: HAIKU } });
-    const history = await call(producer.url, 'GET', '/v1/admin/settings/history?limit=1', { headers: bearer(BOB) });
+    const history = await call(fixture.producer.url, 'GET', '/v1/admin/settings/history?limit=1', { headers: bearer(BOB) });
     expect(history.body.changes[0].updatedBy).toBe('alice');
   });
 
   it('catalog changes carry the name too', async () => {
-    const models = await call(producer.url, 'GET', '/v1/admin/models', { headers: bearer(BOB) });
+    const models = await call(fixture.producer.url, 'GET', '/v1/admin/models', { headers: bearer(BOB) });
     const haiku = models.body.models.find((m: { id: string }) => m.id === 'claude-haiku-4-5');
-    const put = await call(producer.url, 'PUT', '/v1/admin/models/claude-haiku-4-5', { headers: bearer(BOB), json: { ...haiku, description: 'Changed by Bob.' } });
+    const put = await call(fixture.producer.url, 'PUT', '/v1/admin/models/claude-haiku-4-5', { headers: bearer(BOB), json: { ...haiku, description: 'Changed by Bob.' } });
     expect(put.status, put.text).toBe(200);
     expect(put.body.updated_by).toBe('bob');
     const [row] = (await auditRows(AUDIT_ACTIONS.modelCatalogUpdated)).slice(-1);
@@ -71,22 +57,17 @@ describe('named admins', () => {
   });
 
   it('a session opened with bob’s token is bob’s; removing his token ends his sessions and not alice’s', async () => {
-    const bobs = await login(producer.url, BOB);
-    const alices = await login(producer.url, ALICE);
-    const put = await call(producer.url, 'PUT', '/v1/admin/settings', { headers: { cookie: bobs }, json: DEFAULT_SETTINGS });
+    const bobs = await login(fixture.producer.url, BOB);
+    const alices = await login(fixture.producer.url, ALICE);
+    const put = await call(fixture.producer.url, 'PUT', '/v1/admin/settings', { headers: { cookie: bobs }, json: DEFAULT_SETTINGS });
     expect(put.body.updatedBy).toBe('bob');
-    const without = await pool.start({ ADMIN_API_TOKEN: '', ADMIN_API_TOKENS: `alice:${ALICE}` });
+    const without = await fixture.producers.start({ ADMIN_API_TOKEN: '', ADMIN_API_TOKENS: `alice:${ALICE}` });
     expect((await call(without.url, 'GET', '/v1/admin/settings', { headers: { cookie: bobs } })).status).toBe(401);
     expect((await call(without.url, 'GET', '/v1/admin/settings', { headers: { cookie: alices } })).status).toBe(200);
   });
 
   it('the console says who is signed in, and shows their name after a save and in the history', async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-US', timezoneId: 'UTC' });
-    const page = await context.newPage();
-    await page.goto(`${producer.url}/admin`);
-    await page.getByTestId('login-token').fill(ALICE);
-    await page.getByTestId('login-submit').click();
-    await page.waitForSelector('body[data-ready="true"]', { timeout: 15_000 });
+    const { context, page } = await signIn(fixture.browser, fixture.producer.url, { token: ALICE });
     expect(await page.getByTestId('signed-in-as').textContent()).toBe('Signed in as alice');
     await page.getByTestId('primary-model').selectOption('gpt-4.1-mini');
     await page.getByTestId('save-settings').click();

@@ -4,28 +4,20 @@
  * catalog estimate, and the catalog API, the stats API's savings baseline and the console's
  * dropdowns, cost table and savings card all show that one number. Real Postgres and Chromium.
  */
-import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from './helpers/chromium.ts';
 import { generationAttempts } from '../db/schema.ts';
-import type { RunningProducer } from '../producer/server.ts';
 import { TYPICAL_USAGE } from '../producer/admin-stats.ts';
 import { costOf, usdToNumber } from '../shared/money.ts';
 import { findModel } from '../shared/default-catalog.ts';
-import { type Harness, startHarness } from './helpers/harness.ts';
-import { ADMIN_TOKEN, adminAuth, call, producerPool } from './helpers/producer.ts';
+import { type ConsoleFixture, signIn, STATS_READY, startConsoleFixture } from './helpers/console.ts';
+import { adminAuth, call } from './helpers/producer.ts';
 
 const SETTINGS = { primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4-6', enableFallback: true };
 
-let h: Harness;
-let pool: ReturnType<typeof producerPool>;
-let producer: RunningProducer;
-let browser: Browser;
+let fixture: ConsoleFixture;
 
 beforeAll(async () => {
-  h = await startHarness('one-price');
-  pool = producerPool(h.env);
-  producer = await pool.start();
+  fixture = await startConsoleFixture('one-price');
   const at = new Date(Date.now() - 3_600_000);
   const row = (job: string, model: string, role: 'primary' | 'fallback', input: number, output: number, cost: string) => ({
     jobId: job,
@@ -47,19 +39,14 @@ beforeAll(async () => {
   const rows = [];
   for (let i = 0; i < 24; i++) rows.push(row(`p-${i}`, 'gpt-4o-mini', 'primary', 2_000, 900, '0.000840000000'));
   for (let i = 0; i < 3; i++) rows.push(row(`p-${i}`, 'claude-sonnet-4-6', 'fallback', 3_000, 1_300, '0.028500000000'));
-  await h.db.db.insert(generationAttempts).values(rows);
-  browser = await launchChromium();
+  await fixture.harness.db.db.insert(generationAttempts).values(rows);
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await pool?.closeAll();
-  await h?.close();
-});
+afterAll(() => fixture?.close());
 
 describe('one price per model', () => {
   it('the catalog prices a model with history at its own average, one without at its estimate', async () => {
-    const res = await call(producer.url, 'GET', '/v1/admin/catalog', { headers: adminAuth });
+    const res = await call(fixture.producer.url, 'GET', '/v1/admin/catalog', { headers: adminAuth });
     expect(res.status).toBe(200);
     const byId = new Map<string, { costPerWorkflowUsd: number; costBasis: string; measuredSamples: number }>(res.body.models.map((m: { id: string }) => [m.id, m]));
     expect(byId.get('claude-sonnet-4-6')).toMatchObject({ costPerWorkflowUsd: 0.0285, costBasis: 'measured', measuredSamples: 3 });
@@ -71,17 +58,12 @@ describe('one price per model', () => {
     expect(gpt4o.costPerWorkflowUsd).toBe(usdToNumber(costOf(findModel('gpt-4o')!, res.body.usage)));
     expect(gpt4o.costPerWorkflowUsd).not.toBe(usdToNumber(costOf(findModel('gpt-4o')!, TYPICAL_USAGE)));
 
-    const stats = await call(producer.url, 'GET', '/v1/admin/stats?window=24h', { headers: adminAuth });
+    const stats = await call(fixture.producer.url, 'GET', '/v1/admin/stats?window=24h', { headers: adminAuth });
     expect(stats.body.savings).toMatchObject({ baselineModel: 'claude-sonnet-4-6', baselineCostPerWorkflowUsd: 0.0285, baselineBasis: 'measured' });
   });
 
   it('the console shows that one price in the dropdown, the cost table and the savings card', async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-US', timezoneId: 'UTC' });
-    const page = await context.newPage();
-    await page.goto(`${producer.url}/admin`);
-    await page.getByTestId('login-token').fill(ADMIN_TOKEN);
-    await page.getByTestId('login-submit').click();
-    await page.waitForSelector('body[data-ready="true"][data-stats-ready="true"]', { timeout: 15_000 });
+    const { context, page } = await signIn(fixture.browser, fixture.producer.url, { readyWhen: STATS_READY });
     expect(await page.locator('[data-testid="fallback-model"] option[value="claude-sonnet-4-6"]').getAttribute('data-cost')).toBe('0.0285');
     expect(await page.getByTestId('cost-row-fallback-only').getByTestId('per-workflow').getAttribute('data-value')).toBe('0.0285');
     expect(await page.getByTestId('savings-detail').textContent()).toContain('$0.0285/request, measured');

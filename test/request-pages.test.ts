@@ -6,53 +6,28 @@ import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from './helpers/chromium.ts';
-import type { RunningProducer } from '../producer/server.ts';
-import { goal, type Harness, PLUGINS, startHarness } from './helpers/harness.ts';
-import { ADMIN_TOKEN, producerPool } from './helpers/producer.ts';
+import { type ConsoleFixture, signIn, startConsoleFixture } from './helpers/console.ts';
+import { goal, PLUGINS } from './helpers/harness.ts';
 
 const SHOT = fileURLToPath(new URL('../docs/request-page.png', import.meta.url));
 
-let h: Harness;
-let pool: ReturnType<typeof producerPool>;
-let producer: RunningProducer;
-let browser: Browser;
+let fixture: ConsoleFixture;
 const ids: string[] = [];
 
 beforeAll(async () => {
-  h = await startHarness('request-pages');
-  await h.startWorker();
-  pool = producerPool(h.env);
-  producer = await pool.start();
+  fixture = await startConsoleFixture('request-pages');
+  await fixture.harness.startWorker();
   for (const [i, directives] of [[0, []], [1, []], [2, ['gpt-4o-mini=schema']]] as const) {
-    ids.push(await h.client.enqueue({ userId: i === 2 ? 'carol' : 'alice', agentId: `agent-${i}`, userGoal: goal(`Every morning summarise unread emails and post to Slack (${i})`, ...directives), availablePlugins: PLUGINS }));
-    await h.client.waitForResult(ids[i]!, { timeoutMs: 30_000 });
+    ids.push(await fixture.harness.client.enqueue({ userId: i === 2 ? 'carol' : 'alice', agentId: `agent-${i}`, userGoal: goal(`Every morning summarise unread emails and post to Slack (${i})`, ...directives), availablePlugins: PLUGINS }));
+    await fixture.harness.client.waitForResult(ids[i]!, { timeoutMs: 30_000 });
   }
-  browser = await launchChromium();
 }, 120_000);
 
-afterAll(async () => {
-  await browser?.close();
-  await pool?.closeAll();
-  await h?.close();
-});
+afterAll(() => fixture?.close());
 
-async function signedIn(path: string): Promise<{ page: Page; problems: string[] }> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-US', timezoneId: 'UTC' });
-  const page = await context.newPage();
-  const problems: string[] = [];
-  page.on('pageerror', (e) => problems.push(e.message));
-  await page.goto(`${producer.url}${path}`);
-  expect(new URL(page.url()).pathname).toBe('/admin/login');
-  await page.getByTestId('login-token').fill(ADMIN_TOKEN);
-  await page.getByTestId('login-submit').click();
-  await page.waitForSelector('body[data-ready="true"]');
-  await page.goto(`${producer.url}${path}`);
-  await page.waitForSelector('body[data-ready="true"]');
-  return { page, problems };
-}
+/** `path` in a fresh context, signed in on the way: the page sends a browser without a session to the login form. */
+const signedIn = (path: string) => signIn(fixture.browser, fixture.producer.url, { path });
 
 describe('request pages', () => {
   it('the log lists requests newest first, filters through the URL, and links to each request', async () => {

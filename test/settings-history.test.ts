@@ -3,38 +3,24 @@
  * naming who changed the settings meanwhile, the history lists SETTINGS_UPDATED rows old → new;
  * and in Chromium, a console that loaded before someone else's save says who changed them.
  */
-import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from './helpers/chromium.ts';
-import type { RunningProducer } from '../producer/server.ts';
 import { DEFAULT_SETTINGS } from '../shared/settings.ts';
-import { type Harness, startHarness } from './helpers/harness.ts';
-import { ADMIN_IDENTITY, ADMIN_TOKEN, adminAuth, call, producerPool } from './helpers/producer.ts';
+import { type ConsoleFixture, signIn, startConsoleFixture } from './helpers/console.ts';
+import { ADMIN_IDENTITY, adminAuth, call } from './helpers/producer.ts';
 
 const HAIKU = { primaryModel: 'claude-haiku-4-5', fallbackModel: 'claude-sonnet-4-6', enableFallback: true };
 const GPT4O = { primaryModel: 'gpt-4o-mini', fallbackModel: 'gpt-4o', enableFallback: true };
 
-let h: Harness;
-let pool: ReturnType<typeof producerPool>;
-let producer: RunningProducer;
-let browser: Browser;
+let fixture: ConsoleFixture;
 
 beforeAll(async () => {
-  h = await startHarness('settings-history');
-  pool = producerPool(h.env);
-  producer = await pool.start();
-  await h.db.settings.update(DEFAULT_SETTINGS, 'db:init');
-  browser = await launchChromium();
+  fixture = await startConsoleFixture('settings-history', { resetSettings: true });
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await pool?.closeAll();
-  await h?.close();
-});
+afterAll(() => fixture?.close());
 
-const put = (json: unknown, headers: Record<string, string> = {}) => call(producer.url, 'PUT', '/v1/admin/settings', { headers: { ...adminAuth, ...headers }, json });
-const get = () => call(producer.url, 'GET', '/v1/admin/settings', { headers: adminAuth });
+const put = (json: unknown, headers: Record<string, string> = {}) => call(fixture.producer.url, 'PUT', '/v1/admin/settings', { headers: { ...adminAuth, ...headers }, json });
+const get = () => call(fixture.producer.url, 'GET', '/v1/admin/settings', { headers: adminAuth });
 
 describe('If-Match on settings', () => {
   it('a save with the current ETag succeeds; one with a stale ETag is 412 and names who changed them', async () => {
@@ -49,7 +35,7 @@ describe('If-Match on settings', () => {
     expect(newEtag).not.toBe(etag);
 
     // Someone else saved since `etag` was read: the stale save is refused and nothing changes.
-    await h.db.settings.update(GPT4O, 'alice');
+    await fixture.harness.db.settings.update(GPT4O, 'alice');
     const stale = await put(DEFAULT_SETTINGS, { 'if-match': newEtag });
     expect(stale.status).toBe(412);
     expect(stale.body.error.code).toBe('PRECONDITION_FAILED');
@@ -61,7 +47,7 @@ describe('If-Match on settings', () => {
   });
 
   it('the history lists SETTINGS_UPDATED rows newest first, old → new, who and when', async () => {
-    const res = await call(producer.url, 'GET', '/v1/admin/settings/history?limit=3', { headers: adminAuth });
+    const res = await call(fixture.producer.url, 'GET', '/v1/admin/settings/history?limit=3', { headers: adminAuth });
     expect(res.status, res.text).toBe(200);
     expect(res.body.changes.map((c: { updatedBy: string }) => c.updatedBy)).toEqual([ADMIN_IDENTITY, 'alice', ADMIN_IDENTITY]);
     expect(res.body.changes[1]).toMatchObject({ old: HAIKU, new: GPT4O });
@@ -71,15 +57,10 @@ describe('If-Match on settings', () => {
 
 describe('the console', () => {
   it('says who changed the settings when its save is stale, and shows the history', async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-US', timezoneId: 'UTC' });
-    const page = await context.newPage();
-    await page.goto(`${producer.url}/admin`);
-    await page.getByTestId('login-token').fill(ADMIN_TOKEN);
-    await page.getByTestId('login-submit').click();
-    await page.waitForSelector('body[data-ready="true"]', { timeout: 15_000 });
+    const { context, page } = await signIn(fixture.browser, fixture.producer.url);
     await expect.poll(() => page.getByTestId('history-0').textContent()).toContain(ADMIN_IDENTITY);
 
-    await h.db.settings.update(HAIKU, 'bob');
+    await fixture.harness.db.settings.update(HAIKU, 'bob');
     await page.getByTestId('primary-model').selectOption('gpt-4.1-mini');
     await page.getByTestId('save-settings').click();
     await expect.poll(() => page.getByTestId('save-status').getAttribute('data-conflict')).toBe('true');
