@@ -4,42 +4,22 @@
  * cost cap saved through the API; each step's handling of each failure kind in words; the
  * projections priced over the whole ladder; each model's circuit shown.
  */
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from './helpers/chromium.ts';
-import type { RunningProducer } from '../producer/server.ts';
 import { CIRCUIT_MIN_CALLS, RedisModelCircuit } from '../shared/model-circuit.ts';
-import { DEFAULT_SETTINGS } from '../shared/settings.ts';
-import { type Harness, startHarness } from './helpers/harness.ts';
-import { ADMIN_TOKEN, adminAuth, call, producerPool } from './helpers/producer.ts';
+import { type ConsoleFixture, signIn, startConsoleFixture } from './helpers/console.ts';
+import { adminAuth, call } from './helpers/producer.ts';
 
-let h: Harness;
-let pool: ReturnType<typeof producerPool>;
-let producer: RunningProducer;
-let browser: Browser;
+let fixture: ConsoleFixture;
 
 beforeAll(async () => {
-  h = await startHarness('console-ladder');
-  pool = producerPool(h.env);
-  producer = await pool.start();
-  await h.db.settings.update(DEFAULT_SETTINGS, 'db:init');
-  browser = await launchChromium();
+  fixture = await startConsoleFixture('console-ladder', { resetSettings: true });
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await pool?.closeAll();
-  await h?.close();
-});
+afterAll(() => fixture?.close());
 
 async function open(): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-US', timezoneId: 'UTC' });
-  const page = await context.newPage();
-  await page.goto(`${producer.url}/admin`);
-  await page.getByTestId('login-token').fill(ADMIN_TOKEN);
-  await page.getByTestId('login-submit').click();
-  await page.waitForSelector('body[data-ready="true"]', { timeout: 15_000 });
-  await page.waitForSelector('[data-testid="ladder-field"][data-circuits-loaded="true"]', { timeout: 15_000 });
+  const { page } = await signIn(fixture.browser, fixture.producer.url, { readyWhen: '[data-testid="ladder-field"][data-circuits-loaded="true"]' });
   return page;
 }
 
@@ -105,7 +85,7 @@ describe('the ladder on the settings card', () => {
 
     await page.getByTestId('save-settings').click();
     await page.waitForSelector('[data-testid="save-status"].success');
-    const stored = await call(producer.url, 'GET', '/v1/admin/settings', { headers: adminAuth });
+    const stored = await call(fixture.producer.url, 'GET', '/v1/admin/settings', { headers: adminAuth });
     expect(stored.body.settings).toEqual({ primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4-6', enableFallback: true });
     expect(stored.body.ladder).toEqual({ fallbackChain: ['claude-sonnet-4-6', 'gpt-6.1-sol'], repairAttempts: 2, maxCostPerRequestUsd: '0.05' });
 
@@ -126,13 +106,13 @@ describe('the ladder on the settings card', () => {
     await page.getByTestId('save-settings').click();
     await page.waitForSelector('[data-testid="save-status"].failure');
     expect(await text(page, 'save-errors')).toMatch(/^\/maxCostPerRequestUsd: must be empty or a positive USD amount with at most 12 decimals/);
-    const stored = await call(producer.url, 'GET', '/v1/admin/settings', { headers: adminAuth });
+    const stored = await call(fixture.producer.url, 'GET', '/v1/admin/settings', { headers: adminAuth });
     expect(stored.body.ladder.maxCostPerRequestUsd).toBe('0.05');
     await page.context().close();
   });
 
   it('shows each chain model\'s circuit: an open one is skipped', async () => {
-    const circuit = new RedisModelCircuit(h.redis, h.prefix);
+    const circuit = new RedisModelCircuit(fixture.harness.redis, fixture.harness.prefix);
     for (let i = 0; i < CIRCUIT_MIN_CALLS; i++) await circuit.record('gpt-6.1-sol', true);
     const page = await open();
     const badge = page.getByTestId('circuit-gpt-6.1-sol');
