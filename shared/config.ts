@@ -59,6 +59,8 @@ export interface WorkerConfig {
   readonly lostRequestGraceMs: number;
   /** LOST_REQUEST_MAX_REQUEUES: put-backs of one request before it is recorded as failed instead. */
   readonly lostRequestMaxRequeues: number;
+  /** DATABASE_RETRY_MAX_WAIT_MS: how long the database port waits out an outage per call (`W_db`'s pauses, db/retrying-repository.ts). */
+  readonly databaseRetryMaxWaitMs: number;
   /**
    * `random_page_cost` the worker's Postgres connections start with (see INPUT_KEYS in
    * db/statements/fragments.ts); undefined: the server's (or role's) own value, nothing sent.
@@ -188,6 +190,7 @@ export function readWorkerConfig(env: Env = process.env): WorkerConfig {
     lostRequestSweepMs: r.int('LOST_REQUEST_SWEEP_MS', 30_000, 0, 3_600_000),
     lostRequestGraceMs: r.int('LOST_REQUEST_GRACE_MS', 60_000, 1_000, 86_400_000),
     lostRequestMaxRequeues: r.int('LOST_REQUEST_MAX_REQUEUES', 3, 0, 100),
+    databaseRetryMaxWaitMs: r.int('DATABASE_RETRY_MAX_WAIT_MS', 30_000, 0, 600_000),
     databaseRandomPageCost: readRandomPageCost(r),
   };
 }

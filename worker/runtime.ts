@@ -28,6 +28,7 @@ import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
 import { createModelClients, modelsWithoutKey } from './model-clients.ts';
 import { RedisModelPauses } from './model-pauses.ts';
 import { RedisModelCircuit } from '../shared/model-circuit.ts';
+import { RedisUnrecordedAttempts } from './unrecorded-attempts.ts';
 import { PollingSettingsSource } from './settings-source.ts';
 
 export interface WorkerRuntimeOptions {
@@ -83,13 +84,14 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
 
   // Transient database errors are retried here, at the database port, and only here.
   const repo = retryingRepository(new DrizzleGenerationRepository(db.db, { onBatch: (write, report) => metrics.recordWriteBatch(write, report) }), {
-    clock: { now: () => clock.now(), sleep: systemRetryClock.sleep },
+    clock: { now: () => clock.now(), sleep: systemRetryClock.sleep }, maxWaitMs: config.databaseRetryMaxWaitMs,
     onRetry: (op, err) => log.warn({ op, err: coerceError(err).message }, 'database unreachable; retrying the write'),
   });
   const processor = createGenerationProcessor({
     attempts: new AttemptRunner({ clients: options.clients ?? createModelClients(config.providers, config.providers.env), clock, timeoutsMs: config.providers.modelTimeoutsMs }),
     settings,
     repo,
+    unrecorded: new RedisUnrecordedAttempts(redis, prefix),
     pauses: new RedisModelPauses(redis, prefix),
     circuit,
     fallback: {

@@ -21,6 +21,7 @@ import type { Clock } from '../clock.ts';
 import type { WorkerMetrics } from '../metrics.ts';
 import type { ModelPauses, PauseCheck } from '../model-pauses.ts';
 import type { SettingsSource } from '../settings-source.ts';
+import type { UnrecordedAttempt, UnrecordedAttemptStore } from '../unrecorded-attempts.ts';
 import { failureOf, finalOutcomeOf, historyOf } from './endings.ts';
 import { type Finish, type History, type HistoryAttempt, ladderOf, nextStep, type RetryPolicy, type Step } from './policy.ts';
 import { delayUntil } from './delay.ts';
@@ -40,6 +41,8 @@ export interface GenerationProcessorDeps {
   readonly settings: SettingsSource;
   /** Retries transient database errors itself (db/retrying-repository.ts): the one layer for them. */
   readonly repo: GenerationRepository;
+  /** Where a paid attempt waits when the database cannot take it, for the request's next run (../unrecorded-attempts.ts). */
+  readonly unrecorded: UnrecordedAttemptStore;
   readonly pauses: ModelPauses;
   /** Each model's circuit, shared by the replicas: a step whose model is down is skipped. Absent: never skipped. */
   readonly circuit?: ModelCircuit;
@@ -66,6 +69,9 @@ export const MAX_STALLS = 3;
 
 
 type Deps = GenerationProcessorDeps & { readonly random: () => number };
+
+/** The attempt made last and not yet recorded by this run (or kept by an earlier one), with its answer when this run made it. */
+type LastAttempt = UnrecordedAttempt & { readonly answer?: unknown };
 
 export function createGenerationProcessor(input: GenerationProcessorDeps) {
   const deps: Deps = { ...input, random: input.random ?? Math.random };
@@ -122,46 +128,91 @@ async function run(deps: Deps, job: Job, token: string | undefined, origin: Requ
   // writes of this job go through the same connection, so the order is kept.
   const ladder = ladderOf(ctx.settings, ctx.settings.catalog);
   if (origin.step > 0) job.updateProgress({ stage: 'fallback_started', model: ladder[origin.step]?.model.id ?? null }).catch(() => {});
-  let history: History = { step: origin.step, handedOverFor: origin.handedOverFor, attempts: begun.attempts.map((a) => historyOf(a, true, ladder)), deadlineAt: ctx.deadlineAt };
-  // The attempt this run made last, not yet recorded: it is written with whatever follows it.
-  let fresh: FreshAttempt | null = null;
+  // Attempts an earlier run paid for and could not record are written first, and are history like any other.
+  const kept = await writeKept(deps, ctx, begun.attempts);
+  let history: History = { step: origin.step, handedOverFor: origin.handedOverFor, attempts: kept.attempts.map((a) => historyOf(a, true, ladder)), deadlineAt: ctx.deadlineAt };
+  // The attempt made last, not yet recorded: it is written with whatever follows it. A kept
+  // one is recorded already; it is here for its workflow, should the request finish with it.
+  let fresh: LastAttempt | null = kept.last;
   const promptOf = (model: ModelSpec, repairOf: HistoryAttempt | null) => promptFor(ctx.request, model, repairOf, fresh);
   const policySettings = { models: ctx.settings, retry: deps.retry, worstCasePrice: (model: ModelSpec, repairOf: HistoryAttempt | null) => worstCasePrice(model, promptOf(model, repairOf)) };
-  for (;;) {
-    const step: Step = nextStep(history, policySettings, ctx.settings.catalog, deps.clock.now());
-    switch (step.kind) {
-      case 'call':
-      case 'repair': {
-        // A first call of a step with a step after it asks the model's circuit first.
-        const gate = step.kind === 'call' && step.step < ladder.length - 1 ? await circuitGate(deps, step.model) : 'closed';
-        if (gate === 'open') {
-          history = { ...history, openCircuits: new Set([...(history.openCircuits ?? []), step.model.id]) };
-          continue;
+  try {
+    for (;;) {
+      const step: Step = nextStep(history, policySettings, ctx.settings.catalog, deps.clock.now());
+      switch (step.kind) {
+        case 'call':
+        case 'repair': {
+          // A first call of a step with a step after it asks the model's circuit first.
+          const gate = step.kind === 'call' && step.step < ladder.length - 1 ? await circuitGate(deps, step.model) : 'closed';
+          if (gate === 'open') {
+            history = { ...history, openCircuits: new Set([...(history.openCircuits ?? []), step.model.id]) };
+            continue;
+          }
+          const prompt = promptOf(step.model, step.kind === 'repair' ? step.of : null);
+          if (fresh) {
+            // A repair follows the attempt it repairs: that one is paid for, so it is recorded first.
+            await withRequestRow(deps, ctx, () => deps.repo.recordAttempt(fresh!.record));
+            const number = fresh.record.attemptNumber;
+            history = { ...history, attempts: history.attempts.map((a) => (a.attemptNumber === number ? { ...a, recorded: true } : a)) };
+          }
+          const made = await callModel(deps, ctx, step, prompt);
+          fresh = { record: made.record, workflow: made.result.workflow, stepCount: made.result.stepCount, answer: made.result.answer };
+          await recordInCircuit(deps, ctx, made, gate === 'probe');
+          history = { ...history, attempts: [...history.attempts, historyOf(made.record, false, ladder)] };
+          break;
         }
-        const prompt = promptOf(step.model, step.kind === 'repair' ? step.of : null);
-        if (fresh) {
-          // A repair follows the attempt it repairs: that one is paid for, so it is recorded first.
-          await withRequestRow(deps, ctx, () => deps.repo.recordAttempt(fresh!.record));
-          const number = fresh.record.attemptNumber;
-          history = { ...history, attempts: history.attempts.map((a) => (a.attemptNumber === number ? { ...a, recorded: true } : a)) };
-        }
-        fresh = await callModel(deps, ctx, step, prompt);
-        await recordInCircuit(deps, ctx, fresh, gate === 'probe');
-        history = { ...history, attempts: [...history.attempts, historyOf(fresh.record, false, ladder)] };
-        break;
+        case 'finish':
+          return await finish(deps, ctx, step, fresh);
+        case 'hand_over':
+          return await handOver(deps, ctx, step, fresh?.record ?? null, origin.handedOverFor);
+        case 'retry':
+          return await retryLater(deps, ctx, step, fresh!.record);
       }
-      case 'finish':
-        return finish(deps, ctx, step, fresh);
-      case 'hand_over':
-        return handOver(deps, ctx, step, fresh?.record ?? null, origin.handedOverFor);
-      case 'retry':
-        return retryLater(deps, ctx, step, fresh!.record);
     }
+  } catch (err) {
+    await keepUnrecorded(deps, ctx, fresh, history, err);
+    throw err;
   }
 }
 
-async function finish(deps: Deps, ctx: RequestContext, step: Finish, fresh: FreshAttempt | null): Promise<GenerationResult> {
-  const outcome = finalOutcomeOf(step, fresh && { attemptNumber: fresh.record.attemptNumber, workflow: fresh.result.workflow, stepCount: fresh.result.stepCount }, {
+/**
+ * Writes the attempts earlier runs of the request paid for and kept (the database was down),
+ * then forgets them: the request's recorded attempts, oldest first, and the last kept one (for
+ * its workflow). A crash between the write and the forget writes nothing twice: an attempt's
+ * row is keyed by its number and its insert does nothing on conflict.
+ */
+async function writeKept(deps: Deps, ctx: RequestContext, recorded: readonly AttemptRecord[]): Promise<{ attempts: readonly AttemptRecord[]; last: UnrecordedAttempt | null }> {
+  const kept = await deps.unrecorded.list(ctx.originJobId);
+  if (kept.length === 0) return { attempts: recorded, last: null };
+  const known = new Set(recorded.map((a) => a.attemptNumber));
+  const missing = kept.filter((k) => !known.has(k.record.attemptNumber)).map((k) => k.record);
+  for (const record of missing) await withRequestRow(deps, ctx, () => deps.repo.recordAttempt(record));
+  await deps.unrecorded.clear(ctx.originJobId, kept.map((k) => k.record.attemptNumber));
+  if (missing.length > 0) ctx.log.warn({ attempts: missing.map((a) => a.attemptNumber) }, 'wrote the attempts an earlier run paid for while the database was unreachable');
+  const attempts = [...recorded, ...missing].sort((a, b) => a.attemptNumber - b.attemptNumber);
+  const last = kept.at(-1)!;
+  return { attempts, last: attempts.at(-1)?.attemptNumber === last.record.attemptNumber ? last : null };
+}
+
+/**
+ * A run that paid for a call and could not record it (the database unreachable past the port's
+ * retries) keeps it in Redis before its job fails: the next run writes it and decides from it,
+ * instead of paying for the call again. With Redis down too, it is lost; said loudly.
+ */
+async function keepUnrecorded(deps: Deps, ctx: RequestContext, fresh: LastAttempt | null, history: History, err: unknown): Promise<void> {
+  if (!fresh || !isTransientDbError(err)) return;
+  const number = fresh.record.attemptNumber;
+  if (history.attempts.find((a) => a.attemptNumber === number)?.recorded) return;
+  try {
+    await deps.unrecorded.keep(fresh);
+    ctx.log.warn({ attempt: number, err: coerceError(err).message }, 'the database could not take a paid attempt; kept in Redis for the next run');
+  } catch (keepErr) {
+    ctx.log.error({ attempt: number, err: coerceError(err).message, keepErr: coerceError(keepErr).message }, 'a paid attempt is lost to the ledger: neither the database nor Redis could take it');
+  }
+}
+
+async function finish(deps: Deps, ctx: RequestContext, step: Finish, fresh: LastAttempt | null): Promise<GenerationResult> {
+  const outcome = finalOutcomeOf(step, fresh && { attemptNumber: fresh.record.attemptNumber, workflow: fresh.workflow, stepCount: fresh.stepCount }, {
     identity: { jobId: ctx.originJobId, userId: ctx.request.userId, agentId: ctx.request.agentId },
     settings: ctx.snapshot,
     enqueuedAt: ctx.enqueuedAt,
@@ -260,6 +311,8 @@ async function recordAbandoned(deps: Deps, job: Job, reason: string): Promise<vo
   const begun = await begin(deps, job, origin);
   if (begun.final) return;
   const ctx = contextFor(deps, job, undefined, origin, begun.settings, null);
+  // A paid attempt kept while the database was down reaches the ledger with the failure.
+  await writeKept(deps, ctx, begun.attempts);
   const s = ctx.settings;
   const result = await deps.repo.finish(
     {
@@ -289,9 +342,9 @@ async function recordAbandoned(deps: Deps, job: Job, reason: string): Promise<vo
  * and, when this run made that attempt, its answer (answers are never stored, so a repair after
  * a crash has the errors only).
  */
-function promptFor(request: GenerationRequest, model: ModelSpec, repairOf: HistoryAttempt | null, fresh: FreshAttempt | null): PromptCall {
+function promptFor(request: GenerationRequest, model: ModelSpec, repairOf: HistoryAttempt | null, fresh: LastAttempt | null): PromptCall {
   if (!repairOf || repairOf.outcome === 'ok' || !isValidationFailure(repairOf.outcome)) return firstCallPrompt(request, model);
-  const answer = fresh && fresh.record.attemptNumber === repairOf.attemptNumber ? fresh.result.answer : '';
+  const answer = fresh && fresh.record.attemptNumber === repairOf.attemptNumber ? fresh.answer : '';
   return repairCallPrompt(request, model, { kind: repairOf.outcome, errors: repairOf.validationErrors ?? [], answer });
 }
 
