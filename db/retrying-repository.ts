@@ -4,10 +4,12 @@
  * A result already paid for must not be lost to a database blip, so writes wait an outage out;
  * anything else (a constraint, a missing request row, a bug) goes straight to the caller.
  *
- * Worst case, per repository call: `maxWaitMs` of waiting (the last pause is cut short so the
- * waits never pass it) plus the attempts themselves; an attempt against an unreachable server
- * ends at the pool's connect timeout (10 s, db/client.ts). With the defaults: at most 30 s of
- * waits and about 40 s in all before the error reaches the job (and BullMQ's own retry).
+ * Worst case, per repository call: `maxWaitMs`, counted from the first try and covering the
+ * tries as well as the pauses (the last pause is cut short so they never pass it), plus the one
+ * try under way when it runs out. A try against a server that does not answer lasts up to the
+ * pool's connect timeout (10 s, db/client.ts), so counting only the pauses would let a call run
+ * for a connect timeout per try: minutes, not the 40 s below. With the defaults: about 40 s in
+ * all before the error reaches the job (and BullMQ's own retry).
  */
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import type { GenerationRepository } from './generation-repository.ts';
@@ -23,7 +25,7 @@ export interface RetryClock {
 export interface DbRetryOptions {
   readonly clock: RetryClock;
   /**
-   * Total pause time before the error is passed on.
+   * Time from the first try (tries and pauses) after which the error is passed on.
    * @defaultValue 30_000
    */
   readonly maxWaitMs?: number;
@@ -53,18 +55,20 @@ export async function withDbRetry<T>(op: string, run: () => Promise<T>, options:
   const maxWaitMs = options.maxWaitMs ?? DEFAULT_DB_RETRY.maxWaitMs;
   const baseDelayMs = options.baseDelayMs ?? DEFAULT_DB_RETRY.baseDelayMs;
   const maxDelayMs = options.maxDelayMs ?? DEFAULT_DB_RETRY.maxDelayMs;
-  let waited = 0;
+  const started = clock.now();
+  let paused = 0;
   for (let attempt = 0; ; attempt++) {
     try {
       return await run();
     } catch (err) {
-      if (!isTransientDbError(err) || waited >= maxWaitMs) throw err;
+      // As the clock saw it (the tries included), and never less than the pauses: a clock that
+      // stands still still ends the retries.
+      const spent = Math.max(paused, clock.now() - started);
+      if (!isTransientDbError(err) || spent >= maxWaitMs) throw err;
       if (attempt === 0) options.onRetry?.(op, err);
-      const delayMs = Math.min(maxWaitMs - waited, Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(attempt, 30)) * (0.5 + random() * 0.5));
-      const before = clock.now();
+      const delayMs = Math.min(maxWaitMs - spent, Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(attempt, 30)) * (0.5 + random() * 0.5));
       await clock.sleep(delayMs);
-      // Counted as the clock saw it, so a clock that jumps (or a test's) bounds the waits as well.
-      waited += Math.max(delayMs, clock.now() - before);
+      paused += delayMs;
     }
   }
 }

@@ -59,7 +59,7 @@ export interface WorkerConfig {
   readonly lostRequestGraceMs: number;
   /** LOST_REQUEST_MAX_REQUEUES: put-backs of one request before it is recorded as failed instead. */
   readonly lostRequestMaxRequeues: number;
-  /** DATABASE_RETRY_MAX_WAIT_MS: how long the database port waits out an outage per call (`W_db`'s pauses, db/retrying-repository.ts). */
+  /** DATABASE_RETRY_MAX_WAIT_MS: how long the database port waits out an outage per call, from its first try (db/retrying-repository.ts). */
   readonly databaseRetryMaxWaitMs: number;
   /**
    * `random_page_cost` the worker's Postgres connections start with (see INPUT_KEYS in

@@ -50,6 +50,22 @@ it('waits an unreachable database out, and the pauses never add up past maxWaitM
   expect(tries).toBe(clock.pauses.length + 1);
 });
 
+it('counts the tries too: a server that takes a connect timeout per try still ends the call after about maxWaitMs plus one try', async () => {
+  const unreachable = await postgresError(`postgres://postgres@127.0.0.1:${await freePort()}/test`);
+  const clock = recordingClock();
+  const connectTimeoutMs = 10_000;
+  let tries = 0;
+  const err = await withDbRetry('finish', async () => {
+    tries++;
+    // Each try lasts the pool's connect timeout, as against a server that accepts and says nothing.
+    await clock.sleep(connectTimeoutMs);
+    throw unreachable;
+  }, { clock, random: () => 0.999 }).catch((e: unknown) => e);
+  expect(err).toBe(unreachable);
+  expect(clock.now()).toBeLessThanOrEqual(DEFAULT_DB_RETRY.maxWaitMs + connectTimeoutMs);
+  expect(tries).toBeGreaterThan(1);
+});
+
 it('returns the answer once the database is back', async () => {
   const unreachable = await postgresError(`postgres://postgres@127.0.0.1:${await freePort()}/test`);
   const clock = recordingClock();

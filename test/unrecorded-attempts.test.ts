@@ -82,8 +82,8 @@ describe('a kept attempt', () => {
 
 /**
  * Enqueues, cuts Postgres as the model is called, and brings it back once the run has failed
- * its job: the write after the answer failed past the port's wait (a refused connection takes
- * postgres.js up to its connect timeout, so that is some 10-20 s).
+ * its job: the write after the answer failed past the port's wait (a connection the proxy
+ * accepts and drops takes postgres.js its connect timeout, so that is some 10 s).
  */
 async function outageDuringCall(userGoal: string): Promise<string> {
   const id = await h.client.enqueue({ userId: 'u', agentId: 'a', userGoal, availablePlugins: PLUGINS });
