@@ -108,7 +108,9 @@ const [attempts] = await db.sql`
   from generation_attempts where job_id in ${db.sql(ids)}`;
 const total = Number(run!.total_cost);
 const fallbackModel = findModel(settings.fallbackModel)!;
-const allFallback = (attempts!.fallback_cost ?? 0) * run!.jobs;
+// Measured from this run's own fallback answers; with none, there is nothing to compare with
+// (shown as such, not as a $0 that would read as a price).
+const allFallback = attempts!.fallback_cost === null ? null : attempts!.fallback_cost * run!.jobs;
 const sorted = [...latencies].sort((a, b) => a - b);
 console.table({
   jobs: run!.jobs,
@@ -117,8 +119,8 @@ console.table({
   'primary validation pass rate': `${((attempts!.passed * 100) / Math.max(1, attempts!.answered)).toFixed(2)}% (target > 95%)`,
   'total cost': `$${total.toFixed(6)}`,
   'cost per workflow': `$${(total / Math.max(1, run!.succeeded)).toFixed(6)}`,
-  [`all on ${fallbackModel.label}`]: `$${allFallback.toFixed(6)}`,
-  savings: allFallback > 0 ? `$${(allFallback - total).toFixed(6)} (${(((allFallback - total) / allFallback) * 100).toFixed(1)}%)` : 'n/a',
+  [`all on ${fallbackModel.label}`]: allFallback === null ? 'n/a (no answer of it in this run to measure)' : `$${allFallback.toFixed(6)}`,
+  savings: allFallback !== null && allFallback > 0 ? `$${(allFallback - total).toFixed(6)} (${(((allFallback - total) / allFallback) * 100).toFixed(1)}%)` : 'n/a',
   'latency p50': `${Math.round(pct(sorted, 50))} ms`,
   'latency p95': `${Math.round(pct(sorted, 95))} ms`,
 });
