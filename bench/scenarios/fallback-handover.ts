@@ -23,8 +23,10 @@ export const fallbackHandover: Scenario = {
   targetText: 'p50 ≤ 10 ms',
   async run(mode: Mode, log) {
     const size = SIZES[mode];
-    // Every primary call fails: half with an answer that breaks the schema, half with a 500.
-    const env = await createBenchEnv({ label: 'handover', latencyMs: size.simulatorLatencyMs, faults: { 'gpt-4o-mini': { schema: 0.5, server_error: 0.5 } } });
+    // Every primary call fails: 70% with an answer that breaks the schema, 30% with a 500. Call
+    // failures stay under the model circuit's threshold (half of the recent calls), so every
+    // request tries the primary and is handed over, rather than skipping an open circuit.
+    const env = await createBenchEnv({ label: 'handover', latencyMs: size.simulatorLatencyMs, faults: { 'gpt-4o-mini': { schema: 0.7, server_error: 0.3 } } });
     try {
       await env.startWorkers(1);
       log(`${size.requests} requests at ${size.ratePerSecond}/s, every primary call failing, both models at ${size.simulatorLatencyMs} ms`);
@@ -55,7 +57,7 @@ export const fallbackHandover: Scenario = {
       const bySegment = summarizeEach(segments);
       log(`where the time goes, p50/p99 ms: ${describeSegments({ added: 'failure handled and fallback job added', delivered: 'delivered', started: 'picked up to the call' }, bySegment)}`);
       return {
-        params: { ratePerSecond: size.ratePerSecond, requests: size.requests, simulatorLatencyMs: size.simulatorLatencyMs, workerProcesses: 1, primaryFaults: 'schema 50%, server_error 50%' },
+        params: { ratePerSecond: size.ratePerSecond, requests: size.requests, simulatorLatencyMs: size.simulatorLatencyMs, workerProcesses: 1, primaryFaults: 'schema 70%, server_error 30%' },
         metrics: {
           handovers: all.count,
           handoverP50Ms: all.p50,
