@@ -31,8 +31,3 @@ export function worstCasePrice(model: ModelSpec, call: PromptCall): Picodollars 
   const asCacheWrite = costOf(model, { inputTokens: 0, outputTokens: call.maxOutputTokens, cachedInputTokens: 0, cacheWriteTokens: input });
   return asInput > asCacheWrite ? asInput : asCacheWrite;
 }
-
-/** Whether starting a step of worst-case price `step` could take a request that spent `spent` past `cap` (null: no cap). */
-export function wouldPassCap(spent: Picodollars, step: Picodollars, cap: Picodollars | null): boolean {
-  return cap !== null && spent + step > cap;
-}

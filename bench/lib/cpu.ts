@@ -92,13 +92,13 @@ export interface MachineShare {
 
 /**
  * Starts measuring how much CPU processes outside this benchmark (and Redis and Postgres) used.
- * `runningChildren`: the CPU time of child processes that are still running when the result is
- * read (their time is this process tree's only once they are reaped).
+ * Read the result once the benchmark's child processes have exited: a child's CPU time counts as
+ * this process tree's only once it is reaped.
  */
-export function watchOtherCpu(cores: number, runningChildren: () => number = () => 0): () => MachineShare {
+export function watchOtherCpu(cores: number): () => MachineShare {
   const t0 = performance.now();
   const busy0 = machineBusyMs();
-  const ownNow = () => ownTreeMs() + cpuOfProcessesNamed(POSTGRES_AND_REDIS) + runningChildren();
+  const ownNow = () => ownTreeMs() + cpuOfProcessesNamed(POSTGRES_AND_REDIS);
   const own0 = ownNow();
   return () => {
     const percent = (ms: number) => Math.max(0, (ms / ((performance.now() - t0) * cores)) * 100);
