@@ -5,51 +5,17 @@
 (function () {
   const STATS_REFRESH_MS = 15000;
   const $ = (sel, root) => (root || document).querySelector(sel);
-  const byTestId = (id, root) => $(`[data-testid="${id}"]`, root);
 
   const state = { catalog: null, models: new Map(), saved: null, stats: null, window: '7d', statsTimer: null };
   const WINDOW_LABELS = { '1h': 'last hour', '24h': 'last 24 hours', '7d': 'last 7 days', '30d': 'last 30 days' };
 
-  // ---- formatting (the browser tests use the same rules) -------------------------------------
-  /** $1,234.56 from a dollar up; up to six decimals below (at least two): $0.001095, $0.50. */
-  function fmtUsd(n) {
-    if (n === null || n === undefined || !Number.isFinite(n)) return '—';
-    const sign = n < 0 ? '-' : '';
-    const abs = Math.abs(n);
-    if (abs >= 1) return `${sign}$${abs.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
-    let s = abs.toFixed(6).replace(/0+$/, '');
-    const decimals = s.split('.')[1] || '';
-    if (decimals.length < 2) s = abs.toFixed(2);
-    return `${sign}$${s}`;
-  }
-  function fmtPct(n) {
-    return n === null || n === undefined || !Number.isFinite(n) ? '—' : `${n.toFixed(2)}%`;
-  }
-  function fmtInt(n) {
-    return Number(n || 0).toLocaleString('en-US');
-  }
+  const { byTestId, fmtUsd, fmtPct, fmtInt, api } = window.WorkflowConsole;
+
   /** Writes a figure: its text, and the raw number in data-value for tests and tooling. */
   function setFigure(el, value, format) {
     if (!el) return;
     el.textContent = format(value);
     el.dataset.value = value === null || value === undefined || !Number.isFinite(value) ? '' : String(value);
-  }
-
-  // ---- HTTP --------------------------------------------------------------------------------
-  async function api(path, init) {
-    const res = await fetch(path, Object.assign({ credentials: 'same-origin', headers: { accept: 'application/json' } }, init || {}));
-    if (res.status === 401) {
-      window.location.assign('/admin/login');
-      throw new Error('session expired');
-    }
-    const body = await res.json().catch(() => null);
-    if (!res.ok) {
-      const err = new Error((body && body.error && body.error.message) || `HTTP ${res.status}`);
-      err.status = res.status;
-      err.details = body && body.error && body.error.details;
-      throw err;
-    }
-    return body;
   }
 
   async function loadHistory() {

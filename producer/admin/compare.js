@@ -2,24 +2,7 @@
 'use strict';
 
 (function () {
-  const byTestId = (id, root) => (root || document).querySelector(`[data-testid="${id}"]`);
-
-  function fmtUsd(n) {
-    if (n === null || n === undefined || !Number.isFinite(n)) return '—';
-    return n >= 1 ? `$${n.toFixed(2)}` : `$${n.toFixed(6).replace(/0+$/, '').replace(/\.$/, '.00')}`;
-  }
-  const fmtTime = (iso) => (iso ? new Date(iso).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '—');
-
-  async function api(path) {
-    const res = await fetch(path, { headers: { accept: 'application/json' }, credentials: 'same-origin' });
-    if (res.status === 401) {
-      window.location.assign('/admin/login');
-      throw new Error('signed out');
-    }
-    const body = await res.json();
-    if (!res.ok) throw new Error(body && body.error ? body.error.message : `HTTP ${res.status}`);
-    return body;
-  }
+  const { byTestId, fmtUsd, fmtTime, api } = window.WorkflowConsole;
 
   function el(tag, props, ...children) {
     const node = Object.assign(document.createElement(tag), props || {});

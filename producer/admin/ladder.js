@@ -5,7 +5,7 @@
 // window.woLadder.current(). The fallback generator select is the chain's first step.
 (() => {
   'use strict';
-  const byTestId = (id) => document.querySelector(`[data-testid="${id}"]`);
+  const { byTestId, fmtUsd, fmtInt } = window.WorkflowConsole;
   /** The first call's output limit (worker/prompt.ts MAX_WORKFLOW_OUTPUT_TOKENS). */
   const FIRST_CALL_MAX_OUTPUT = 8192;
   const MAX_CHAIN = 5;
@@ -19,14 +19,6 @@
   const capInput = () => byTestId('cost-cap');
 
   const label = (id) => (state.models.get(id) ? state.models.get(id).label : id);
-  function fmtUsd(n) {
-    if (!Number.isFinite(n)) return '—';
-    if (n >= 1) return `$${n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
-    let s = n.toFixed(6).replace(/0+$/, '');
-    if ((s.split('.')[1] || '').length < 2) s = n.toFixed(2);
-    return `$${s}`;
-  }
-  const fmtInt = (n) => Number(n).toLocaleString('en-US');
   const times = (n) => (n === 1 ? 'once' : n === 2 ? 'twice' : `${n} times`);
 
   /** The cap typed in: null for none, a decimal string, or undefined when it is not an amount. */

@@ -33,6 +33,7 @@ export function comparePage(options: PageOptions): string {
 
 const ASSETS: Record<string, { contentType: string; body: string; etag: string }> = Object.fromEntries(
   [
+    ['console-kit.js', 'text/javascript; charset=utf-8'],
     ['admin.js', 'text/javascript; charset=utf-8'],
     ['admin.css', 'text/css; charset=utf-8'],
     ['models.js', 'text/javascript; charset=utf-8'],

@@ -3,7 +3,7 @@
 // preset fills the form (admin.js recomputes the help and projections on 'change'); Save stores it.
 (() => {
   'use strict';
-  const byTestId = (id) => document.querySelector(`[data-testid="${id}"]`);
+  const { byTestId, fmtUsd } = window.WorkflowConsole;
   const RECOMMENDED = { primaryModel: 'gpt-4o-mini', fallbackModel: 'claude-sonnet-4-6' };
   const PRESETS = [
     {
@@ -30,11 +30,6 @@
     const opt = document.querySelector(`[data-testid="primary-model"] option[value="${id}"]`);
     return opt ? Number(opt.dataset.cost) : NaN;
   };
-  function fmtUsd(n) {
-    if (!Number.isFinite(n)) return '—';
-    return n >= 1 ? `$${n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}` : `$${n.toFixed(4)}`;
-  }
-
   /** Projected monthly cost of a preset at the volume and fallback rate typed into the projection. */
   function monthly(p) {
     const volume = Number(byTestId('projection-volume').value);

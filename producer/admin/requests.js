@@ -2,26 +2,8 @@
 (() => {
   'use strict';
   const $ = (sel) => document.querySelector(sel);
-  const byTestId = (id) => document.querySelector(`[data-testid="${id}"]`);
+  const { byTestId, fmtUsd, fmtTime, dash, api } = window.WorkflowConsole;
   const FILTERS = ['status', 'generator', 'primaryModel', 'fallbackReason', 'userId', 'agentId', 'jobIdPrefix', 'from', 'to'];
-
-  function fmtUsd(n) {
-    if (n === null || n === undefined || !Number.isFinite(n)) return '—';
-    return n >= 1 ? `$${n.toFixed(2)}` : `$${n.toFixed(6).replace(/0+$/, '').replace(/\.$/, '.00')}`;
-  }
-  const fmtTime = (iso) => (iso ? new Date(iso).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '—');
-  const dash = (v) => (v === null || v === undefined || v === '' ? '—' : String(v));
-
-  async function api(path) {
-    const res = await fetch(path, { headers: { accept: 'application/json' }, credentials: 'same-origin' });
-    if (res.status === 401) {
-      window.location.assign('/admin/login');
-      throw new Error('signed out');
-    }
-    const body = await res.json();
-    if (!res.ok) throw new Error(body && body.error ? body.error.message : `HTTP ${res.status}`);
-    return body;
-  }
 
   function row(tbody, cells, testid) {
     const tr = document.createElement('tr');

@@ -3,7 +3,7 @@
 'use strict';
 
 (function () {
-  const byTestId = (id) => document.querySelector(`[data-testid="${id}"]`);
+  const { byTestId, fmtUsd, fmtInt, fmtPct, api } = window.WorkflowConsole;
   const WINDOW_LABELS = { '1h': 'last hour', '24h': 'last 24 hours', '7d': 'last 7 days', '30d': 'last 30 days' };
   const WINDOW_MS = { '1h': 3600e3, '24h': 86400e3, '7d': 7 * 86400e3, '30d': 30 * 86400e3 };
   const BUCKET_LABELS = { 300: '5-minute', 3600: 'hourly', 21600: '6-hour', 86400: 'daily' };
@@ -12,29 +12,6 @@
   const CHART_HEIGHT = 260;
 
   const state = { labels: null, chart: null, window: null, loading: null };
-
-  function fmtUsd(n) {
-    if (n === null || n === undefined || !Number.isFinite(n)) return '—';
-    const abs = Math.abs(n);
-    if (abs >= 1) return `$${n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
-    if (abs === 0) return '$0';
-    let s = abs.toFixed(6).replace(/0+$/, '');
-    if ((s.split('.')[1] || '').length < 2) s = abs.toFixed(2);
-    return `${n < 0 ? '-' : ''}$${s}`;
-  }
-  const fmtInt = (n) => Number(n || 0).toLocaleString('en-US');
-  const fmtPct = (n) => (n === null || n === undefined ? '—' : `${n.toFixed(2)}%`);
-
-  async function api(path) {
-    const res = await fetch(path, { credentials: 'same-origin', headers: { accept: 'application/json' } });
-    if (res.status === 401) {
-      window.location.assign('/admin/login');
-      throw new Error('session expired');
-    }
-    const body = await res.json().catch(() => null);
-    if (!res.ok) throw new Error((body && body.error && body.error.message) || `HTTP ${res.status}`);
-    return body;
-  }
 
   async function labels() {
     if (!state.labels) {
