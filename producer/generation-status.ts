@@ -1,7 +1,8 @@
 /**
  * Where a request is, read from its two sources of truth: the stored row in workflow_generations
- * once it finished, and the BullMQ jobs while it runs (the primary job, then the fallback job it
- * handed over to). Also the stages it has passed, for the event stream.
+ * once it finished, and the BullMQ jobs while it runs (the primary job, then the job of the ladder
+ * step it was handed over to: the fallback's, then the chain's). Also the stages it has passed, for
+ * the event stream.
  */
 import type { Job, Queue } from 'bullmq';
 import { eq } from 'drizzle-orm';
@@ -10,7 +11,8 @@ import { rowToResult } from '../db/generation-repository.ts';
 import { workflowGenerations } from '../db/schema.ts';
 import type { GenerationResult, HandoverResult } from '../shared/generation-result.ts';
 import { parseRequestFailure } from '../shared/failures.ts';
-import { fallbackJobId, type GenerationRequest } from '../shared/jobs.ts';
+import { fallbackJobId, stepJobId, type GenerationRequest } from '../shared/jobs.ts';
+import { MAX_FALLBACK_CHAIN } from '../shared/settings.ts';
 import { isValidationFailure, type HandoverReason } from '../shared/outcomes.ts';
 import type { ApiStatus, Stage } from './schemas.ts';
 
@@ -110,6 +112,21 @@ export class GenerationStatusReader {
     return rows[0];
   }
 
+  /**
+   * The ladder step whose job carries a handed-over request now: the first fallback step, or, while
+   * a step's job has completed by handing over to the next, the next one (up to the longest chain).
+   */
+  private async currentStep(id: string, job: Job | undefined, state: string): Promise<{ job: Job | undefined; state: string; jobId: string }> {
+    let current = { job, state, jobId: fallbackJobId(id) };
+    for (let step = 2; step <= MAX_FALLBACK_CHAIN && current.state === 'completed' && isHandover(current.job?.returnvalue); step += 1) {
+      const jobId = stepJobId(id, step);
+      const next = await jobAt(this.fallback, jobId);
+      if (!next.job) break;
+      current = { ...next, jobId };
+    }
+    return current;
+  }
+
   /** The request as first submitted (job data or stored row), for idempotency checks; undefined when unknown. */
   async submittedRequest(id: string): Promise<{ request: unknown } | undefined> {
     const job = await this.primary.getJob(id);
@@ -124,7 +141,9 @@ export class GenerationStatusReader {
     if (row && row.status !== 'queued') return finishedSnapshot(id, rowToResult(row), null, row);
 
     const { job: primaryJob, state: pState } = await jobAt(this.primary, id);
-    const { job: fallbackJob, state: fState } = await jobAt(this.fallback, fallbackJobId(id));
+    const { job: firstStepJob, state: firstStepState } = await jobAt(this.fallback, fallbackJobId(id));
+    // Past the first fallback step, the ladder's later steps carry the request: follow the hand-overs.
+    const { job: fallbackJob, state: fState, jobId: fbId } = await this.currentStep(id, firstStepJob, firstStepState);
     if (!primaryJob && !fallbackJob && !row) return null;
 
     const enqueuedAt = iso(row?.enqueuedAt ?? primaryJob?.timestamp ?? null);
@@ -152,12 +171,13 @@ export class GenerationStatusReader {
     }
 
     // Handed over: the fallback job carries the request from here.
-    const fbData = (fallbackJob?.data ?? {}) as { reason?: HandoverReason; primaryModel?: string; fallbackModel?: string };
-    const reason = handover?.reason ?? fbData.reason ?? (pProgress.stage === 'fallback_enqueued' ? (pProgress.reason ?? null) : null);
+    // The first step's data says why the primary handed over; the current step's, which model it calls.
+    const firstData = (firstStepJob?.data ?? {}) as { reason?: HandoverReason; primaryModel?: string };
+    const fbData = (fallbackJob?.data ?? {}) as { fallbackModel?: string };
+    const reason = handover?.reason ?? firstData.reason ?? (pProgress.stage === 'fallback_enqueued' ? (pProgress.reason ?? null) : null);
     history.push({ stage: 'primary_started' });
-    if (reason !== null && isValidationFailure(reason)) history.push({ stage: 'validating', role: 'primary', model: fbData.primaryModel ?? row?.primaryModel ?? null });
-    const fbId = fallbackJobId(id);
-    history.push({ stage: 'fallback_enqueued', reason, fallbackJobId: fbId });
+    if (reason !== null && isValidationFailure(reason)) history.push({ stage: 'validating', role: 'primary', model: firstData.primaryModel ?? row?.primaryModel ?? null });
+    history.push({ stage: 'fallback_enqueued', reason, fallbackJobId: fallbackJobId(id) });
     if (fallbackJob) {
       if (fState === 'completed' && isResult(fallbackJob.returnvalue)) return finishedSnapshot(id, fallbackJob.returnvalue as GenerationResult, null, row, fallbackJob);
       if (fState === 'failed') return failedSnapshot(id, fallbackJob, row);

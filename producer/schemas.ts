@@ -79,7 +79,7 @@ export const generationStatusSchema = {
     status: { type: 'string', enum: [...API_STATUSES] },
     stage: { type: 'string', enum: [...STAGES], description: 'The last stage the request reached.' },
     queue: nullable({ type: 'string', enum: ['primary', 'fallback'], description: 'Where an unfinished request is.' }),
-    fallbackJobId: nullable({ type: 'string' }),
+    fallbackJobId: nullable({ type: 'string', description: 'The job of the fallback step that carries a handed-over request: `<id>-fallback`, or `<id>-step-<k>` on a later step of the fallback chain.' }),
     fallbackReason: nullable({ type: 'string', enum: FAILURE_REASONS }),
     result: nullable({ $ref: generationResultSchema.$id }),
     error: nullable({ type: 'string', description: 'Why a request failed without a stored result (infrastructure errors).' }),

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_FALLBACK_RATE } from '../db/seed-queries.ts';
 import { auditLogs, generationAttempts, workflowGenerations } from '../db/schema.ts';
 import { GenerationFailedError } from '../producer/client.ts';
+import { GenerationStatusReader } from '../producer/generation-status.ts';
 import { stepJobId } from '../shared/jobs.ts';
 import { parseUsd } from '../shared/money.ts';
 import type { WorkerRuntime } from '../worker/runtime.ts';
@@ -58,6 +59,28 @@ describe('a chain of three', () => {
     expect(await h.fallbackQueue.getJob(stepJobId(id, 1))).toBeDefined();
     expect((await h.fallbackQueue.getJob(stepJobId(id, 2)))?.data).toMatchObject({ originJobId: id, step: 2, reason: 'schema', fallbackModel: 'gpt-4.1-mini' });
     await expectCleanLedger(h.db, [id], [h.rawQueue, h.fallbackQueue]);
+  });
+
+  it('the status API follows the request up the chain: the step that carries it, and that step’s model', async () => {
+    // The chain's second model answers after 1.5 s, long enough to read the status while it works.
+    h.sim.setFaults({ 'gpt-4.1-mini': { slowMs: 1_500 } });
+    try {
+      const status = new GenerationStatusReader(h.db.db, h.rawQueue, h.fallbackQueue);
+      const id = await h.client.enqueue(request('Route support tickets by topic', 'gpt-4o-mini=schema', 'claude-sonnet-4-6=schema', 'gpt-4.1-mini=slow'));
+      const onStep2 = await eventually(async () => {
+        const snapshot = await status.read(id);
+        return snapshot?.view.fallbackJobId === stepJobId(id, 2) ? snapshot : null;
+      }, { what: 'the status to name the chain’s second step' });
+      expect(onStep2.view).toMatchObject({ status: 'active', stage: 'fallback_started', queue: 'fallback', fallbackReason: 'schema' });
+      expect(onStep2.history).toContainEqual({ stage: 'fallback_started', model: 'gpt-4.1-mini' });
+      // The hand-over event still names the first fallback step's job, as a finished request's history does.
+      expect(onStep2.history).toContainEqual({ stage: 'fallback_enqueued', reason: 'schema', fallbackJobId: stepJobId(id, 1) });
+      const result = await h.client.waitForResult(id, { timeoutMs: 30_000 });
+      expect(result).toMatchObject({ status: 'succeeded', generator_used: 'gpt-4.1-mini', fallback_reason: 'schema', attempts: 3 });
+      expect((await status.read(id))?.view).toMatchObject({ status: 'succeeded', stage: 'finished', queue: null });
+    } finally {
+      h.sim.setFaults({});
+    }
   });
 
   it('the seed’s fallback query counts a request that climbed two steps once', async () => {
