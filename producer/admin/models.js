@@ -117,8 +117,9 @@
     status.textContent = 'Saving…';
     const r = await api('PUT', `/v1/admin/models/${encodeURIComponent(id)}`, documentFromForm(form));
     if (r.status === 200 || r.status === 201) {
-      status.textContent = r.status === 201 ? `Added ${id}.` : `Saved ${id}.`;
+      // Said once the table shows the stored row, so what the page reads as saved is what it lists.
       await load();
+      status.textContent = r.status === 201 ? `Added ${id}.` : `Saved ${id}.`;
       return;
     }
     status.textContent = r.body?.error?.message ?? `Not saved (HTTP ${r.status}).`;
@@ -161,13 +162,14 @@
   }
 
   /** The red banner for a configured model already retired, the settings card's 30-day warning. */
-  async function renderLifecycle() {
-    const r = await api('GET', '/v1/admin/settings');
+  /** The retirement banners and warnings of the models the settings name; `view`: a settings response already in hand. */
+  async function renderLifecycle(view) {
+    const settings = view || (await api('GET', '/v1/admin/settings')).body;
     const top = $('model-lifecycle');
     const card = $('settings-lifecycle');
     top.replaceChildren();
     card.replaceChildren();
-    for (const w of r.body?.lifecycle ?? []) {
+    for (const w of settings?.lifecycle ?? []) {
       const to = w.replacementId ? ` Its replacement is ${w.replacementLabel ?? w.replacementId} (${w.replacementId}).` : '';
       const day = w.shutdownAt.slice(0, 10);
       if (w.retired) {
@@ -195,8 +197,8 @@
     $('model-cancel').addEventListener('click', () => {
       $('model-form').hidden = true;
     });
-    // A settings change made in the settings card can change the warnings.
-    document.getElementById('settings-form')?.addEventListener('submit', () => setTimeout(() => void renderLifecycle(), 500));
+    // Stored settings (admin.js announces each save) can change the warnings.
+    document.addEventListener('wo:settings', (e) => void renderLifecycle(e.detail));
     void load();
   });
 })();
