@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditLogs, modelCatalog } from '../db/schema.ts';
 import { MODEL_CATALOG } from '../shared/default-catalog.ts';
 import { DEFAULT_SETTINGS } from '../shared/settings.ts';
-import { type ConsoleFixture, signIn, startConsoleFixture } from './helpers/console.ts';
+import { closeCheckedPage, type ConsoleFixture, openCheckedPage, startConsoleFixture } from './helpers/console.ts';
 
 let fixture: ConsoleFixture;
 
@@ -20,16 +20,10 @@ beforeAll(async () => {
 afterAll(() => fixture?.close());
 
 async function openConsole(): Promise<Page> {
-  const { page, problems } = await signIn(fixture.browser, fixture.producer.url, { readyWhen: 'body[data-ready="true"][data-models-ready="true"]' });
-  (page as Page & { problems?: string[] }).problems = problems;
-  return page;
+  return openCheckedPage(fixture.browser, fixture.producer.url, { readyWhen: 'body[data-ready="true"][data-models-ready="true"]' });
 }
 
-async function closePage(page: Page): Promise<void> {
-  const problems = (page as Page & { problems?: string[] }).problems ?? [];
-  await page.context().close();
-  expect(problems, 'uncaught errors in the page').toEqual([]);
-}
+const closePage = closeCheckedPage;
 
 const daysUntil = (iso: string) => Math.ceil((Date.parse(iso) - Date.now()) / 86_400_000);
 

@@ -17,7 +17,7 @@ import type { RunningProducer } from '../producer/server.ts';
 import { costOf, type TokenUsage, usdToNumber } from '../shared/money.ts';
 import { findModel, MODEL_CATALOG } from '../shared/default-catalog.ts';
 import { DEFAULT_SETTINGS, type OrchestratorSettings } from '../shared/settings.ts';
-import { signIn, STATS_READY } from './helpers/console.ts';
+import { closeCheckedPage, openCheckedPage, STATS_READY } from './helpers/console.ts';
 import { type Harness, startHarness } from './helpers/harness.ts';
 import { ADMIN_IDENTITY, ADMIN_TOKEN, adminAuth, call, producerPool } from './helpers/producer.ts';
 
@@ -54,16 +54,10 @@ afterAll(async () => {
 /** A fresh browser context, logged in through the form like a person would. */
 async function openConsole(): Promise<Page> {
   if (launchError) throw launchError;
-  const { page, problems } = await signIn(browser!, producer.url, { readyWhen: STATS_READY });
-  (page as Page & { problems?: string[] }).problems = problems;
-  return page;
+  return openCheckedPage(browser!, producer.url, { readyWhen: STATS_READY });
 }
 
-async function closePage(page: Page): Promise<void> {
-  const problems = (page as Page & { problems?: string[] }).problems ?? [];
-  await page.context().close();
-  expect(problems, 'uncaught errors in the page').toEqual([]);
-}
+const closePage = closeCheckedPage;
 
 /** The page's money format: $1,234.56 from a dollar up; up to six decimals (at least two) below. */
 function fmtUsd(n: number): string {

@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 /**
  * The admin console's browser tests on real parts: a harness, a producer on its schema and
  * prefix, and Debian's Chromium; and a browser context signed in through the login form, as a
@@ -121,4 +122,20 @@ export async function signIn(browser: Browser, baseUrl: string, options: SignInO
   if (new URL(page.url()).pathname !== new URL(path, baseUrl).pathname) await page.goto(`${baseUrl}${path}`);
   await page.waitForSelector(options.readyWhen ?? PAGE_READY, { timeout: READY_TIMEOUT_MS });
   return { context, page, problems, requests };
+}
+
+const pageProblems = new WeakMap<Page, string[]>();
+
+/** `signIn`'s page alone, for tests that close it with `closeCheckedPage`. */
+export async function openCheckedPage(browser: Browser, baseUrl: string, options: SignInOptions = {}): Promise<Page> {
+  const { page, problems } = await signIn(browser, baseUrl, options);
+  pageProblems.set(page, problems);
+  return page;
+}
+
+/** Closes a page from `openCheckedPage`, and fails if it threw anything uncaught meanwhile. */
+export async function closeCheckedPage(page: Page): Promise<void> {
+  const problems = pageProblems.get(page) ?? [];
+  await page.context().close();
+  expect(problems, 'uncaught errors in the page').toEqual([]);
 }
