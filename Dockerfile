@@ -8,10 +8,8 @@
 # (test/compose-e2e.test.ts). The rules it brings (erasable syntax only, `.ts` import paths) are
 # checked by tsc (tsconfig: erasableSyntaxOnly, allowImportingTsExtensions). docs/operations.md.
 
-ARG NODE_IMAGE=node:26-trixie-slim
-
 # ---- production dependencies only -------------------------------------------------------------
-FROM ${NODE_IMAGE} AS deps
+FROM node:26-trixie-slim AS deps
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
@@ -22,7 +20,7 @@ RUN --mount=type=cache,target=/root/.npm \
     npm ci --omit=dev --no-audit --no-fund
 
 # ---- runtime: worker, producer, migrate --------------------------------------------------------
-FROM ${NODE_IMAGE} AS app
+FROM node:26-trixie-slim AS app
 # tini as PID 1: it forwards SIGTERM to node and reaps zombies; node then runs the graceful stop
 # (stop taking jobs, drain within SHUTDOWN_GRACE_MS, close Redis and Postgres).
 RUN apt-get update \

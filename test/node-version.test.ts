@@ -34,7 +34,10 @@ function satisfies(version: string, range: string): boolean {
 describe('Node.js line', () => {
   it('.nvmrc, the Dockerfile and .ci/run name the same LTS line', () => {
     expect(line).toMatch(/^\d+$/);
-    expect(read('Dockerfile')).toMatch(new RegExp(`^ARG NODE_IMAGE=node:${line}-[a-z]+-slim$`, 'm'));
+    // Every stage built on a Node image names the line in its FROM, as an image scanner reads it.
+    const nodeImages = [...read('Dockerfile').matchAll(/^FROM\s+(node:\S+)/gm)].map((m) => m[1]);
+    expect(nodeImages).toHaveLength(2);
+    for (const image of nodeImages) expect(image).toMatch(new RegExp(`^node:${line}-[a-z]+-slim$`));
     expect(read('.ci/run')).toMatch(new RegExp(`^NODE_LTS=${line}\\.\\d+\\.\\d+$`, 'm'));
   });
 
