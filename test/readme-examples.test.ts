@@ -1,7 +1,8 @@
 /**
  * The README's code runs as written: its TypeScript library example (which must close its client,
  * or the process never exits) and its curl flow, against a real producer, worker, Redis, Postgres
- * and the simulated provider. The blocks are read from README.md, not copied here.
+ * and the simulated provider. The blocks are read from README.md, not copied here. Its apt-get line
+ * names every Debian package CI installs, so the test command works on a fresh machine as written.
  */
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -72,5 +73,18 @@ describe("the README's examples", () => {
     expect(['gpt-4o-mini', 'claude-sonnet-4-6']).toContain(printed.generator);
     expect(printed.cost).toBeGreaterThan(0);
     expect(printed.steps).toBeGreaterThan(0);
+  });
+});
+
+describe("the README's set-up", () => {
+  it('its apt-get line names every Debian package .ci/run installs', () => {
+    const readme = readFileSync(join(PROJECT_ROOT, 'README.md'), 'utf8');
+    const fence = new MarkdownIt().parse(readme, {}).find((t) => t.type === 'fence' && t.content.includes('apt-get install'));
+    const line = /apt-get install -y ([^\n]+)/.exec(fence?.content.replace(/\\\n/g, ' ') ?? '')?.[1] ?? '';
+    const named = new Set(line.trim().split(/\s+/));
+    const ci = readFileSync(join(PROJECT_ROOT, '.ci/run'), 'utf8');
+    const installed = [...ci.matchAll(/apt_install ([a-z0-9 -]+)$/gm)].flatMap((m) => m[1]!.trim().split(/\s+/));
+    expect(installed.length).toBeGreaterThan(5);
+    expect(installed.filter((p) => !named.has(p))).toEqual([]);
   });
 });
