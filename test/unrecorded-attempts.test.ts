@@ -9,7 +9,7 @@ import type { AttemptRecord } from '../db/generation-repository.ts';
 import { TEST_DATABASE_URL } from './helpers/database.ts';
 import { eventually, goal, type Harness, PLUGINS, startHarness } from './helpers/harness.ts';
 import { expectCleanLedger } from './helpers/ledger.ts';
-import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.ts';
+import { startPostgresProxy, type TcpProxy } from './helpers/tcp-proxy.ts';
 import { costOf, formatUsd, parseUsd } from '../shared/money.ts';
 import { findModel } from '../shared/default-catalog.ts';
 import { decodeUnrecorded, encodeUnrecorded, RedisUnrecordedAttempts, UNRECORDED_TTL_SECONDS, type UnrecordedAttempt } from '../worker/unrecorded-attempts.ts';
@@ -18,12 +18,10 @@ let h: Harness;
 let proxy: TcpProxy;
 
 beforeAll(async () => {
-  const pg = new URL(TEST_DATABASE_URL);
-  proxy = await startTcpProxy({ host: pg.hostname, port: Number(pg.port || 5432) });
-  const viaProxy = new URL(TEST_DATABASE_URL);
-  viaProxy.port = String(proxy.port);
+  const viaProxy = await startPostgresProxy(TEST_DATABASE_URL);
+  proxy = viaProxy.proxy;
   // The harness's own connection goes direct; the worker's goes through the proxy.
-  h = await startHarness('unrecorded', { env: { DATABASE_URL: viaProxy.toString(), DATABASE_RETRY_MAX_WAIT_MS: '300', LOST_REQUEST_SWEEP_MS: '0' } });
+  h = await startHarness('unrecorded', { env: { DATABASE_URL: viaProxy.url, DATABASE_RETRY_MAX_WAIT_MS: '300', LOST_REQUEST_SWEEP_MS: '0' } });
   h.sim.setLatency({ 'gpt-4o-mini': 700, 'claude-sonnet-4-6': 100 });
   await h.startWorker();
 });

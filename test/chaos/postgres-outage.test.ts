@@ -7,17 +7,15 @@ import { TEST_DATABASE_URL } from '../helpers/database.ts';
 import { eventually, goal, type Harness, PLUGINS, startHarness } from '../helpers/harness.ts';
 import { expectCleanLedger } from '../helpers/ledger.ts';
 import { startTsProcess, waitForOutput } from '../helpers/processes.ts';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
+import { startPostgresProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
 
 let h: Harness;
 let proxy: TcpProxy;
 
 beforeAll(async () => {
-  const pg = new URL(TEST_DATABASE_URL);
-  proxy = await startTcpProxy({ host: pg.hostname, port: Number(pg.port || 5432) });
-  const viaProxy = new URL(TEST_DATABASE_URL);
-  viaProxy.port = String(proxy.port);
-  h = await startHarness('pgdown', { env: { DATABASE_URL: viaProxy.toString(), LOG_LEVEL: 'info', WORKER_CONCURRENCY: '40' } });
+  const viaProxy = await startPostgresProxy(TEST_DATABASE_URL);
+  proxy = viaProxy.proxy;
+  h = await startHarness('pgdown', { env: { DATABASE_URL: viaProxy.url, LOG_LEVEL: 'info', WORKER_CONCURRENCY: '40' } });
   h.sim.setLatency({ 'gpt-4o-mini': 200, 'claude-sonnet-4-6': 300 });
 });
 afterAll(async () => {
