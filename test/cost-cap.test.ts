@@ -4,9 +4,7 @@
  * the request ends `failed` with reason `cost_cap`, its audit row says so, and the ledger holds
  * exactly the calls that were made.
  */
-import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditLogs, generationAttempts, workflowGenerations } from '../db/schema.ts';
 import { GenerationFailedError } from '../producer/client.ts';
 import { DEFAULT_CATALOG } from '../shared/default-catalog.ts';
 import { formatUsd, parseUsd } from '../shared/money.ts';
@@ -14,7 +12,7 @@ import { worstCasePrice } from '../worker/ladder-price.ts';
 import { firstCallPrompt } from '../worker/repair-prompt.ts';
 import type { WorkerRuntime } from '../worker/runtime.ts';
 import { eventually, goal, type Harness, PLUGINS, startHarness } from './helpers/harness.ts';
-import { expectCleanLedger } from './helpers/ledger.ts';
+import { expectCleanLedger, requestRows } from './helpers/ledger.ts';
 
 let h: Harness;
 let worker: WorkerRuntime;
@@ -40,12 +38,7 @@ async function withCap(cap: string, run: () => Promise<void>) {
   }
 }
 
-async function rowsFor(jobId: string) {
-  const [gen] = await h.db.db.select().from(workflowGenerations).where(eq(workflowGenerations.jobId, jobId));
-  const attempts = await h.db.db.select().from(generationAttempts).where(eq(generationAttempts.jobId, jobId));
-  const audits = await h.db.db.select().from(auditLogs).where(eq(auditLogs.jobId, jobId)).orderBy(auditLogs.id);
-  return { gen: gen!, attempts, audits };
-}
+const rowsFor = (jobId: string) => requestRows(h.db, jobId);
 
 describe('the cost cap', () => {
   it('a cap below the first call’s worst case: no call at all, failed with cost_cap', async () => {

@@ -4,17 +4,15 @@
  * WORKFLOW_GENERATION_FALLBACK row with from_model, to_model, reason and step, and the seed's
  * queries still counting the request once. Real Redis, Postgres, the SDKs against the simulator.
  */
-import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_FALLBACK_RATE } from '../db/seed-queries.ts';
-import { auditLogs, generationAttempts, workflowGenerations } from '../db/schema.ts';
 import { GenerationFailedError } from '../producer/client.ts';
 import { GenerationStatusReader } from '../producer/generation-status.ts';
 import { stepJobId } from '../shared/jobs.ts';
 import { parseUsd } from '../shared/money.ts';
 import type { WorkerRuntime } from '../worker/runtime.ts';
 import { eventually, goal, type Harness, PLUGINS, startHarness } from './helpers/harness.ts';
-import { expectCleanLedger } from './helpers/ledger.ts';
+import { expectCleanLedger, requestRows } from './helpers/ledger.ts';
 
 let h: Harness;
 let worker: WorkerRuntime;
@@ -31,12 +29,7 @@ afterAll(async () => {
 
 const request = (text: string, ...directives: string[]) => ({ userId: 'user-1', agentId: 'agent-1', userGoal: goal(text, ...directives), availablePlugins: PLUGINS });
 
-async function rowsFor(jobId: string) {
-  const [gen] = await h.db.db.select().from(workflowGenerations).where(eq(workflowGenerations.jobId, jobId));
-  const attempts = await h.db.db.select().from(generationAttempts).where(eq(generationAttempts.jobId, jobId)).orderBy(generationAttempts.attemptNumber);
-  const audits = await h.db.db.select().from(auditLogs).where(eq(auditLogs.jobId, jobId)).orderBy(auditLogs.id);
-  return { gen: gen!, attempts, audits };
-}
+const rowsFor = (jobId: string) => requestRows(h.db, jobId);
 
 describe('a chain of three', () => {
   it('climbs primary → fallback → the chain’s second model, one job and one hand-over row per step', async () => {

@@ -5,11 +5,12 @@
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BEGIN } from '../db/statements/begin.ts';
-import { auditLogs, generationAttempts, workflowGenerations } from '../db/schema.ts';
+import { auditLogs, workflowGenerations } from '../db/schema.ts';
 import { GenerationFailedError } from '../producer/client.ts';
 import type { FailureReason } from '../shared/outcomes.ts';
 import { fallbackJobId } from '../shared/jobs.ts';
 import type { WorkerRuntime } from '../worker/runtime.ts';
+import { requestRows } from './helpers/ledger.ts';
 import { eventually, goal, type Harness, PLUGINS, startHarness } from './helpers/harness.ts';
 
 let h: Harness;
@@ -25,12 +26,7 @@ afterAll(async () => {
 
 const request = (text: string, ...directives: string[]) => ({ userId: 'user-1', agentId: 'agent-1', userGoal: goal(text, ...directives), availablePlugins: PLUGINS });
 
-async function rowsFor(jobId: string) {
-  const [gen] = await h.db.db.select().from(workflowGenerations).where(eq(workflowGenerations.jobId, jobId));
-  const attempts = await h.db.db.select().from(generationAttempts).where(eq(generationAttempts.jobId, jobId)).orderBy(generationAttempts.attemptNumber);
-  const audits = await h.db.db.select().from(auditLogs).where(eq(auditLogs.jobId, jobId)).orderBy(auditLogs.id);
-  return { gen: gen!, attempts, audits };
-}
+const rowsFor = (jobId: string) => requestRows(h.db, jobId);
 
 async function withSettings(next: { primaryModel: string; fallbackModel: string; enableFallback: boolean }, run: () => Promise<void>) {
   const before = await h.db.settings.read();

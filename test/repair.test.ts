@@ -4,13 +4,11 @@
  * ladder moves on. Real Redis, Postgres, the SDKs against the simulator (whose repair calls follow
  * `[sim-repair:…]` directives).
  */
-import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditLogs, generationAttempts, workflowGenerations } from '../db/schema.ts';
 import { parseUsd } from '../shared/money.ts';
 import type { WorkerRuntime } from '../worker/runtime.ts';
 import { eventually, goal, type Harness, PLUGINS, startHarness } from './helpers/harness.ts';
-import { expectCleanLedger } from './helpers/ledger.ts';
+import { expectCleanLedger, requestRows } from './helpers/ledger.ts';
 
 let h: Harness;
 let worker: WorkerRuntime;
@@ -27,12 +25,7 @@ afterAll(async () => {
 
 const request = (text: string, repair: string, ...directives: string[]) => ({ userId: 'user-1', agentId: 'agent-1', userGoal: `${goal(text, ...directives)} ${repair}`, availablePlugins: PLUGINS });
 
-async function rowsFor(jobId: string) {
-  const [gen] = await h.db.db.select().from(workflowGenerations).where(eq(workflowGenerations.jobId, jobId));
-  const attempts = await h.db.db.select().from(generationAttempts).where(eq(generationAttempts.jobId, jobId)).orderBy(generationAttempts.attemptNumber);
-  const audits = await h.db.db.select().from(auditLogs).where(eq(auditLogs.jobId, jobId)).orderBy(auditLogs.id);
-  return { gen: gen!, attempts, audits };
-}
+const rowsFor = (jobId: string) => requestRows(h.db, jobId);
 
 describe('repairs', () => {
   it('a repaired answer is the result: the primary succeeds on its second try, no hand-over', async () => {

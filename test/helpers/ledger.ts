@@ -4,8 +4,18 @@
  * and every attempt is recorded once and counted in its request's totals.
  */
 import type { Queue } from 'bullmq';
+import { eq } from 'drizzle-orm';
 import { expect } from 'vitest';
+import { auditLogs, generationAttempts, workflowGenerations } from '../../db/schema.ts';
 import type { TestDatabase } from './database.ts';
+
+/** One request's rows: its result row, its attempts in order and its audit rows in order. */
+export async function requestRows(db: TestDatabase, jobId: string) {
+  const [gen] = await db.db.select().from(workflowGenerations).where(eq(workflowGenerations.jobId, jobId));
+  const attempts = await db.db.select().from(generationAttempts).where(eq(generationAttempts.jobId, jobId)).orderBy(generationAttempts.attemptNumber);
+  const audits = await db.db.select().from(auditLogs).where(eq(auditLogs.jobId, jobId)).orderBy(auditLogs.id);
+  return { gen: gen!, attempts, audits };
+}
 
 export async function expectCleanLedger(db: TestDatabase, ids: readonly string[], queues: readonly Queue[]): Promise<Record<string, number>> {
   const rows = await db.sql`
